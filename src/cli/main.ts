@@ -1,0 +1,52 @@
+import { Command, Option } from 'commander';
+import { checkCommand } from './check.js';
+import { demoCommand } from './demo.js';
+import { reloadCommand } from './reload.js';
+import { runCommand } from './run.js';
+import { simApiserverCommand, type SimCommandOptions } from './sim.js';
+
+/** Wires the commands (one file each) and runs the one named in `argv`. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('kubeha')
+    .description('A highly available front door for the Kubernetes control plane')
+    .showHelpAfterError();
+  const exit = (code: number) => {
+    process.exitCode = code;
+  };
+  program
+    .command('run')
+    .description('run the daemon: load balancer, health checks, admin API')
+    .requiredOption('-c, --config <file>', 'kubeha.yaml')
+    .action(async (o: { config: string }) => exit(await runCommand(o.config)));
+  program
+    .command('check')
+    .description('validate a config; prints file:line:col problems and exits 1 when there are any')
+    .requiredOption('-c, --config <file>', 'kubeha.yaml')
+    .action(async (o: { config: string }) => exit(await checkCommand(o.config)));
+  program
+    .command('reload')
+    .description("ask the running daemon to re-read its config (through admin.bind)")
+    .requiredOption('-c, --config <file>', 'kubeha.yaml of the running daemon')
+    .action(async (o: { config: string }) => exit(await reloadCommand(o.config)));
+  program
+    .command('demo')
+    .description('three stand-in apiservers behind kubeha on loopback; no root, no config')
+    .option('--for <duration>', 'stop after this long (default: until Ctrl-C)')
+    .option('--port <port>', 'load balancer port on 127.0.0.1', '0')
+    .action(async (o: { for?: string; port: string }) => exit(await demoCommand(o)));
+  const sim = program.command('sim').description('stand-ins for the tests and the demo');
+  sim
+    .command('apiserver')
+    .description('a stand-in kube-apiserver (HTTPS, /readyz, /livez, /version, watch, graceful shutdown)')
+    .option('--port <port>', 'port (0 picks a free one)', '6443')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--name <name>', 'name reported in x-kubeha-sim', 'sim')
+    .option('--cert <file>', 'serving certificate (PEM); self-signed when omitted')
+    .option('--key <file>', 'key of --cert (PEM)')
+    .option('--shutdown-delay <duration>', 'readyz fails this long before the listener closes on SIGTERM', '5s')
+    .addOption(new Option('--fail-readyz', 'answer /readyz with 500 from the start'))
+    .option('--latency <duration>', 'delay every answer', '0ms')
+    .addOption(new Option('--blackhole', 'accept connections and never answer'))
+    .action(async (o: SimCommandOptions) => exit(await simApiserverCommand(o)));
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,47 @@
+import { isIP } from 'node:net';
+
+/** A parsed `host:port`; `host` has no brackets, even for IPv6. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * Parses `host:port`, `[v6]:port` or `v4:port`. Port 0 is accepted only when `allowPortZero`
+ * (a listener that lets the kernel pick, handy for tests and shown in /api/v1/state).
+ */
+export function parseHostPort(text: string, allowPortZero = false): HostPort | string {
+  const s = text.trim();
+  let host: string;
+  let portText: string;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0 || s[close + 1] !== ':') return 'an IPv6 address needs brackets and a port, like [::1]:6443';
+    host = s.slice(1, close);
+    portText = s.slice(close + 2);
+    if (isIP(host) !== 6) return `"${host}" is not an IPv6 address`;
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon < 0) return 'no port: write host:port, like 10.8.4.91:6443';
+    host = s.slice(0, colon);
+    portText = s.slice(colon + 1);
+    if (host.includes(':')) return 'an IPv6 address needs brackets, like [fd00::1]:6443';
+    if (isIP(host) === 0 && !HOSTNAME.test(host)) return `"${host}" is neither an IP address nor a host name`;
+  }
+  if (!/^\d{1,5}$/.test(portText)) return `"${portText}" is not a port number`;
+  const port = Number(portText);
+  if (port > 65535 || (port === 0 && !allowPortZero)) return `port ${port} is out of range 1-65535`;
+  return { host, port };
+}
+
+/** Formats a host and port back to `host:port` (`[v6]:port` for IPv6). */
+export function formatHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** True for addresses that only this host can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

@@ -1,0 +1,249 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors.js';
+import { didYouMean } from './did-you-mean.js';
+import { configSchema, type Config } from './schema.js';
+
+/** One thing wrong with a config file, located at file:line:col. */
+export interface ConfigProblem {
+  code: ErrorCode;
+  file: string;
+  line: number;
+  col: number;
+  /** The key path, e.g. `backends[0].servers[1].address`. */
+  path: string;
+  /** What is wrong and what to do about it. */
+  message: string;
+}
+
+/** The outcome of loading a config: a validated Config, or every problem found. */
+export type LoadResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
+
+/** `file:line:col: message [CODE]`, the form editors and CI logs link to. */
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.message} [${p.code}]`;
+}
+
+/** Reads and validates a config file. Never throws: an unreadable file is a problem like any other. */
+export async function loadConfigFile(file: string): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      problems: [{ code: 'KUBEHA_ERR_CONFIG_READ', file, line: 1, col: 1, path: '', message: `cannot read the config: ${reason}; check the path and its permissions` }],
+    };
+  }
+  return parseConfigText(text, file);
+}
+
+type Path = (string | number)[];
+
+/** Validates config text (pure: no I/O). `file` is used only to label problems. */
+export function parseConfigText(text: string, file: string): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined) => {
+    const pos = lineCounter.linePos(offset ?? 0);
+    return { line: pos.line, col: pos.col };
+  };
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({
+        code: 'KUBEHA_ERR_CONFIG_YAML' as const,
+        file,
+        ...at(e.pos[0]),
+        path: '',
+        message: `${e.message.split('\n')[0]}; fix the YAML syntax here`,
+      })),
+    };
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  const locate = (path: Path, preferKey?: string) => at(nodeOffset(doc, path, preferKey));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, doc, raw, file, locate));
+    return { ok: false, problems: sortProblems(problems) };
+  }
+  const problems = crossCheck(parsed.data, file, locate);
+  return problems.length > 0 ? { ok: false, problems: sortProblems(problems) } : { ok: true, config: parsed.data };
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+function pathText(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** Offset of the YAML node at `path` (or of `preferKey`'s key inside it), else of its nearest ancestor. */
+function nodeOffset(doc: Document, path: Path, preferKey?: string): number {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  const steps: Path = preferKey === undefined ? path : [...path, preferKey];
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as string | number;
+    if (!isNode(node) || !('items' in node)) break;
+    const items = (node as { items: unknown[] }).items;
+    let next: unknown;
+    if (typeof step === 'number') {
+      next = items[step];
+    } else if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === step);
+      if (pair && isPair(pair)) {
+        const isLast = i === steps.length - 1;
+        // For the last step point at the key when asked for it (unknown keys), else at the value.
+        const target = isLast && preferKey !== undefined ? pair.key : (pair.value ?? pair.key);
+        if (isNode(target) && target.range) offset = target.range[0];
+        node = pair.value;
+        continue;
+      }
+    }
+    if (!isNode(next)) break;
+    if (next.range) offset = next.range[0];
+    node = next;
+  }
+  return offset;
+}
+
+/** The zod schema of the object found at `path` (for the list of keys it knows). */
+function knownKeys(path: Path): string[] {
+  let schema: unknown = configSchema;
+  const unwrap = () => {
+    for (;;) {
+      const def = (schema as { def?: { type: string; innerType?: unknown; in?: unknown } }).def;
+      if (def && (def.type === 'default' || def.type === 'optional' || def.type === 'nullable')) schema = def.innerType;
+      else if (def && def.type === 'pipe') schema = def.in;
+      else break;
+    }
+  };
+  for (const step of path) {
+    unwrap();
+    const def = (schema as { def?: { type: string; element?: unknown; shape?: Record<string, unknown> } }).def;
+    if (typeof step === 'number' && def?.type === 'array') schema = def.element;
+    else if (typeof step === 'string' && def?.type === 'object' && def.shape) schema = def.shape[step];
+    else return [];
+  }
+  unwrap();
+  const def = (schema as { def?: { type: string; shape?: Record<string, unknown> } }).def;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+function valueAt(raw: unknown, path: Path): unknown {
+  let v = raw;
+  for (const step of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[step];
+  }
+  return v;
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  _doc: Document,
+  raw: unknown,
+  file: string,
+  locate: (path: Path, preferKey?: string) => { line: number; col: number },
+): ConfigProblem[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  const where = pathText(path);
+  const label = where === '' ? 'the config' : `"${where}"`;
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = knownKeys(path);
+      return issue.keys.map((key) => {
+        const guess = didYouMean(key, known);
+        const fix = guess ? `did you mean "${guess}"?` : `known keys here: ${known.join(', ')}`;
+        return { code: 'KUBEHA_ERR_CONFIG_UNKNOWN_KEY' as const, file, ...locate(path, key), path: pathText([...path, key]), message: `unknown key "${key}" in ${where === '' ? 'the top level' : where}; ${fix}` };
+      });
+    }
+    case 'invalid_type': {
+      const value = valueAt(raw, path);
+      if (value === undefined) {
+        const parent = path.slice(0, -1);
+        return [{ code: 'KUBEHA_ERR_CONFIG_MISSING_KEY', file, ...locate(parent), path: where, message: `missing required key "${String(path[path.length - 1])}" in ${parent.length ? pathText(parent) : 'the top level'}; add it (see docs/configuration.md)` }];
+      }
+      const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+      return [{ code: 'KUBEHA_ERR_CONFIG_TYPE', file, ...locate(path), path: where, message: `${label} must be ${article(issue.expected)}, not ${got}; change the value` }];
+    }
+    case 'invalid_value': {
+      const value = valueAt(raw, path);
+      const options = issue.values.map((v) => String(v));
+      const guess = typeof value === 'string' ? didYouMean(value, options) : undefined;
+      return [{ code: 'KUBEHA_ERR_CONFIG_TYPE', file, ...locate(path), path: where, message: `${label} is ${JSON.stringify(value)}, which is not one of ${options.join(' | ')}; ${guess ? `did you mean "${guess}"?` : 'pick one of them'}` }];
+    }
+    case 'invalid_union': {
+      const value = valueAt(raw, path);
+      return [{ code: 'KUBEHA_ERR_CONFIG_TYPE', file, ...locate(path), path: where, message: `${label} is ${JSON.stringify(value)}, which is not allowed here; see docs/configuration.md for the accepted values` }];
+    }
+    case 'custom': {
+      const code = ((issue.params as { kubeha?: ErrorCode } | undefined)?.kubeha ?? 'KUBEHA_ERR_CONFIG_TYPE') as ErrorCode;
+      return [{ code, file, ...locate(path), path: where, message: `${label}: ${issue.message}` }];
+    }
+    default:
+      return [{ code: 'KUBEHA_ERR_CONFIG_TYPE', file, ...locate(path), path: where, message: `${label}: ${issue.message}; change the value` }];
+  }
+}
+
+function article(expected: string): string {
+  const words: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
+  return words[expected] ?? expected;
+}
+
+/** Checks that span keys: names unique, references resolved, nothing defined for nothing. */
+function crossCheck(config: Config, file: string, locate: (path: Path, preferKey?: string) => { line: number; col: number }): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (code: ErrorCode, path: Path, message: string) => problems.push({ code, file, ...locate(path), path: pathText(path), message });
+
+  const unique = (items: { name: string }[], base: Path, what: string) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const first = seen.get(item.name);
+      if (first !== undefined) {
+        const firstLine = locate([...base, first, 'name']).line;
+        problem('KUBEHA_ERR_CONFIG_DUPLICATE_NAME', [...base, i, 'name'], `${what} name "${item.name}" is already used at line ${firstLine}; give each ${what} its own name`);
+      } else seen.set(item.name, i);
+    });
+  };
+  unique(config.frontends, ['frontends'], 'frontend');
+  unique(config.backends, ['backends'], 'backend');
+  config.backends.forEach((b, i) => unique(b.servers, ['backends', i, 'servers'], 'server'));
+  unique(config.vrrp?.instances ?? [], ['vrrp', 'instances'], 'VRRP instance');
+
+  const binds = new Map<string, number>();
+  config.frontends.forEach((f, i) => {
+    const first = binds.get(f.bind);
+    if (first !== undefined && !f.bind.endsWith(':0')) {
+      problem('KUBEHA_ERR_CONFIG_DUPLICATE_NAME', ['frontends', i, 'bind'], `bind ${f.bind} is already used by frontend "${config.frontends[first]?.name}"; give each frontend its own address or port`);
+    } else binds.set(f.bind, i);
+  });
+
+  const backendNames = config.backends.map((b) => b.name);
+  config.frontends.forEach((f, i) => {
+    if (!backendNames.includes(f.backend)) {
+      const guess = didYouMean(f.backend, backendNames);
+      problem('KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', ['frontends', i, 'backend'], `frontend "${f.name}" uses backend "${f.backend}", which is not defined; ${guess ? `did you mean "${guess}"?` : 'define it under backends:'}`);
+    }
+  });
+  config.vrrp?.instances.forEach((inst, i) =>
+    inst.track.backends.forEach((b, j) => {
+      if (!backendNames.includes(b)) {
+        const guess = didYouMean(b, backendNames);
+        problem('KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', ['vrrp', 'instances', i, 'track', 'backends', j], `VRRP instance "${inst.name}" tracks backend "${b}", which is not defined; ${guess ? `did you mean "${guess}"?` : 'define it under backends: or remove the track'}`);
+      }
+    }),
+  );
+  const used = new Set(config.frontends.map((f) => f.backend));
+  config.backends.forEach((b, i) => {
+    if (!used.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);
+  });
+  if (config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0) {
+    problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends and no vrrp instances, so there is nothing to run; add a frontend (see examples/)');
+  }
+  return problems;
+}

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { parseHostPort } from './address.js';
+
+// The config file's shape (../shared/DESIGN.md "Config contract": those keys are fixed; more may be
+// added, none renamed). Durations are written with a unit and parsed here into milliseconds, so every
+// duration in a parsed Config is a number of milliseconds. Defaults live here and in
+// docs/configuration.md; a test checks that the two agree on every key.
+
+/** A duration string (`2s`) parsed to milliseconds. */
+const duration = (min = 0) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: text,
+        message: `"${text}" is not a duration; write a number with a unit: ms, s, m, h or d (e.g. 300ms, 2s, 1h)`,
+        params: { kubeha: 'KUBEHA_ERR_CONFIG_DURATION' },
+      });
+      return z.NEVER;
+    }
+    if (ms < min) {
+      ctx.issues.push({
+        code: 'custom',
+        input: text,
+        message: `"${text}" is too short; use at least ${min}ms`,
+        params: { kubeha: 'KUBEHA_ERR_CONFIG_DURATION' },
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** A `host:port` string, checked but kept as written. */
+const address = (allowPortZero: boolean) =>
+  z.string().superRefine((text, ctx) => {
+    const parsed = parseHostPort(text, allowPortZero);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text}" is not host:port: ${parsed}`,
+        params: { kubeha: 'KUBEHA_ERR_CONFIG_ADDRESS' },
+      });
+    }
+  });
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+  message: 'a name is 1-63 letters, digits, "_", "." or "-", starting with a letter or digit',
+});
+
+const count = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const healthCheckSchema = z.strictObject({
+  type: z.enum(['tcp', 'tls', 'http', 'https']).default('tcp'),
+  path: z.string().startsWith('/').default('/readyz'),
+  expectStatus: z.array(count(100, 599)).min(1).default([200]),
+  interval: duration(10).default(2000),
+  fastInterval: duration(10).optional(),
+  downInterval: duration(10).optional(),
+  timeout: duration(1).default(1000),
+  rise: count(1, 100).default(2),
+  fall: count(1, 100).default(3),
+  port: count(1, 65535).optional(),
+  serverName: z.string().optional(),
+  caFile: z.string().optional(),
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+  bearerTokenFile: z.string().optional(),
+  host: z.string().optional(),
+});
+
+export const serverSchema = z.strictObject({
+  name,
+  address: address(false),
+  weight: count(0, 1000).default(100),
+  state: z.enum(['ready', 'drain', 'maint']).default('ready'),
+});
+
+export const backendSchema = z.strictObject({
+  name,
+  balance: z.enum(['roundrobin', 'leastconn', 'source']).default('roundrobin'),
+  retries: count(0, 100).default(3),
+  maxConnPerServer: count(0, 1_000_000).default(0),
+  maxQueue: count(0, 1_000_000).default(1024),
+  queueTimeout: duration(1).default(5000),
+  connectTimeout: duration(1).default(3000),
+  idleTimeout: duration(1000).default(3_600_000),
+  healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
+  slowStart: duration().default(0),
+  passiveFailures: count(0, 1000).default(3),
+  onMarkedDown: z.enum(['keep', 'shutdown']).default('keep'),
+  shutdownJitter: duration().default(2000),
+  servers: z.array(serverSchema).min(1, { message: 'a backend needs at least one server' }),
+});
+
+export const frontendSchema = z.strictObject({
+  name,
+  bind: address(true),
+  backend: name,
+  maxConn: count(0, 10_000_000).default(0),
+  bindRetryInterval: duration(10).default(1000),
+});
+
+export const adminSchema = z.strictObject({
+  bind: address(true).default('127.0.0.1:9000'),
+  tokenFile: z.string().optional(),
+});
+
+export const globalSchema = z.strictObject({
+  shutdownGrace: duration().default(30_000),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+const trackScriptSchema = z.strictObject({
+  name,
+  command: z.string().min(1),
+  interval: duration(10).default(2000),
+  timeout: duration(1).default(1000),
+  rise: count(1, 100).default(1),
+  fall: count(1, 100).default(1),
+  weight: z.number().int().min(-254).max(254).default(0),
+});
+
+const cidr = z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, { message: 'a VIP is an address with a prefix length, like 10.8.4.55/24' });
+
+export const vrrpInstanceSchema = z.strictObject({
+  name,
+  interface: z.string().min(1),
+  virtualRouterId: count(1, 255),
+  priority: count(1, 255).default(100),
+  version: z.union([z.literal(2), z.literal(3)]).default(3),
+  advertInterval: duration(10).default(1000),
+  preempt: z.boolean().default(true),
+  preemptDelay: duration().default(0),
+  vips: z.array(cidr).min(1),
+  unicastPeers: z.array(z.string()).default([]),
+  unicastSrcIp: z.string().optional(),
+  authPass: z.string().max(8).default(''),
+  garpRepeat: count(0, 100).default(5),
+  garpDelay: duration().default(0),
+  track: z
+    .strictObject({
+      backends: z.array(name).default([]),
+      scripts: z.array(trackScriptSchema).default([]),
+      interfaces: z.array(z.string()).default([]),
+    })
+    .default({ backends: [], scripts: [], interfaces: [] }),
+  notify: z
+    .strictObject({ master: z.string().optional(), backup: z.string().optional(), fault: z.string().optional() })
+    .default({}),
+});
+
+export const configSchema = z.strictObject({
+  global: globalSchema.default(() => globalSchema.parse({})),
+  frontends: z.array(frontendSchema).default([]),
+  backends: z.array(backendSchema).default([]),
+  admin: adminSchema.optional(),
+  vrrp: z.strictObject({ instances: z.array(vrrpInstanceSchema).default([]) }).optional(),
+});
+
+/** A validated config; every duration in it is in milliseconds. */
+export type Config = z.output<typeof configSchema>;
+export type FrontendConfig = z.output<typeof frontendSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
+export type AdminConfig = z.output<typeof adminSchema>;

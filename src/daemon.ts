@@ -1,0 +1,306 @@
+import { SystemClock, type Clock } from './clock.js';
+import { formatProblem, loadConfigFile } from './config/load.js';
+import type { BackendConfig, Config } from './config/schema.js';
+import { CheckScheduler } from './health/check-scheduler.js';
+import type { Probe } from './health/probe.js';
+import { buildProbe } from './health/probes.js';
+import { AdminServer } from './observe/admin-server.js';
+import type { Logger } from './observe/logger.js';
+import { Metrics } from './observe/metrics.js';
+import { Listener, type ListenerEvents } from './proxy/listener.js';
+import { ServerPool } from './proxy/server-pool.js';
+import type { SessionRecord } from './proxy/session.js';
+
+/** The outcome of a reload: applied, or refused with the reasons (the old config keeps running). */
+export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
+
+/** Options for a {@link Daemon}; tests pass a fake clock and a quiet logger. */
+export interface DaemonOptions {
+  log: Logger;
+  clock?: Clock;
+  /** The file `reload()` re-reads; without one, reload only accepts a Config object. */
+  configPath?: string;
+  /** Called for every finished session (the access log hooks in here). */
+  onSession?: (record: SessionRecord) => void;
+}
+
+interface BackendRuntime {
+  pool: ServerPool;
+  checks: CheckScheduler;
+}
+
+/**
+ * One kubeha node, composed from a config: listeners, server pools with their checks, and the
+ * admin server. `apply` reconciles the running node against a config, keeping what did not change.
+ */
+export class Daemon {
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  private readonly log: Logger;
+  private config: Config | undefined;
+  private readonly backends = new Map<string, BackendRuntime>();
+  private readonly listenerMap = new Map<string, Listener>();
+  /** Listeners a reload replaced or removed, kept while their sessions finish. */
+  private readonly oldListeners = new Set<Listener>();
+  private admin: AdminServer | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private stopping = false;
+  private readonly startedAt = new Date();
+  private reloadCount = { success: 0, failure: 0 };
+  private lastReloadErrors: string[] = [];
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.log;
+    this.clock = opts.clock ?? new SystemClock();
+    this.metrics = new Metrics({ listeners: () => this.allListeners(), pools: () => this.pools() });
+  }
+
+  /** The running config. */
+  get currentConfig(): Config | undefined {
+    return this.config;
+  }
+
+  /** The frontend listener named `name`. */
+  listener(name: string): Listener | undefined {
+    return this.listenerMap.get(name);
+  }
+
+  /** The pool of backend `name`. */
+  pool(name: string): ServerPool | undefined {
+    return this.backends.get(name)?.pool;
+  }
+
+  /** The admin server's bound port, once started. */
+  get adminPort(): number | undefined {
+    return this.admin?.port;
+  }
+
+  private *allListeners(): Iterable<Listener> {
+    yield* this.listenerMap.values();
+  }
+
+  private *pools(): Iterable<ServerPool> {
+    for (const b of this.backends.values()) yield b.pool;
+  }
+
+  /** Starts the node with `config`. Throws when the admin server cannot bind. */
+  async start(config: Config): Promise<void> {
+    const result = await this.apply(config);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+  }
+
+  /** Re-reads the config file and applies it; a bad file is refused and the old config keeps running. */
+  reload(): Promise<ReloadResult> {
+    const run = async (): Promise<ReloadResult> => {
+      if (!this.opts.configPath) return { ok: false, errors: ['this daemon was started without a config file'] };
+      const loaded = await loadConfigFile(this.opts.configPath);
+      if (!loaded.ok) {
+        const errors = loaded.problems.map(formatProblem);
+        this.recordReload(false, errors);
+        return { ok: false, errors };
+      }
+      return this.apply(loaded.config);
+    };
+    const next = this.reloading.then(run, run);
+    this.reloading = next;
+    return next;
+  }
+
+  private recordReload(ok: boolean, errors: string[]): void {
+    if (ok) this.reloadCount.success++;
+    else this.reloadCount.failure++;
+    this.lastReloadErrors = errors;
+    this.metrics.observeReload(ok, Date.now());
+    if (ok) this.log.info({ event: 'reload' }, 'config applied');
+    else this.log.error({ event: 'reload-rejected', errors }, `reload rejected, the running config is kept [KUBEHA_ERR_RELOAD_REJECTED]: ${errors.join('; ')}`);
+  }
+
+  /**
+   * Reconciles the running node against `config`. Everything that can fail (reading check TLS
+   * files, binding a new admin address) happens before anything is changed, so a refused config
+   * leaves the node exactly as it was.
+   */
+  async apply(config: Config): Promise<ReloadResult> {
+    const isFirst = this.config === undefined;
+    if (this.stopping) return { ok: false, errors: ['shutting down'] };
+    // 1. Prepare: probes and the admin server, which may fail.
+    const probes = new Map<string, Probe>();
+    try {
+      for (const b of config.backends) probes.set(b.name, await buildProbe(b.healthCheck));
+    } catch (err) {
+      const errors = [err instanceof Error ? err.message : String(err)];
+      if (!isFirst) this.recordReload(false, errors);
+      return { ok: false, errors };
+    }
+    let newAdmin: AdminServer | undefined;
+    const adminChanged = JSON.stringify(config.admin) !== JSON.stringify(this.config?.admin);
+    if (adminChanged && config.admin) {
+      newAdmin = new AdminServer(config.admin, this.adminHandlers(), this.log);
+      try {
+        if (this.admin && this.admin.cfg.bind === config.admin.bind) await this.admin.stop();
+        await newAdmin.start();
+      } catch (err) {
+        const errors = [`admin: cannot listen on ${config.admin.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`];
+        if (!isFirst) this.recordReload(false, errors);
+        return { ok: false, errors };
+      }
+    }
+    // 2. Commit: from here on nothing fails.
+    if (adminChanged) {
+      const old = this.admin;
+      this.admin = newAdmin;
+      if (old && old.cfg.bind !== config.admin?.bind) void old.stop();
+    }
+    this.log.level = config.global.logLevel;
+    this.reconcileBackends(config.backends, probes);
+    await this.reconcileListeners(config);
+    this.config = config;
+    if (!isFirst) this.recordReload(true, []);
+    return { ok: true };
+  }
+
+  private reconcileBackends(backends: BackendConfig[], probes: Map<string, Probe>): void {
+    const wanted = new Set(backends.map((b) => b.name));
+    for (const [name, rt] of this.backends) {
+      if (!wanted.has(name)) {
+        rt.checks.stop();
+        this.backends.delete(name);
+      }
+    }
+    for (const b of backends) {
+      const probe = probes.get(b.name) as Probe;
+      const rt = this.backends.get(b.name);
+      if (rt) {
+        rt.pool.reconcile(b);
+        rt.checks.reconcile(b.healthCheck, probe);
+        continue;
+      }
+      const pool = new ServerPool(b, this.clock);
+      pool.onTransition((t) => {
+        this.metrics.observeTransition(t, Date.now());
+        const fields = { event: 'server-state', backend: t.pool.name, server: t.server.id, address: t.server.address, up: t.up, cause: t.cause, detail: t.detail };
+        if (t.up) this.log.info(fields, `server ${t.pool.name}/${t.server.id} is UP (${t.cause}: ${t.detail})`);
+        else this.log.warn(fields, `server ${t.pool.name}/${t.server.id} is DOWN (${t.cause}: ${t.detail})`);
+      });
+      const checks = new CheckScheduler(pool, b.healthCheck, probe, this.clock, (server, check) => this.metrics.observeCheck(pool, server, check.ok, check.latencyMs));
+      checks.reconcile();
+      this.backends.set(b.name, { pool, checks });
+    }
+  }
+
+  private async reconcileListeners(config: Config): Promise<void> {
+    const events: ListenerEvents = {
+      sessionEnded: (record) => this.opts.onSession?.(record),
+      bindFailed: (l, err, retryInMs) => {
+        const hint = err.code === 'EADDRNOTAVAIL'
+          ? 'the address is not on this host yet (a VIP held elsewhere?); set net.ipv4.ip_nonlocal_bind=1 to bind it anyway'
+          : err.code === 'EADDRINUSE' ? 'another process holds this port' : 'check the bind address';
+        this.log.warn({ event: 'bind-failed', frontend: l.name, bind: l.bind, code: err.code, retryInMs }, `frontend ${l.name}: cannot listen on ${l.bind} (${err.code ?? err.message}): ${hint}; retrying every ${retryInMs}ms [KUBEHA_ERR_BIND]`);
+      },
+      bound: (l) => this.log.info({ event: 'listening', frontend: l.name, bind: l.bind, port: l.boundPort }, `frontend ${l.name} listening on ${l.bind}`),
+    };
+    const wanted = new Map(config.frontends.map((f) => [f.name, f]));
+    for (const [name, l] of this.listenerMap) {
+      const f = wanted.get(name);
+      if (!f || f.bind !== l.bind || f.bindRetryInterval !== this.config?.frontends.find((x) => x.name === name)?.bindRetryInterval) {
+        this.retireListener(l);
+        this.listenerMap.delete(name);
+      }
+    }
+    const binding: Promise<unknown>[] = [];
+    for (const f of config.frontends) {
+      const pool = this.backends.get(f.backend)?.pool as ServerPool;
+      const existing = this.listenerMap.get(f.name);
+      if (existing) {
+        existing.pool = pool;
+        existing.maxConn = f.maxConn;
+        continue;
+      }
+      const l = new Listener(f, pool, this.clock, events);
+      this.listenerMap.set(f.name, l);
+      binding.push(l.listen());
+    }
+    await Promise.all(binding);
+  }
+
+  private retireListener(l: Listener): void {
+    l.close();
+    if (l.sessionCount > 0) this.oldListeners.add(l);
+  }
+
+  /**
+   * Stops accepting, lets open sessions finish for up to `graceMs`, then closes what is left.
+   * Health checks stop at once; the admin server stays up until the end so the drain can be watched.
+   */
+  async shutdown(graceMs = this.config?.global.shutdownGrace ?? 0): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const listeners = [...this.listenerMap.values(), ...this.oldListeners];
+    for (const l of listeners) l.close();
+    for (const rt of this.backends.values()) rt.checks.stop();
+    const open = () => listeners.reduce((n, l) => n + l.sessionCount, 0);
+    this.log.info({ event: 'shutdown', sessions: open(), graceMs }, `shutting down: ${open()} sessions open, waiting up to ${graceMs}ms`);
+    const deadline = Date.now() + graceMs;
+    while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+    if (open() > 0) {
+      this.log.warn({ event: 'shutdown-abort', sessions: open() }, `grace period over: closing ${open()} sessions`);
+      for (const l of listeners) l.abortSessions();
+    }
+    await this.admin?.stop();
+  }
+
+  private adminHandlers() {
+    return {
+      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      state: () => this.state(),
+      reload: async () => {
+        const r = await this.reload();
+        return r.ok ? { ok: true, errors: [] } : r;
+      },
+    };
+  }
+
+  /** The node's state as the admin API serves it at /api/v1/state. */
+  state(): unknown {
+    const now = this.clock.now();
+    const wallNow = Date.now();
+    return {
+      startedAt: this.startedAt.toISOString(),
+      configPath: this.opts.configPath ?? null,
+      reloads: { ...this.reloadCount, lastErrors: this.lastReloadErrors },
+      frontends: [...this.listenerMap.values()].map((l) => ({
+        name: l.name,
+        bind: l.bind,
+        port: l.boundPort ?? null,
+        listening: l.listening,
+        backend: l.pool.name,
+        accepted: l.accepted,
+        active: l.active,
+        rejected: l.rejected,
+      })),
+      backends: [...this.backends.values()].map(({ pool }) => ({
+        name: pool.name,
+        balance: pool.settings.balance,
+        queue: { length: pool.queue.length, max: pool.queue.maxLength, overflows: pool.queue.overflows, timeouts: pool.queue.timeouts },
+        servers: [...pool.servers, ...pool.retired].map((s) => ({
+          name: s.id,
+          address: s.address,
+          state: s.health.up ? 'up' : 'down',
+          adminState: s.adminState,
+          removed: s.removed,
+          health: { value: s.health.health, rise: pool.settings.rise, fall: pool.settings.fall, passiveFailures: s.health.passiveFailures },
+          weight: s.weight,
+          effectiveWeight: s.effectiveWeight,
+          sessions: { active: s.active, total: s.sessionsTotal },
+          bytesIn: s.bytesIn,
+          bytesOut: s.bytesOut,
+          connectErrors: s.connectErrors,
+          retries: s.retries,
+          lastCheck: s.lastCheck ? { ok: s.lastCheck.ok, latencyMs: Math.round(s.lastCheck.latencyMs * 100) / 100, detail: s.lastCheck.detail, at: new Date(wallNow - (now - s.lastCheck.atMs)).toISOString() } : null,
+          lastChange: { at: new Date(wallNow - (now - s.health.changedAtMs)).toISOString(), cause: s.health.cause },
+          transitions: s.health.transitions,
+        })),
+      })),
+    };
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The one registry of user-facing error codes. Every code here is documented in docs/errors.md
+ * (a test checks it), and every message says what was wrong, where, and what to do.
+ */
+export const ERROR_CODES = {
+  KUBEHA_ERR_CONFIG_READ: 'the config file could not be read',
+  KUBEHA_ERR_CONFIG_YAML: 'the config file is not valid YAML',
+  KUBEHA_ERR_CONFIG_UNKNOWN_KEY: 'a key that kubeha does not know (often a typo)',
+  KUBEHA_ERR_CONFIG_MISSING_KEY: 'a required key is missing',
+  KUBEHA_ERR_CONFIG_TYPE: 'a value has the wrong type or is out of range',
+  KUBEHA_ERR_CONFIG_DURATION: 'a duration is not a number with a unit',
+  KUBEHA_ERR_CONFIG_ADDRESS: 'an address is not host:port',
+  KUBEHA_ERR_CONFIG_DUPLICATE_NAME: 'two items of one kind share a name',
+  KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND: 'a frontend or track names a backend that is not defined',
+  KUBEHA_ERR_CONFIG_UNUSED_BACKEND: 'a backend that no frontend uses',
+  KUBEHA_ERR_CONFIG_EMPTY: 'the config defines nothing to run',
+  KUBEHA_ERR_BIND: 'a listening socket could not be opened',
+  KUBEHA_ERR_RELOAD_REJECTED: 'a reload was refused and the running config kept',
+  KUBEHA_ERR_ADMIN_UNREACHABLE: 'the admin API of the running daemon did not answer',
+  KUBEHA_ERR_USAGE: 'the command line is incomplete or contradictory',
+} as const;
+
+/** A stable error code, e.g. `KUBEHA_ERR_CONFIG_DURATION`. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error meant for a person: a code, what went wrong, and how to fix it. */
+export class KubehaError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'KubehaError';
+  }
+
+  /** `what is wrong; what to do [CODE]` */
+  override toString(): string {
+    return `${this.message}${this.hint ? `; ${this.hint}` : ''} [${this.code}]`;
+  }
+}

@@ -1,0 +1,93 @@
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { timingSafeEqual } from 'node:crypto';
+import { parseHostPort } from '../config/address.js';
+import type { AdminConfig } from '../config/schema.js';
+import type { Logger } from './logger.js';
+
+/** What the admin API asks of the daemon. */
+export interface AdminHandlers {
+  metrics(): Promise<{ contentType: string; body: string }>;
+  state(): unknown;
+  reload(): Promise<{ ok: boolean; errors: string[] }>;
+}
+
+/**
+ * The admin HTTP server: `/metrics` (Prometheus), `/api/v1/state` (JSON), `POST /api/v1/reload`,
+ * `/healthz`. With `tokenFile`, every request must carry `Authorization: Bearer <token>`.
+ */
+export class AdminServer {
+  private server: HttpServer | undefined;
+  private token: Buffer | undefined;
+  /** The port actually bound. */
+  port: number | undefined;
+
+  constructor(
+    readonly cfg: AdminConfig,
+    private readonly handlers: AdminHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.cfg.tokenFile) this.token = Buffer.from((await readFile(this.cfg.tokenFile, 'utf8')).trim());
+    const hp = parseHostPort(this.cfg.bind, true);
+    if (typeof hp === 'string') throw new Error(`unvalidated admin bind ${this.cfg.bind}`);
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: hp.host, port: hp.port }, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        this.port = typeof addr === 'object' && addr ? addr.port : hp.port;
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log.error({ err }, 'admin server error'));
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    if (!this.token) return true;
+    const header = req.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    return given.length === this.token.length && timingSafeEqual(given, this.token);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const send = (status: number, body: string, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    try {
+      if (!this.authorized(req)) return send(401, JSON.stringify({ error: 'a bearer token is required (admin.tokenFile)' }));
+      const route = `${req.method} ${url.pathname}`;
+      switch (route) {
+        case 'GET /metrics': {
+          const m = await this.handlers.metrics();
+          return send(200, m.body, m.contentType);
+        }
+        case 'GET /api/v1/state':
+          return send(200, JSON.stringify(this.handlers.state(), null, 2));
+        case 'POST /api/v1/reload': {
+          const result = await this.handlers.reload();
+          return send(result.ok ? 200 : 422, JSON.stringify(result));
+        }
+        case 'GET /healthz':
+          return send(200, 'ok\n', 'text/plain');
+        default:
+          return send(404, JSON.stringify({ error: `no route ${route}` }));
+      }
+    } catch (err) {
+      this.log.error({ err }, 'admin request failed');
+      send(500, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+    }
+  }
+}

@@ -1,0 +1,221 @@
+import type { Clock, Timer } from '../clock.js';
+import type { BackendConfig } from '../config/schema.js';
+import { parseHostPort } from '../config/address.js';
+import { applyCheck, applyConnectResult, type HealthState } from '../health/health-state.js';
+import type { Balancer } from './balancer.js';
+import { BALANCERS, type BalanceName } from './balancers.js';
+import { WaitQueue } from './queue.js';
+import { Server, type LastCheck } from './server.js';
+
+/** A backend's settings with their units in their names (from the config, where durations are ms). */
+export interface PoolSettings {
+  balance: BalanceName;
+  retries: number;
+  maxConnPerServer: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  slowStartMs: number;
+  passiveFailures: number;
+  onMarkedDown: 'keep' | 'shutdown';
+  shutdownJitterMs: number;
+  rise: number;
+  fall: number;
+}
+
+function settingsOf(cfg: BackendConfig): PoolSettings {
+  return {
+    balance: cfg.balance,
+    retries: cfg.retries,
+    maxConnPerServer: cfg.maxConnPerServer,
+    connectTimeoutMs: cfg.connectTimeout,
+    idleTimeoutMs: cfg.idleTimeout,
+    slowStartMs: cfg.slowStart,
+    passiveFailures: cfg.passiveFailures,
+    onMarkedDown: cfg.onMarkedDown,
+    shutdownJitterMs: cfg.shutdownJitter,
+    rise: cfg.healthCheck.rise,
+    fall: cfg.healthCheck.fall,
+  };
+}
+
+/** A server's up/down change, as reported to listeners (metrics, logs, VRRP tracking). */
+export interface ServerTransition {
+  pool: ServerPool;
+  server: Server;
+  up: boolean;
+  cause: HealthState['cause'];
+  detail: string;
+}
+
+/**
+ * One backend at run time: its servers, its balancer and its queue. Decides which server a new
+ * session gets, keeps health verdicts, and reconciles itself against a new config on reload.
+ */
+export class ServerPool {
+  name: string;
+  servers: Server[] = [];
+  /** Servers a reload removed that still carry sessions. */
+  readonly retired = new Set<Server>();
+  settings: PoolSettings;
+  readonly queue: WaitQueue;
+  private balancer: Balancer;
+  private rampTimer: Timer | undefined;
+  private readonly listeners: ((t: ServerTransition) => void)[] = [];
+
+  constructor(
+    cfg: BackendConfig,
+    private readonly clock: Clock,
+    private readonly rng: () => number = Math.random,
+  ) {
+    this.name = cfg.name;
+    this.settings = settingsOf(cfg);
+    this.balancer = BALANCERS[cfg.balance]();
+    this.queue = new WaitQueue(clock, cfg.maxQueue, cfg.queueTimeout);
+    this.reconcile(cfg);
+  }
+
+  /** Registers a callback for every up/down transition. */
+  onTransition(fn: (t: ServerTransition) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /**
+   * Picks a server for a new session, preferring one not in `tried` (retries go to another server
+   * when one exists). Returns undefined when no server can take it now.
+   */
+  pick(clientKey: string, tried: ReadonlySet<Server>): Server | undefined {
+    const max = this.settings.maxConnPerServer;
+    let eligible: Server[] = [];
+    let untriedExists = false;
+    for (const s of this.servers) {
+      if (!s.health.up || s.effectiveWeight <= 0 || (max > 0 && s.active >= max)) continue;
+      eligible.push(s);
+      if (!tried.has(s)) untriedExists = true;
+    }
+    if (untriedExists && tried.size > 0) eligible = eligible.filter((s) => !tried.has(s));
+    return eligible.length > 0 ? this.balancer.pick(eligible, clientKey) : undefined;
+  }
+
+  /** True when some usable server is only at its connection limit, so waiting in the queue makes sense. */
+  hasServerAtLimit(): boolean {
+    const max = this.settings.maxConnPerServer;
+    return max > 0 && this.servers.some((s) => s.health.up && s.effectiveWeight > 0 && s.active >= max);
+  }
+
+  /** True when any server is usable for new sessions. */
+  get anyUp(): boolean {
+    return this.servers.some((s) => s.health.up && s.effectiveWeight > 0);
+  }
+
+  /** Counts a session onto a server. */
+  claim(s: Server): void {
+    s.active++;
+    s.sessionsTotal++;
+  }
+
+  /** Releases a session's slot, lets the oldest queued session in, and lets a retired server go. */
+  release(s: Server): void {
+    s.active--;
+    if (s.removed && s.active === 0) this.retired.delete(s);
+    if (this.queue.length > 0) this.queue.resumeNext();
+  }
+
+  /** Feeds a data-plane connect outcome into passive health detection. */
+  recordConnect(s: Server, connected: boolean, detail: string): void {
+    if (!connected) s.connectErrors++;
+    this.setHealth(s, applyConnectResult(s.health, connected, this.settings.passiveFailures, this.clock.now()), detail);
+  }
+
+  /** Feeds an active check result into the health counter. */
+  recordCheck(s: Server, check: LastCheck): void {
+    s.lastCheck = check;
+    this.setHealth(s, applyCheck(s.health, check.ok, this.settings, check.atMs), check.detail);
+  }
+
+  /** Sets a server's admin state (runtime API): drain/maint stop new sessions, ready resumes them. */
+  setAdminState(s: Server, state: Server['adminState']): void {
+    s.adminState = state;
+    s.refreshWeight(this.settings.slowStartMs, this.clock.now());
+    if (state === 'ready') this.drainQueue();
+  }
+
+  private setHealth(s: Server, next: HealthState, detail: string): void {
+    const wasUp = s.health.up;
+    s.health = next;
+    if (next.up === wasUp) return;
+    s.refreshWeight(this.settings.slowStartMs, this.clock.now());
+    if (next.up) {
+      this.scheduleRamp();
+      this.drainQueue();
+    } else if (this.settings.onMarkedDown === 'shutdown') {
+      this.shutdownSessions(s);
+    }
+    for (const fn of this.listeners) fn({ pool: this, server: s, up: next.up, cause: next.cause, detail });
+  }
+
+  /** Closes a server's sessions, each after a random delay, so their clients do not reconnect in one burst. */
+  private shutdownSessions(s: Server): void {
+    for (const socket of s.sockets) {
+      this.clock.setTimeout(() => socket.destroy(), this.rng() * this.settings.shutdownJitterMs);
+    }
+  }
+
+  private drainQueue(): void {
+    while (this.queue.length > 0 && this.pick('', new Set()) !== undefined) {
+      if (!this.queue.resumeNext()) break;
+    }
+  }
+
+  /** Re-reads slow-start weights while any server is ramping, then stops ticking. */
+  private scheduleRamp(): void {
+    if (this.settings.slowStartMs <= 0 || this.rampTimer) return;
+    const stepMs = Math.max(100, Math.min(1000, this.settings.slowStartMs / 50));
+    const tick = () => {
+      this.rampTimer = undefined;
+      const now = this.clock.now();
+      let ramping = false;
+      for (const s of this.servers) {
+        s.refreshWeight(this.settings.slowStartMs, now);
+        if (s.health.up && s.effectiveWeight < s.weight && s.adminState === 'ready') ramping = true;
+      }
+      if (ramping) this.rampTimer = this.clock.setTimeout(tick, stepMs);
+    };
+    this.rampTimer = this.clock.setTimeout(tick, stepMs);
+  }
+
+  /**
+   * Applies a new config for this backend. A server whose name and address are unchanged keeps its
+   * health and sessions; a changed or removed one is retired (drains); a new one starts fresh.
+   */
+  reconcile(cfg: BackendConfig): void {
+    this.name = cfg.name;
+    const old = this.settings;
+    this.settings = settingsOf(cfg);
+    if (old.balance !== cfg.balance) this.balancer = BALANCERS[cfg.balance]();
+    this.queue.maxLength = cfg.maxQueue;
+    this.queue.timeoutMs = cfg.queueTimeout;
+    const now = this.clock.now();
+    const byKey = new Map(this.servers.map((s) => [`${s.id}\u0000${s.address}`, s]));
+    const next: Server[] = [];
+    for (const sc of cfg.servers) {
+      const hp = parseHostPort(sc.address);
+      if (typeof hp === 'string') throw new Error(`unvalidated server address ${sc.address}`);
+      const probe = new Server(sc.name, hp.host, hp.port, sc.weight, sc.state, this.settings, now);
+      const kept = byKey.get(`${probe.id}\u0000${probe.address}`);
+      if (kept) {
+        byKey.delete(`${kept.id}\u0000${kept.address}`);
+        kept.weight = sc.weight;
+        if (kept.adminState !== sc.state && sc.state !== 'ready') kept.adminState = sc.state;
+        next.push(kept);
+      } else next.push(probe);
+    }
+    for (const gone of byKey.values()) {
+      gone.removed = true;
+      if (gone.active > 0) this.retired.add(gone);
+    }
+    this.servers = next;
+    for (const s of next) s.refreshWeight(this.settings.slowStartMs, now);
+    this.balancer.reconcile(next.map((s) => s.id));
+    this.drainQueue();
+  }
+}

@@ -1,0 +1,239 @@
+import { connect, type Socket } from 'node:net';
+import type { Clock, Timer } from '../clock.js';
+import type { Server } from './server.js';
+import type { ServerPool } from './server-pool.js';
+
+/** Why a session ended (the access log's termination field). */
+export type Termination =
+  | 'client-closed'
+  | 'server-closed'
+  | 'client-error'
+  | 'server-error'
+  | 'idle-timeout'
+  | 'connect-failed'
+  | 'no-server'
+  | 'queue-full'
+  | 'queue-timeout'
+  | 'shutdown';
+
+/** What one finished session did, for the access log and counters. */
+export interface SessionRecord {
+  frontend: string;
+  backend: string;
+  clientAddress: string;
+  clientPort: number;
+  server: string | undefined;
+  startedAtMs: number;
+  /** Time from accept until the upstream connect succeeded (-1 when it never did). */
+  connectMs: number;
+  durationMs: number;
+  bytesUp: number;
+  bytesDown: number;
+  retries: number;
+  termination: Termination;
+  detail: string;
+}
+
+/** Delay before retrying a server that just failed, when no other server is left to try. */
+const SAME_SERVER_RETRY_DELAY_MS = 250;
+/** TCP keepalive probes start after this much silence, on both sides. */
+const KEEPALIVE_DELAY_MS = 30_000;
+
+/**
+ * One proxied TCP connection: picks a server, connects with retries (each on another server when
+ * one exists, HAProxy's `retries` + `option redispatch`), waits in the queue when servers are at
+ * their limit, then relays bytes both ways with backpressure and half-close.
+ */
+export class Session {
+  private server: Server | undefined;
+  private upstream: Socket | undefined;
+  private readonly tried = new Set<Server>();
+  private retries = 0;
+  private timer: Timer | undefined;
+  private cancelQueue: (() => void) | undefined;
+  private connectedAtMs = -1;
+  private bytesUp = 0;
+  private bytesDown = 0;
+  private firstEnd: 'client' | 'server' | undefined;
+  private finished = false;
+  private closedSockets = 0;
+  private readonly startedAtMs: number;
+  private readonly clientKey: string;
+
+  constructor(
+    private readonly client: Socket,
+    private readonly pool: ServerPool,
+    private readonly clock: Clock,
+    private readonly frontend: string,
+    private readonly onEnd: (record: SessionRecord) => void,
+  ) {
+    this.startedAtMs = clock.now();
+    this.clientKey = client.remoteAddress ?? '';
+    client.on('error', this.onClientError);
+    client.on('close', this.onClientClose);
+  }
+
+  /** Starts connecting upstream; the client socket stays paused until a server answers. */
+  start(): void {
+    this.attempt();
+  }
+
+  /** Ends the session now (shutdown after the grace period). */
+  abort(): void {
+    this.finish('shutdown', 'stopped by shutdown');
+  }
+
+  private readonly onClientError = (err: Error) => {
+    this.finish(this.firstEnd ? this.endReason() : 'client-error', err.message);
+  };
+
+  private readonly onClientClose = () => {
+    if (!this.upstream) {
+      this.finish('client-closed', 'client left before a server was connected');
+      return;
+    }
+    this.socketClosed();
+  };
+
+  private attempt(): void {
+    this.timer = undefined;
+    this.cancelQueue = undefined;
+    if (this.finished) return;
+    const server = this.pool.pick(this.clientKey, this.tried);
+    if (!server) {
+      if (this.pool.hasServerAtLimit()) {
+        this.cancelQueue = this.pool.queue.enqueue(
+          () => this.attempt(),
+          () => this.finish('queue-timeout', 'no server slot freed up within queueTimeout'),
+        );
+        if (!this.cancelQueue) this.finish('queue-full', 'all servers at maxConnPerServer and the queue is full');
+        return;
+      }
+      this.finish(this.tried.size > 0 ? 'connect-failed' : 'no-server', this.tried.size > 0 ? 'every server failed' : 'no server is up');
+      return;
+    }
+    this.tried.add(server);
+    this.server = server;
+    this.pool.claim(server);
+    const upstream = connect({
+      host: server.host,
+      port: server.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
+    });
+    this.upstream = upstream;
+    const timeoutMs = this.pool.settings.connectTimeoutMs;
+    this.timer = this.clock.setTimeout(() => this.connectFailed(server, upstream, `connect timeout after ${timeoutMs}ms`), timeoutMs);
+    upstream.once('connect', () => this.connected(server, upstream));
+    upstream.on('error', (err) => {
+      if (this.connectedAtMs < 0) this.connectFailed(server, upstream, err.message);
+      else this.finish(this.firstEnd ? this.endReason() : 'server-error', err.message);
+    });
+  }
+
+  private connectFailed(server: Server, upstream: Socket, detail: string): void {
+    if (this.upstream !== upstream || this.finished) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    upstream.removeAllListeners();
+    upstream.on('error', () => {});
+    upstream.destroy();
+    this.upstream = undefined;
+    this.server = undefined;
+    this.pool.recordConnect(server, false, detail);
+    this.pool.release(server);
+    if (this.retries >= this.pool.settings.retries) {
+      this.finish('connect-failed', `${detail} (after ${this.retries} retries)`);
+      return;
+    }
+    this.retries++;
+    server.retries++;
+    const another = this.pool.pick(this.clientKey, this.tried);
+    const delayMs = another && !this.tried.has(another) ? 0 : SAME_SERVER_RETRY_DELAY_MS;
+    if (delayMs === 0) this.attempt();
+    else this.timer = this.clock.setTimeout(() => this.attempt(), delayMs);
+  }
+
+  private connected(server: Server, upstream: Socket): void {
+    if (this.finished || this.upstream !== upstream) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.connectedAtMs = this.clock.now();
+    this.pool.recordConnect(server, true, 'connected');
+    server.sockets.add(upstream);
+    const client = this.client;
+    client.setNoDelay(true);
+    client.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    client.setTimeout(this.pool.settings.idleTimeoutMs);
+    client.on('timeout', () => this.finish('idle-timeout', `no traffic for ${this.pool.settings.idleTimeoutMs}ms`));
+
+    client.on('data', (chunk: Buffer) => {
+      this.bytesUp += chunk.length;
+      server.bytesIn += chunk.length;
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (chunk: Buffer) => {
+      this.bytesDown += chunk.length;
+      server.bytesOut += chunk.length;
+      if (!client.write(chunk)) upstream.pause();
+    });
+    client.on('drain', () => upstream.resume());
+    // Half-close: a FIN from one side is passed on and the other direction keeps flowing.
+    client.on('end', () => {
+      this.firstEnd ??= 'client';
+      upstream.end();
+    });
+    upstream.on('end', () => {
+      this.firstEnd ??= 'server';
+      client.end();
+    });
+    upstream.on('close', () => this.socketClosed());
+    client.resume();
+  }
+
+  private endReason(): Termination {
+    return this.firstEnd === 'server' ? 'server-closed' : 'client-closed';
+  }
+
+  private socketClosed(): void {
+    if (++this.closedSockets >= 2) this.finish(this.endReason(), '');
+    else {
+      // One side is gone for good: once the other has nothing left to flush, close it too.
+      if (this.client.destroyed && this.upstream && !this.upstream.destroyed) this.upstream.end();
+      if (this.upstream?.destroyed && !this.client.destroyed) this.client.end();
+    }
+  }
+
+  private finish(termination: Termination, detail: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.timer?.cancel();
+    this.cancelQueue?.();
+    this.client.destroy();
+    const server = this.server;
+    if (this.upstream) {
+      this.upstream.destroy();
+      server?.sockets.delete(this.upstream);
+    }
+    if (server) this.pool.release(server);
+    const now = this.clock.now();
+    this.onEnd({
+      frontend: this.frontend,
+      backend: this.pool.name,
+      clientAddress: this.client.remoteAddress ?? '',
+      clientPort: this.client.remotePort ?? 0,
+      server: server?.id,
+      startedAtMs: this.startedAtMs,
+      connectMs: this.connectedAtMs < 0 ? -1 : this.connectedAtMs - this.startedAtMs,
+      durationMs: now - this.startedAtMs,
+      bytesUp: this.bytesUp,
+      bytesDown: this.bytesDown,
+      retries: this.retries,
+      termination,
+      detail,
+    });
+  }
+}

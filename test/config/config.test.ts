@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfigText, formatProblem } from '../../src/config/load.js';
+import { parseDuration, formatDuration } from '../../src/config/duration.js';
+import { parseHostPort } from '../../src/config/address.js';
+
+const GOOD = `frontends:
+  - name: apiserver
+    bind: 0.0.0.0:6443
+    backend: apiservers
+backends:
+  - name: apiservers
+    balance: roundrobin
+    retries: 3
+    maxConnPerServer: 0
+    healthCheck: { type: https, path: /readyz, interval: 2s, timeout: 1s, rise: 2, fall: 2 }
+    slowStart: 30s
+    servers:
+      - { name: master1, address: 10.8.4.91:6443, weight: 100 }
+admin:
+  bind: 127.0.0.1:9000
+vrrp:
+  instances:
+    - name: VI_1
+      interface: eth0
+      virtualRouterId: 51
+      priority: 100
+      version: 3
+      advertInterval: 1s
+      preempt: true
+      vips: [10.8.4.55/24]
+      unicastPeers: []
+      authPass: ""
+      track: { backends: [apiservers] }
+`;
+
+test('the DESIGN.md contract example is valid and parses durations to milliseconds', () => {
+  const r = parseConfigText(GOOD, 'kubeha.yaml');
+  assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  const b = r.config.backends[0];
+  assert.equal(b?.healthCheck.interval, 2000);
+  assert.equal(b?.slowStart, 30_000);
+  assert.equal(b?.idleTimeout, 3_600_000, 'idle timeout defaults to 1h so watches survive');
+  assert.equal(r.config.vrrp?.instances[0]?.advertInterval, 1000);
+});
+
+test('a config with only vrrp is valid', () => {
+  const r = parseConfigText(`vrrp:\n  instances:\n    - { name: VI_1, interface: eth0, virtualRouterId: 51, vips: [10.0.0.5/24] }\n`, 'f.yaml');
+  assert.ok(r.ok);
+});
+
+/** Each case: the YAML, then the expected [line, col, code, message fragment] of every problem. */
+const CASES: { name: string; yaml: string; expect: [number, number, string, string][] }[] = [
+  {
+    name: 'unknown key with a did-you-mean',
+    yaml: `frontends:\n  - name: a\n    bind: 127.0.0.1:1\n    backend: b\nbackends:\n  - name: b\n    balanse: leastconn\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [[7, 5, 'KUBEHA_ERR_CONFIG_UNKNOWN_KEY', 'did you mean "balance"?']],
+  },
+  {
+    name: 'bad duration',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    healthCheck:\n      interval: 2\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [[6, 17, 'KUBEHA_ERR_CONFIG_TYPE', 'must be a string']],
+  },
+  {
+    name: 'duration without a unit written as a string',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    slowStart: "30"\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [[5, 16, 'KUBEHA_ERR_CONFIG_DURATION', 'write a number with a unit']],
+  },
+  {
+    name: 'bad address',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    servers:\n      - { name: s, address: "10.8.4.91" }\n`,
+    expect: [[6, 29, 'KUBEHA_ERR_CONFIG_ADDRESS', 'no port']],
+  },
+  {
+    name: 'backend that no frontend uses',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n  - name: spare\n    servers: [{ name: s, address: 127.0.0.1:3 }]\n`,
+    expect: [[6, 11, 'KUBEHA_ERR_CONFIG_UNUSED_BACKEND', 'not used by any frontend']],
+  },
+  {
+    name: 'duplicate server names',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    servers:\n      - { name: m1, address: 127.0.0.1:2 }\n      - { name: m1, address: 127.0.0.1:3 }\n`,
+    expect: [[7, 17, 'KUBEHA_ERR_CONFIG_DUPLICATE_NAME', 'already used at line 6']],
+  },
+  {
+    name: 'frontend naming an undefined backend',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: apiserver }\nbackends:\n  - name: apiservers\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [
+      [2, 44, 'KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', 'did you mean "apiservers"?'],
+      [4, 11, 'KUBEHA_ERR_CONFIG_UNUSED_BACKEND', 'not used'],
+    ],
+  },
+  {
+    name: 'enum typo',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    balance: roundrobbin\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [[5, 14, 'KUBEHA_ERR_CONFIG_TYPE', 'did you mean "roundrobin"?']],
+  },
+  {
+    name: 'missing required key',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n`,
+    expect: [[4, 5, 'KUBEHA_ERR_CONFIG_MISSING_KEY', 'missing required key "servers"']],
+  },
+  {
+    name: 'YAML syntax error',
+    yaml: `frontends:\n  - name: a\n   bind: x\n`,
+    expect: [[3, 1, 'KUBEHA_ERR_CONFIG_YAML', 'fix the YAML syntax']],
+  },
+  {
+    name: 'nothing to run',
+    yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
+    expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],
+  },
+];
+
+for (const c of CASES) {
+  test(`config problem: ${c.name}`, () => {
+    const r = parseConfigText(c.yaml, 'k.yaml');
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    const got = r.problems.map((p) => [p.line, p.col, p.code, p.message] as const);
+    assert.equal(got.length, c.expect.length, `problems: ${r.problems.map(formatProblem).join('\n')}`);
+    c.expect.forEach(([line, col, code, fragment], i) => {
+      const [gl, gc, gcode, gmsg] = got[i] as readonly [number, number, string, string];
+      assert.deepEqual([gl, gc, gcode], [line, col, code], formatProblem(r.problems[i]!));
+      assert.ok(gmsg.includes(fragment), `"${gmsg}" should contain "${fragment}"`);
+    });
+    assert.match(formatProblem(r.problems[0]!), /^k\.yaml:\d+:\d+: .+ \[KUBEHA_ERR_[A-Z_]+\]$/);
+  });
+}
+
+test('durations', () => {
+  const table: [string, number | undefined][] = [
+    ['300ms', 300], ['2s', 2000], ['1m30s', 90_000], ['1.5h', 5_400_000], ['1d', 86_400_000],
+    ['2', undefined], ['', undefined], ['s', undefined], ['2 s', undefined], ['-1s', undefined], ['2sec', undefined],
+  ];
+  for (const [text, ms] of table) assert.equal(parseDuration(text), ms, text);
+  for (const ms of [1, 300, 1000, 1500, 60_000, 3_600_000]) assert.equal(parseDuration(formatDuration(ms)), ms);
+});
+
+test('addresses', () => {
+  assert.deepEqual(parseHostPort('10.8.4.91:6443'), { host: '10.8.4.91', port: 6443 });
+  assert.deepEqual(parseHostPort('[fd00::1]:6443'), { host: 'fd00::1', port: 6443 });
+  assert.deepEqual(parseHostPort('master1.example:6443'), { host: 'master1.example', port: 6443 });
+  assert.deepEqual(parseHostPort('0.0.0.0:0', true), { host: '0.0.0.0', port: 0 });
+  for (const bad of ['10.8.4.91', '10.8.4.91:0', '10.8.4.91:70000', 'fd00::1:6443', '[fd00::1]', 'bad_host:1', ':6443']) {
+    assert.equal(typeof parseHostPort(bad), 'string', bad);
+  }
+});

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import { isLoopbackHost, parseHostPort } from './address.js';
 import { didYouMean } from './did-you-mean.js';
+import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
 
 /** One thing wrong with a config file, located at file:line:col. */
@@ -111,29 +113,6 @@ function nodeOffset(doc: Document, path: Path, preferKey?: string): number {
   return offset;
 }
 
-/** The zod schema of the object found at `path` (for the list of keys it knows). */
-function knownKeys(path: Path): string[] {
-  let schema: unknown = configSchema;
-  const unwrap = () => {
-    for (;;) {
-      const def = (schema as { def?: { type: string; innerType?: unknown; in?: unknown } }).def;
-      if (def && (def.type === 'default' || def.type === 'optional' || def.type === 'nullable')) schema = def.innerType;
-      else if (def && def.type === 'pipe') schema = def.in;
-      else break;
-    }
-  };
-  for (const step of path) {
-    unwrap();
-    const def = (schema as { def?: { type: string; element?: unknown; shape?: Record<string, unknown> } }).def;
-    if (typeof step === 'number' && def?.type === 'array') schema = def.element;
-    else if (typeof step === 'string' && def?.type === 'object' && def.shape) schema = def.shape[step];
-    else return [];
-  }
-  unwrap();
-  const def = (schema as { def?: { type: string; shape?: Record<string, unknown> } }).def;
-  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
-}
-
 function valueAt(raw: unknown, path: Path): unknown {
   let v = raw;
   for (const step of path) {
@@ -155,7 +134,7 @@ function describeIssue(
   const label = where === '' ? 'the config' : `"${where}"`;
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const known = knownKeys(path);
+      const known = knownKeysAt(path);
       return issue.keys.map((key) => {
         const guess = didYouMean(key, known);
         const fix = guess ? `did you mean "${guess}"?` : `known keys here: ${known.join(', ')}`;
@@ -242,6 +221,12 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
   config.backends.forEach((b, i) => {
     if (!used.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);
   });
+  if (config.admin && !config.admin.tokenFile) {
+    const hp = parseHostPort(config.admin.bind, true);
+    if (typeof hp !== 'string' && !isLoopbackHost(hp.host)) {
+      problem('KUBEHA_ERR_CONFIG_ADMIN_TOKEN', ['admin', 'bind'], `admin.bind ${config.admin.bind} is reachable from other hosts, and without a token anyone there could reload the config; set admin.tokenFile or bind to 127.0.0.1`);
+    }
+  }
   if (config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0) {
     problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends and no vrrp instances, so there is nothing to run; add a frontend (see examples/)');
   }

@@ -105,6 +105,11 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     expect: [[3, 1, 'KUBEHA_ERR_CONFIG_YAML', 'fix the YAML syntax']],
   },
   {
+    name: 'admin reachable from other hosts without a token',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    servers: [{ name: s, address: 127.0.0.1:2 }]\nadmin:\n  bind: 0.0.0.0:9000\n`,
+    expect: [[7, 9, 'KUBEHA_ERR_CONFIG_ADMIN_TOKEN', 'set admin.tokenFile']],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],

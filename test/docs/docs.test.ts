@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { ERROR_CODES } from '../../src/errors.js';
+import { allKeyPaths } from '../../src/config/schema-walk.js';
+import { Daemon } from '../../src/daemon.js';
+
+const doc = (name: string) => readFile(fileURLToPath(new URL(`../../../docs/${name}`, import.meta.url)), 'utf8');
+
+test('every error code is documented in docs/errors.md', async () => {
+  const text = await doc('errors.md');
+  const missing = Object.keys(ERROR_CODES).filter((code) => !text.includes(`## ${code}\n`));
+  assert.deepEqual(missing, []);
+});
+
+test('every config key is documented in docs/configuration.md', async () => {
+  const text = await doc('configuration.md');
+  const missing = allKeyPaths().filter((key) => !text.includes(`| \`${key}\` |`));
+  assert.deepEqual(missing, []);
+});
+
+test('every kubeha_* metric is documented in docs/metrics.md', async () => {
+  const text = await doc('metrics.md');
+  const daemon = new Daemon({ log: pino({ level: 'silent' }) });
+  const names = (await daemon.metrics.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('kubeha_'));
+  assert.ok(names.length > 15);
+  assert.deepEqual(names.filter((n) => !text.includes(`| \`${n}\` |`)), []);
+});

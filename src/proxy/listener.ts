@@ -15,6 +15,9 @@ export interface ListenerEvents {
   bound(listener: Listener): void;
 }
 
+/** How often open sessions are checked for idleness and long life (keepalive). */
+const SWEEP_INTERVAL_MS = 1000;
+
 const REFUSALS: ReadonlySet<Termination> = new Set(['queue-full', 'queue-timeout', 'no-server']);
 
 /**
@@ -34,6 +37,7 @@ export class Listener {
   private readonly server: NetServer;
   private readonly sessions = new Set<Session>();
   private retryTimer: Timer | undefined;
+  private sweepTimer: Timer | undefined;
   private closing = false;
   private readonly host: string;
   private readonly port: number;
@@ -121,6 +125,22 @@ export class Listener {
     });
     this.sessions.add(session);
     session.start();
+    if (!this.sweepTimer) this.scheduleSweep();
+  }
+
+  /** Runs every session's idle and keepalive sweep once a second while there are sessions. */
+  private scheduleSweep(): void {
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      const now = this.clock.now();
+      for (const s of this.sessions) s.sweep(now);
+      if (this.sessions.size > 0) this.scheduleSweep();
+    }, SWEEP_INTERVAL_MS);
+  }
+
+  /** The open sessions (tests and the state API). */
+  get openSessions(): ReadonlySet<Session> {
+    return this.sessions;
   }
 
   /** Stops accepting at once; open sessions go on. */
@@ -134,5 +154,7 @@ export class Listener {
   /** Ends every open session now (after the shutdown grace period). */
   abortSessions(): void {
     for (const s of [...this.sessions]) s.abort();
+    this.sweepTimer?.cancel();
+    this.sweepTimer = undefined;
   }
 }

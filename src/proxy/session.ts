@@ -38,6 +38,12 @@ export interface SessionRecord {
 const SAME_SERVER_RETRY_DELAY_MS = 250;
 /** TCP keepalive probes start after this much silence, on both sides. */
 const KEEPALIVE_DELAY_MS = 30_000;
+/**
+ * Sessions get TCP keepalive once they have lived this long. Probes would only start after
+ * KEEPALIVE_DELAY_MS of silence anyway, so a short request/response session never needs them,
+ * and skipping the setsockopt calls is a measurable share of the cost of a new connection.
+ */
+export const KEEPALIVE_AFTER_MS = 5_000;
 /** Size of the reusable buffer upstream reads land in (one per session). */
 const READ_BUFFER_BYTES = 64 * 1024;
 
@@ -59,6 +65,11 @@ export class Session {
   private firstEnd: 'client' | 'server' | undefined;
   private finished = false;
   private closedSockets = 0;
+  /** Bumped on every chunk either way; the listener's sweep compares it to spot idle sessions. */
+  private activity = 0;
+  private seenActivity = -1;
+  private idleSinceMs = 0;
+  private keepAliveSet = false;
   /** Where upstream reads land; replaced only while a write to the client still holds it. */
   private readBuffer: Buffer | undefined;
   private readBufferLent = false;
@@ -125,8 +136,6 @@ export class Session {
       port: server.port,
       allowHalfOpen: true,
       noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
       // Upstream reads go into a buffer this session reuses, instead of a fresh 64 KiB allocation per
       // read: responses (the bulk of apiserver traffic) flow this way.
       onread: { buffer: this.nextReadBuffer, callback: (n: number, buf: Buffer) => this.onUpstreamRead(server, n, buf) },
@@ -172,12 +181,8 @@ export class Session {
     this.pool.recordConnect(server, true, 'connected');
     server.sockets.add(upstream);
     const client = this.client;
-    client.setNoDelay(true);
-    client.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-    client.setTimeout(this.pool.settings.idleTimeoutMs);
-    client.on('timeout', () => this.finish('idle-timeout', `no traffic for ${this.pool.settings.idleTimeoutMs}ms`));
-
     client.on('data', (chunk: Buffer) => {
+      this.activity++;
       this.bytesUp += chunk.length;
       server.bytesIn += chunk.length;
       if (!upstream.write(chunk)) client.pause();
@@ -198,6 +203,32 @@ export class Session {
     client.resume();
   }
 
+  /**
+   * The listener's periodic sweep (about once a second): ends a session idle for longer than
+   * `idleTimeout` and turns on TCP keepalive for one that has lived past KEEPALIVE_AFTER_MS. One
+   * coarse pass replaces a socket timer per session that every chunk would have to re-arm.
+   */
+  sweep(nowMs: number): void {
+    if (this.finished || this.connectedAtMs < 0) return;
+    if (this.activity !== this.seenActivity) {
+      this.seenActivity = this.activity;
+      this.idleSinceMs = nowMs;
+    } else if (nowMs - this.idleSinceMs >= this.pool.settings.idleTimeoutMs) {
+      this.finish('idle-timeout', `no traffic for ${this.pool.settings.idleTimeoutMs}ms`);
+      return;
+    }
+    if (!this.keepAliveSet && nowMs - this.connectedAtMs >= KEEPALIVE_AFTER_MS) {
+      this.keepAliveSet = true;
+      this.client.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+      this.upstream?.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    }
+  }
+
+  /** Whether TCP keepalive is on for this session's sockets. */
+  get keepAlive(): boolean {
+    return this.keepAliveSet;
+  }
+
   /** Called by Node after every upstream read for the buffer the next read goes into. */
   private readonly nextReadBuffer = (): Buffer => {
     if (!this.readBuffer || this.readBufferLent) {
@@ -213,6 +244,7 @@ export class Session {
    * read buffer, so that buffer is handed over to the write and the next read gets a new one.
    */
   private onUpstreamRead(server: Server, n: number, buf: Buffer): boolean {
+    this.activity++;
     this.bytesDown += n;
     server.bytesOut += n;
     const client = this.client;

@@ -4,7 +4,9 @@ import { connect, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { config, greet, lbConfig, memoryLogger, startDaemon, taggedBackend, until, whoAnswers } from '../support/tcp.js';
+import { pino } from 'pino';
 import { Daemon } from '../../src/daemon.js';
+import { FakeClock } from '../../src/clock.js';
 
 /** A port that refuses connections: bound once, then closed. */
 async function refusedPort(): Promise<number> {
@@ -205,4 +207,29 @@ test('binding an address that is not on the host retries with a clear log line',
   assert.equal(line.code, 'EADDRNOTAVAIL');
   assert.match(String(line.msg), /ip_nonlocal_bind/);
   assert.equal(daemon.listener('vip')!.listening, false);
+});
+
+test('the session sweep (fake clock): keepalive from 5s of life, idle close after idleTimeout', async (t) => {
+  const b = await taggedBackend('a');
+  t.after(() => b.close());
+  const clock = new FakeClock();
+  const daemon = new Daemon({ log: pino({ level: 'silent' }), clock });
+  await daemon.start(lbConfig([{ name: 'a', port: b.port }], { idleTimeout: '10s' }));
+  t.after(() => daemon.shutdown(0));
+  const listener = daemon.listener('fe')!;
+  const { socket } = await greet(listener.boundPort!);
+  const [session] = [...listener.openSessions];
+  assert.ok(session);
+  clock.advance(4000);
+  assert.equal(session.keepAlive, false, 'not yet at 4s');
+  clock.advance(1000);
+  assert.equal(session.keepAlive, true, 'keepalive on at 5s');
+  // Traffic at 5s resets idleness; idle from then, the session ends at the first sweep >= 10s later.
+  socket.write('x');
+  await once(socket, 'data');
+  clock.advance(9000);
+  assert.equal(socket.destroyed, false);
+  const closed = once(socket, 'close');
+  clock.advance(2000);
+  await closed;
 });

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { Clock, Timer } from '../clock.js';
 import type { Server } from './server.js';
 import type { ServerPool } from './server-pool.js';
+import { BufferPool } from './buffer-pool.js';
 
 /** Why a session ended (the access log's termination field). */
 export type Termination =
@@ -44,8 +45,8 @@ const KEEPALIVE_DELAY_MS = 30_000;
  * and skipping the setsockopt calls is a measurable share of the cost of a new connection.
  */
 export const KEEPALIVE_AFTER_MS = 5_000;
-/** Size of the reusable buffer upstream reads land in (one per session). */
-const READ_BUFFER_BYTES = 64 * 1024;
+/** Upstream read buffers (64 KiB each), shared by all sessions through a free list. */
+const readBuffers = new BufferPool(64 * 1024, 1024);
 
 /**
  * One proxied TCP connection: picks a server, connects with retries (each on another server when
@@ -232,7 +233,7 @@ export class Session {
   /** Called by Node after every upstream read for the buffer the next read goes into. */
   private readonly nextReadBuffer = (): Buffer => {
     if (!this.readBuffer || this.readBufferLent) {
-      this.readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+      this.readBuffer = readBuffers.take();
       this.readBufferLent = false;
     }
     return this.readBuffer;
@@ -278,6 +279,10 @@ export class Session {
       server?.sockets.delete(this.upstream);
     }
     if (server) this.pool.release(server);
+    // The upstream socket is destroyed, so no read lands in its buffer any more; unless a write
+    // to the client still points into it, it can serve another session.
+    if (this.readBuffer && !this.readBufferLent) readBuffers.give(this.readBuffer);
+    this.readBuffer = undefined;
     const now = this.clock.now();
     this.onEnd({
       frontend: this.frontend,

@@ -1,0 +1,28 @@
+/**
+ * A free list of equal-size read buffers. A session takes one when its upstream socket starts
+ * reading and gives it back when it ends, so a new connection does not allocate (and later
+ * garbage-collect) 64 KiB. A buffer still referenced by a pending write is never given back.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    readonly bufferBytes: number,
+    private readonly maxFree: number,
+  ) {}
+
+  /** A buffer of `bufferBytes`, reused when one is free. */
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.bufferBytes);
+  }
+
+  /** Returns a buffer nobody references any more. */
+  give(buf: Buffer): void {
+    if (this.free.length < this.maxFree) this.free.push(buf);
+  }
+
+  /** Buffers waiting to be reused. */
+  get freeCount(): number {
+    return this.free.length;
+  }
+}

@@ -64,7 +64,14 @@ export function parseConfigText(text: string, file: string): LoadResult {
       })),
     };
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // Aliases resolve here: an unknown one, or too many (a "billion laughs" file), throws.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { ok: false, problems: [{ code: 'KUBEHA_ERR_CONFIG_YAML', file, ...at(0), path: '', message: `${reason}; fix the anchors and aliases (&name, *name)` }] };
+  }
   const parsed = configSchema.safeParse(raw);
   const locate = (path: Path, preferKey?: string) => at(nodeOffset(doc, path, preferKey));
   if (!parsed.success) {

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfigText, formatProblem } from '../../src/config/load.js';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { loadConfigFile, parseConfigText, formatProblem } from '../../src/config/load.js';
 import { parseDuration, formatDuration } from '../../src/config/duration.js';
 import { parseHostPort } from '../../src/config/address.js';
 
@@ -110,6 +114,11 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     expect: [[7, 9, 'KUBEHA_ERR_CONFIG_ADMIN_TOKEN', 'set admin.tokenFile']],
   },
   {
+    name: 'unresolved YAML alias (found by the property test below)',
+    yaml: `frontends: *nope\n`,
+    expect: [[1, 1, 'KUBEHA_ERR_CONFIG_YAML', 'fix the anchors and aliases']],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],
@@ -148,5 +157,36 @@ test('addresses', () => {
   assert.deepEqual(parseHostPort('0.0.0.0:0', true), { host: '0.0.0.0', port: 0 });
   for (const bad of ['10.8.4.91', '10.8.4.91:0', '10.8.4.91:70000', 'fd00::1:6443', '[fd00::1]', 'bad_host:1', ':6443']) {
     assert.equal(typeof parseHostPort(bad), 'string', bad);
+  }
+});
+
+test('property: no input makes the loader throw; every problem has a code and a position inside the text', () => {
+  const keys = ['frontends', 'backends', 'servers', 'name', 'bind', 'address', 'healthCheck', 'interval', 'rise', 'weight', 'vrrp', 'admin'];
+  const yamlish = fc.array(
+    fc.tuple(fc.nat(6), fc.constantFrom(...keys, '-', 'bogus'), fc.oneof(fc.string(), fc.constantFrom('2s', '127.0.0.1:1', '[', '{', '- x', '1e999', 'null', '&a', '*a'))),
+    { maxLength: 12 },
+  ).map((lines) => lines.map(([indent, key, value]) => `${' '.repeat(indent)}${key}: ${value}`).join('\n'));
+  fc.assert(
+    fc.property(fc.oneof(fc.string(), yamlish), (text) => {
+      const r = parseConfigText(text, 'p.yaml');
+      if (r.ok) return;
+      const lines = text.split('\n').length;
+      for (const p of r.problems) {
+        assert.match(p.code, /^KUBEHA_ERR_CONFIG_/);
+        assert.ok(p.line >= 1 && p.line <= lines + 1, `line ${p.line} of ${lines}`);
+        assert.ok(p.col >= 1);
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('every example config passes kubeha check', async () => {
+  const dir = fileURLToPath(new URL('../../../examples/', import.meta.url));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length > 0);
+  for (const f of files) {
+    const r = await loadConfigFile(join(dir, f));
+    assert.ok(r.ok, `${f}: ${r.ok ? '' : r.problems.map(formatProblem).join('\n')}`);
   }
 });

@@ -67,9 +67,4 @@ export class FakeClock implements Clock {
     }
     this.current = end;
   }
-
-  /** Number of timers still waiting. */
-  get pendingCount(): number {
-    return this.pending.filter((t) => !t.cancelled).length;
-  }
 }

@@ -202,7 +202,7 @@ export class Daemon {
     const wanted = new Map(config.frontends.map((f) => [f.name, f]));
     for (const [name, l] of this.listenerMap) {
       const f = wanted.get(name);
-      if (!f || f.bind !== l.bind || f.bindRetryInterval !== this.config?.frontends.find((x) => x.name === name)?.bindRetryInterval) {
+      if (!f || f.bind !== l.bind) {
         this.retireListener(l);
         this.listenerMap.delete(name);
       }
@@ -214,6 +214,7 @@ export class Daemon {
       if (existing) {
         existing.pool = pool;
         existing.maxConn = f.maxConn;
+        existing.retryIntervalMs = f.bindRetryInterval;
         continue;
       }
       const l = new Listener(f, pool, this.clock, events);
@@ -225,6 +226,7 @@ export class Daemon {
 
   private retireListener(l: Listener): void {
     l.close();
+    for (const old of this.oldListeners) if (old.sessionCount === 0) this.oldListeners.delete(old);
     if (l.sessionCount > 0) this.oldListeners.add(l);
   }
 

@@ -75,7 +75,7 @@ export function parseConfigText(text: string, file: string): LoadResult {
   const parsed = configSchema.safeParse(raw);
   const locate = (path: Path, preferKey?: string) => at(nodeOffset(doc, path, preferKey));
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, doc, raw, file, locate));
+    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, raw, file, locate));
     return { ok: false, problems: sortProblems(problems) };
   }
   const problems = crossCheck(parsed.data, file, locate);
@@ -131,7 +131,6 @@ function valueAt(raw: unknown, path: Path): unknown {
 
 function describeIssue(
   issue: z.core.$ZodIssue,
-  _doc: Document,
   raw: unknown,
   file: string,
   locate: (path: Path, preferKey?: string) => { line: number; col: number },

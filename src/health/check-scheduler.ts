@@ -70,12 +70,6 @@ export class CheckScheduler {
     this.loops.clear();
   }
 
-  /** Runs a check on `server` now, outside its schedule (tests, the runtime API). */
-  checkNow(server: Server): Promise<void> {
-    const loop = this.loops.get(server);
-    return loop ? this.run(loop) : Promise.resolve();
-  }
-
   private schedule(loop: Loop, delayMs: number): void {
     if (loop.stopped) return;
     loop.timer?.cancel();

@@ -20,9 +20,4 @@ export class BufferPool {
   give(buf: Buffer): void {
     if (this.free.length < this.maxFree) this.free.push(buf);
   }
-
-  /** Buffers waiting to be reused. */
-  get freeCount(): number {
-    return this.free.length;
-  }
 }

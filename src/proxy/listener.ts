@@ -41,7 +41,8 @@ export class Listener {
   private closing = false;
   private readonly host: string;
   private readonly port: number;
-  private readonly retryIntervalMs: number;
+  /** How often a failed bind is retried (reloadable). */
+  retryIntervalMs: number;
 
   constructor(
     cfg: FrontendConfig,

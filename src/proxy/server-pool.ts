@@ -102,11 +102,6 @@ export class ServerPool {
     return max > 0 && this.servers.some((s) => s.health.up && s.effectiveWeight > 0 && s.active >= max);
   }
 
-  /** True when any server is usable for new sessions. */
-  get anyUp(): boolean {
-    return this.servers.some((s) => s.health.up && s.effectiveWeight > 0);
-  }
-
   /** Counts a session onto a server. */
   claim(s: Server): void {
     s.active++;

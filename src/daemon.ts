@@ -4,6 +4,7 @@ import type { BackendConfig, Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
 import type { Probe } from './health/probe.js';
 import { buildProbe } from './health/probes.js';
+import { AccessLog } from './observe/access-log.js';
 import { AdminServer } from './observe/admin-server.js';
 import type { Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
@@ -43,6 +44,7 @@ export class Daemon {
   /** Listeners a reload replaced or removed, kept while their sessions finish. */
   private readonly oldListeners = new Set<Listener>();
   private admin: AdminServer | undefined;
+  private accessLog: AccessLog | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
   private stopping = false;
   private readonly startedAt = new Date();
@@ -152,6 +154,10 @@ export class Daemon {
       if (old && old.cfg.bind !== config.admin?.bind) void old.stop();
     }
     this.log.level = config.global.logLevel;
+    if (JSON.stringify(config.accessLog) !== JSON.stringify(this.config?.accessLog)) {
+      void this.accessLog?.close();
+      this.accessLog = config.accessLog ? new AccessLog(config.accessLog.format, config.accessLog.path) : undefined;
+    }
     this.reconcileBackends(config.backends, probes);
     await this.reconcileListeners(config);
     this.config = config;
@@ -190,7 +196,10 @@ export class Daemon {
 
   private async reconcileListeners(config: Config): Promise<void> {
     const events: ListenerEvents = {
-      sessionEnded: (record) => this.opts.onSession?.(record),
+      sessionEnded: (record) => {
+        this.accessLog?.write(record, Date.now());
+        this.opts.onSession?.(record);
+      },
       bindFailed: (l, err, retryInMs) => {
         const hint = err.code === 'EADDRNOTAVAIL'
           ? 'the address is not on this host yet (a VIP held elsewhere?); set net.ipv4.ip_nonlocal_bind=1 to bind it anyway'
@@ -249,6 +258,13 @@ export class Daemon {
       for (const l of listeners) l.abortSessions();
     }
     await this.admin?.stop();
+    await this.accessLog?.close();
+  }
+
+  /** Reopens the access log file (SIGUSR1, after log rotation). */
+  reopenAccessLog(): void {
+    this.accessLog?.reopen();
+    this.log.info({ event: 'access-log-reopened' }, 'access log reopened');
   }
 
   private adminHandlers() {

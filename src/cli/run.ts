@@ -4,7 +4,7 @@ import { createLogger } from '../observe/logger.js';
 
 /**
  * `kubeha run --config F`: the daemon. SIGHUP reloads the config (a bad one is refused and the
- * running one kept); SIGTERM or SIGINT stops accepting and drains for `global.shutdownGrace`;
+ * running one kept); SIGUSR1 reopens the access log; SIGTERM or SIGINT stops accepting and drains for `global.shutdownGrace`;
  * a second SIGTERM or SIGINT exits at once.
  */
 export async function runCommand(file: string): Promise<number> {
@@ -24,6 +24,7 @@ export async function runCommand(file: string): Promise<number> {
   if (loaded.config.vrrp?.instances.length) log.warn({ event: 'vrrp-unsupported' }, 'vrrp: instances are validated but the VRRP engine is not part of this build yet; the VIP is not managed');
   log.info({ event: 'started', config: file, admin: daemon.adminPort }, `kubeha running with ${file}`);
 
+  process.on('SIGUSR1', () => daemon.reopenAccessLog());
   process.on('SIGHUP', () => {
     log.info({ event: 'sighup' }, 'SIGHUP: reloading the config');
     void daemon.reload();

@@ -107,6 +107,11 @@ export const adminSchema = z.strictObject({
   tokenFile: z.string().optional(),
 });
 
+export const accessLogSchema = z.strictObject({
+  format: z.enum(['text', 'json']).default('text'),
+  path: z.string().min(1).optional(),
+});
+
 export const globalSchema = z.strictObject({
   shutdownGrace: duration().default(30_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -156,6 +161,7 @@ export const configSchema = z.strictObject({
   frontends: z.array(frontendSchema).default([]),
   backends: z.array(backendSchema).default([]),
   admin: adminSchema.optional(),
+  accessLog: accessLogSchema.optional(),
   vrrp: z.strictObject({ instances: z.array(vrrpInstanceSchema).default([]) }).optional(),
 });
 

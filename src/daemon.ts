@@ -1,5 +1,6 @@
 import { SystemClock, type Clock } from './clock.js';
 import { formatProblem, loadConfigFile } from './config/load.js';
+import { z } from 'zod';
 import type { BackendConfig, Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
 import type { Probe } from './health/probe.js';
@@ -11,6 +12,10 @@ import { Metrics } from './observe/metrics.js';
 import { Listener, type ListenerEvents } from './proxy/listener.js';
 import { ServerPool } from './proxy/server-pool.js';
 import type { SessionRecord } from './proxy/session.js';
+
+const serverChangeSchema = z
+  .strictObject({ state: z.enum(['ready', 'drain', 'maint']).optional(), weight: z.number().int().min(0).max(1000).optional() })
+  .refine((c) => c.state !== undefined || c.weight !== undefined, { message: 'give a state, a weight or both' });
 
 /** The outcome of a reload: applied, or refused with the reasons (the old config keeps running). */
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
@@ -275,7 +280,23 @@ export class Daemon {
         const r = await this.reload();
         return r.ok ? { ok: true, errors: [] } : r;
       },
+      setServer: (backend: string, server: string, change: unknown) => this.setServer(backend, server, change),
     };
+  }
+
+  /**
+   * The runtime API: `{ "state": "drain" | "maint" | "ready", "weight": 0..1000 }` for one server.
+   * Kept across reloads unless the config file changes the same key.
+   */
+  setServer(backend: string, name: string, change: unknown): { status: number; body: unknown } {
+    const pool = this.backends.get(backend)?.pool;
+    const server = pool?.servers.find((s) => s.id === name);
+    if (!pool || !server) return { status: 404, body: { error: `no server ${backend}/${name}` } };
+    const parsed = serverChangeSchema.safeParse(change);
+    if (!parsed.success) return { status: 400, body: { error: `expected {"state": "ready"|"drain"|"maint", "weight": 0-1000}: ${parsed.error.issues.map((i) => i.message).join('; ')}` } };
+    pool.setServer(server, parsed.data);
+    this.log.info({ event: 'server-set', backend, server: name, ...parsed.data }, `server ${backend}/${name} set to ${JSON.stringify(parsed.data)} through the admin API`);
+    return { status: 200, body: { name, adminState: server.adminState, weight: server.weight, effectiveWeight: server.effectiveWeight } };
   }
 
   /** The node's state as the admin API serves it at /api/v1/state. */

@@ -10,6 +10,31 @@ export interface AdminHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   state(): unknown;
   reload(): Promise<{ ok: boolean; errors: string[] }>;
+  /** Changes a server at run time; answers with an HTTP status and a body. */
+  setServer(backend: string, server: string, change: unknown): { status: number; body: unknown };
+}
+
+const SERVER_ROUTE = /^\/api\/v1\/backends\/([^/]+)\/servers\/([^/]+)$/;
+const MAX_BODY_BYTES = 64 * 1024;
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) req.destroy(new Error('body too large'));
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        resolve(chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {});
+      } catch {
+        reject(new Error('the body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
 }
 
 /**
@@ -82,8 +107,20 @@ export class AdminServer {
         }
         case 'GET /healthz':
           return send(200, 'ok\n', 'text/plain');
-        default:
+        default: {
+          const m = SERVER_ROUTE.exec(url.pathname);
+          if (m && req.method === 'POST') {
+            let body: unknown;
+            try {
+              body = await readJson(req);
+            } catch (err) {
+              return send(400, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+            }
+            const r = this.handlers.setServer(decodeURIComponent(m[1] as string), decodeURIComponent(m[2] as string), body);
+            return send(r.status, JSON.stringify(r.body));
+          }
           return send(404, JSON.stringify({ error: `no route ${route}` }));
+        }
       }
     } catch (err) {
       this.log.error({ err }, 'admin request failed');

@@ -127,11 +127,15 @@ export class ServerPool {
     this.setHealth(s, applyCheck(s.health, check.ok, this.settings, check.atMs), check.detail);
   }
 
-  /** Sets a server's admin state (runtime API): drain/maint stop new sessions, ready resumes them. */
-  setAdminState(s: Server, state: Server['adminState']): void {
-    s.adminState = state;
+  /**
+   * The runtime API (HAProxy's `set server`): an admin state (drain/maint stop new sessions, ready
+   * resumes them) and/or a weight. Open sessions are left alone.
+   */
+  setServer(s: Server, change: { state?: Server['adminState']; weight?: number }): void {
+    if (change.state !== undefined) s.adminState = change.state;
+    if (change.weight !== undefined) s.weight = change.weight;
     s.refreshWeight(this.settings.slowStartMs, this.clock.now());
-    if (state === 'ready') this.drainQueue();
+    this.drainQueue();
   }
 
   private setHealth(s: Server, next: HealthState, detail: string): void {
@@ -199,8 +203,9 @@ export class ServerPool {
       const kept = byKey.get(`${probe.id}\u0000${probe.address}`);
       if (kept) {
         byKey.delete(`${kept.id}\u0000${kept.address}`);
-        kept.weight = sc.weight;
-        if (kept.adminState !== sc.state && sc.state !== 'ready') kept.adminState = sc.state;
+        // What the runtime API changed survives a reload, unless the file changes that key itself.
+        if (sc.weight !== kept.configWeight) kept.weight = kept.configWeight = sc.weight;
+        if (sc.state !== kept.configState) kept.adminState = kept.configState = sc.state;
         next.push(kept);
       } else next.push(probe);
     }

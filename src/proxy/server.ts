@@ -29,6 +29,9 @@ export class Server implements BalanceTarget {
   lastCheck: LastCheck | undefined;
   /** Upstream sockets of the sessions on this server, for `onMarkedDown: shutdown` and drain. */
   readonly sockets = new Set<Socket>();
+  /** Weight and admin state as the config file last said; a reload applies only what it changes. */
+  configWeight: number;
+  configState: AdminState;
 
   constructor(
     readonly id: string,
@@ -40,6 +43,8 @@ export class Server implements BalanceTarget {
     nowMs: number,
   ) {
     this.adminState = adminState;
+    this.configWeight = weight;
+    this.configState = adminState;
     this.health = initialHealth(thresholds, nowMs);
     this.effectiveWeight = weight;
   }

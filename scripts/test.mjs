@@ -11,7 +11,7 @@ const isRoot = process.getuid?.() === 0;
 
 /** Each tier: its test folders (under dist/test), the commands it needs, the Debian packages that provide them. */
 const TIERS = [
-  { name: 'unit', dirs: ['config', 'health', 'proxy', 'observe', 'docs'], needs: [] },
+  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs'], needs: [['openssl', 'openssl']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
 ];
 

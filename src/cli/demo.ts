@@ -16,7 +16,7 @@ export async function demoCommand(opts: { for?: string; port: string }): Promise
     return 1;
   }
   const tls = await selfSignedCert('kubeha-demo');
-  const sims = ['master1', 'master2', 'master3'].map((name) => new SimApiserver({ name, host: '127.0.0.1', port: 0, tls, shutdownDelayMs: 2000, failReadyz: false, latencyMs: 0, blackhole: false }));
+  const sims = ['master1', 'master2', 'master3'].map((name) => new SimApiserver({ name, host: '127.0.0.1', port: 0, tls, shutdownDelayMs: 2000, watchGraceMs: 2000, failReadyz: false, latencyMs: 0, blackhole: false }));
   const ports = await Promise.all(sims.map((s) => s.start()));
   const config = configSchema.parse({
     global: { shutdownGrace: '2s', logLevel: 'warn' },

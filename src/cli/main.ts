@@ -44,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--cert <file>', 'serving certificate (PEM); self-signed when omitted')
     .option('--key <file>', 'key of --cert (PEM)')
     .option('--shutdown-delay <duration>', 'readyz fails this long before the listener closes on SIGTERM', '5s')
+    .option('--watch-grace <duration>', 'open watches go on this long after the listener closed', '60s')
     .addOption(new Option('--fail-readyz', 'answer /readyz with 500 from the start'))
     .option('--latency <duration>', 'delay every answer', '0ms')
     .addOption(new Option('--blackhole', 'accept connections and never answer'))

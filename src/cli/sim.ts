@@ -11,6 +11,7 @@ export interface SimCommandOptions {
   cert?: string;
   key?: string;
   shutdownDelay: string;
+  watchGrace: string;
   failReadyz?: boolean;
   latency: string;
   blackhole?: boolean;
@@ -23,9 +24,10 @@ export interface SimCommandOptions {
  */
 export async function simApiserverCommand(o: SimCommandOptions): Promise<number> {
   const shutdownDelayMs = parseDuration(o.shutdownDelay);
+  const watchGraceMs = parseDuration(o.watchGrace);
   const latencyMs = parseDuration(o.latency);
-  if (shutdownDelayMs === undefined || latencyMs === undefined) {
-    process.stderr.write('--shutdown-delay and --latency take a duration with a unit, like 5s or 20ms [KUBEHA_ERR_USAGE]\n');
+  if (shutdownDelayMs === undefined || latencyMs === undefined || watchGraceMs === undefined) {
+    process.stderr.write('--shutdown-delay, --watch-grace and --latency take a duration with a unit, like 5s or 20ms [KUBEHA_ERR_USAGE]\n');
     return 1;
   }
   if (Boolean(o.cert) !== Boolean(o.key)) {
@@ -34,9 +36,10 @@ export async function simApiserverCommand(o: SimCommandOptions): Promise<number>
   }
   const tls = o.cert && o.key ? { cert: await readFile(o.cert, 'utf8'), key: await readFile(o.key, 'utf8') } : await selfSignedCert(o.name);
   const sim = new SimApiserver({
-    name: o.name, host: o.host, port: Number(o.port), tls, shutdownDelayMs, latencyMs,
+    name: o.name, host: o.host, port: Number(o.port), tls, shutdownDelayMs, watchGraceMs, latencyMs,
     failReadyz: Boolean(o.failReadyz), blackhole: Boolean(o.blackhole),
   });
+  sim.onTimeline = (step) => process.stdout.write(`${JSON.stringify({ event: step, at: new Date().toISOString() })}\n`);
   const port = await sim.start();
   process.stdout.write(`${JSON.stringify({ event: 'listening', name: o.name, host: o.host, port })}\n`);
   return new Promise((resolve) => {

@@ -1,5 +1,6 @@
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { CertPair } from './self-signed.js';
 
 /** How a stand-in apiserver behaves. */
@@ -10,6 +11,8 @@ export interface SimApiserverOptions {
   tls: CertPair;
   /** Time between SIGTERM (readyz turns 500) and closing the listener, like --shutdown-delay-duration. */
   shutdownDelayMs: number;
+  /** How long open watches go on after the listener closed (the real v1.20 kept them up to 60 s). */
+  watchGraceMs: number;
   /** Answer /readyz with 500 from the start. */
   failReadyz: boolean;
   /** Added delay before every answer. */
@@ -30,8 +33,11 @@ const VERSION = {
 export class SimApiserver {
   private server: Http2SecureServer | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly tlsSockets = new Set<TLSSocket>();
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly watches = new Set<Http2ServerResponse>();
+  /** HTTP/1.1 sockets with a request in progress (idle keep-alive ones are closed on shutdown). */
+  private readonly busySockets = new Set<Socket>();
   private readyzFailing: boolean;
   private shuttingDown = false;
   private requests = 0;
@@ -52,6 +58,10 @@ export class SimApiserver {
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      this.tlsSockets.add(socket);
+      socket.on('close', () => this.tlsSockets.delete(socket));
     });
     server.on('session', (session) => {
       this.sessions.add(session);
@@ -74,12 +84,32 @@ export class SimApiserver {
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    this.timeline('readyz-failing');
     await new Promise((r) => setTimeout(r, this.opts.shutdownDelayMs));
-    for (const s of this.sessions) s.close();
+    // GOAWAY to every HTTP/2 session (requests in flight finish), no new connections.
+    for (const s of this.sessions) {
+      s.goaway();
+      s.close();
+    }
     const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    this.timeline('listener-closed');
+    // Idle HTTP/1.1 keep-alive connections are closed; busy ones finish their request. HTTP/2
+    // connections got their GOAWAY above and close once their streams (watches) end.
+    for (const socket of this.tlsSockets) {
+      if (socket.alpnProtocol !== 'h2' && !this.busySockets.has(socket)) socket.end();
+    }
+    await new Promise((r) => setTimeout(r, this.opts.watchGraceMs));
     for (const w of this.watches) w.end();
+    this.timeline('watches-ended');
     setTimeout(() => this.stop(), 1000).unref();
     await closed;
+  }
+
+  /** Called at each step of a graceful shutdown (the CLI prints them as JSON lines). */
+  onTimeline: (step: 'readyz-failing' | 'listener-closed' | 'watches-ended') => void = () => {};
+
+  private timeline(step: 'readyz-failing' | 'listener-closed' | 'watches-ended'): void {
+    this.onTimeline(step);
   }
 
   /** Closes everything now. */
@@ -91,6 +121,12 @@ export class SimApiserver {
 
   private handle(req: Http2ServerRequest, res: Http2ServerResponse): void {
     if (this.opts.blackhole) return;
+    if (req.httpVersionMajor === 1) {
+      const socket = req.socket as Socket;
+      this.busySockets.add(socket);
+      res.on('close', () => this.busySockets.delete(socket));
+      if (this.shuttingDown && !this.server?.listening) res.setHeader('connection', 'close');
+    }
     this.requests++;
     const answer = () => this.route(req, res);
     if (this.opts.latencyMs > 0) setTimeout(answer, this.opts.latencyMs);
@@ -134,7 +170,7 @@ export class SimApiserver {
   /** A watch stream: one JSON event per line every `intervalMs` (query), until the client leaves. */
   private watch(res: Http2ServerResponse, url: URL): void {
     const intervalMs = Math.max(10, Number(url.searchParams.get('intervalMs') ?? 1000));
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.writeHead(200, { 'content-type': 'application/json' }); // HTTP/1.1 streams it chunked, HTTP/2 as frames
     this.watches.add(res);
     let rv = Number(url.searchParams.get('resourceVersion') ?? 0);
     const tick = setInterval(() => {

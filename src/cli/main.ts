@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { checkCommand } from './check.js';
-import { demoCommand } from './demo.js';
+import { demoCommand, type DemoOptions } from './demo.js';
 import { reloadCommand } from './reload.js';
 import { runCommand } from './run.js';
 import { simApiserverCommand, type SimCommandOptions } from './sim.js';
@@ -32,8 +32,10 @@ export async function main(argv: string[]): Promise<void> {
     .command('demo')
     .description('three stand-in apiservers behind kubeha on loopback; no root, no config')
     .option('--for <duration>', 'stop after this long (default: until Ctrl-C)')
-    .option('--port <port>', 'load balancer port on 127.0.0.1', '0')
-    .action(async (o: { for?: string; port: string }) => exit(await demoCommand(o)));
+    .option('--port <port>', 'load balancer port on 127.0.0.1 (0 picks a free one)', '0')
+    .option('--quiet', 'no live summary')
+    .option('--chaos', 'crash or terminate a random master every few seconds and bring it back')
+    .action(async (o: DemoOptions) => exit(await demoCommand(o)));
   const sim = program.command('sim').description('stand-ins for the tests and the demo');
   sim
     .command('apiserver')

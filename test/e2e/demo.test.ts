@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { httpsGet, spawnKubeha } from '../support/processes.js';
+
+/** Resolves with the connect error code, or 'connected'. */
+function probePort(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+test('kubeha demo serves through the load balancer and Ctrl-C leaves nothing behind', async (t) => {
+  const demo = spawnKubeha(['demo', '--quiet'], t);
+  await demo.waitFor((l) => String(l.text ?? '').startsWith('Ctrl-C stops it'), 20_000, 'the demo banner');
+  const text = demo.lines.map((l) => String(l.text ?? '')).join('\n');
+  const port = (label: RegExp) => Number(label.exec(text)?.[1]);
+  const lb = port(/load balancer\s+https:\/\/127\.0\.0\.1:(\d+)/);
+  const admin = port(/dashboard\s+http:\/\/127\.0\.0\.1:(\d+)\//);
+  const masters = [...text.matchAll(/master\d\s+https:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+  assert.equal(masters.length, 3);
+  assert.match(text, new RegExp(`curl -k https://127\\.0\\.0\\.1:${lb}/version`), 'a curl example');
+  const served = new Set<string>();
+  for (let i = 0; i < 6; i++) {
+    const r = await httpsGet(lb, '/version');
+    assert.equal(r.status, 200);
+    served.add(r.servedBy);
+  }
+  assert.deepEqual([...served].sort(), ['master1', 'master2', 'master3']);
+  const state = (await (await fetch(`http://127.0.0.1:${admin}/api/v1/state`)).json()) as { backends: { servers: unknown[] }[] };
+  assert.equal(state.backends[0]!.servers.length, 3);
+
+  demo.child.kill('SIGINT');
+  assert.equal(await demo.exited, 0);
+  assert.match(demo.lines.map((l) => String(l.text ?? '')).join('\n'), /demo stopped: \d+ requests answered, 0 failed/);
+  for (const p of [lb, admin, ...masters]) assert.equal(await probePort(p), 'ECONNREFUSED', `port ${p} is closed after the demo`);
+});

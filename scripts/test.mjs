@@ -13,6 +13,7 @@ const isRoot = process.getuid?.() === 0;
 const TIERS = [
   { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs'], needs: [['openssl', 'openssl']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
+  { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
 ];
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

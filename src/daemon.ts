@@ -13,6 +13,9 @@ import { Listener, type ListenerEvents } from './proxy/listener.js';
 import { ServerPool } from './proxy/server-pool.js';
 import type { SessionRecord } from './proxy/session.js';
 
+/** How many server transitions /api/v1/state keeps. */
+const RECENT_EVENTS = 20;
+
 const serverChangeSchema = z
   .strictObject({ state: z.enum(['ready', 'drain', 'maint']).optional(), weight: z.number().int().min(0).max(1000).optional() })
   .refine((c) => c.state !== undefined || c.weight !== undefined, { message: 'give a state, a weight or both' });
@@ -55,6 +58,8 @@ export class Daemon {
   private readonly startedAt = new Date();
   private reloadCount = { success: 0, failure: 0 };
   private lastReloadErrors: string[] = [];
+  /** The latest server transitions, newest last (the dashboard's event list). */
+  private readonly recentEvents: { at: string; backend: string; server: string; up: boolean; cause: string; detail: string }[] = [];
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -189,6 +194,8 @@ export class Daemon {
       const pool = new ServerPool(b, this.clock);
       pool.onTransition((t) => {
         this.metrics.observeTransition(t, Date.now());
+        this.recentEvents.push({ at: new Date().toISOString(), backend: t.pool.name, server: t.server.id, up: t.up, cause: t.cause, detail: t.detail });
+        if (this.recentEvents.length > RECENT_EVENTS) this.recentEvents.shift();
         const fields = { event: 'server-state', backend: t.pool.name, server: t.server.id, address: t.server.address, up: t.up, cause: t.cause, detail: t.detail };
         if (t.up) this.log.info(fields, `server ${t.pool.name}/${t.server.id} is UP (${t.cause}: ${t.detail})`);
         else this.log.warn(fields, `server ${t.pool.name}/${t.server.id} is DOWN (${t.cause}: ${t.detail})`);
@@ -307,6 +314,7 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       configPath: this.opts.configPath ?? null,
       reloads: { ...this.reloadCount, lastErrors: this.lastReloadErrors },
+      events: this.recentEvents,
       frontends: [...this.listenerMap.values()].map((l) => ({
         name: l.name,
         bind: l.bind,
@@ -338,6 +346,7 @@ export class Daemon {
           lastCheck: s.lastCheck ? { ok: s.lastCheck.ok, latencyMs: Math.round(s.lastCheck.latencyMs * 100) / 100, detail: s.lastCheck.detail, at: new Date(wallNow - (now - s.lastCheck.atMs)).toISOString() } : null,
           lastChange: { at: new Date(wallNow - (now - s.health.changedAtMs)).toISOString(), cause: s.health.cause },
           transitions: s.health.transitions,
+          checkHistory: s.checkHistory.map((c) => ({ latencyMs: Math.round(c.latencyMs * 100) / 100, ok: c.ok })),
         })),
       })),
     };

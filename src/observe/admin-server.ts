@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { timingSafeEqual } from 'node:crypto';
 import { parseHostPort } from '../config/address.js';
 import type { AdminConfig } from '../config/schema.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Logger } from './logger.js';
 
 /** What the admin API asks of the daemon. */
@@ -38,8 +39,9 @@ function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
- * The admin HTTP server: `/metrics` (Prometheus), `/api/v1/state` (JSON), `POST /api/v1/reload`,
- * `/healthz`. With `tokenFile`, every request must carry `Authorization: Bearer <token>`.
+ * The admin HTTP server: `/` (the dashboard), `/metrics` (Prometheus), `/api/v1/state` (JSON),
+ * `POST /api/v1/reload`, the runtime API, `/healthz`. With `tokenFile`, every request but the
+ * dashboard page (which holds no data) must carry `Authorization: Bearer <token>`.
  */
 export class AdminServer {
   private server: HttpServer | undefined;
@@ -92,8 +94,10 @@ export class AdminServer {
       res.end(body);
     };
     try {
-      if (!this.authorized(req)) return send(401, JSON.stringify({ error: 'a bearer token is required (admin.tokenFile)' }));
       const route = `${req.method} ${url.pathname}`;
+      // The dashboard page holds no data (it fetches the state with the token), so it is served to anyone.
+      if (route === 'GET /') return send(200, DASHBOARD_HTML, 'text/html; charset=utf-8');
+      if (!this.authorized(req)) return send(401, JSON.stringify({ error: 'a bearer token is required (admin.tokenFile)' }));
       switch (route) {
         case 'GET /metrics': {
           const m = await this.handlers.metrics();

@@ -5,7 +5,7 @@ import { applyCheck, applyConnectResult, type HealthState } from '../health/heal
 import type { Balancer } from './balancer.js';
 import { BALANCERS, type BalanceName } from './balancers.js';
 import { WaitQueue } from './queue.js';
-import { Server, type LastCheck } from './server.js';
+import { CHECK_HISTORY_LENGTH, Server, type LastCheck } from './server.js';
 
 /** A backend's settings with their units in their names (from the config, where durations are ms). */
 export interface PoolSettings {
@@ -124,6 +124,8 @@ export class ServerPool {
   /** Feeds an active check result into the health counter. */
   recordCheck(s: Server, check: LastCheck): void {
     s.lastCheck = check;
+    s.checkHistory.push({ latencyMs: check.latencyMs, ok: check.ok });
+    if (s.checkHistory.length > CHECK_HISTORY_LENGTH) s.checkHistory.shift();
     this.setHealth(s, applyCheck(s.health, check.ok, this.settings, check.atMs), check.detail);
   }
 

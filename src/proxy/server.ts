@@ -13,6 +13,9 @@ export interface LastCheck {
   atMs: number;
 }
 
+/** How many recent checks a server remembers for the dashboard. */
+export const CHECK_HISTORY_LENGTH = 40;
+
 /** One backend server at run time: its health, its sessions and its counters. */
 export class Server implements BalanceTarget {
   health: HealthState;
@@ -27,6 +30,8 @@ export class Server implements BalanceTarget {
   /** Set once a reload removed this server: it takes no new sessions and leaves when its last one ends. */
   removed = false;
   lastCheck: LastCheck | undefined;
+  /** The latest checks, oldest first (the dashboard's sparkline), at most CHECK_HISTORY_LENGTH. */
+  readonly checkHistory: { latencyMs: number; ok: boolean }[] = [];
   /** Upstream sockets of the sessions on this server, for `onMarkedDown: shutdown` and drain. */
   readonly sockets = new Set<Socket>();
   /** Weight and admin state as the config file last said; a reload applies only what it changes. */

@@ -3,67 +3,20 @@
 // a reconnect.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { stringify } from 'yaml';
-import { selfSignedCert } from '../../src/sim/self-signed.js';
-import { httpsGet, requestLoop, setSimReadyz, spawnKubeha, startSim, type JsonProcess } from '../support/processes.js';
+import { httpsGet, requestLoop, setSimReadyz, spawnKubeha } from '../support/processes.js';
+import { cluster as startCluster, kubehaConfig, workspace, type Workspace } from '../support/cluster.js';
 import type { TestContextLike } from '../support/tcp.js';
 
-let dir = '';
-let certFile = '';
-let keyFile = '';
+const cluster = (t: TestContextLike, name: string) => startCluster(t, ws, name);
 
+let ws: Workspace;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubeha-e2e-'));
-  const pair = await selfSignedCert('kubeha-e2e');
-  certFile = join(dir, 'cert.pem');
-  keyFile = join(dir, 'key.pem');
-  await writeFile(certFile, pair.cert);
-  await writeFile(keyFile, pair.key);
-  process.on('exit', () => void rm(dir, { recursive: true, force: true }));
+  ws = await workspace();
 });
-
-const CHECK = { type: 'https', path: '/readyz', interval: '200ms', timeout: '500ms', rise: 2, fall: 2 };
-
-function kubehaConfig(ports: number[], backend: Record<string, unknown> = {}) {
-  return {
-    global: { shutdownGrace: '3s', logLevel: 'info' },
-    frontends: [{ name: 'apiserver', bind: '127.0.0.1:0', backend: 'apiservers' }],
-    backends: [{
-      name: 'apiservers', healthCheck: CHECK, ...backend,
-      servers: ports.map((port, i) => ({ name: `master${i + 1}`, address: `127.0.0.1:${port}` })),
-    }],
-    admin: { bind: '127.0.0.1:0' },
-  };
-}
-
-interface Cluster {
-  sims: { proc: JsonProcess; port: number }[];
-  lb: JsonProcess;
-  lbPort: number;
-  adminPort: number;
-  configFile: string;
-  state(): Promise<{ backends: { servers: { name: string; state: string }[] }[] }>;
-}
-
-async function cluster(t: TestContextLike, name: string, backend: Record<string, unknown> = {}, simArgs: string[] = []): Promise<Cluster> {
-  const sims = await Promise.all([1, 2, 3].map((i) => startSim(`master${i}`, t, certFile, keyFile, simArgs)));
-  const configFile = join(dir, `${name}.yaml`);
-  await writeFile(configFile, stringify(kubehaConfig(sims.map((s) => s.port), backend)));
-  const lb = spawnKubeha(['run', '--config', configFile], t);
-  const listening = await lb.waitFor((l) => l.event === 'listening', 15_000, 'kubeha to listen');
-  const started = await lb.waitFor((l) => l.event === 'started', 15_000, 'kubeha to start');
-  const adminPort = Number(started.admin);
-  // Every server has passed a check before traffic starts.
-  const c: Cluster = {
-    sims, lb, lbPort: Number(listening.port), adminPort, configFile,
-    state: async () => (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/state`)).json()) as Awaited<ReturnType<Cluster['state']>>,
-  };
-  return c;
-}
 
 test('an apiserver SIGKILLed mid-traffic: zero failed new connections, and it is marked down', async (t) => {
   const c = await cluster(t, 'sigkill');
@@ -182,11 +135,11 @@ test('SIGTERM stops accepting, lets open sessions finish within the grace period
 });
 
 test('kubeha check: exit 0 for a good file, 1 with file:line:col for a bad one', async (t) => {
-  const good = join(dir, 'good.yaml');
+  const good = join(ws.dir, 'good.yaml');
   await writeFile(good, stringify(kubehaConfig([6443])));
   const ok = spawnKubeha(['check', '--config', good], t);
   assert.equal(await ok.exited, 0);
-  const bad = join(dir, 'bad.yaml');
+  const bad = join(ws.dir, 'bad.yaml');
   await writeFile(bad, 'frontends:\n  - name: fe\n    bind: 127.0.0.1:6443\n    backend: be\n    bakend: x\nbackends:\n  - name: be\n    servers: [{ name: m, address: "nope" }]\n');
   const fail = spawnKubeha(['check', '--config', bad], t);
   assert.equal(await fail.exited, 1);

@@ -13,6 +13,7 @@ export interface DemoOptions {
   port: string;
   quiet?: boolean;
   chaos?: boolean;
+  chaosInterval: string;
 }
 
 const NAMES = ['master1', 'master2', 'master3'];
@@ -104,8 +105,9 @@ class DemoTraffic {
  */
 export async function demoCommand(opts: DemoOptions): Promise<number> {
   const runForMs = opts.for ? parseDuration(opts.for) : undefined;
-  if (opts.for && runForMs === undefined) {
-    process.stderr.write(`--for takes a duration with a unit, like 30s [KUBEHA_ERR_USAGE]\n`);
+  const chaosEveryMs = parseDuration(opts.chaosInterval);
+  if ((opts.for && runForMs === undefined) || chaosEveryMs === undefined) {
+    process.stderr.write(`--for and --chaos-interval take a duration with a unit, like 30s [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
   const tls = await selfSignedCert('kubeha-demo');
@@ -161,12 +163,13 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
         if (victim && up.length > 1 && !stopping) {
           const crash = Math.random() < 0.5;
           lastEvent = `${new Date().toTimeString().slice(0, 8)} chaos: ${crash ? 'crashing' : 'terminating'} ${victim.name}`;
+          if (!process.stdout.isTTY && !opts.quiet) process.stdout.write(`event  ${lastEvent}\n`);
           if (crash) victim.crash();
           else await victim.terminate();
-          timers.push(setTimeout(() => void (stopping ? undefined : victim.start()), 4000));
+          timers.push(setTimeout(() => void (stopping ? undefined : victim.start()), (chaosEveryMs * 2) / 3));
         }
         if (!stopping) chaos();
-      }, 6000);
+      }, chaosEveryMs);
     };
     chaos();
   }

@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--port <port>', 'load balancer port on 127.0.0.1 (0 picks a free one)', '0')
     .option('--quiet', 'no live summary')
     .option('--chaos', 'crash or terminate a random master every few seconds and bring it back')
+    .option('--chaos-interval <duration>', 'time between two chaos actions', '6s')
     .action(async (o: DemoOptions) => exit(await demoCommand(o)));
   const sim = program.command('sim').description('stand-ins for the tests and the demo');
   sim

@@ -40,3 +40,19 @@ test('kubeha demo serves through the load balancer and Ctrl-C leaves nothing beh
   assert.match(demo.lines.map((l) => String(l.text ?? '')).join('\n'), /demo stopped: \d+ requests answered, 0 failed/);
   for (const p of [lb, admin, ...masters]) assert.equal(await probePort(p), 'ECONNREFUSED', `port ${p} is closed after the demo`);
 });
+
+test('kubeha demo --chaos takes masters down and brings them back, and the load balancer hides it', async (t) => {
+  const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--for', '9s'], t);
+  assert.equal(await demo.exited, 0);
+  const text = demo.lines.map((l) => String(l.text ?? '')).join('\n');
+  assert.match(text, /chaos: (crashing|terminating) master\d/, 'chaos acted');
+  assert.match(text, /event +\S+ master\d DOWN/, 'kubeha saw a master go down');
+  assert.match(text, /event +\S+ master\d UP/, 'and come back');
+  const stopped = /demo stopped: (\d+) requests answered, (\d+) failed/.exec(text);
+  assert.ok(stopped, text);
+  const [answered, failed] = [Number(stopped[1]), Number(stopped[2])];
+  assert.ok(answered > 100, `answered ${answered}`);
+  // A crash can fail the few requests in flight on the crashed master; nothing else may fail.
+  assert.ok(failed <= 3, `failed ${failed} of ${answered + failed}`);
+  t.diagnostic(`chaos demo: ${answered} answered, ${failed} failed`);
+});

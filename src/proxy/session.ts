@@ -105,7 +105,7 @@ export class Session {
   };
 
   private readonly onClientClose = () => {
-    if (!this.upstream) {
+    if (this.connectedAtMs < 0) {
       this.finish('client-closed', 'client left before a server was connected');
       return;
     }

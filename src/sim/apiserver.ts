@@ -84,7 +84,7 @@ export class SimApiserver {
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    this.timeline('readyz-failing');
+    this.onTimeline('readyz-failing');
     await new Promise((r) => setTimeout(r, this.opts.shutdownDelayMs));
     // GOAWAY to every HTTP/2 session (requests in flight finish), no new connections.
     for (const s of this.sessions) {
@@ -92,7 +92,7 @@ export class SimApiserver {
       s.close();
     }
     const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-    this.timeline('listener-closed');
+    this.onTimeline('listener-closed');
     // Idle HTTP/1.1 keep-alive connections are closed; busy ones finish their request. HTTP/2
     // connections got their GOAWAY above and close once their streams (watches) end.
     for (const socket of this.tlsSockets) {
@@ -100,17 +100,13 @@ export class SimApiserver {
     }
     await new Promise((r) => setTimeout(r, this.opts.watchGraceMs));
     for (const w of this.watches) w.end();
-    this.timeline('watches-ended');
+    this.onTimeline('watches-ended');
     setTimeout(() => this.stop(), 1000).unref();
     await closed;
   }
 
   /** Called at each step of a graceful shutdown (the CLI prints them as JSON lines). */
   onTimeline: (step: 'readyz-failing' | 'listener-closed' | 'watches-ended') => void = () => {};
-
-  private timeline(step: 'readyz-failing' | 'listener-closed' | 'watches-ended'): void {
-    this.onTimeline(step);
-  }
 
   /** Closes everything now. */
   stop(): void {

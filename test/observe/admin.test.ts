@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Daemon } from '../../src/daemon.js';
-import { lbConfig, taggedBackend, until, whoAnswers, type TaggedBackend } from '../support/tcp.js';
+import { lbConfig, markDown, taggedBackend, until, whoAnswers, type TaggedBackend } from '../support/tcp.js';
 import type { Config } from '../../src/config/schema.js';
 
 async function withAdmin(t: { after(fn: () => unknown): void }, mutate: (c: Config) => void = () => {}) {
@@ -41,7 +41,7 @@ test('/metrics counters move with traffic and state', async (t) => {
   assert.equal(sample(after, 'kubeha_server_bytes_out_total{backend="be",server="a"}'), 4, 'two greetings of "a\\n"');
   assert.equal(sample(after, 'kubeha_server_up{backend="be",server="b"}'), 1);
   const pool = daemon.pool('be')!;
-  pool.recordCheck(pool.servers[1]!, { ok: false, latencyMs: 12, detail: 'test', atMs: daemon.clock.now() });
+  markDown(pool, pool.servers[1]!, daemon.clock.now());
   const down = await scrape();
   assert.equal(sample(down, 'kubeha_server_up{backend="be",server="b"}'), 0);
   assert.equal(sample(down, 'kubeha_server_state_transitions_total{backend="be",server="b"}'), 1);

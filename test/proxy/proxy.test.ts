@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { config, greet, lbConfig, memoryLogger, startDaemon, taggedBackend, until, whoAnswers } from '../support/tcp.js';
+import { config, greet, lbConfig, markDown, memoryLogger, startDaemon, taggedBackend, until, whoAnswers } from '../support/tcp.js';
 import { pino } from 'pino';
 import { Daemon } from '../../src/daemon.js';
 import { FakeClock } from '../../src/clock.js';
@@ -186,7 +186,7 @@ test('onMarkedDown shutdown closes the sessions of a server that goes down', asy
   const { daemon, port } = await startDaemon(lbConfig([{ name: 'a', port: b.port }], { onMarkedDown: 'shutdown', shutdownJitter: '50ms' }), t);
   const { socket } = await greet(port);
   const pool = daemon.pool('be')!;
-  pool.recordCheck(pool.servers[0]!, { ok: false, latencyMs: 1, detail: 'test', atMs: daemon.clock.now() });
+  markDown(pool, pool.servers[0]!, daemon.clock.now());
   await once(socket, 'close');
 });
 

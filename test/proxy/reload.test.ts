@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { Daemon } from '../../src/daemon.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { greet, taggedBackend, whoAnswers, type TaggedBackend } from '../support/tcp.js';
+import { greet, markDown, taggedBackend, whoAnswers, type TaggedBackend } from '../support/tcp.js';
 
 interface Setup {
   daemon: Daemon;
@@ -54,7 +54,7 @@ test('reload keeps the listening socket, the health and the sessions of unchange
   const s = await setup(t, ['a', 'b']);
   const pool = s.daemon.pool('be')!;
   const b = pool.servers.find((x) => x.id === 'b')!;
-  pool.recordCheck(b, { ok: false, latencyMs: 1, detail: 'marked down by the test', atMs: s.daemon.clock.now() });
+  markDown(pool, b, s.daemon.clock.now());
   assert.equal(b.health.up, false);
   const session = await greet(s.port);
   await s.write(['a', 'b', 'c'], { balance: 'leastconn' });

@@ -64,12 +64,13 @@ test('sim: graceful shutdown timeline as a real v1.20 apiserver', async (t) => {
   const ready = await httpsGet(port, '/readyz');
   const readyAt = Date.now() - t0;
   assert.equal(ready.status, 500, '/readyz fails at once');
-  assert.ok(readyAt < 100, `within ~20 ms (${readyAt} ms, including a TLS handshake)`);
+  // The flip itself is synchronous; the bound covers a fresh TLS handshake on a busy 2-core machine.
+  assert.ok(readyAt < 300, `at once (${readyAt} ms, including a TLS handshake)`);
   assert.equal((await httpsGet(port, '/version')).status, 200, 'requests are still served during the delay');
 
   await goaway;
   const goawayAt = Date.now() - t0;
-  assert.ok(goawayAt >= 280 && goawayAt < 600, `GOAWAY after the shutdown delay (${goawayAt} ms)`);
+  assert.ok(goawayAt >= 280 && goawayAt < 1000, `GOAWAY after the shutdown delay (${goawayAt} ms)`);
   const refused = await httpsGet(port, '/version');
   assert.equal(refused.ok, false, 'the listener is closed');
   const eventsAtClose = events.length;

@@ -3,6 +3,8 @@ import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
+import type { ServerPool } from '../../src/proxy/server-pool.js';
+import type { Server as BackendServer } from '../../src/proxy/server.js';
 
 /** A loopback TCP server that greets each client with `name\n` and then echoes what it gets. */
 export interface TaggedBackend {
@@ -112,4 +114,13 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Marks a server down as `fall` failed checks would. One failure is not enough in general: a real
+ * check may already have passed (checks start at a random point of the first second), which puts
+ * the health counter above `rise`.
+ */
+export function markDown(pool: ServerPool, server: BackendServer, now: number): void {
+  for (let i = 0; i < pool.settings.fall; i++) pool.recordCheck(server, { ok: false, latencyMs: 1, detail: 'marked down by the test', atMs: now });
 }

@@ -86,11 +86,10 @@ export class SimApiserver {
     this.shuttingDown = true;
     this.onTimeline('readyz-failing');
     await new Promise((r) => setTimeout(r, this.opts.shutdownDelayMs));
-    // GOAWAY to every HTTP/2 session (requests in flight finish), no new connections.
-    for (const s of this.sessions) {
-      s.goaway();
-      s.close();
-    }
+    // GOAWAY to every HTTP/2 session: no new streams, the open ones (watches) go on. The sessions
+    // are closed only after the watches end: a closing session is torn down as soon as its last
+    // stream ends, which can cut that stream's final frame.
+    for (const s of this.sessions) s.goaway();
     const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
     this.onTimeline('listener-closed');
     // Idle HTTP/1.1 keep-alive connections are closed; busy ones finish their request. HTTP/2
@@ -99,7 +98,12 @@ export class SimApiserver {
       if (socket.alpnProtocol !== 'h2' && !this.busySockets.has(socket)) socket.end();
     }
     await new Promise((r) => setTimeout(r, this.opts.watchGraceMs));
-    for (const w of this.watches) w.end();
+    await Promise.all([...this.watches].map((w) => new Promise<void>((resolve) => {
+      w.once('finish', () => resolve());
+      w.once('close', () => resolve());
+      w.end();
+    })));
+    for (const s of this.sessions) s.close();
     this.onTimeline('watches-ended');
     setTimeout(() => this.stop(), 1000).unref();
     await closed;

@@ -57,7 +57,7 @@ test('sim: graceful shutdown timeline as a real v1.20 apiserver', async (t) => {
   watch.on('error', () => {});
   watch.setEncoding('utf8').on('data', (d: string) => events.push(d));
   await once(watch, 'response');
-  const watchEnded = once(watch, 'end');
+  const watchEnded = once(watch, 'close');
 
   const t0 = Date.now();
   const done = s.shutdown();

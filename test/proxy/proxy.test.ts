@@ -36,7 +36,9 @@ test('a refused connect is retried on another server: no failed session, and pas
   const good = await taggedBackend('good');
   t.after(() => good.close());
   const dead = await refusedPort();
-  const { daemon, port } = await startDaemon(lbConfig([{ name: 'dead', port: dead }, { name: 'good', port: good.port }], { passiveFailures: 2 }), t);
+  // Active checks go to a live port, so only passive detection can mark `dead` down here.
+  const checks = { type: 'tcp', interval: '1h', port: good.port };
+  const { daemon, port } = await startDaemon(lbConfig([{ name: 'dead', port: dead }, { name: 'good', port: good.port }], { passiveFailures: 2, healthCheck: checks }), t);
   for (let i = 0; i < 6; i++) assert.equal(await whoAnswers(port), 'good');
   const s = daemon.pool('be')!.servers.find((x) => x.id === 'dead')!;
   assert.equal(s.health.up, false, 'two failed connects mark it down without a check');
@@ -47,7 +49,11 @@ test('a refused connect is retried on another server: no failed session, and pas
 
 test('connect failures on every server end the session after `retries`, counted', async (t) => {
   const ports = await Promise.all([refusedPort(), refusedPort()]);
-  const { daemon, port } = await startDaemon(lbConfig([{ name: 'x', port: ports[0]! }, { name: 'y', port: ports[1]! }], { retries: 2, passiveFailures: 0 }), t);
+  // Active checks go to a live port, so no check marks x or y down while the retries run.
+  const live = await taggedBackend('live');
+  t.after(() => live.close());
+  const checks = { type: 'tcp', interval: '1h', port: live.port };
+  const { daemon, port } = await startDaemon(lbConfig([{ name: 'x', port: ports[0]! }, { name: 'y', port: ports[1]! }], { retries: 2, passiveFailures: 0, healthCheck: checks }), t);
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   await once(socket, 'close');

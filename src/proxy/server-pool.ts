@@ -84,22 +84,33 @@ export class ServerPool {
    * when one exists). Returns undefined when no server can take it now.
    */
   pick(clientKey: string, tried: ReadonlySet<Server>): Server | undefined {
-    const max = this.settings.maxConnPerServer;
-    let eligible: Server[] = [];
-    let untriedExists = false;
-    for (const s of this.servers) {
-      if (!s.health.up || s.effectiveWeight <= 0 || (max > 0 && s.active >= max)) continue;
-      eligible.push(s);
-      if (!tried.has(s)) untriedExists = true;
-    }
-    if (untriedExists && tried.size > 0) eligible = eligible.filter((s) => !tried.has(s));
+    let eligible = this.servers.filter((s) => this.usable(s) && this.hasRoom(s));
+    if (tried.size > 0 && this.hasUntried(tried)) eligible = eligible.filter((s) => !tried.has(s));
     return eligible.length > 0 ? this.balancer.pick(eligible, clientKey) : undefined;
+  }
+
+  // The questions below only look: `pick` moves the balancer's state (round-robin scores, the
+  // leastconn rotation), so asking it "is anyone free?" would count a pick that never happens.
+
+  /** True when a server not in `tried` could take a session now. */
+  hasUntried(tried: ReadonlySet<Server>): boolean {
+    return this.servers.some((s) => this.usable(s) && this.hasRoom(s) && !tried.has(s));
   }
 
   /** True when some usable server is only at its connection limit, so waiting in the queue makes sense. */
   hasServerAtLimit(): boolean {
+    return this.servers.some((s) => this.usable(s) && !this.hasRoom(s));
+  }
+
+  /** Up, with a weight: the balancer may send it sessions (admin state and reloads act through the weight). */
+  private usable(s: Server): boolean {
+    return s.health.up && s.effectiveWeight > 0;
+  }
+
+  /** Below `maxConnPerServer` (always, when that is 0). */
+  private hasRoom(s: Server): boolean {
     const max = this.settings.maxConnPerServer;
-    return max > 0 && this.servers.some((s) => s.health.up && s.effectiveWeight > 0 && s.active >= max);
+    return max === 0 || s.active < max;
   }
 
   /** Counts a session onto a server. */
@@ -162,7 +173,7 @@ export class ServerPool {
   }
 
   private drainQueue(): void {
-    while (this.queue.length > 0 && this.pick('', new Set()) !== undefined) {
+    while (this.queue.length > 0 && this.hasUntried(new Set())) {
       if (!this.queue.resumeNext()) break;
     }
   }

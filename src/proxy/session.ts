@@ -168,10 +168,8 @@ export class Session {
     }
     this.retries++;
     server.retries++;
-    const another = this.pool.pick(this.clientKey, this.tried);
-    const delayMs = another && !this.tried.has(another) ? 0 : SAME_SERVER_RETRY_DELAY_MS;
-    if (delayMs === 0) this.attempt();
-    else this.timer = this.clock.setTimeout(() => this.attempt(), delayMs);
+    if (this.pool.hasUntried(this.tried)) this.attempt();
+    else this.timer = this.clock.setTimeout(() => this.attempt(), SAME_SERVER_RETRY_DELAY_MS);
   }
 
   private connected(server: Server, upstream: Socket): void {

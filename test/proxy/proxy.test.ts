@@ -239,3 +239,18 @@ test('the session sweep (fake clock): keepalive from 5s of life, idle close afte
   clock.advance(2000);
   await closed;
 });
+
+test('retries do not skew roundrobin: a refusing server in rotation leaves the others an even share', async (t) => {
+  const a = await taggedBackend('a');
+  const b = await taggedBackend('b');
+  const live = await taggedBackend('live');
+  t.after(() => Promise.all([a, b, live].map((x) => x.close())));
+  const dead = await refusedPort();
+  // Passive detection off and checks on a live port: `dead` stays in rotation, so every third
+  // session fails over. Deciding where to retry once counted a pick, and a got 10 of 30, b 20.
+  const checks = { type: 'tcp', interval: '1h', port: live.port };
+  const { port } = await startDaemon(lbConfig([{ name: 'dead', port: dead }, { name: 'a', port: a.port }, { name: 'b', port: b.port }], { passiveFailures: 0, retries: 3, healthCheck: checks }), t);
+  const counts = { a: 0, b: 0 } as Record<string, number>;
+  for (let i = 0; i < 30; i++) counts[await whoAnswers(port)]!++;
+  assert.ok(Math.abs(counts.a! - counts.b!) <= 2, `a ${counts.a}, b ${counts.b}`);
+});

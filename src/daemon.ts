@@ -64,7 +64,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
     this.clock = opts.clock ?? new SystemClock();
-    this.metrics = new Metrics({ listeners: () => this.allListeners(), pools: () => this.pools() });
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms) });
   }
 
   /** The running config. */
@@ -87,12 +87,13 @@ export class Daemon {
     return this.admin?.port;
   }
 
-  private *allListeners(): Iterable<Listener> {
-    yield* this.listenerMap.values();
-  }
-
   private *pools(): Iterable<ServerPool> {
     for (const b of this.backends.values()) yield b.pool;
+  }
+
+  /** A time on the monotonic clock as Unix milliseconds (for the API and metrics). */
+  private toWallMs(monotonicMs: number): number {
+    return Date.now() - (this.clock.now() - monotonicMs);
   }
 
   /** Starts the node with `config`. Throws when the admin server cannot bind. */
@@ -135,14 +136,16 @@ export class Daemon {
   async apply(config: Config): Promise<ReloadResult> {
     const isFirst = this.config === undefined;
     if (this.stopping) return { ok: false, errors: ['shutting down'] };
+    const refuse = (errors: string[]): ReloadResult => {
+      if (!isFirst) this.recordReload(false, errors);
+      return { ok: false, errors };
+    };
     // 1. Prepare: probes and the admin server, which may fail.
     const probes = new Map<string, Probe>();
     try {
       for (const b of config.backends) probes.set(b.name, await buildProbe(b.healthCheck));
     } catch (err) {
-      const errors = [err instanceof Error ? err.message : String(err)];
-      if (!isFirst) this.recordReload(false, errors);
-      return { ok: false, errors };
+      return refuse([err instanceof Error ? err.message : String(err)]);
     }
     let newAdmin: AdminServer | undefined;
     const adminChanged = JSON.stringify(config.admin) !== JSON.stringify(this.config?.admin);
@@ -152,9 +155,7 @@ export class Daemon {
         if (this.admin && this.admin.cfg.bind === config.admin.bind) await this.admin.stop();
         await newAdmin.start();
       } catch (err) {
-        const errors = [`admin: cannot listen on ${config.admin.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`];
-        if (!isFirst) this.recordReload(false, errors);
-        return { ok: false, errors };
+        return refuse([`admin: cannot listen on ${config.admin.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
       }
     }
     // 2. Commit: from here on nothing fails.
@@ -193,7 +194,6 @@ export class Daemon {
       }
       const pool = new ServerPool(b, this.clock);
       pool.onTransition((t) => {
-        this.metrics.observeTransition(t, Date.now());
         this.recentEvents.push({ at: new Date().toISOString(), backend: t.pool.name, server: t.server.id, up: t.up, cause: t.cause, detail: t.detail });
         if (this.recentEvents.length > RECENT_EVENTS) this.recentEvents.shift();
         const fields = { event: 'server-state', backend: t.pool.name, server: t.server.id, address: t.server.address, up: t.up, cause: t.cause, detail: t.detail };
@@ -247,8 +247,8 @@ export class Daemon {
 
   private retireListener(l: Listener): void {
     l.close();
-    for (const old of this.oldListeners) if (old.sessionCount === 0) this.oldListeners.delete(old);
-    if (l.sessionCount > 0) this.oldListeners.add(l);
+    for (const old of this.oldListeners) if (old.active === 0) this.oldListeners.delete(old);
+    if (l.active > 0) this.oldListeners.add(l);
   }
 
   /**
@@ -261,7 +261,7 @@ export class Daemon {
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
-    const open = () => listeners.reduce((n, l) => n + l.sessionCount, 0);
+    const open = () => listeners.reduce((n, l) => n + l.active, 0);
     this.log.info({ event: 'shutdown', sessions: open(), graceMs }, `shutting down: ${open()} sessions open, waiting up to ${graceMs}ms`);
     const deadline = Date.now() + graceMs;
     while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
@@ -308,8 +308,7 @@ export class Daemon {
 
   /** The node's state as the admin API serves it at /api/v1/state. */
   state(): unknown {
-    const now = this.clock.now();
-    const wallNow = Date.now();
+    const iso = (monotonicMs: number) => new Date(this.toWallMs(monotonicMs)).toISOString();
     return {
       startedAt: this.startedAt.toISOString(),
       configPath: this.opts.configPath ?? null,
@@ -343,8 +342,8 @@ export class Daemon {
           bytesOut: s.bytesOut,
           connectErrors: s.connectErrors,
           retries: s.retries,
-          lastCheck: s.lastCheck ? { ok: s.lastCheck.ok, latencyMs: Math.round(s.lastCheck.latencyMs * 100) / 100, detail: s.lastCheck.detail, at: new Date(wallNow - (now - s.lastCheck.atMs)).toISOString() } : null,
-          lastChange: { at: new Date(wallNow - (now - s.health.changedAtMs)).toISOString(), cause: s.health.cause },
+          lastCheck: s.lastCheck ? { ok: s.lastCheck.ok, latencyMs: Math.round(s.lastCheck.latencyMs * 100) / 100, detail: s.lastCheck.detail, at: iso(s.lastCheck.atMs) } : null,
+          lastChange: { at: iso(s.health.changedAtMs), cause: s.health.cause },
           transitions: s.health.transitions,
           checkHistory: s.checkHistory.map((c) => ({ latencyMs: Math.round(c.latencyMs * 100) / 100, ok: c.ok })),
         })),

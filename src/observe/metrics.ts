@@ -1,15 +1,20 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import type { Listener } from '../proxy/listener.js';
 import type { Server } from '../proxy/server.js';
-import type { ServerPool, ServerTransition } from '../proxy/server-pool.js';
+import type { ServerPool } from '../proxy/server-pool.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
   listeners(): Iterable<Listener>;
   pools(): Iterable<ServerPool>;
+  /** Converts a time on the daemon's monotonic clock to Unix milliseconds. */
+  toWallMs(monotonicMs: number): number;
 }
 
 type ServerLabels = 'backend' | 'server';
+type Row<L extends string> = [labels: LabelValues<L>, value: number];
+
+const ADMIN_STATE_VALUE = { ready: 0, drain: 1, maint: 2 } as const;
 
 /**
  * The Prometheus registry of one daemon. The data plane keeps plain counters on its objects (no
@@ -22,68 +27,48 @@ export class Metrics {
   private readonly checks: Counter<ServerLabels | 'result'>;
   private readonly reloads: Counter<'result'>;
   private readonly lastReload: Gauge<'result'>;
-  /** Wall-clock time of each server's last up/down change, keyed by backend and server name. */
-  private readonly lastChange = new Map<string, number>();
 
-  constructor(private readonly source: MetricsSource) {
+  constructor(source: MetricsSource) {
     const r = this.registry;
-    const self = this;
     collectDefaultMetrics({ register: r });
 
-    const perListener = <L extends string>(
-      name: string,
-      help: string,
-      kind: 'counter' | 'gauge',
-      labelNames: L[],
-      read: (l: Listener, set: (labels: LabelValues<L>, v: number) => void) => void,
-    ) => {
+    /** A metric whose samples are read from the running objects at each scrape. */
+    const scraped = <L extends string>(name: string, help: string, kind: 'counter' | 'gauge', labelNames: L[], rows: () => Iterable<Row<L>>) => {
       const Metric = kind === 'counter' ? Counter : Gauge;
       new Metric<L>({
         name, help, labelNames, registers: [r],
         collect(this: Counter<L> | Gauge<L>) {
           this.reset();
-          for (const l of self.source.listeners()) read(l, (labels, v) => (this instanceof Counter ? this.inc(labels, v) : this.set(labels, v)));
-        },
-      });
-    };
-    perListener('kubeha_frontend_connections_total', 'Connections accepted by the frontend.', 'counter', ['frontend'], (l, set) => set({ frontend: l.name }, l.accepted));
-    perListener('kubeha_frontend_active_connections', 'Sessions open on the frontend now.', 'gauge', ['frontend'], (l, set) => set({ frontend: l.name }, l.active));
-    perListener('kubeha_frontend_rejected_connections_total', 'Connections refused before reaching a server, by reason (maxconn, queue-full, queue-timeout, no-server).', 'counter', ['frontend', 'reason'], (l, set) => {
-      for (const [reason, n] of Object.entries(l.rejected)) set({ frontend: l.name, reason }, n);
-    });
-    perListener('kubeha_frontend_listening', '1 while the frontend socket is bound, 0 while it waits for its address.', 'gauge', ['frontend'], (l, set) => set({ frontend: l.name }, l.listening ? 1 : 0));
-
-    new Gauge<'backend'>({
-      name: 'kubeha_backend_queue_length', help: 'Sessions waiting for a server slot.', labelNames: ['backend'], registers: [r],
-      collect() {
-        this.reset();
-        for (const p of self.source.pools()) this.set({ backend: p.name }, p.queue.length);
-      },
-    });
-    new Gauge<'backend'>({
-      name: 'kubeha_backend_servers_up', help: 'Servers of the backend that are up and take new sessions.', labelNames: ['backend'], registers: [r],
-      collect() {
-        this.reset();
-        for (const p of self.source.pools()) this.set({ backend: p.name }, p.servers.filter((s) => s.health.up && s.effectiveWeight > 0).length);
-      },
-    });
-
-    const perServer = (name: string, help: string, kind: 'counter' | 'gauge', read: (s: Server) => number) => {
-      const Metric = kind === 'counter' ? Counter : Gauge;
-      new Metric<ServerLabels>({
-        name, help, labelNames: ['backend', 'server'], registers: [r],
-        collect(this: Counter<ServerLabels> | Gauge<ServerLabels>) {
-          this.reset();
-          for (const p of self.source.pools()) {
-            for (const s of [...p.servers, ...p.retired]) {
-              const labels = { backend: p.name, server: s.id };
-              if (this instanceof Counter) this.inc(labels, read(s));
-              else this.set(labels, read(s));
-            }
+          for (const [labels, v] of rows()) {
+            if (this instanceof Counter) this.inc(labels, v);
+            else this.set(labels, v);
           }
         },
       });
     };
+    const perListener = (name: string, help: string, kind: 'counter' | 'gauge', read: (l: Listener) => number) =>
+      scraped(name, help, kind, ['frontend'], function* () {
+        for (const l of source.listeners()) yield [{ frontend: l.name }, read(l)];
+      });
+    const perPool = (name: string, help: string, read: (p: ServerPool) => number) =>
+      scraped(name, help, 'gauge', ['backend'], function* () {
+        for (const p of source.pools()) yield [{ backend: p.name }, read(p)];
+      });
+    const perServer = (name: string, help: string, kind: 'counter' | 'gauge', read: (s: Server) => number) =>
+      scraped<ServerLabels>(name, help, kind, ['backend', 'server'], function* () {
+        for (const p of source.pools()) for (const s of [...p.servers, ...p.retired]) yield [{ backend: p.name, server: s.id }, read(s)];
+      });
+
+    perListener('kubeha_frontend_connections_total', 'Connections accepted by the frontend.', 'counter', (l) => l.accepted);
+    perListener('kubeha_frontend_active_connections', 'Sessions open on the frontend now.', 'gauge', (l) => l.active);
+    scraped('kubeha_frontend_rejected_connections_total', 'Connections refused before reaching a server, by reason (maxconn, queue-full, queue-timeout, no-server).', 'counter', ['frontend', 'reason'], function* () {
+      for (const l of source.listeners()) for (const [reason, n] of Object.entries(l.rejected)) yield [{ frontend: l.name, reason }, n];
+    });
+    perListener('kubeha_frontend_listening', '1 while the frontend socket is bound, 0 while it waits for its address.', 'gauge', (l) => (l.listening ? 1 : 0));
+
+    perPool('kubeha_backend_queue_length', 'Sessions waiting for a server slot.', (p) => p.queue.length);
+    perPool('kubeha_backend_servers_up', 'Servers of the backend that are up and take new sessions.', (p) => p.servers.filter((s) => p.usable(s)).length);
+
     perServer('kubeha_server_up', '1 when the server passes its health checks, else 0.', 'gauge', (s) => (s.health.up ? 1 : 0));
     perServer('kubeha_server_weight', 'Effective weight now (slow start and drain applied).', 'gauge', (s) => s.effectiveWeight);
     perServer('kubeha_server_active_sessions', 'Sessions open on the server now.', 'gauge', (s) => s.active);
@@ -93,14 +78,10 @@ export class Metrics {
     perServer('kubeha_server_connection_errors_total', 'Failed connect attempts to the server.', 'counter', (s) => s.connectErrors);
     perServer('kubeha_server_retries_total', 'Connect retries after a failure on the server.', 'counter', (s) => s.retries);
     perServer('kubeha_server_state_transitions_total', 'Up/down changes of the server.', 'counter', (s) => s.health.transitions);
-    perServer('kubeha_server_admin_state', 'Operator state: 0 ready, 1 drain, 2 maint.', 'gauge', (s) => ({ ready: 0, drain: 1, maint: 2 })[s.adminState]);
-    new Gauge<ServerLabels>({
-      name: 'kubeha_server_last_state_change_timestamp_seconds', help: 'Unix time of the last up/down change (0 when none since start).', labelNames: ['backend', 'server'], registers: [r],
-      collect() {
-        this.reset();
-        for (const p of self.source.pools()) for (const s of p.servers) this.set({ backend: p.name, server: s.id }, (self.lastChange.get(`${p.name}/${s.id}`) ?? 0) / 1000);
-      },
-    });
+    perServer('kubeha_server_admin_state', 'Operator state: 0 ready, 1 drain, 2 maint.', 'gauge', (s) => ADMIN_STATE_VALUE[s.adminState]);
+    perServer('kubeha_server_last_state_change_timestamp_seconds', 'Unix time of the last up/down change (0 when none since start).', 'gauge', (s) =>
+      s.health.transitions === 0 ? 0 : source.toWallMs(s.health.changedAtMs) / 1000);
+
     this.checkDuration = new Histogram<ServerLabels>({
       name: 'kubeha_server_check_duration_seconds', help: 'Time taken by active health checks.', labelNames: ['backend', 'server'], registers: [r],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
@@ -115,11 +96,6 @@ export class Metrics {
     const labels = { backend: pool.name, server: server.id };
     this.checkDuration.observe(labels, latencyMs / 1000);
     this.checks.inc({ ...labels, result: ok ? 'pass' : 'fail' });
-  }
-
-  /** Records an up/down change at wall-clock time `wallMs`. */
-  observeTransition(t: ServerTransition, wallMs: number): void {
-    this.lastChange.set(`${t.pool.name}/${t.server.id}`, wallMs);
   }
 
   /** Records a reload attempt at wall-clock time `wallMs`. */

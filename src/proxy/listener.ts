@@ -30,7 +30,6 @@ export class Listener {
   pool: ServerPool;
   maxConn: number;
   accepted = 0;
-  active = 0;
   readonly rejected: Record<RejectReason, number> = { maxconn: 0, 'queue-full': 0, 'queue-timeout': 0, 'no-server': 0 };
   /** The port actually bound (differs from the config when it asks for port 0). */
   boundPort: number | undefined;
@@ -39,6 +38,8 @@ export class Listener {
   private retryTimer: Timer | undefined;
   private sweepTimer: Timer | undefined;
   private closing = false;
+  /** Settles listen() on the first failed bind, while the retries go on. */
+  private firstBindError: ((err: NodeJS.ErrnoException) => void) | undefined;
   private readonly host: string;
   private readonly port: number;
   /** How often a failed bind is retried (reloadable). */
@@ -66,7 +67,7 @@ export class Listener {
   }
 
   /** Sessions open now. */
-  get sessionCount(): number {
+  get active(): number {
     return this.sessions.size;
   }
 
@@ -93,8 +94,6 @@ export class Listener {
     });
   }
 
-  private firstBindError: ((err: NodeJS.ErrnoException) => void) | undefined;
-
   private tryListen(): void {
     this.retryTimer = undefined;
     if (this.closing) return;
@@ -117,9 +116,7 @@ export class Listener {
       socket.destroy();
       return;
     }
-    this.active++;
     const session = new Session(socket, this.pool, this.clock, this.name, (record) => {
-      this.active--;
       this.sessions.delete(session);
       if (REFUSALS.has(record.termination)) this.rejected[record.termination as RejectReason]++;
       this.events.sessionEnded(record);

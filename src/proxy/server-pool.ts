@@ -103,7 +103,7 @@ export class ServerPool {
   }
 
   /** Up, with a weight: the balancer may send it sessions (admin state and reloads act through the weight). */
-  private usable(s: Server): boolean {
+  usable(s: Server): boolean {
     return s.health.up && s.effectiveWeight > 0;
   }
 

@@ -11,7 +11,6 @@ import type { Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import { Listener, type ListenerEvents } from './proxy/listener.js';
 import { ServerPool } from './proxy/server-pool.js';
-import type { SessionRecord } from './proxy/session.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -29,8 +28,6 @@ export interface DaemonOptions {
   clock?: Clock;
   /** The file `reload()` re-reads; without one, reload only accepts a Config object. */
   configPath?: string;
-  /** Called for every finished session (the access log hooks in here). */
-  onSession?: (record: SessionRecord) => void;
 }
 
 interface BackendRuntime {
@@ -208,10 +205,7 @@ export class Daemon {
 
   private async reconcileListeners(config: Config): Promise<void> {
     const events: ListenerEvents = {
-      sessionEnded: (record) => {
-        this.accessLog?.write(record, Date.now());
-        this.opts.onSession?.(record);
-      },
+      sessionEnded: (record) => this.accessLog?.write(record, Date.now()),
       bindFailed: (l, err, retryInMs) => {
         const hint = err.code === 'EADDRNOTAVAIL'
           ? 'the address is not on this host yet (a VIP held elsewhere?); set net.ipv4.ip_nonlocal_bind=1 to bind it anyway'

@@ -209,19 +209,15 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
   });
 
   const backendNames = config.backends.map((b) => b.name);
-  config.frontends.forEach((f, i) => {
-    if (!backendNames.includes(f.backend)) {
-      const guess = didYouMean(f.backend, backendNames);
-      problem('KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', ['frontends', i, 'backend'], `frontend "${f.name}" uses backend "${f.backend}", which is not defined; ${guess ? `did you mean "${guess}"?` : 'define it under backends:'}`);
-    }
-  });
+  const backendRef = (name: string, path: Path, who: string, otherwise: string) => {
+    if (backendNames.includes(name)) return;
+    const guess = didYouMean(name, backendNames);
+    problem('KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', path, `${who} backend "${name}", which is not defined; ${guess ? `did you mean "${guess}"?` : otherwise}`);
+  };
+  config.frontends.forEach((f, i) => backendRef(f.backend, ['frontends', i, 'backend'], `frontend "${f.name}" uses`, 'define it under backends:'));
   config.vrrp?.instances.forEach((inst, i) =>
-    inst.track.backends.forEach((b, j) => {
-      if (!backendNames.includes(b)) {
-        const guess = didYouMean(b, backendNames);
-        problem('KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', ['vrrp', 'instances', i, 'track', 'backends', j], `VRRP instance "${inst.name}" tracks backend "${b}", which is not defined; ${guess ? `did you mean "${guess}"?` : 'define it under backends: or remove the track'}`);
-      }
-    }),
+    inst.track.backends.forEach((b, j) =>
+      backendRef(b, ['vrrp', 'instances', i, 'track', 'backends', j], `VRRP instance "${inst.name}" tracks`, 'define it under backends: or remove the track')),
   );
   const used = new Set(config.frontends.map((f) => f.backend));
   config.backends.forEach((b, i) => {

@@ -158,7 +158,10 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   if (opts.chaos) {
     const chaos = () => {
       chaosTimer = setTimeout(async () => {
-        const up = masters.filter((m) => m.running);
+        // Only masters the load balancer sees up: one that just came back gets to recover first,
+        // and at least one always stays to serve.
+        const pool = daemon.pool('apiservers');
+        const up = masters.filter((m) => m.running && pool?.servers.some((s) => s.id === m.name && s.health.up));
         const victim = up[Math.floor(Math.random() * up.length)];
         if (victim && up.length > 1 && !stopping) {
           const crash = Math.random() < 0.5;

@@ -86,9 +86,7 @@ export class SimApiserver {
     this.shuttingDown = true;
     this.onTimeline('readyz-failing');
     await new Promise((r) => setTimeout(r, this.opts.shutdownDelayMs));
-    // GOAWAY to every HTTP/2 session: no new streams, the open ones (watches) go on. The sessions
-    // are closed only after the watches end: a closing session is torn down as soon as its last
-    // stream ends, which can cut that stream's final frame.
+    // GOAWAY to every HTTP/2 session: no new streams, the open ones (watches) go on until the grace ends.
     for (const s of this.sessions) s.goaway();
     const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
     this.onTimeline('listener-closed');
@@ -98,8 +96,8 @@ export class SimApiserver {
       if (socket.alpnProtocol !== 'h2' && !this.busySockets.has(socket)) socket.end();
     }
     await new Promise((r) => setTimeout(r, this.opts.watchGraceMs));
+    // End each watch and wait until its stream is closed, then close the sessions.
     await Promise.all([...this.watches].map((w) => new Promise<void>((resolve) => {
-      w.once('finish', () => resolve());
       w.once('close', () => resolve());
       w.end();
     })));
@@ -174,6 +172,9 @@ export class SimApiserver {
     this.watches.add(res);
     let rv = Number(url.searchParams.get('resourceVersion') ?? 0);
     const tick = setInterval(() => {
+      // end() is not the end of the timer: finish/close come later, and a write in between
+      // would reset the stream.
+      if (res.writableEnded) return;
       rv++;
       res.write(`${JSON.stringify({ type: 'MODIFIED', object: { kind: 'ConfigMap', metadata: { name: 'sim', resourceVersion: String(rv) }, data: { server: this.opts.name } } })}\n`);
     }, intervalMs);

@@ -1,0 +1,248 @@
+// VRRP advertisement codec, v2 (RFC 3768) and v3 (RFC 5798), IPv4 only. Pure: bytes in, values out.
+//
+// The raw socket hands received packets over with their IPv4 header; sending leaves the IP header to
+// the kernel (TTL 255 set on the socket), so `encodeAdvert` produces the VRRP message alone and
+// `encodeIpv4` exists for tests and fixtures (a captured keepalived packet re-encodes byte for byte).
+
+/** IP protocol number of VRRP. */
+export const VRRP_PROTOCOL = 112;
+/** RFC 5798 §5.1.1.2: the IPv4 multicast group of VRRP. */
+export const VRRP_MULTICAST_GROUP = '224.0.0.18';
+/** RFC 3768 §5.3.6.1: the simple-text password field is 8 bytes, zero padded. */
+export const AUTH_PASS_LENGTH = 8;
+
+/** One VRRP advertisement, as both versions carry it. */
+export interface Advert {
+  version: 2 | 3;
+  vrid: number;
+  priority: number;
+  /** Advertisement interval in centiseconds (v2 carries whole seconds: a multiple of 100). */
+  advertIntervalCs: number;
+  /** IPv4 addresses (dotted quad) the router protects. */
+  addresses: string[];
+  /** v2 only: the `auth_type PASS` password ('' = no authentication). */
+  authPass: string;
+}
+
+/** The IPv4 header fields VRRP cares about. */
+export interface Ipv4Header {
+  tos: number;
+  id: number;
+  ttl: number;
+  protocol: number;
+  src: string;
+  dst: string;
+  /** Header length in bytes (20 without options). */
+  headerLength: number;
+  totalLength: number;
+}
+
+/** Why a packet was dropped; each reason is a label of kubeha_vrrp_adverts_dropped_total. */
+export type DropReason = 'truncated' | 'not_ipv4' | 'not_vrrp' | 'ttl' | 'version' | 'type' | 'length' | 'checksum' | 'auth' | 'interval';
+
+/** A packet that cannot be used, with the reason it was dropped. */
+export class VrrpDecodeError extends Error {
+  constructor(
+    readonly reason: DropReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'VrrpDecodeError';
+  }
+}
+
+/** `a.b.c.d` → 4 bytes; throws on anything else. */
+export function ipv4ToBytes(ip: string): Uint8Array {
+  const parts = ip.split('.');
+  const out = new Uint8Array(4);
+  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ip}`);
+  parts.forEach((p, i) => {
+    const n = /^\d{1,3}$/.test(p) ? Number(p) : NaN;
+    if (!(n >= 0 && n <= 255)) throw new Error(`not an IPv4 address: ${ip}`);
+    out[i] = n;
+  });
+  return out;
+}
+
+/** 4 bytes at `offset` → `a.b.c.d`. */
+export function bytesToIpv4(b: Uint8Array, offset = 0): string {
+  return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`;
+}
+
+/** An IPv4 address as an unsigned 32-bit number, for RFC 5798 §6.4.3's "greater primary address". */
+export function ipv4ToNumber(ip: string): number {
+  const b = ipv4ToBytes(ip);
+  return ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
+}
+
+/** The Internet checksum (RFC 1071) over the concatenation of `parts`. */
+export function internetChecksum(...parts: Uint8Array[]): number {
+  let sum = 0;
+  let odd: number | undefined;
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i++) {
+      if (odd === undefined) odd = part[i]!;
+      else {
+        sum += (odd << 8) | part[i]!;
+        odd = undefined;
+      }
+    }
+  }
+  if (odd !== undefined) sum += odd << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** RFC 5798 §5.2.8: the v3 checksum covers an IPv4 pseudo-header (src, dst, zero, protocol, length). */
+function pseudoHeader(src: string, dst: string, length: number): Uint8Array {
+  const p = new Uint8Array(12);
+  p.set(ipv4ToBytes(src), 0);
+  p.set(ipv4ToBytes(dst), 4);
+  p[9] = VRRP_PROTOCOL;
+  p[10] = length >> 8;
+  p[11] = length & 0xff;
+  return p;
+}
+
+/** Addresses of the IP header around a v3 message (its checksum depends on them). */
+export interface Endpoints {
+  src: string;
+  dst: string;
+}
+
+/**
+ * Encodes the VRRP message (no IP header). v3 needs the IP source and destination for its checksum;
+ * v2 carries the interval in whole seconds (rounded up, at least 1) and an 8-byte password field.
+ */
+export function encodeAdvert(a: Advert, ends?: Endpoints): Uint8Array {
+  const n = a.addresses.length;
+  if (n > 255) throw new Error('at most 255 addresses in one advertisement');
+  const v2 = a.version === 2;
+  const length = 8 + 4 * n + (v2 ? AUTH_PASS_LENGTH : 0);
+  const m = new Uint8Array(length);
+  m[0] = (a.version << 4) | 1; // type 1 = ADVERTISEMENT
+  m[1] = a.vrid;
+  m[2] = a.priority;
+  m[3] = n;
+  if (v2) {
+    m[4] = a.authPass ? 1 : 0;
+    m[5] = Math.min(255, Math.max(1, Math.ceil(a.advertIntervalCs / 100)));
+  } else {
+    const cs = Math.min(0xfff, Math.max(1, Math.round(a.advertIntervalCs)));
+    m[4] = cs >> 8; // the top 4 bits (rsvd) stay zero
+    m[5] = cs & 0xff;
+  }
+  a.addresses.forEach((ip, i) => m.set(ipv4ToBytes(ip), 8 + 4 * i));
+  if (v2 && a.authPass) m.set(new TextEncoder().encode(a.authPass).subarray(0, AUTH_PASS_LENGTH), 8 + 4 * n);
+  let sum: number;
+  if (v2) sum = internetChecksum(m);
+  else {
+    if (!ends) throw new Error('a VRRPv3 checksum needs the IP source and destination');
+    sum = internetChecksum(pseudoHeader(ends.src, ends.dst, length), m);
+  }
+  m[6] = sum >> 8;
+  m[7] = sum & 0xff;
+  return m;
+}
+
+/** What the receiver checks a v2 advert against. */
+export interface DecodeOptions {
+  /** The password this instance expects (v2); '' accepts only unauthenticated adverts. */
+  authPass?: string;
+}
+
+/**
+ * Decodes a VRRP message (no IP header). `ends` are the IP header's addresses (v3 checksum).
+ * Throws {@link VrrpDecodeError} on anything malformed; never anything else.
+ */
+export function decodeAdvert(m: Uint8Array, ends: Endpoints, opts: DecodeOptions = {}): Advert {
+  if (m.length < 8) throw new VrrpDecodeError('truncated', `${m.length} bytes is shorter than a VRRP header`);
+  const version = m[0]! >> 4;
+  if (version !== 2 && version !== 3) throw new VrrpDecodeError('version', `VRRP version ${version}`);
+  if ((m[0]! & 0x0f) !== 1) throw new VrrpDecodeError('type', `VRRP type ${m[0]! & 0x0f} is not an advertisement`);
+  const n = m[3]!;
+  const v2 = version === 2;
+  const expected = 8 + 4 * n + (v2 ? AUTH_PASS_LENGTH : 0);
+  if (m.length < expected) throw new VrrpDecodeError('length', `${m.length} bytes for ${n} addresses (need ${expected})`);
+  const body = m.subarray(0, expected);
+  const sum = v2 ? internetChecksum(body) : internetChecksum(pseudoHeader(ends.src, ends.dst, expected), body);
+  if (sum !== 0) throw new VrrpDecodeError('checksum', `bad checksum 0x${((m[6]! << 8) | m[7]!).toString(16)}`);
+  const addresses: string[] = [];
+  for (let i = 0; i < n; i++) addresses.push(bytesToIpv4(m, 8 + 4 * i));
+  let authPass = '';
+  let advertIntervalCs: number;
+  if (v2) {
+    const authType = m[4]!;
+    advertIntervalCs = m[5]! * 100;
+    if (authType === 1) {
+      const raw = m.subarray(8 + 4 * n, expected);
+      const end = raw.indexOf(0);
+      authPass = new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end));
+    } else if (authType !== 0) throw new VrrpDecodeError('auth', `unsupported auth type ${authType}`);
+    const want = (opts.authPass ?? '').slice(0, AUTH_PASS_LENGTH);
+    if (authPass !== want) throw new VrrpDecodeError('auth', want ? 'wrong or missing password' : 'unexpected password');
+    if (advertIntervalCs === 0) throw new VrrpDecodeError('interval', 'advert interval 0');
+  } else {
+    advertIntervalCs = ((m[4]! & 0x0f) << 8) | m[5]!;
+    if (advertIntervalCs === 0) throw new VrrpDecodeError('interval', 'advert interval 0');
+  }
+  return { version, vrid: m[1]!, priority: m[2]!, advertIntervalCs, addresses, authPass };
+}
+
+/** Decodes an IPv4 header; throws {@link VrrpDecodeError} when the bytes are not one. */
+export function decodeIpv4(p: Uint8Array): Ipv4Header {
+  if (p.length < 20) throw new VrrpDecodeError('truncated', `${p.length} bytes is shorter than an IPv4 header`);
+  if (p[0]! >> 4 !== 4) throw new VrrpDecodeError('not_ipv4', `IP version ${p[0]! >> 4}`);
+  const headerLength = (p[0]! & 0x0f) * 4;
+  const totalLength = (p[2]! << 8) | p[3]!;
+  if (headerLength < 20 || p.length < headerLength) throw new VrrpDecodeError('truncated', `IPv4 header length ${headerLength}`);
+  return {
+    tos: p[1]!,
+    id: (p[4]! << 8) | p[5]!,
+    ttl: p[8]!,
+    protocol: p[9]!,
+    src: bytesToIpv4(p, 12),
+    dst: bytesToIpv4(p, 16),
+    headerLength,
+    totalLength,
+  };
+}
+
+/** Encodes a 20-byte IPv4 header followed by `payload` (tests, fixtures, benchmarks). */
+export function encodeIpv4(h: Omit<Ipv4Header, 'headerLength' | 'totalLength'>, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(20 + payload.length);
+  p[0] = 0x45;
+  p[1] = h.tos;
+  p[2] = p.length >> 8;
+  p[3] = p.length & 0xff;
+  p[4] = h.id >> 8;
+  p[5] = h.id & 0xff;
+  p[8] = h.ttl;
+  p[9] = h.protocol;
+  p.set(ipv4ToBytes(h.src), 12);
+  p.set(ipv4ToBytes(h.dst), 16);
+  const sum = internetChecksum(p.subarray(0, 20));
+  p[10] = sum >> 8;
+  p[11] = sum & 0xff;
+  p.set(payload, 20);
+  return p;
+}
+
+/** A received packet: who sent it, to where, and the advert. */
+export interface ReceivedAdvert {
+  ip: Ipv4Header;
+  advert: Advert;
+}
+
+/**
+ * Decodes an IPv4 packet carrying a VRRP advert, as a raw socket receives it. RFC 5798 §7.1: drops
+ * anything whose TTL is not 255 (it crossed a router). Throws {@link VrrpDecodeError}.
+ */
+export function decodePacket(p: Uint8Array, opts: DecodeOptions = {}): ReceivedAdvert {
+  const ip = decodeIpv4(p);
+  if (ip.protocol !== VRRP_PROTOCOL) throw new VrrpDecodeError('not_vrrp', `IP protocol ${ip.protocol}`);
+  if (ip.ttl !== 255) throw new VrrpDecodeError('ttl', `TTL ${ip.ttl} is not 255`);
+  const end = Math.min(p.length, Math.max(ip.totalLength, ip.headerLength));
+  const advert = decodeAdvert(p.subarray(ip.headerLength, end), ip, opts);
+  return { ip, advert };
+}

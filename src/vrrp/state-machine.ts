@@ -1,0 +1,256 @@
+// The VRRP router state machine of RFC 5798 §6.4 (and RFC 3768 §6.4 for v2), pure. It owns no timer:
+// like keepalived's `sands`, it stores deadlines and exposes the earliest one; the driver calls
+// `tick(now)` when that time comes. Every input returns the effects to carry out, as data.
+import { ipv4ToNumber } from './packet.js';
+
+/** The states of RFC 5798 §6.4, plus keepalived's FAULT (a tracked interface or check failed). */
+export type VrrpState = 'initialize' | 'backup' | 'master' | 'fault';
+
+/** What the driver must do, in order. */
+export type VrrpEffect =
+  | { kind: 'transition'; from: VrrpState; to: VrrpState; reason: string }
+  | { kind: 'sendAdvert'; priority: number }
+  | { kind: 'addVips' }
+  | { kind: 'removeVips' }
+  | { kind: 'garp' };
+
+/** The settings the state machine needs (a subset of an instance's config). */
+export interface MachineSettings {
+  version: 2 | 3;
+  /** The configured priority, 1..255 (255 = address owner). */
+  priority: number;
+  /** Our advertisement interval in centiseconds. */
+  advertIntervalCs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  /** This router's primary address: the tie-breaker between equal priorities. */
+  primaryAddress: string;
+}
+
+/** A valid advertisement of our VRID, as the driver hands it over. */
+export interface AdvertIn {
+  src: string;
+  priority: number;
+  advertIntervalCs: number;
+}
+
+const csToMs = (cs: number) => cs * 10;
+
+/** One virtual router instance's protocol state. */
+export class VrrpMachine {
+  state: VrrpState = 'initialize';
+  /** The priority we advertise: configured plus track weights (set by the driver). */
+  effectivePriority: number;
+  /** RFC 5798 §6.1: the interval learnt from the master (v3); ours in v2. */
+  masterAdverIntervalCs: number;
+  /** The address and priority of the master we last accepted (backup), or ours (master). */
+  masterAddress: string | undefined;
+  masterPriority: number | undefined;
+  /** When the state was entered (ms). */
+  since = 0;
+  /** Deadlines in ms on the driver's clock; undefined = not armed. */
+  private adverAt: number | undefined;
+  private masterDownAt: number | undefined;
+  private preemptAt: number | undefined;
+  private faulted = false;
+
+  constructor(readonly settings: MachineSettings) {
+    this.effectivePriority = settings.priority;
+    this.masterAdverIntervalCs = settings.advertIntervalCs;
+  }
+
+  /** RFC 5798 §6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256 (v2: (256 - Priority) / 256 s). */
+  skewMs(): number {
+    const p = this.effectivePriority;
+    if (this.settings.version === 2) return ((256 - p) * 1000) / 256;
+    return ((256 - p) * csToMs(this.masterAdverIntervalCs)) / 256;
+  }
+
+  /** RFC 5798 §6.1: Master_Down_Interval = (3 * Master_Adver_Interval) + Skew_Time. */
+  masterDownIntervalMs(): number {
+    const interval = this.settings.version === 2 ? this.settings.advertIntervalCs : this.masterAdverIntervalCs;
+    return 3 * csToMs(interval) + this.skewMs();
+  }
+
+  /** The earliest deadline, or undefined when nothing is armed: the driver ticks at that time. */
+  get deadline(): number | undefined {
+    const times = [this.adverAt, this.masterDownAt, this.preemptAt].filter((t): t is number => t !== undefined);
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  /** RFC 5798 §6.4.1: the Startup event. */
+  start(now: number): VrrpEffect[] {
+    if (this.state !== 'initialize') return [];
+    if (this.settings.preemptDelayMs > 0) this.preemptAt = now + this.settings.preemptDelayMs;
+    if (this.faulted) return this.enter(now, 'fault', 'a tracked check is failing at start-up');
+    // RFC 5798 §6.4.1: "If the Priority = 255 ... transition to the Master state", else Backup.
+    if (this.effectivePriority === 255) return this.becomeMaster(now, 'priority 255: address owner');
+    return this.becomeBackup(now, 'start-up');
+  }
+
+  /** Fires every deadline that is due at `now`. */
+  tick(now: number): VrrpEffect[] {
+    const fx: VrrpEffect[] = [];
+    if (this.state === 'master' && this.adverAt !== undefined && now >= this.adverAt) {
+      // RFC 5798 §6.4.3: "If the Adver_Timer fires ... Send an ADVERTISEMENT; Reset the Adver_Timer".
+      fx.push({ kind: 'sendAdvert', priority: this.effectivePriority });
+      this.adverAt = now + csToMs(this.settings.advertIntervalCs);
+    }
+    if (this.state === 'backup') {
+      // RFC 5798 §6.4.2: "If the Master_Down_Timer fires ... transition to the Master state".
+      if (this.masterDownAt !== undefined && now >= this.masterDownAt) return this.becomeMaster(now, 'master down timer expired');
+      if (this.preemptAt !== undefined && now >= this.preemptAt) {
+        if (this.mayPreempt(now, this.masterPriority)) return this.becomeMaster(now, `preempt delay over, preempting priority ${this.masterPriority} master`);
+        this.preemptAt = undefined;
+      }
+    }
+    return fx;
+  }
+
+  /** An advertisement for our VRID arrived (already validated by the driver). */
+  receive(now: number, a: AdvertIn): VrrpEffect[] {
+    if (this.state === 'backup') return this.receiveAsBackup(now, a);
+    if (this.state === 'master') return this.receiveAsMaster(now, a);
+    return [];
+  }
+
+  private receiveAsBackup(now: number, a: AdvertIn): VrrpEffect[] {
+    if (a.priority === 0) {
+      // RFC 5798 §6.4.2: "If the Priority is zero, then Set the Master_Down_Timer to Skew_Time".
+      this.masterDownAt = now + this.skewMs();
+      this.masterPriority = 0;
+      return [];
+    }
+    if (this.mayPreempt(now, a.priority)) {
+      // RFC 5798 §6.4.2 discards the advert and takes over when Master_Down_Timer fires. kubeha takes
+      // over at once instead: the old master yields as soon as it hears our higher priority
+      // (§6.4.3), so a demoted master hands over in one advert, not three and a skew.
+      this.masterAddress = a.src;
+      this.masterPriority = a.priority;
+      return this.becomeMaster(now, `preempting lower priority ${a.priority} master ${a.src}`);
+    }
+    // RFC 5798 §6.4.2: "If Preempt_Mode is False, or if the Priority in the ADVERTISEMENT is greater
+    // than or equal to the local Priority, then: Reset the Master_Down_Timer to Master_Down_Interval".
+    // (A lower-priority master inside our preempt delay is accepted the same way until the delay ends.)
+    if (a.priority >= this.effectivePriority) this.preemptAt = undefined;
+    if (this.settings.version === 3) this.masterAdverIntervalCs = a.advertIntervalCs; // "Set Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT"
+    this.masterAddress = a.src;
+    this.masterPriority = a.priority;
+    this.masterDownAt = now + this.masterDownIntervalMs();
+    return [];
+  }
+
+  private receiveAsMaster(now: number, a: AdvertIn): VrrpEffect[] {
+    if (a.priority === 0) {
+      // RFC 5798 §6.4.3: "If the Priority is zero, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
+      this.adverAt = now + csToMs(this.settings.advertIntervalCs);
+      return [{ kind: 'sendAdvert', priority: this.effectivePriority }];
+    }
+    const theirs = ipv4ToNumber(a.src);
+    const ours = ipv4ToNumber(this.settings.primaryAddress);
+    // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local Priority, or the
+    // Priority is equal and the primary IPvX Address of the sender is greater than the local primary
+    // IPvX Address, then: Cancel Adver_Timer; Set Master_Adver_Interval; Transition to Backup".
+    if (a.priority > this.effectivePriority || (a.priority === this.effectivePriority && theirs > ours)) {
+      if (this.settings.version === 3) this.masterAdverIntervalCs = a.advertIntervalCs;
+      this.masterAddress = a.src;
+      this.masterPriority = a.priority;
+      return this.becomeBackup(now, `higher priority ${a.priority} master ${a.src}`);
+    }
+    if (theirs === ours) return []; // our own advert looped back
+    // A lower-priority router thinks it is master (start-up, or a healed partition): answer at once,
+    // as keepalived does, so it yields within one round trip instead of at our next advert.
+    this.adverAt = now + csToMs(this.settings.advertIntervalCs);
+    return [{ kind: 'sendAdvert', priority: this.effectivePriority }];
+  }
+
+  /** The driver's tracked state changed the effective priority (configured + weights). */
+  setPriority(now: number, priority: number): VrrpEffect[] {
+    if (priority === this.effectivePriority) return [];
+    this.effectivePriority = priority;
+    if (this.state === 'master') {
+      // Tell the backups now: one with preempt and a higher priority takes over at this advert.
+      this.adverAt = now + csToMs(this.settings.advertIntervalCs);
+      return [{ kind: 'sendAdvert', priority }];
+    }
+    if (this.state === 'backup' && this.mayPreempt(now, this.masterPriority)) {
+      return this.becomeMaster(now, `priority rose to ${priority}, above the master's ${this.masterPriority}`);
+    }
+    return [];
+  }
+
+  /** A tracked interface or a weight-0 check failed (true) or recovered (false): keepalived's FAULT. */
+  setFault(now: number, fault: boolean, reason: string): VrrpEffect[] {
+    if (fault === this.faulted) return [];
+    this.faulted = fault;
+    if (this.state === 'initialize') return [];
+    if (fault) return this.enter(now, 'fault', reason);
+    return this.becomeBackup(now, `fault cleared: ${reason}`);
+  }
+
+  /** RFC 5798 §6.4.3 Shutdown: a master sends priority 0 so a backup takes over after Skew_Time. */
+  shutdown(now: number): VrrpEffect[] {
+    if (this.state === 'initialize') return [];
+    return this.enter(now, 'initialize', 'shutdown');
+  }
+
+  private wouldPreempt(theirPriority: number | undefined): boolean {
+    return this.settings.preempt && theirPriority !== undefined && theirPriority > 0 && theirPriority < this.effectivePriority;
+  }
+
+  /**
+   * keepalived's preempt_delay: preempt a lower-priority master only once the delay since start-up, or
+   * since that master was first seen, is over. Arms the delay on first sight.
+   */
+  private mayPreempt(now: number, theirPriority: number | undefined): boolean {
+    if (!this.wouldPreempt(theirPriority)) return false;
+    if (this.settings.preemptDelayMs <= 0) return true;
+    if (this.preemptAt === undefined) {
+      this.preemptAt = now + this.settings.preemptDelayMs;
+      return false;
+    }
+    if (now < this.preemptAt) return false;
+    this.preemptAt = undefined;
+    return true;
+  }
+
+  private becomeMaster(now: number, reason: string): VrrpEffect[] {
+    // RFC 5798 §6.4.1/§6.4.2: "Send an ADVERTISEMENT; Broadcast a gratuitous ARP ...; Set the Adver_Timer".
+    const fx = this.enter(now, 'master', reason);
+    this.masterAddress = this.settings.primaryAddress;
+    this.masterPriority = this.effectivePriority;
+    this.adverAt = now + csToMs(this.settings.advertIntervalCs);
+    return [...fx, { kind: 'addVips' }, { kind: 'sendAdvert', priority: this.effectivePriority }, { kind: 'garp' }];
+  }
+
+  private becomeBackup(now: number, reason: string): VrrpEffect[] {
+    const fx = this.enter(now, 'backup', reason);
+    // RFC 5798 §6.4.1: "Set Master_Adver_Interval to Advertisement_Interval; Set the Master_Down_Timer
+    // to Master_Down_Interval" (from Master, §6.4.3 keeps the interval learnt from the new master).
+    if (reason === 'start-up' || reason.startsWith('fault cleared')) {
+      this.masterAdverIntervalCs = this.settings.advertIntervalCs;
+      this.masterAddress = undefined;
+      this.masterPriority = undefined;
+    }
+    this.masterDownAt = now + this.masterDownIntervalMs();
+    return fx;
+  }
+
+  /** Leaves the current state (releasing what it held) and enters `to`. */
+  private enter(now: number, to: VrrpState, reason: string): VrrpEffect[] {
+    const from = this.state;
+    const fx: VrrpEffect[] = [];
+    if (from === 'master' && to !== 'backup') fx.push({ kind: 'sendAdvert', priority: 0 }); // §6.4.3 Shutdown, and keepalived on FAULT
+    if (from === 'master') fx.push({ kind: 'removeVips' });
+    this.state = to;
+    this.since = now;
+    this.adverAt = undefined;
+    this.masterDownAt = undefined;
+    if (to !== 'backup') this.preemptAt = undefined;
+    if (to !== 'backup') {
+      this.masterAddress = undefined;
+      this.masterPriority = undefined;
+    }
+    return [{ kind: 'transition', from, to, reason }, ...fx];
+  }
+}

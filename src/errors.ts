@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   KUBEHA_ERR_BIND: 'a listening socket could not be opened',
   KUBEHA_ERR_RELOAD_REJECTED: 'a reload was refused and the running config kept',
   KUBEHA_ERR_ADMIN_UNREACHABLE: 'the admin API of the running daemon did not answer',
+  KUBEHA_ERR_VRRP_PERMISSION: 'VRRP lacks CAP_NET_RAW or CAP_NET_ADMIN',
+  KUBEHA_ERR_VRRP_UNSUPPORTED: 'VRRP cannot run on this platform (koffi or libc missing)',
+  KUBEHA_ERR_VRRP_INTERFACE: 'a VRRP interface does not exist or has no IPv4 address',
+  KUBEHA_ERR_VRRP_CONFIG: 'a VRRP instance is configured in a way that cannot work',
   KUBEHA_ERR_USAGE: 'the command line is incomplete or contradictory',
 } as const;
 

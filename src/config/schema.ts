@@ -144,13 +144,18 @@ export const vrrpInstanceSchema = z.strictObject({
   authPass: z.string().max(8).default(''),
   garpRepeat: count(0, 100).default(5),
   garpDelay: duration().default(0),
+  garpRefresh: duration().default(0),
+  duplicateVip: z
+    .strictObject({ policy: z.enum(['warn', 'stepDown']).default('warn'), holdTime: duration(100).default(10_000) })
+    .default({ policy: 'warn', holdTime: 10_000 }),
   track: z
     .strictObject({
       backends: z.array(name).default([]),
+      backendWeight: z.number().int().min(-254).max(0).default(0),
       scripts: z.array(trackScriptSchema).default([]),
       interfaces: z.array(z.string()).default([]),
     })
-    .default({ backends: [], scripts: [], interfaces: [] }),
+    .default({ backends: [], backendWeight: 0, scripts: [], interfaces: [] }),
   notify: z
     .strictObject({ master: z.string().optional(), backup: z.string().optional(), fault: z.string().optional() })
     .default({}),
@@ -171,4 +176,6 @@ export type FrontendConfig = z.output<typeof frontendSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
+export type VrrpInstanceConfig = z.output<typeof vrrpInstanceSchema>;
+export type TrackScriptConfig = z.output<typeof trackScriptSchema>;
 export type AdminConfig = z.output<typeof adminSchema>;

@@ -1,0 +1,50 @@
+// keepalived's vrrp_script: a command run every `interval`, killed after `timeout`, judged by its
+// exit status, with rise/fall on the same single health counter as the server checks.
+import { execFile } from 'node:child_process';
+import type { Clock, Timer } from '../clock.js';
+import type { TrackScriptConfig } from '../config/schema.js';
+import { applyCheck, initialHealth, type HealthState } from '../health/health-state.js';
+
+/** One tracked script; `onChange` fires when its verdict flips. */
+export class TrackScript {
+  health: HealthState;
+  lastExit: number | string | undefined;
+  private timer: Timer | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly cfg: TrackScriptConfig,
+    private readonly clock: Clock,
+    private readonly onChange: (script: TrackScript) => void,
+  ) {
+    // keepalived assumes a script passes until it has failed `fall` times (its init_fail is off by default).
+    this.health = { ...initialHealth(cfg, clock.now()), health: cfg.rise + cfg.fall - 1 };
+  }
+
+  /** Whether the script currently passes. */
+  get ok(): boolean {
+    return this.health.up;
+  }
+
+  start(): void {
+    this.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    execFile('/bin/sh', ['-c', this.cfg.command], { timeout: this.cfg.timeout, killSignal: 'SIGKILL' }, (err) => {
+      if (this.stopped) return;
+      const code = err ? ((err as NodeJS.ErrnoException & { code?: number | string }).code ?? 'error') : 0;
+      this.lastExit = err && (err as { killed?: boolean }).killed ? 'timeout' : code;
+      const before = this.health.up;
+      this.health = applyCheck(this.health, !err, this.cfg, this.clock.now());
+      if (this.health.up !== before) this.onChange(this);
+      this.timer = this.clock.setTimeout(() => this.run(), this.cfg.interval);
+    });
+  }
+}

@@ -1,0 +1,387 @@
+// The driver of one VRRP instance: it feeds the pure state machine with packets, time and tracked
+// state, and carries out the effects it returns on a VrrpHost. It does nothing clever itself.
+import { spawn } from 'node:child_process';
+import type { Clock, Timer } from '../clock.js';
+import type { VrrpInstanceConfig } from '../config/schema.js';
+import { KubehaError } from '../errors.js';
+import { garpFrame, macToString, parseArp } from './arp.js';
+import { decodePacket, encodeAdvert, VRRP_MULTICAST_GROUP, VrrpDecodeError, type DropReason } from './packet.js';
+import { VrrpMachine, type VrrpEffect, type VrrpState } from './state-machine.js';
+import { TrackScript } from './track-script.js';
+import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
+
+/** Drop reasons of the driver, on top of the codec's. */
+export type InstanceDropReason = DropReason | 'unknown_peer' | 'own_address';
+
+/** Where the instance reports what happens (logs go to the daemon's logger). */
+export interface InstanceSink {
+  log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void;
+  /** A state or counter changed: the daemon refreshes metrics and the state API. */
+  changed(): void;
+}
+
+/** The instance as /api/v1/state and the metrics show it. */
+export interface VrrpInstanceStatus {
+  name: string;
+  interface: string;
+  virtualRouterId: number;
+  version: 2 | 3;
+  state: VrrpState;
+  sinceMs: number;
+  priority: number;
+  effectivePriority: number;
+  master: { address: string; priority: number } | null;
+  vips: string[];
+  transitions: number;
+  lastTransition: { atMs: number; from: VrrpState; to: VrrpState; reason: string } | null;
+  adverts: { sent: number; received: number; dropped: Partial<Record<InstanceDropReason, number>>; sendErrors: number };
+  garpsSent: number;
+  duplicateVip: { events: number; last: { atMs: number; kind: 'arp' | 'advert'; detail: string } | null };
+  track: {
+    backends: { name: string; ok: boolean }[];
+    scripts: { name: string; ok: boolean; weight: number; lastExit: number | string | null }[];
+    interfaces: { name: string; up: boolean }[];
+  };
+  fault: string | null;
+}
+
+/** One VRRP instance on a host. */
+export class VrrpInstance {
+  readonly machine: VrrpMachine;
+  private channel: VrrpChannel | undefined;
+  private timer: Timer | undefined;
+  private linkTimer: Timer | undefined;
+  private refreshTimer: Timer | undefined;
+  private holdTimer: Timer | undefined;
+  private stopArp: (() => void) | undefined;
+  private link: LinkInfo | undefined;
+  private readonly scripts: TrackScript[] = [];
+  private readonly backendOk = new Map<string, boolean>();
+  private readonly interfaceUp = new Map<string, boolean>();
+  private duplicateHold = false;
+  private readonly vipSet: Set<string>;
+  private readonly stats = {
+    sent: 0, received: 0, sendErrors: 0, garps: 0, transitions: 0,
+    dropped: {} as Partial<Record<InstanceDropReason, number>>,
+    duplicates: 0,
+    lastDuplicate: null as VrrpInstanceStatus['duplicateVip']['last'],
+    lastTransition: null as VrrpInstanceStatus['lastTransition'],
+  };
+  private warnedGap = false;
+
+  constructor(
+    readonly cfg: VrrpInstanceConfig,
+    private readonly host: VrrpHost,
+    private readonly clock: Clock,
+    private readonly sink: InstanceSink,
+  ) {
+    this.link = host.link(cfg.interface);
+    if (!this.link) throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} does not exist`, 'check `interface:` against `ip link`');
+    this.vipSet = new Set(cfg.vips.map((v) => v.split('/')[0]!));
+    const primary = cfg.unicastSrcIp ?? this.link.addresses.find((a) => !this.vipSet.has(a));
+    if (!primary) {
+      throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} has no IPv4 address to send from`, 'give the interface an address of its own (never only the VIP), or set unicastSrcIp');
+    }
+    this.machine = new VrrpMachine({
+      version: cfg.version,
+      priority: cfg.priority,
+      advertIntervalCs: Math.max(1, Math.round(cfg.advertInterval / 10)),
+      preempt: cfg.preempt,
+      preemptDelayMs: cfg.preemptDelay,
+      primaryAddress: primary,
+    });
+    for (const b of cfg.track.backends) this.backendOk.set(b, true);
+  }
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  /** The address adverts are sent from. */
+  get sourceAddress(): string {
+    return this.machine.settings.primaryAddress;
+  }
+
+  /** Opens the channel, clears stale VIPs (a SIGKILLed predecessor leaves them behind), and starts. */
+  start(): void {
+    this.channel = this.host.openChannel(this.cfg.interface, this.sourceAddress, (p) => this.onPacket(p));
+    for (const vip of this.cfg.vips) {
+      if (this.host.removeAddress(this.cfg.interface, vip)) this.sink.log('warn', { event: 'vrrp-stale-vip', instance: this.name, vip }, `vrrp ${this.name}: removed ${vip} left on ${this.cfg.interface} by an earlier run`);
+    }
+    this.stopArp = this.host.watchArp(this.cfg.interface, (f) => this.onArp(f));
+    for (const s of this.cfg.track.scripts) {
+      const script = new TrackScript(s, this.clock, () => this.retrack(`script ${s.name} ${script.ok ? 'passes' : 'fails'}`));
+      this.scripts.push(script);
+      script.start();
+    }
+    this.pollLinks();
+    this.apply(this.machine.start(this.clock.now()));
+    this.retrack('start-up');
+  }
+
+  /** RFC 5798 §6.4.3 Shutdown: priority 0 so a backup takes over after Skew_Time; VIPs removed. */
+  stop(): void {
+    for (const s of this.scripts) s.stop();
+    this.linkTimer?.cancel();
+    this.refreshTimer?.cancel();
+    this.holdTimer?.cancel();
+    this.apply(this.machine.shutdown(this.clock.now()));
+    this.timer?.cancel();
+    this.stopArp?.();
+    this.channel?.close();
+    this.channel = undefined;
+  }
+
+  /** The daemon reports whether a tracked backend has a healthy server and a listening frontend. */
+  setBackend(name: string, ok: boolean): void {
+    if (!this.backendOk.has(name) || this.backendOk.get(name) === ok) return;
+    this.backendOk.set(name, ok);
+    this.retrack(`backend ${name} ${ok ? 'has healthy servers' : 'has no healthy server or no listening frontend'}`);
+  }
+
+  /** Recomputes the effective priority and the fault from every tracked input (keepalived's weights). */
+  private retrack(reason: string): void {
+    const now = this.clock.now();
+    const faults: string[] = [];
+    let weight = 0;
+    for (const [name, ok] of this.backendOk) {
+      if (ok) continue;
+      if (this.cfg.track.backendWeight === 0) faults.push(`backend ${name} down`);
+      else weight += this.cfg.track.backendWeight;
+    }
+    for (const s of this.scripts) {
+      const w = s.cfg.weight;
+      if (w === 0 && !s.ok) faults.push(`script ${s.cfg.name} failed`);
+      else if (w > 0 && s.ok) weight += w; // keepalived: a positive weight is added while the script passes
+      else if (w < 0 && !s.ok) weight += w; // and a negative one while it fails
+    }
+    for (const [name, up] of this.interfaceUp) if (!up) faults.push(`interface ${name} down`);
+    if (this.duplicateHold) faults.push('stepped down: duplicate VIP');
+    // keepalived: an owner (255) is never changed by weights; others stay within 1..254.
+    const priority = this.cfg.priority === 255 ? 255 : Math.min(254, Math.max(1, this.cfg.priority + weight));
+    const fx = [...this.machine.setPriority(now, priority), ...this.machine.setFault(now, faults.length > 0, faults.length ? faults.join(', ') : reason)];
+    this.faultReason = faults.length ? faults.join(', ') : null;
+    this.apply(fx);
+    this.sink.changed();
+  }
+
+  private faultReason: string | null = null;
+
+  private pollLinks(): void {
+    let changed = false;
+    for (const name of new Set([this.cfg.interface, ...this.cfg.track.interfaces])) {
+      const link = this.host.link(name);
+      if (name === this.cfg.interface && link) this.link = link;
+      const up = link?.up ?? false;
+      if (this.interfaceUp.get(name) !== up) changed = true;
+      this.interfaceUp.set(name, up);
+    }
+    if (changed && this.machine.state !== 'initialize') this.retrack('interface state changed');
+    this.linkTimer = this.clock.setTimeout(() => this.pollLinks(), Math.min(1000, Math.max(100, this.cfg.advertInterval)));
+  }
+
+  private drop(reason: InstanceDropReason): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+
+  private onPacket(packet: Uint8Array): void {
+    // A packet for another VRID is another router's business (keepalived ignores it too).
+    const vrid = packet.length > 21 ? packet[((packet[0]! & 0x0f) * 4) + 1] : undefined;
+    if (vrid !== this.cfg.virtualRouterId) return;
+    let decoded;
+    try {
+      decoded = decodePacket(packet, { authPass: this.cfg.version === 2 ? this.cfg.authPass : '' });
+    } catch (err) {
+      if (err instanceof VrrpDecodeError) {
+        this.drop(err.reason);
+        this.sink.changed();
+        return;
+      }
+      throw err;
+    }
+    const { ip, advert } = decoded;
+    if (ip.src === this.sourceAddress) return this.drop('own_address');
+    if (advert.version !== this.cfg.version) return this.drop('version');
+    // RFC 3768 §7.1: a v2 advert with another interval is dropped (keepalived does the same).
+    if (advert.version === 2 && advert.advertIntervalCs !== this.machine.settings.advertIntervalCs) return this.drop('interval');
+    if (this.cfg.unicastPeers.length > 0 && !this.cfg.unicastPeers.includes(ip.src)) {
+      this.drop('unknown_peer');
+      this.duplicate('advert', `advert for VRID ${advert.vrid} from ${ip.src}, which is not a configured peer`);
+      return;
+    }
+    this.stats.received++;
+    const now = this.clock.now();
+    const wasMaster = this.machine.state === 'master';
+    const fx = this.machine.receive(now, { src: ip.src, priority: advert.priority, advertIntervalCs: advert.advertIntervalCs });
+    if (wasMaster && this.machine.state === 'master' && advert.priority > 0 && advert.priority < this.machine.effectivePriority) {
+      this.duplicate('advert', `${ip.src} also claims to be master of VRID ${advert.vrid} (priority ${advert.priority})`);
+    }
+    if (this.machine.state === 'backup' && advert.priority > this.machine.effectivePriority) this.checkWeightGap(ip.src, advert.priority);
+    this.apply(fx);
+  }
+
+  /** Warns once when no tracked weight can take the master below us: the VIP could never move here. */
+  private checkWeightGap(master: string, theirPriority: number): void {
+    if (this.warnedGap) return;
+    const canDrop = -(this.cfg.track.backendWeight + this.cfg.track.scripts.reduce((n, s) => n + Math.min(0, s.weight), 0));
+    const faultsExist = (this.cfg.track.backends.length > 0 && this.cfg.track.backendWeight === 0) || this.cfg.track.scripts.some((s) => s.weight === 0) || this.cfg.track.interfaces.length > 0;
+    const gap = theirPriority - this.cfg.priority;
+    if (faultsExist || canDrop > gap) return;
+    this.warnedGap = true;
+    this.sink.log('warn', { event: 'vrrp-weight-gap', instance: this.name, master, masterPriority: theirPriority, priority: this.cfg.priority, trackWeight: -canDrop },
+      `vrrp ${this.name}: master ${master} has priority ${theirPriority}, ${gap} above ours, but the tracked weights (if it tracks what we track) lower it by at most ${canDrop}: the VIP can never move here when its checks fail; make the weights larger than the priority gap, or use weight 0 (fault) [KUBEHA_ERR_VRRP_CONFIG]`);
+  }
+
+  private onArp(frame: Uint8Array): void {
+    if (this.machine.state !== 'master' || !this.link) return;
+    const claim = parseArp(frame);
+    if (!claim || !this.vipSet.has(claim.senderIp)) return;
+    if (claim.senderMac === macToString(this.link.mac)) return;
+    this.duplicate('arp', `ARP ${claim.op} from ${claim.senderMac} claims ${claim.senderIp}, which this master holds`);
+  }
+
+  /** Someone else claims our VIP or VRID: log, count, and follow the configured policy. */
+  private duplicate(kind: 'arp' | 'advert', detail: string): void {
+    this.stats.duplicates++;
+    this.stats.lastDuplicate = { atMs: this.clock.now(), kind, detail };
+    const stepDown = this.cfg.duplicateVip.policy === 'stepDown' && this.machine.state === 'master';
+    this.sink.log('warn', { event: 'vrrp-duplicate-vip', instance: this.name, kind, detail, policy: this.cfg.duplicateVip.policy },
+      `vrrp ${this.name}: duplicate VIP: ${detail}${stepDown ? `; stepping down for ${this.cfg.duplicateVip.holdTime}ms` : ''}`);
+    if (stepDown) {
+      this.duplicateHold = true;
+      this.retrack('duplicate VIP');
+      this.holdTimer?.cancel();
+      this.holdTimer = this.clock.setTimeout(() => {
+        this.duplicateHold = false;
+        this.retrack('duplicate VIP hold time over');
+      }, this.cfg.duplicateVip.holdTime);
+    }
+    this.sink.changed();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.apply(this.machine.tick(this.clock.now()));
+  }
+
+  /** Carries out the state machine's effects, then re-arms the one timer at its next deadline. */
+  private apply(fx: VrrpEffect[]): void {
+    for (const e of fx) {
+      try {
+        this.effect(e);
+      } catch (err) {
+        this.sink.log('error', { event: 'vrrp-effect-failed', instance: this.name, effect: e.kind, err: String(err) }, `vrrp ${this.name}: ${e.kind} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.timer?.cancel();
+    const at = this.machine.deadline;
+    this.timer = at === undefined ? undefined : this.clock.setTimeout(() => this.onTimer(), at - this.clock.now());
+  }
+
+  private effect(e: VrrpEffect): void {
+    switch (e.kind) {
+      case 'sendAdvert':
+        return this.sendAdvert(e.priority);
+      case 'addVips':
+        for (const vip of this.cfg.vips) this.host.addAddress(this.cfg.interface, vip);
+        return;
+      case 'removeVips':
+        this.refreshTimer?.cancel();
+        for (const vip of this.cfg.vips) this.host.removeAddress(this.cfg.interface, vip);
+        return;
+      case 'garp':
+        return this.garpBurst(this.cfg.garpRepeat);
+      case 'transition':
+        return this.transition(e.from, e.to, e.reason);
+    }
+  }
+
+  private sendAdvert(priority: number): void {
+    if (!this.channel) return;
+    const dsts = this.cfg.unicastPeers.length > 0 ? this.cfg.unicastPeers : [VRRP_MULTICAST_GROUP];
+    for (const dst of dsts) {
+      const message = encodeAdvert({
+        version: this.cfg.version,
+        vrid: this.cfg.virtualRouterId,
+        priority,
+        advertIntervalCs: this.machine.settings.advertIntervalCs,
+        addresses: [...this.vipSet],
+        authPass: this.cfg.version === 2 ? this.cfg.authPass : '',
+      }, { src: this.sourceAddress, dst });
+      try {
+        this.channel.send(message, dst);
+        this.stats.sent++;
+      } catch {
+        this.stats.sendErrors++;
+      }
+    }
+  }
+
+  /** `count` gratuitous ARPs per VIP, `garpDelay` apart (0: back to back, as keepalived). */
+  private garpBurst(count: number): void {
+    if (!this.link || count <= 0 || this.machine.state !== 'master') return;
+    for (const vip of this.vipSet) {
+      this.host.sendFrame(this.cfg.interface, garpFrame(this.link.mac, vip));
+      this.stats.garps++;
+    }
+    if (count > 1) {
+      if (this.cfg.garpDelay > 0) this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(count - 1), this.cfg.garpDelay);
+      else this.garpBurst(count - 1);
+      return;
+    }
+    if (this.cfg.garpRefresh > 0) this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(1), this.cfg.garpRefresh);
+  }
+
+  private transition(from: VrrpState, to: VrrpState, reason: string): void {
+    const now = this.clock.now();
+    this.stats.transitions++;
+    this.stats.lastTransition = { atMs: now, from, to, reason };
+    const level = to === 'fault' ? 'warn' : 'info';
+    this.sink.log(level, { event: 'vrrp-state', instance: this.name, from, to, reason, priority: this.machine.effectivePriority },
+      `vrrp ${this.name}: ${from.toUpperCase()} → ${to.toUpperCase()} (${reason})`);
+    const command = to === 'master' || to === 'backup' || to === 'fault' ? this.cfg.notify[to] : undefined;
+    if (command) this.notify(command, to);
+    this.sink.changed();
+  }
+
+  /** keepalived's notify: the command runs with the instance, state and priority in env and as arguments. */
+  private notify(command: string, state: VrrpState): void {
+    const priority = String(this.machine.effectivePriority);
+    const child = spawn('/bin/sh', ['-c', `${command} "$@"`, 'notify', 'INSTANCE', this.name, state.toUpperCase(), priority], {
+      stdio: 'ignore',
+      env: { ...process.env, KUBEHA_VRRP_INSTANCE: this.name, KUBEHA_VRRP_STATE: state, KUBEHA_VRRP_PRIORITY: priority },
+    });
+    child.on('error', (err) => this.sink.log('error', { event: 'vrrp-notify-failed', instance: this.name, command, err: err.message }, `vrrp ${this.name}: notify ${command} failed: ${err.message}`));
+    child.on('exit', (code) => {
+      if (code) this.sink.log('warn', { event: 'vrrp-notify-failed', instance: this.name, command, code }, `vrrp ${this.name}: notify ${command} exited ${code}`);
+    });
+  }
+
+  /** The instance for the state API and metrics. */
+  status(): VrrpInstanceStatus {
+    const m = this.machine;
+    return {
+      name: this.name,
+      interface: this.cfg.interface,
+      virtualRouterId: this.cfg.virtualRouterId,
+      version: this.cfg.version,
+      state: m.state,
+      sinceMs: m.since,
+      priority: this.cfg.priority,
+      effectivePriority: m.effectivePriority,
+      master: m.masterAddress !== undefined && m.masterPriority !== undefined ? { address: m.masterAddress, priority: m.masterPriority } : null,
+      vips: this.cfg.vips,
+      transitions: this.stats.transitions,
+      lastTransition: this.stats.lastTransition,
+      adverts: { sent: this.stats.sent, received: this.stats.received, dropped: { ...this.stats.dropped }, sendErrors: this.stats.sendErrors },
+      garpsSent: this.stats.garps,
+      duplicateVip: { events: this.stats.duplicates, last: this.stats.lastDuplicate },
+      track: {
+        backends: [...this.backendOk].map(([name, ok]) => ({ name, ok })),
+        scripts: this.scripts.map((s) => ({ name: s.cfg.name, ok: s.ok, weight: s.cfg.weight, lastExit: s.lastExit ?? null })),
+        interfaces: [...this.interfaceUp].map(([name, up]) => ({ name, up })),
+      },
+      fault: this.faultReason,
+    };
+  }
+}

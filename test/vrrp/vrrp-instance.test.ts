@@ -1,0 +1,216 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeClock } from '../../src/clock.js';
+import { vrrpInstanceSchema } from '../../src/config/schema.js';
+import { garpFrame, parseArp } from '../../src/vrrp/arp.js';
+import { encodeAdvert, encodeIpv4 } from '../../src/vrrp/packet.js';
+import { VrrpInstance } from '../../src/vrrp/vrrp-instance.js';
+import { FakeNetwork, type FakeHost } from '../support/fake-vrrp-network.js';
+
+type Logged = { level: string; fields: Record<string, unknown>; msg: string };
+
+/** A parsed instance config with test defaults (v3, 100 ms, one VIP). */
+const config = (over: Record<string, unknown> = {}) =>
+  vrrpInstanceSchema.parse({ name: 'VI_1', interface: 'eth0', virtualRouterId: 51, advertInterval: '100ms', vips: ['10.0.0.100/24'], ...over });
+
+function node(net: FakeNetwork, host: FakeHost, over: Record<string, unknown> = {}) {
+  const logs: Logged[] = [];
+  const inst = new VrrpInstance(config(over), host, net.clock, { log: (level, fields, msg) => logs.push({ level, fields, msg }), changed: () => {} });
+  return { inst, host, logs };
+}
+
+function bed(...priorities: number[]) {
+  const clock = new FakeClock(1000);
+  const net = new FakeNetwork(clock);
+  const nodes = priorities.map((p, i) => node(net, net.host(`n${i + 1}`, `10.0.0.${i + 1}`), { priority: p }));
+  return { clock, net, nodes };
+}
+
+const states = (nodes: { inst: VrrpInstance }[]) => nodes.map((n) => n.inst.machine.state).join(' ');
+
+test('instance: three nodes elect the highest priority; only the master holds the VIP and sends 5 GARPs', () => {
+  const { clock, net, nodes } = bed(100, 150, 120);
+  for (const n of nodes) n.inst.start();
+  clock.advance(2000);
+  assert.equal(states(nodes), 'backup master backup');
+  assert.deepEqual(nodes.map((n) => n.host.vips), [[], ['10.0.0.100'], []]);
+  assert.equal(net.garps.length, 5, 'garpRepeat 5 by default');
+  assert.deepEqual(parseArp(net.garps[0]!.frame), { op: 'request', senderMac: '02:00:00:00:00:02', senderIp: '10.0.0.100', targetIp: '10.0.0.100' });
+  const s = nodes[0]!.inst.status();
+  assert.deepEqual(s.master, { address: '10.0.0.2', priority: 150 });
+  assert.ok(s.adverts.received >= 10, `backup heard adverts (${s.adverts.received})`);
+  assert.equal(nodes[1]!.inst.status().transitions, 2, 'initialize → backup → master');
+});
+
+test('instance: a master stopping (priority 0) hands over within skew time; one crashing within the master down interval', () => {
+  const { clock, nodes } = bed(150, 100, 50);
+  for (const n of nodes) n.inst.start();
+  clock.advance(2000);
+  const [a, b, c] = nodes as [ReturnType<typeof node>, ReturnType<typeof node>, ReturnType<typeof node>];
+  a.inst.stop();
+  assert.deepEqual(a.host.vips, [], 'the VIP leaves with the shutdown');
+  const t0 = clock.now();
+  while (b.inst.machine.state !== 'master' && clock.now() - t0 < 1000) clock.advance(1);
+  assert.ok(clock.now() - t0 <= 1 + (156 * 100) / 256 + 1, `took ${clock.now() - t0} ms`);
+  assert.equal(c.inst.machine.state, 'backup');
+  // Now b crashes: it is cut off and its timers never run again.
+  b.host.cut = true;
+  const t1 = clock.now();
+  while (c.inst.status().state !== 'master' && clock.now() - t1 < 2000) clock.advance(1);
+  const bound = 300 + (206 * 100) / 256 + 2;
+  assert.ok(clock.now() - t1 <= bound, `crash takeover took ${clock.now() - t1} ms (bound ${bound})`);
+});
+
+test('instance: track.backends — weight 0 faults the master at once; a negative weight lowers it below a backup that preempts', () => {
+  // [weight, state of a, takeover bound]: a fault sends priority 0 (the backup waits Skew_Time);
+  // a lower priority is advertised at once and the backup preempts on hearing it.
+  for (const [weight, expectA, withinMs] of [[0, 'fault', 62], [-60, 'backup', 2]] as const) {
+    const clock = new FakeClock(0);
+    const net = new FakeNetwork(clock);
+    const a = node(net, net.host('a', '10.0.0.1'), { priority: 150, track: { backends: ['apiservers'], backendWeight: weight } });
+    const b = node(net, net.host('b', '10.0.0.2'), { priority: 100 });
+    a.inst.start();
+    b.inst.start();
+    clock.advance(2000);
+    assert.equal(a.inst.machine.state, 'master');
+    a.inst.setBackend('apiservers', false);
+    clock.advance(withinMs);
+    assert.equal(b.inst.machine.state, 'master', `weight ${weight}: the backup takes over within ${withinMs} ms`);
+    clock.advance(2);
+    assert.equal(a.inst.machine.state, expectA, `weight ${weight}`);
+    assert.deepEqual(a.host.vips, []);
+    assert.deepEqual(b.host.vips, ['10.0.0.100']);
+    assert.equal(a.inst.status().effectivePriority, weight === 0 ? 150 : 90);
+    a.inst.setBackend('apiservers', true);
+    clock.advance(weight === 0 ? 400 : 5); // out of FAULT, a waits for the master down interval (or a lower advert) first
+    assert.equal(a.inst.machine.state, 'master', 'recovered: preempts back');
+  }
+});
+
+test('instance: a link going down faults the instance; track.interfaces likewise', () => {
+  const { clock, nodes } = bed(150, 100);
+  for (const n of nodes) n.inst.start();
+  clock.advance(2000);
+  nodes[0]!.host.linkUp = false;
+  clock.advance(100 + 62); // the next link poll, then Skew_Time
+  assert.equal(states(nodes), 'fault master');
+  assert.match(nodes[0]!.inst.status().fault ?? '', /interface eth0 down/);
+  nodes[0]!.host.linkUp = true;
+  clock.advance(200);
+  assert.equal(states(nodes), 'master backup');
+});
+
+test('instance: malformed and foreign packets are dropped and counted by reason, never thrown', () => {
+  const { clock, nodes } = bed(100);
+  const n = nodes[0]!;
+  n.inst.start();
+  const adv = (over: Record<string, unknown> = {}, ends = { src: '10.0.0.9', dst: '224.0.0.18' }) =>
+    encodeAdvert({ version: 3, vrid: 51, priority: 200, advertIntervalCs: 10, addresses: ['10.0.0.100'], authPass: '', ...over } as never, ends);
+  const ip = (m: Uint8Array, ttl = 255, src = '10.0.0.9') => encodeIpv4({ tos: 0, id: 0, ttl, protocol: 112, src, dst: '224.0.0.18' }, m);
+  const bad = new Uint8Array(ip(adv()));
+  bad[30] = bad[30]! ^ 0xff;
+  n.host.receive(bad);
+  n.host.receive(ip(adv(), 64));
+  n.host.receive(ip(adv({ version: 2, authPass: 'x', advertIntervalCs: 100 })));
+  n.host.receive(ip(adv({ vrid: 52 }))); // another router's VRID: not ours, not counted
+  n.host.receive(new Uint8Array([0x45, 0, 0, 20]));
+  n.host.receive(ip(adv()));
+  clock.advance(10);
+  const s = n.inst.status();
+  assert.deepEqual(s.adverts.dropped, { checksum: 1, ttl: 1, auth: 1 });
+  assert.equal(s.adverts.received, 1);
+  assert.equal(s.state, 'backup');
+});
+
+test('instance: v2 with PASS and unicast peers; an advert from an address that is not a peer is dropped and reported', () => {
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const v2 = { version: 2, advertInterval: '1s', authPass: 'k8s-ha' };
+  const a = node(net, net.host('a', '10.0.0.1'), { ...v2, priority: 150, unicastPeers: ['10.0.0.2'] });
+  const b = node(net, net.host('b', '10.0.0.2'), { ...v2, priority: 100, unicastPeers: ['10.0.0.1'] });
+  const rogue = node(net, net.host('r', '10.0.0.3'), { ...v2, priority: 200, unicastPeers: ['10.0.0.2'] });
+  a.inst.start();
+  b.inst.start();
+  clock.advance(5000);
+  assert.equal(states([a, b]), 'master backup');
+  rogue.inst.start();
+  clock.advance(5000);
+  assert.equal(b.inst.machine.state, 'backup');
+  assert.ok((b.inst.status().adverts.dropped.unknown_peer ?? 0) > 0);
+  assert.ok(b.inst.status().duplicateVip.events > 0);
+  assert.equal(b.inst.status().master?.address, '10.0.0.1', 'the rogue is not followed');
+});
+
+test('instance: duplicate VIP — an ARP from another MAC claiming the VIP is counted; stepDown releases it for holdTime', () => {
+  const { clock, net, nodes } = bed(150);
+  const a = nodes[0]!;
+  const other = net.host('x', '10.0.0.77');
+  a.inst.start();
+  clock.advance(1000);
+  assert.equal(a.inst.machine.state, 'master');
+  other.sendFrame('eth0', garpFrame(other.mac, '10.0.0.100'));
+  assert.equal(a.inst.status().duplicateVip.events, 1);
+  assert.equal(a.inst.machine.state, 'master', 'policy warn keeps the VIP');
+  assert.ok(a.logs.some((l) => l.fields.event === 'vrrp-duplicate-vip'));
+
+  const clock2 = new FakeClock(0);
+  const net2 = new FakeNetwork(clock2);
+  const s = node(net2, net2.host('s', '10.0.0.1'), { duplicateVip: { policy: 'stepDown', holdTime: '5s' } });
+  const x = net2.host('x', '10.0.0.77');
+  s.inst.start();
+  clock2.advance(1000);
+  x.sendFrame('eth0', garpFrame(x.mac, '10.0.0.100'));
+  assert.equal(s.inst.machine.state, 'fault');
+  assert.deepEqual(s.host.vips, []);
+  clock2.advance(5000 + 500);
+  assert.equal(s.inst.machine.state, 'master', 'back after the hold time');
+});
+
+test('instance: a stale VIP from a killed predecessor is removed at start; a partition heals to exactly one master', () => {
+  const { clock, nodes } = bed(150, 100);
+  nodes[1]!.host.addAddress('eth0', '10.0.0.100/24');
+  for (const n of nodes) n.inst.start();
+  assert.deepEqual(nodes[1]!.host.vips, []);
+  assert.ok(nodes[1]!.logs.some((l) => l.fields.event === 'vrrp-stale-vip'));
+  clock.advance(2000);
+  nodes[0]!.host.cut = true; // unplug the master: the backup takes over, two masters
+  clock.advance(1000);
+  assert.equal(states(nodes), 'master master');
+  nodes[0]!.host.cut = false;
+  const t0 = clock.now();
+  while (states(nodes) !== 'master backup' && clock.now() - t0 < 1000) clock.advance(1);
+  assert.equal(states(nodes), 'master backup');
+  assert.ok(clock.now() - t0 <= 102, `healed in ${clock.now() - t0} ms (one advert interval)`);
+  assert.deepEqual(nodes.map((n) => n.host.vips.length), [1, 0]);
+});
+
+test('instance: notify hooks run with instance, state and priority; a weight that cannot move the VIP is warned about', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-notify-'));
+  const out = join(dir, 'out');
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const hook = `echo "$KUBEHA_VRRP_INSTANCE $KUBEHA_VRRP_STATE $KUBEHA_VRRP_PRIORITY" >> ${out}`; // keepalived appends: INSTANCE name STATE priority
+  const a = node(net, net.host('a', '10.0.0.1'), { priority: 200 });
+  const b = node(net, net.host('b', '10.0.0.2'), { priority: 100, notify: { backup: hook, master: hook }, track: { backends: ['api'], backendWeight: -20 } });
+  a.inst.start();
+  b.inst.start();
+  clock.advance(1000);
+  a.inst.stop();
+  clock.advance(1000);
+  for (let i = 0; i < 100 && (readFileSafe(out).match(/\n/g)?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readFileSafe(out), 'VI_1 backup 100 INSTANCE VI_1 BACKUP 100\nVI_1 master 100 INSTANCE VI_1 MASTER 100\n');
+  const warn = b.logs.find((l) => l.fields.event === 'vrrp-weight-gap');
+  assert.ok(warn, 'gap 100 with a weight of 20: warned');
+  assert.match(warn.msg, /can never move/);
+});
+
+function readFileSafe(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -11,6 +11,8 @@ import type { Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import { Listener, type ListenerEvents } from './proxy/listener.js';
 import { ServerPool } from './proxy/server-pool.js';
+import type { VrrpStatus } from './vrrp/vrrp-engine.js';
+import { VrrpWorker } from './vrrp/vrrp-worker.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -55,13 +57,36 @@ export class Daemon {
   private readonly startedAt = new Date();
   private reloadCount = { success: 0, failure: 0 };
   private lastReloadErrors: string[] = [];
+  /** The VRRP engine, in its own thread (started with the first VRRP instance). */
+  readonly vrrp: VrrpWorker;
+  private trackTimer: ReturnType<typeof setInterval> | undefined;
   /** The latest server transitions, newest last (the dashboard's event list). */
   private readonly recentEvents: { at: string; backend: string; server: string; up: boolean; cause: string; detail: string }[] = [];
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
     this.clock = opts.clock ?? new SystemClock();
-    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms) });
+    this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances });
+  }
+
+  /** A VIP just became local: frontends waiting to bind it bind now rather than at their next retry. */
+  private onVrrpStatus(instances: VrrpStatus[]): void {
+    if (!instances.some((i) => i.state === 'master')) return;
+    for (const l of this.listenerMap.values()) if (!l.listening) l.retryNow();
+  }
+
+  /**
+   * The in-process replacement for check_haproxy.sh: a tracked backend can serve when one of its
+   * servers is up and usable and a frontend that uses it is listening. Sent to the VRRP thread on change.
+   */
+  private reportTrackedBackends(): void {
+    const tracked = new Set(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []);
+    for (const name of tracked) {
+      const pool = this.backends.get(name)?.pool;
+      const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening);
+      this.vrrp.setBackend(name, !!pool && serving && pool.servers.some((s) => pool.usable(s)));
+    }
   }
 
   /** The running config. */
@@ -144,6 +169,10 @@ export class Daemon {
     } catch (err) {
       return refuse([err instanceof Error ? err.message : String(err)]);
     }
+    // VRRP validates (interfaces, addresses) before it changes anything; instances whose config did
+    // not change keep running untouched.
+    const vrrpErrors = await this.vrrp.apply(config.vrrp?.instances ?? []);
+    if (vrrpErrors.length > 0) return refuse(vrrpErrors);
     let newAdmin: AdminServer | undefined;
     const adminChanged = JSON.stringify(config.admin) !== JSON.stringify(this.config?.admin);
     if (adminChanged && config.admin) {
@@ -169,6 +198,11 @@ export class Daemon {
     this.reconcileBackends(config.backends, probes);
     await this.reconcileListeners(config);
     this.config = config;
+    this.reportTrackedBackends();
+    if (!this.trackTimer && config.vrrp?.instances.length) {
+      this.trackTimer = setInterval(() => this.reportTrackedBackends(), 50);
+      this.trackTimer.unref();
+    }
     if (!isFirst) this.recordReload(true, []);
     return { ok: true };
   }
@@ -252,6 +286,9 @@ export class Daemon {
   async shutdown(graceMs = this.config?.global.shutdownGrace ?? 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // The VIP leaves first (priority 0: a backup takes over within Skew_Time), then sessions drain here.
+    clearInterval(this.trackTimer);
+    await this.vrrp.stop();
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
@@ -308,6 +345,8 @@ export class Daemon {
       configPath: this.opts.configPath ?? null,
       reloads: { ...this.reloadCount, lastErrors: this.lastReloadErrors },
       events: this.recentEvents,
+      vrrp: this.vrrp.instances,
+      vrrpThread: this.vrrp.instances.length ? { loopDelayMs: this.vrrp.loopDelayMs } : null,
       frontends: [...this.listenerMap.values()].map((l) => ({
         name: l.name,
         bind: l.bind,

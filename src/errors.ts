@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_CONFIG_DUPLICATE_NAME: 'two items of one kind share a name',
   KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND: 'a frontend or track names a backend that is not defined',
   KUBEHA_ERR_CONFIG_UNUSED_BACKEND: 'a backend that no frontend uses',
+  KUBEHA_ERR_CONFIG_VRRP: 'a VRRP instance setting that cannot work on the wire',
   KUBEHA_ERR_CONFIG_EMPTY: 'the config defines nothing to run',
   KUBEHA_ERR_CONFIG_ADMIN_TOKEN: 'an admin API reachable from other hosts without a token',
   KUBEHA_ERR_BIND: 'a listening socket could not be opened',
@@ -21,7 +22,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_VRRP_PERMISSION: 'VRRP lacks CAP_NET_RAW or CAP_NET_ADMIN',
   KUBEHA_ERR_VRRP_UNSUPPORTED: 'VRRP cannot run on this platform (koffi or libc missing)',
   KUBEHA_ERR_VRRP_INTERFACE: 'a VRRP interface does not exist or has no IPv4 address',
-  KUBEHA_ERR_VRRP_CONFIG: 'a VRRP instance is configured in a way that cannot work',
+  KUBEHA_ERR_VRRP_WEIGHT_GAP: 'a master whose tracked weights can never bring it below this backup',
   KUBEHA_ERR_USAGE: 'the command line is incomplete or contradictory',
 } as const;
 

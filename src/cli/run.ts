@@ -21,7 +21,6 @@ export async function runCommand(file: string): Promise<number> {
     log.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-  if (loaded.config.vrrp?.instances.length) log.warn({ event: 'vrrp-unsupported' }, 'vrrp: instances are validated but the VRRP engine is not part of this build yet; the VIP is not managed');
   log.info({ event: 'started', config: file, admin: daemon.adminPort }, `kubeha running with ${file}`);
 
   process.on('SIGUSR1', () => daemon.reopenAccessLog());

@@ -175,6 +175,35 @@ function describeIssue(
   }
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** VRRP settings that parse but cannot work on the wire or with keepalived peers. */
+function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string) => void): void {
+  const vrids = new Map<string, number>();
+  config.vrrp?.instances.forEach((inst, i) => {
+    const at = (...rest: (string | number)[]): Path => ['vrrp', 'instances', i, ...rest];
+    const key = `${inst.interface}/${inst.virtualRouterId}`;
+    const first = vrids.get(key);
+    if (first !== undefined) {
+      problem('KUBEHA_ERR_CONFIG_VRRP', at('virtualRouterId'), `virtualRouterId ${inst.virtualRouterId} on ${inst.interface} is already used by instance "${config.vrrp?.instances[first]?.name}"; two instances with one VRID on one segment fight over it — give each its own`);
+    } else vrids.set(key, i);
+    inst.vips.forEach((v, j) => {
+      const [ip = '', prefix = ''] = v.split('/');
+      if (!IPV4.test(ip) || Number(prefix) > 32) problem('KUBEHA_ERR_CONFIG_VRRP', at('vips', j), `VIP "${v}" is not an IPv4 address with a prefix length (IPv6 VRRP is not supported yet); write it like 10.8.4.55/24`);
+    });
+    inst.unicastPeers.forEach((peer, j) => {
+      if (!IPV4.test(peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer "${peer}" is not an IPv4 address; list the peers' own addresses (not the VIP)`);
+      if (inst.vips.some((v) => v.split('/')[0] === peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer ${peer} is one of the VIPs; list the peers' own addresses`);
+    });
+    if (inst.unicastSrcIp !== undefined && !IPV4.test(inst.unicastSrcIp)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastSrcIp'), `unicastSrcIp "${inst.unicastSrcIp}" is not an IPv4 address`);
+    if (inst.version === 3 && inst.authPass) problem('KUBEHA_ERR_CONFIG_VRRP', at('authPass'), 'VRRPv3 has no authentication (RFC 5798 removed it), so authPass would be ignored; remove it or set version: 2');
+    if (inst.version === 2 && inst.advertInterval % 1000 !== 0) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), `VRRPv2 carries the advert interval in whole seconds, so ${inst.advertInterval}ms cannot be sent; use 1s, 2s, ... or version: 3 for sub-second adverts`);
+    if (inst.version === 3 && inst.advertInterval > 40_950) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), 'VRRPv3 carries the advert interval in 12 bits of centiseconds, at most 40.95s; use a shorter interval');
+    const weighted = inst.track.scripts.some((sc) => sc.weight !== 0) || inst.track.backendWeight !== 0;
+    if (inst.priority === 255 && weighted) problem('KUBEHA_ERR_CONFIG_VRRP', at('priority'), 'priority 255 marks the address owner, which track weights never change (keepalived does the same); use 254 or less so the weights can move the VIP');
+  });
+}
+
 function article(expected: string): string {
   const words: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
   return words[expected] ?? expected;
@@ -219,6 +248,7 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
     inst.track.backends.forEach((b, j) =>
       backendRef(b, ['vrrp', 'instances', i, 'track', 'backends', j], `VRRP instance "${inst.name}" tracks`, 'define it under backends: or remove the track')),
   );
+  vrrpChecks(config, problem);
   const used = new Set(config.frontends.map((f) => f.backend));
   config.backends.forEach((b, i) => {
     if (!used.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);

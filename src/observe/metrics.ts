@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelV
 import type { Listener } from '../proxy/listener.js';
 import type { Server } from '../proxy/server.js';
 import type { ServerPool } from '../proxy/server-pool.js';
+import type { VrrpStatus } from '../vrrp/vrrp-engine.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
@@ -9,7 +10,11 @@ export interface MetricsSource {
   pools(): Iterable<ServerPool>;
   /** Converts a time on the daemon's monotonic clock to Unix milliseconds. */
   toWallMs(monotonicMs: number): number;
+  /** The VRRP instances as the VRRP thread last reported them. */
+  vrrp(): VrrpStatus[];
 }
+
+const VRRP_STATES = ['initialize', 'backup', 'master', 'fault'] as const;
 
 type ServerLabels = 'backend' | 'server';
 type Row<L extends string> = [labels: LabelValues<L>, value: number];
@@ -81,6 +86,26 @@ export class Metrics {
     perServer('kubeha_server_admin_state', 'Operator state: 0 ready, 1 drain, 2 maint.', 'gauge', (s) => ADMIN_STATE_VALUE[s.adminState]);
     perServer('kubeha_server_last_state_change_timestamp_seconds', 'Unix time of the last up/down change (0 when none since start).', 'gauge', (s) =>
       s.health.transitions === 0 ? 0 : source.toWallMs(s.health.changedAtMs) / 1000);
+
+    const perInstance = (name: string, help: string, kind: 'counter' | 'gauge', read: (v: VrrpStatus) => number) =>
+      scraped(name, help, kind, ['instance'], function* () {
+        for (const v of source.vrrp()) yield [{ instance: v.name }, read(v)];
+      });
+    scraped('kubeha_vrrp_state', 'VRRP state of the instance: 1 for the current state, 0 for the others.', 'gauge', ['instance', 'state'], function* () {
+      for (const v of source.vrrp()) for (const st of VRRP_STATES) yield [{ instance: v.name, state: st }, v.state === st ? 1 : 0];
+    });
+    perInstance('kubeha_vrrp_priority', 'Configured VRRP priority.', 'gauge', (v) => v.priority);
+    perInstance('kubeha_vrrp_effective_priority', 'Advertised VRRP priority: configured plus track weights.', 'gauge', (v) => v.effectivePriority);
+    perInstance('kubeha_vrrp_transitions_total', 'VRRP state changes of the instance.', 'counter', (v) => v.transitions);
+    perInstance('kubeha_vrrp_adverts_sent_total', 'VRRP advertisements sent.', 'counter', (v) => v.adverts.sent);
+    perInstance('kubeha_vrrp_adverts_received_total', 'Valid VRRP advertisements received for the instance\'s VRID.', 'counter', (v) => v.adverts.received);
+    perInstance('kubeha_vrrp_advert_send_errors_total', 'VRRP advertisements the kernel refused to send.', 'counter', (v) => v.adverts.sendErrors);
+    scraped('kubeha_vrrp_adverts_dropped_total', 'VRRP packets dropped, by reason (checksum, ttl, auth, interval, version, unknown_peer, ...).', 'counter', ['instance', 'reason'], function* () {
+      for (const v of source.vrrp()) for (const [reason, n] of Object.entries(v.adverts.dropped)) yield [{ instance: v.name, reason }, n ?? 0];
+    });
+    perInstance('kubeha_vrrp_garps_sent_total', 'Gratuitous ARPs sent for the instance\'s VIPs.', 'counter', (v) => v.garpsSent);
+    perInstance('kubeha_vrrp_duplicate_vip_events_total', 'Times another host claimed a VIP or VRID of the instance (ARP or advert).', 'counter', (v) => v.duplicateVip.events);
+    perInstance('kubeha_vrrp_advert_gap_max_seconds', 'Longest gap between adverts from the current master, as a backup heard them.', 'gauge', (v) => v.adverts.maxGapMs / 1000);
 
     this.checkDuration = new Histogram<ServerLabels>({
       name: 'kubeha_server_check_duration_seconds', help: 'Time taken by active health checks.', labelNames: ['backend', 'server'], registers: [r],

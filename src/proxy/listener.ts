@@ -94,6 +94,13 @@ export class Listener {
     });
   }
 
+  /** Retries a failed bind now instead of at the next interval (the VIP just arrived). */
+  retryNow(): void {
+    if (!this.retryTimer) return;
+    this.retryTimer.cancel();
+    this.tryListen();
+  }
+
   private tryListen(): void {
     this.retryTimer = undefined;
     if (this.closing) return;

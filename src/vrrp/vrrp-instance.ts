@@ -34,7 +34,14 @@ export interface VrrpInstanceStatus {
   vips: string[];
   transitions: number;
   lastTransition: { atMs: number; from: VrrpState; to: VrrpState; reason: string } | null;
-  adverts: { sent: number; received: number; dropped: Partial<Record<InstanceDropReason, number>>; sendErrors: number };
+  adverts: {
+    sent: number;
+    received: number;
+    dropped: Partial<Record<InstanceDropReason, number>>;
+    sendErrors: number;
+    /** The longest gap between two adverts of one master, as this backup heard them (a missed advert shows here). */
+    maxGapMs: number;
+  };
   garpsSent: number;
   duplicateVip: { events: number; last: { atMs: number; kind: 'arp' | 'advert'; detail: string } | null };
   track: {
@@ -59,9 +66,11 @@ export class VrrpInstance {
   private readonly backendOk = new Map<string, boolean>();
   private readonly interfaceUp = new Map<string, boolean>();
   private duplicateHold = false;
+  private faultReason: string | null = null;
   private readonly vipSet: Set<string>;
   private readonly stats = {
-    sent: 0, received: 0, sendErrors: 0, garps: 0, transitions: 0,
+    sent: 0, received: 0, sendErrors: 0, garps: 0, transitions: 0, maxGapMs: 0,
+    lastAdvert: undefined as { from: string; atMs: number } | undefined,
     dropped: {} as Partial<Record<InstanceDropReason, number>>,
     duplicates: 0,
     lastDuplicate: null as VrrpInstanceStatus['duplicateVip']['last'],
@@ -165,8 +174,6 @@ export class VrrpInstance {
     this.sink.changed();
   }
 
-  private faultReason: string | null = null;
-
   private pollLinks(): void {
     let changed = false;
     for (const name of new Set([this.cfg.interface, ...this.cfg.track.interfaces])) {
@@ -211,6 +218,9 @@ export class VrrpInstance {
     }
     this.stats.received++;
     const now = this.clock.now();
+    const last = this.stats.lastAdvert;
+    if (last?.from === ip.src && this.machine.state === 'backup') this.stats.maxGapMs = Math.max(this.stats.maxGapMs, now - last.atMs);
+    this.stats.lastAdvert = { from: ip.src, atMs: now };
     const wasMaster = this.machine.state === 'master';
     const fx = this.machine.receive(now, { src: ip.src, priority: advert.priority, advertIntervalCs: advert.advertIntervalCs });
     if (wasMaster && this.machine.state === 'master' && advert.priority > 0 && advert.priority < this.machine.effectivePriority) {
@@ -229,7 +239,7 @@ export class VrrpInstance {
     if (faultsExist || canDrop > gap) return;
     this.warnedGap = true;
     this.sink.log('warn', { event: 'vrrp-weight-gap', instance: this.name, master, masterPriority: theirPriority, priority: this.cfg.priority, trackWeight: -canDrop },
-      `vrrp ${this.name}: master ${master} has priority ${theirPriority}, ${gap} above ours, but the tracked weights (if it tracks what we track) lower it by at most ${canDrop}: the VIP can never move here when its checks fail; make the weights larger than the priority gap, or use weight 0 (fault) [KUBEHA_ERR_VRRP_CONFIG]`);
+      `vrrp ${this.name}: master ${master} has priority ${theirPriority}, ${gap} above ours, but the tracked weights (if it tracks what we track) lower it by at most ${canDrop}: the VIP can never move here when its checks fail; make the weights larger than the priority gap, or use weight 0 (fault) [KUBEHA_ERR_VRRP_WEIGHT_GAP]`);
   }
 
   private onArp(frame: Uint8Array): void {
@@ -373,7 +383,7 @@ export class VrrpInstance {
       vips: this.cfg.vips,
       transitions: this.stats.transitions,
       lastTransition: this.stats.lastTransition,
-      adverts: { sent: this.stats.sent, received: this.stats.received, dropped: { ...this.stats.dropped }, sendErrors: this.stats.sendErrors },
+      adverts: { sent: this.stats.sent, received: this.stats.received, dropped: { ...this.stats.dropped }, sendErrors: this.stats.sendErrors, maxGapMs: this.stats.maxGapMs },
       garpsSent: this.stats.garps,
       duplicateVip: { events: this.stats.duplicates, last: this.stats.lastDuplicate },
       track: {

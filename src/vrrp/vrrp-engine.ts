@@ -1,0 +1,88 @@
+// Every VRRP instance of a node, reconciled against the config on reload: an instance whose config
+// did not change keeps running untouched (no state change, no advert gap); a changed one is
+// stopped (priority 0, VIPs released) before its replacement starts.
+import type { Clock } from '../clock.js';
+import type { VrrpInstanceConfig } from '../config/schema.js';
+import { VrrpInstance, type InstanceSink, type VrrpInstanceStatus } from './vrrp-instance.js';
+import type { VrrpHost } from './vrrp-host.js';
+
+/** An instance's status with its times as Unix milliseconds. */
+export type VrrpStatus = Omit<VrrpInstanceStatus, 'sinceMs' | 'lastTransition' | 'duplicateVip'> & {
+  since: string;
+  lastTransition: (Omit<NonNullable<VrrpInstanceStatus['lastTransition']>, 'atMs'> & { at: string }) | null;
+  duplicateVip: { events: number; last: (Omit<NonNullable<VrrpInstanceStatus['duplicateVip']['last']>, 'atMs'> & { at: string }) | null };
+};
+
+/** The VRRP side of a node. */
+export class VrrpEngine {
+  private readonly instances = new Map<string, { cfg: string; inst: VrrpInstance }>();
+  private readonly backends = new Map<string, boolean>();
+
+  constructor(
+    private readonly host: VrrpHost,
+    private readonly clock: Clock,
+    private readonly sink: InstanceSink,
+  ) {}
+
+  /**
+   * Reconciles the running instances with `configs`. Instances that cannot be created (no such
+   * interface, no address) are reported and nothing is changed; a failure to start one (no
+   * permission) is reported after the others were applied.
+   */
+  apply(configs: VrrpInstanceConfig[]): string[] {
+    const fresh: { cfg: VrrpInstanceConfig; key: string; inst: VrrpInstance }[] = [];
+    try {
+      for (const cfg of configs) {
+        const key = JSON.stringify(cfg);
+        if (this.instances.get(cfg.name)?.cfg === key) continue;
+        fresh.push({ cfg, key, inst: new VrrpInstance(cfg, this.host, this.clock, this.sink) });
+      }
+    } catch (err) {
+      return [err instanceof Error ? err.message : String(err)];
+    }
+    const wanted = new Set(configs.map((c) => c.name));
+    for (const [name, { inst }] of this.instances) {
+      if (wanted.has(name) && !fresh.some((f) => f.cfg.name === name)) continue;
+      inst.stop();
+      this.instances.delete(name);
+    }
+    const errors: string[] = [];
+    for (const f of fresh) {
+      try {
+        f.inst.start();
+        for (const [b, ok] of this.backends) f.inst.setBackend(b, ok);
+        this.instances.set(f.cfg.name, { cfg: f.key, inst: f.inst });
+      } catch (err) {
+        f.inst.stop();
+        errors.push(`vrrp ${f.cfg.name}: ${err instanceof Error ? err.toString() : String(err)}`);
+      }
+    }
+    return errors;
+  }
+
+  /** A tracked backend's health as the data plane sees it. */
+  setBackend(name: string, ok: boolean): void {
+    this.backends.set(name, ok);
+    for (const { inst } of this.instances.values()) inst.setBackend(name, ok);
+  }
+
+  /** Stops every instance: masters send priority 0 and release their VIPs. */
+  stop(): void {
+    for (const { inst } of this.instances.values()) inst.stop();
+    this.instances.clear();
+  }
+
+  /** Every instance's status, with wall-clock times. */
+  status(): VrrpStatus[] {
+    const iso = (ms: number) => new Date(Date.now() - (this.clock.now() - ms)).toISOString();
+    return [...this.instances.values()].map(({ inst }) => {
+      const { sinceMs, lastTransition, duplicateVip, ...rest } = inst.status();
+      return {
+        ...rest,
+        since: iso(sinceMs),
+        lastTransition: lastTransition && { from: lastTransition.from, to: lastTransition.to, reason: lastTransition.reason, at: iso(lastTransition.atMs) },
+        duplicateVip: { events: duplicateVip.events, last: duplicateVip.last && { kind: duplicateVip.last.kind, detail: duplicateVip.last.detail, at: iso(duplicateVip.last.atMs) } },
+      };
+    });
+  }
+}

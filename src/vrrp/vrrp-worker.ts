@@ -1,0 +1,94 @@
+// The data plane's handle on the VRRP thread (engine-worker.ts): it forwards config and tracked
+// backend health, and keeps the latest status the thread reported for the API and metrics.
+import { Worker } from 'node:worker_threads';
+import type { VrrpInstanceConfig } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { VrrpStatus } from './vrrp-engine.js';
+
+/** Messages to the VRRP thread. */
+export type ToVrrpWorker =
+  | { type: 'apply'; id: number; instances: VrrpInstanceConfig[] }
+  | { type: 'backend'; name: string; ok: boolean }
+  | { type: 'stop' };
+
+/** Messages from the VRRP thread. */
+export type FromVrrpWorker =
+  | { type: 'applied'; id: number; errors: string[] }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; fields: Record<string, unknown>; msg: string }
+  | { type: 'status'; instances: VrrpStatus[]; loopDelayMs: { p99: number; max: number } }
+  | { type: 'stopped' };
+
+/** The VRRP engine running in its own thread. Started on the first config with instances. */
+export class VrrpWorker {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, (errors: string[]) => void>();
+  private stopped: Promise<void> | undefined;
+  private readonly backends = new Map<string, boolean>();
+  /** The latest status reported by the thread. */
+  instances: VrrpStatus[] = [];
+  loopDelayMs = { p99: 0, max: 0 };
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onStatus: (instances: VrrpStatus[]) => void = () => {},
+  ) {}
+
+  private start(): Worker {
+    const w = new Worker(new URL('./engine-worker.js', import.meta.url));
+    w.on('message', (m: FromVrrpWorker) => {
+      if (m.type === 'applied') {
+        this.pending.get(m.id)?.(m.errors);
+        this.pending.delete(m.id);
+      } else if (m.type === 'log') {
+        this.log[m.level](m.fields, m.msg);
+      } else if (m.type === 'status') {
+        this.instances = m.instances;
+        this.loopDelayMs = m.loopDelayMs;
+        this.onStatus(m.instances);
+      }
+    });
+    w.on('error', (err) => {
+      this.log.error({ event: 'vrrp-thread-failed', err }, `vrrp: the VRRP thread failed: ${err.message}`);
+      for (const resolve of this.pending.values()) resolve([`the VRRP thread failed: ${err.message}`]);
+      this.pending.clear();
+    });
+    w.on('exit', () => {
+      if (this.worker === w) this.worker = undefined;
+    });
+    return w;
+  }
+
+  /** Reconciles the thread's instances with `instances`; resolves with the errors (empty = applied). */
+  apply(instances: VrrpInstanceConfig[]): Promise<string[]> {
+    if (!this.worker && instances.length === 0) return Promise.resolve([]);
+    this.worker ??= this.start();
+    const id = this.nextId++;
+    const done = new Promise<string[]>((resolve) => this.pending.set(id, resolve));
+    this.worker.postMessage({ type: 'apply', id, instances } satisfies ToVrrpWorker);
+    for (const [name, ok] of this.backends) this.worker.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+    return done;
+  }
+
+  /** Tells the instances that track `name` whether it can serve; only changes are sent. */
+  setBackend(name: string, ok: boolean): void {
+    if (this.backends.get(name) === ok) return;
+    this.backends.set(name, ok);
+    this.worker?.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+  }
+
+  /** Hands over (priority 0), releases the VIPs and ends the thread. */
+  stop(): Promise<void> {
+    const w = this.worker;
+    if (!w) return Promise.resolve();
+    this.stopped ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
+      w.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      w.postMessage({ type: 'stop' } satisfies ToVrrpWorker);
+    });
+    return this.stopped;
+  }
+}

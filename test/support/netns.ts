@@ -1,0 +1,188 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KUBEHA_BIN } from './processes.js';
+import type { TestContextLike } from './tcp.js';
+
+/** The test-bed's subnet: TEST-NET-1, only ever inside the namespaces the tests create. */
+export const SUBNET = '192.0.2';
+export const VIP = `${SUBNET}.200`;
+
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+/** A process started inside a namespace, with its output collected and a time-stamped line stream. */
+export interface NsProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves at the first line (seen or future) matching `re`, with the Date.now() it arrived. */
+  waitLine(re: RegExp, timeoutMs?: number): Promise<{ line: string; atMs: number }>;
+  lines: { line: string; atMs: number }[];
+  exited: Promise<number | null>;
+  running: () => boolean;
+}
+
+/** One host of the bed: a namespace with `eth0` on the bridge. */
+export interface BedHost {
+  ns: string;
+  ip: string;
+  /** The host-side veth end (on the bridge); set it down to cut this host off. */
+  port: string;
+  /** Runs a command in the namespace; killed by PID when the test ends. */
+  spawn(cmd: string, args: string[]): NsProcess;
+  /** Whether `address` is on this host's eth0 now. */
+  hasAddress(address: string): boolean;
+}
+
+/** A bridge in its own namespace and `n` host namespaces on it; removed when the test ends. */
+export interface Bed {
+  hosts: BedHost[];
+  dir: string;
+  /**
+   * Cuts host i off the bridge (false) or joins it again (true). The port leaves the bridge rather
+   * than going down, so the host keeps its carrier: a partition, not a link failure (which FAULTs).
+   */
+  plug(i: number, up: boolean): void;
+}
+
+let beds = 0;
+
+/** Creates the bed. Needs root (CAP_NET_ADMIN); everything is removed in `t.after`. */
+export function createBed(t: TestContextLike, n: number): Bed {
+  const id = `kh${process.pid % 10000}${beds++}`;
+  const brNs = `${id}br`;
+  const dir = mkdtempSync(join(tmpdir(), `kubeha-${id}-`));
+  const procs: NsProcess[] = [];
+  const namespaces: string[] = [];
+  t.after(async () => {
+    for (const p of procs) if (p.running() && p.child.pid) process.kill(p.child.pid, 'SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    for (const ns of namespaces) {
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        // already gone
+      }
+    }
+  });
+  ip('netns', 'add', brNs);
+  namespaces.push(brNs);
+  ip('-n', brNs, 'link', 'add', 'br0', 'type', 'bridge');
+  ip('-n', brNs, 'link', 'set', 'br0', 'up');
+  const hosts: BedHost[] = [];
+  for (let i = 0; i < n; i++) {
+    const ns = `${id}h${i}`;
+    const port = `p${i}`;
+    ip('netns', 'add', ns);
+    namespaces.push(ns);
+    ip('-n', brNs, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('-n', brNs, 'link', 'set', port, 'master', 'br0');
+    ip('-n', brNs, 'link', 'set', port, 'up');
+    const addr = `${SUBNET}.${i + 1}`;
+    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    hosts.push({
+      ns, ip: addr, port,
+      spawn(cmd, args) {
+        const p = nsSpawn(ns, cmd, args);
+        procs.push(p);
+        return p;
+      },
+      hasAddress: (address) => ip('-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0').includes(` ${address}/`),
+    });
+  }
+  return { hosts, dir, plug: (i, up) => void ip('-n', brNs, 'link', 'set', `p${i}`, ...(up ? ['master', 'br0'] : ['nomaster'])) };
+}
+
+function nsSpawn(ns: string, cmd: string, args: string[]): NsProcess {
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let partial = '';
+  const lines: { line: string; atMs: number }[] = [];
+  const waiters: { re: RegExp; resolve: (l: { line: string; atMs: number }) => void }[] = [];
+  const onData = (d: string) => {
+    const atMs = Date.now();
+    out += d;
+    partial += d;
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const entry = { line: partial.slice(0, nl), atMs };
+      partial = partial.slice(nl + 1);
+      lines.push(entry);
+      for (const w of [...waiters]) if (w.re.test(entry.line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(entry);
+      }
+    }
+  };
+  child.stdout?.setEncoding('utf8').on('data', onData);
+  child.stderr?.setEncoding('utf8').on('data', onData);
+  let running = true;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    running = false;
+    resolve(code);
+  }));
+  return {
+    child, lines, exited, output: () => out, running: () => running,
+    waitLine(re, timeoutMs = 15_000) {
+      const seen = lines.find((l) => re.test(l.line));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${ns} ${cmd}: no line matching ${re} in ${timeoutMs} ms; output:\n${out.slice(-3000)}`)), timeoutMs);
+        waiters.push({ re, resolve: (l) => { clearTimeout(timer); resolve(l); } });
+      });
+    },
+  };
+}
+
+/** VRRP settings shared by the kubeha and keepalived configs of one scenario. */
+export interface VrrpSettings {
+  version: 2 | 3;
+  advertIntervalMs: number;
+  vrid: number;
+  authPass?: string;
+  /** Unicast peers' addresses; empty = multicast. */
+  peers?: string[];
+  preempt?: boolean;
+}
+
+/** Starts `kubeha run` in `host` with a VRRP-only config; resolves once it logged its first state. */
+export function startKubeha(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, extra: Record<string, unknown> = {}): NsProcess {
+  const file = join(bed.dir, `kubeha-${host.ns}.yaml`);
+  const inst: Record<string, unknown> = {
+    name: 'VI_1', interface: 'eth0', virtualRouterId: s.vrid, priority, version: s.version,
+    advertInterval: `${s.advertIntervalMs}ms`, preempt: s.preempt ?? true, vips: [`${VIP}/24`],
+    unicastPeers: s.peers ?? [], ...(s.authPass ? { authPass: s.authPass } : {}), ...extra,
+  };
+  writeFileSync(file, JSON.stringify({ global: { shutdownGrace: '0s' }, vrrp: { instances: [inst] } }));
+  return host.spawn(process.execPath, [KUBEHA_BIN, 'run', '--config', file]);
+}
+
+/** Starts Debian's keepalived in `host` (foreground, logging to stdout) with the same settings. */
+export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priority: number): NsProcess {
+  const file = join(bed.dir, `keepalived-${host.ns}.conf`);
+  const interval = s.version === 2 ? String(Math.max(1, Math.round(s.advertIntervalMs / 1000))) : String(s.advertIntervalMs / 1000);
+  const unicast = s.peers?.length ? `  unicast_src_ip ${host.ip}\n  unicast_peer {\n${s.peers.map((p) => `    ${p}\n`).join('')}  }\n` : '';
+  const auth = s.authPass ? `  authentication {\n    auth_type PASS\n    auth_pass ${s.authPass}\n  }\n` : '';
+  writeFileSync(file, `global_defs {\n  router_id ${host.ns}\n  vrrp_version ${s.version}\n}\n` +
+    `vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id ${s.vrid}\n  priority ${priority}\n  advert_int ${interval}\n` +
+    `${s.preempt === false ? '  nopreempt\n' : ''}${unicast}${auth}  virtual_ipaddress {\n    ${VIP}/24\n  }\n}\n`);
+  const pid = (k: string) => join(bed.dir, `${host.ns}-${k}.pid`);
+  return host.spawn('keepalived', ['-n', '-l', '-D', '-f', file, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')]);
+}
+
+/** Time-stamps every address added to or removed from `host`'s eth0 (`ip monitor address`). */
+export function watchAddresses(host: BedHost): NsProcess {
+  return host.spawn('ip', ['-o', 'monitor', 'address', 'dev', 'eth0']);
+}
+
+/** Polls until `pred` holds or `timeoutMs` passes; resolves with whether it held. */
+export async function until(pred: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return pred();
+}

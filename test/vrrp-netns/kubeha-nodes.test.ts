@@ -1,0 +1,85 @@
+// kubeha nodes in network namespaces on a bridge: real raw sockets, real addresses, real ARP.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createBed, startKubeha, until, VIP, watchAddresses, type VrrpSettings } from '../support/netns.js';
+
+const V3: VrrpSettings = { version: 3, advertIntervalMs: 100, vrid: 51 };
+const masterLine = /"to":"master"/;
+
+test('two kubeha nodes: one master holds the VIP; SIGTERM hands over within skew time, SIGKILL within the master down interval', async (t) => {
+  const bed = createBed(t, 2);
+  const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
+  const ka = startKubeha(bed, a, V3, 150);
+  await ka.waitLine(masterLine);
+  const kb = startKubeha(bed, b, V3, 100);
+  await kb.waitLine(/"to":"backup"/);
+  assert.ok(a.hasAddress(VIP), 'the master holds the VIP');
+  assert.ok(!b.hasAddress(VIP));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(!kb.lines.some((l) => masterLine.test(l.line)), 'the backup stays backup while adverts arrive');
+
+  const monB = watchAddresses(b);
+  await new Promise((r) => setTimeout(r, 200));
+  const killedAt = Date.now();
+  ka.child.kill('SIGTERM');
+  const added = await monB.waitLine(new RegExp(`inet ${VIP.replace(/\./g, '\\.')}/`), 5000);
+  const handover = added.atMs - killedAt;
+  t.diagnostic(`SIGTERM → VIP on the backup: ${handover} ms`);
+  assert.ok(handover < 300, `handover took ${handover} ms`);
+  await ka.exited;
+  assert.ok(!a.hasAddress(VIP), 'the stopped master released the VIP');
+
+  // b is now master; a comes back with the higher priority and preempts; then SIGKILL it.
+  const ka2 = startKubeha(bed, a, V3, 150);
+  await ka2.waitLine(masterLine);
+  assert.ok(await until(() => !b.hasAddress(VIP), 2000), 'b released the VIP to the preempting a');
+  const before = monB.lines.length;
+  const killed2 = Date.now();
+  ka2.child.kill('SIGKILL');
+  assert.ok(await until(() => monB.lines.slice(before).some((l) => l.line.includes(`inet ${VIP}/`) && !l.line.startsWith('Deleted')), 3000));
+  const taken = monB.lines.slice(before).find((l) => l.line.includes(`inet ${VIP}/`) && !l.line.startsWith('Deleted'))!;
+  t.diagnostic(`SIGKILL → VIP on the backup: ${taken.atMs - killed2} ms`);
+  assert.ok(taken.atMs - killed2 <= 500, `crash takeover took ${taken.atMs - killed2} ms (target ≤ 500 ms at 100 ms adverts)`);
+});
+
+test('three kubeha nodes elect the highest priority; the next one takes over when it stops', async (t) => {
+  const bed = createBed(t, 3);
+  const [a, b, c] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
+  // The lowest starts last: started first, it would be master until the others' processes are up.
+  const procs = [undefined, startKubeha(bed, b, V3, 200), startKubeha(bed, c, V3, 150)];
+  await procs[1]!.waitLine(masterLine);
+  procs[0] = startKubeha(bed, a, V3, 100);
+  await procs[0].waitLine(/"to":"backup"/);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.deepEqual([a, b, c].map((h) => h.hasAddress(VIP)), [false, true, false]);
+  procs[1]!.child.kill('SIGTERM');
+  await procs[2]!.waitLine(masterLine, 3000);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual([a, b, c].map((h) => h.hasAddress(VIP)), [false, false, true]);
+  assert.ok(!procs[0]!.lines.some((l) => masterLine.test(l.line)), 'the lowest never became master');
+});
+
+test('partition and heal: two masters while cut off, exactly one master after the heal', async (t) => {
+  const bed = createBed(t, 2);
+  const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
+  const ka = startKubeha(bed, a, V3, 150);
+  const kb = startKubeha(bed, b, V3, 100);
+  await ka.waitLine(masterLine);
+  await kb.waitLine(/"to":"backup"/);
+  const monA = watchAddresses(a);
+  const monB = watchAddresses(b);
+  await new Promise((r) => setTimeout(r, 300));
+  bed.plug(0, false);
+  await kb.waitLine(masterLine, 3000);
+  assert.ok(await until(() => a.hasAddress(VIP) && b.hasAddress(VIP), 1000), 'both hold the VIP while partitioned (each alone on its side)');
+  const healedAt = Date.now();
+  bed.plug(0, true);
+  assert.ok(await until(() => !b.hasAddress(VIP), 3000), 'the lower priority released the VIP after the heal');
+  const released = monB.lines.find((l) => l.line.startsWith('Deleted') && l.line.includes(VIP))!;
+  const twoMasterMs = released.atMs - healedAt;
+  t.diagnostic(`two masters for ${twoMasterMs} ms after the heal`);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [true, false], 'exactly one master after the heal');
+  assert.ok(twoMasterMs < 400, `two masters for ${twoMasterMs} ms after the heal`);
+  assert.ok(!monA.lines.some((l) => l.line.startsWith('Deleted')), 'the higher priority kept the VIP throughout');
+});

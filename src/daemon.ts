@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SystemClock, type Clock } from './clock.js';
 import { formatProblem, loadConfigFile } from './config/load.js';
 import { z } from 'zod';
@@ -60,12 +61,15 @@ export class Daemon {
   /** The VRRP engine, in its own thread (started with the first VRRP instance). */
   readonly vrrp: VrrpWorker;
   private trackTimer: ReturnType<typeof setInterval> | undefined;
+  /** Event-loop delay of the data plane's thread (what health checks and the proxy live with). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** The latest server transitions, newest last (the dashboard's event list). */
   private readonly recentEvents: { at: string; backend: string; server: string; up: boolean; cause: string; detail: string }[] = [];
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
     this.clock = opts.clock ?? new SystemClock();
+    this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
     this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances });
   }
@@ -302,6 +306,7 @@ export class Daemon {
     }
     await this.admin?.stop();
     await this.accessLog?.close();
+    this.loopDelay.disable();
   }
 
   /** Reopens the access log file (SIGUSR1, after log rotation). */
@@ -346,6 +351,7 @@ export class Daemon {
       reloads: { ...this.reloadCount, lastErrors: this.lastReloadErrors },
       events: this.recentEvents,
       vrrp: this.vrrp.instances,
+      eventLoopDelayMs: { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 },
       vrrpThread: this.vrrp.instances.length ? { loopDelayMs: this.vrrp.loopDelayMs } : null,
       frontends: [...this.listenerMap.values()].map((l) => ({
         name: l.name,

@@ -135,7 +135,7 @@ export const vrrpInstanceSchema = z.strictObject({
   virtualRouterId: count(1, 255),
   priority: count(1, 255).default(100),
   version: z.union([z.literal(2), z.literal(3)]).default(3),
-  advertInterval: duration(10).default(1000),
+  advertInterval: duration(10).default(100),
   preempt: z.boolean().default(true),
   preemptDelay: duration().default(0),
   vips: z.array(cidr).min(1),

@@ -148,14 +148,14 @@ export interface VrrpSettings {
 }
 
 /** Starts `kubeha run` in `host` with a VRRP-only config; resolves once it logged its first state. */
-export function startKubeha(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, extra: Record<string, unknown> = {}): NsProcess {
+export function startKubeha(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, extra: Record<string, unknown> = {}, topLevel: Record<string, unknown> = {}): NsProcess {
   const file = join(bed.dir, `kubeha-${host.ns}.yaml`);
   const inst: Record<string, unknown> = {
     name: 'VI_1', interface: 'eth0', virtualRouterId: s.vrid, priority, version: s.version,
     advertInterval: `${s.advertIntervalMs}ms`, preempt: s.preempt ?? true, vips: [`${VIP}/24`],
     unicastPeers: s.peers ?? [], ...(s.authPass ? { authPass: s.authPass } : {}), ...extra,
   };
-  writeFileSync(file, JSON.stringify({ global: { shutdownGrace: '0s' }, vrrp: { instances: [inst] } }));
+  writeFileSync(file, JSON.stringify({ global: { shutdownGrace: '0s' }, ...topLevel, vrrp: { instances: [inst] } }));
   return host.spawn(process.execPath, [KUBEHA_BIN, 'run', '--config', file]);
 }
 
@@ -170,6 +170,12 @@ export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priori
     `${s.preempt === false ? '  nopreempt\n' : ''}${unicast}${auth}  virtual_ipaddress {\n    ${VIP}/24\n  }\n}\n`);
   const pid = (k: string) => join(bed.dir, `${host.ns}-${k}.pid`);
   return host.spawn('keepalived', ['-n', '-l', '-D', '-f', file, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')]);
+}
+
+/** GETs `url` from inside the namespace (the admin API listens on the namespace's own loopback). */
+export function nsFetchJson(host: BedHost, url: string): Record<string, unknown> {
+  const script = `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => process.stdout.write(t))`;
+  return JSON.parse(execFileSync('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script]).toString()) as Record<string, unknown>;
 }
 
 /** Time-stamps every address added to or removed from `host`'s eth0 (`ip monitor address`). */

@@ -119,6 +119,26 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_YAML', 'fix the anchors and aliases']],
   },
   {
+    name: 'VRRP: one VRID twice on one interface',
+    yaml: `vrrp:\n  instances:\n    - { name: a, interface: eth0, virtualRouterId: 51, vips: [10.0.0.5/24] }\n    - { name: b, interface: eth0, virtualRouterId: 51, vips: [10.0.0.6/24] }\n`,
+    expect: [[4, 52, 'KUBEHA_ERR_CONFIG_VRRP', 'already used by instance "a"']],
+  },
+  {
+    name: 'VRRP: authPass with v3, a v2 interval below a second, an IPv6 VIP, a peer that is the VIP',
+    yaml: `vrrp:\n  instances:\n    - name: a\n      interface: eth0\n      virtualRouterId: 51\n      authPass: secret\n      vips: [10.0.0.5/24, "fd00::5/64"]\n      unicastPeers: [10.0.0.5]\n    - { name: b, interface: eth0, virtualRouterId: 52, version: 2, advertInterval: 500ms, vips: [10.0.0.6/24] }\n`,
+    expect: [
+      [6, 17, 'KUBEHA_ERR_CONFIG_VRRP', 'VRRPv3 has no authentication'],
+      [7, 27, 'KUBEHA_ERR_CONFIG_VRRP', 'not an IPv4 address'],
+      [8, 22, 'KUBEHA_ERR_CONFIG_VRRP', 'is one of the VIPs'],
+      [9, 84, 'KUBEHA_ERR_CONFIG_VRRP', 'whole seconds'],
+    ],
+  },
+  {
+    name: 'VRRP: priority 255 with a track weight',
+    yaml: `vrrp:\n  instances:\n    - { name: a, interface: eth0, virtualRouterId: 51, priority: 255, vips: [10.0.0.5/24], track: { scripts: [{ name: s, command: "true", weight: -20 }] } }\n`,
+    expect: [[3, 66, 'KUBEHA_ERR_CONFIG_VRRP', 'address owner']],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],

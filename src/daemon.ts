@@ -125,7 +125,10 @@ export class Daemon {
   /** Starts the node with `config`. Throws when the admin server cannot bind. */
   async start(config: Config): Promise<void> {
     const result = await this.apply(config);
-    if (!result.ok) throw new Error(result.errors.join('\n'));
+    if (!result.ok) {
+      await this.vrrp.stop(); // a thread left running would keep the process alive
+      throw new Error(result.errors.join('\n'));
+    }
   }
 
   /** Re-reads the config file and applies it; a bad file is refused and the old config keeps running. */

@@ -9,6 +9,8 @@ import { applyCheck, initialHealth, type HealthState } from '../health/health-st
 export class TrackScript {
   health: HealthState;
   lastExit: number | string | undefined;
+  /** Runs completed so far. */
+  runs = 0;
   private timer: Timer | undefined;
   private stopped = false;
 
@@ -41,6 +43,7 @@ export class TrackScript {
       if (this.stopped) return;
       const code = err ? ((err as NodeJS.ErrnoException & { code?: number | string }).code ?? 'error') : 0;
       this.lastExit = err && (err as { killed?: boolean }).killed ? 'timeout' : code;
+      this.runs++;
       const before = this.health.up;
       this.health = applyCheck(this.health, !err, this.cfg, this.clock.now());
       if (this.health.up !== before) this.onChange(this);

@@ -87,8 +87,17 @@ function render(st, rates) {
     + st.frontends.map((f) => '<tr data-frontend="' + esc(f.name) + '"><td>' + esc(f.name) + '</td><td>' + esc(f.bind) + (f.port ? ' (:' + f.port + ')' : '') + (f.listening ? '' : ' <b style="color:var(--down)">not bound</b>') + '</td><td>' + esc(f.backend) + '</td><td>' + f.active + '</td><td>' + (rates[f.name] ?? 0).toFixed(1) + '</td><td>' + f.accepted + '</td><td>' + Object.values(f.rejected).reduce((a, b) => a + b, 0) + '</td></tr>').join('')
     + '</table></div>';
   $('#backends').innerHTML = st.backends.map((b) => '<section data-backend="' + esc(b.name) + '"><h2>' + esc(b.name) + ' <small>' + esc(b.balance) + ', ' + b.servers.filter((s) => s.state === 'up' && s.adminState === 'ready').length + '/' + b.servers.length + ' up, queue ' + b.queue.length + '</small></h2><div class="servers">' + b.servers.map((s) => serverCard(b, s)).join('') + '</div></section>').join('');
-  $('#vrrp').style.display = st.vrrp ? '' : 'none';
-  if (st.vrrp) $('#vrrp').innerHTML = '<h2>VRRP</h2>' + st.vrrp.map((v) => '<div>' + esc(v.name) + ': <b>' + esc(v.state) + '</b> priority ' + esc(v.priority) + '</div>').join('');
+  const vrrp = st.vrrp || [];
+  $('#vrrp').style.display = vrrp.length ? '' : 'none';
+  if (vrrp.length) $('#vrrp').innerHTML = '<h2>VRRP</h2><div class="scroll"><table><tr><th>instance</th><th>state</th><th>priority</th><th>master</th><th>VIPs</th><th>adverts</th><th>dropped</th><th>dup. VIP</th></tr>'
+    + vrrp.map((v) => '<tr data-vrrp="' + esc(v.name) + '"><td>' + esc(v.name) + ' <small>' + esc(v.interface) + ' vrid ' + v.virtualRouterId + ' v' + v.version + '</small></td>'
+      + '<td><b style="color:var(' + (v.state === 'master' ? '--up' : v.state === 'fault' ? '--down' : '--muted') + ')">' + esc(v.state.toUpperCase()) + '</b>' + (v.fault ? ' <small>' + esc(v.fault) + '</small>' : '') + '</td>'
+      + '<td>' + v.effectivePriority + (v.effectivePriority !== v.priority ? ' <small>(' + v.priority + ')</small>' : '') + '</td>'
+      + '<td>' + (v.master ? esc(v.master.address) + ' <small>(' + v.master.priority + ')</small>' : '-') + '</td>'
+      + '<td>' + v.vips.map(esc).join(' ') + '</td>'
+      + '<td>' + v.adverts.sent + ' out, ' + v.adverts.received + ' in</td>'
+      + '<td>' + Object.values(v.adverts.dropped).reduce((a, b) => a + b, 0) + '</td>'
+      + '<td>' + v.duplicateVip.events + '</td></tr>').join('') + '</table></div>';
   const ev = (st.events || []).slice().reverse();
   $('#events').innerHTML = '<h2>Last transitions</h2>' + (ev.length ? '<ul>' + ev.map((e) => '<li><span class="t">' + new Date(e.at).toLocaleTimeString() + '</span> <b class="' + (e.up ? 'ev-up' : 'ev-down') + '">' + esc(e.backend) + '/' + esc(e.server) + ' ' + (e.up ? 'UP' : 'DOWN') + '</b> ' + esc(e.cause) + ': ' + esc(e.detail) + '</li>').join('') + '</ul>' : '<div class="detail">none since start</div>');
 }

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import { FakeClock } from '../../src/clock.js';
+import { vrrpInstanceSchema } from '../../src/config/schema.js';
+import { VrrpEngine } from '../../src/vrrp/vrrp-engine.js';
 import { cluster, workspace, type Workspace } from '../support/cluster.js';
+import { FakeNetwork } from '../support/fake-vrrp-network.js';
+import { config, lbConfig, startDaemon, taggedBackend } from '../support/tcp.js';
 
 const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
 let ws: Workspace;
@@ -60,4 +65,37 @@ test('dashboard: a killed backend turns red, drain works, no external assets, fi
   await page.screenshot({ path: `${OUTPUT}dashboard.png`, fullPage: true });
   assert.deepEqual(foreign, [], 'the page loads nothing from elsewhere');
   t.diagnostic(`master2 turned red ${redAfterMs} ms after SIGKILL; screenshots in test-output/`);
+});
+
+test('dashboard: the VRRP table shows state, effective priority, master and counters', async (t) => {
+  // A genuine engine status: two instances elected on the in-memory network, one demoted by a track.
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const sink = { log: () => {}, changed: () => {} };
+  const inst = (name: string, vrid: number, over: Record<string, unknown> = {}) =>
+    vrrpInstanceSchema.parse({ name, interface: 'eth0', virtualRouterId: vrid, priority: 150, vips: [`10.0.0.${vrid}/24`], ...over });
+  const engine = new VrrpEngine(net.host('a', '10.0.0.1'), clock, sink);
+  new VrrpEngine(net.host('b', '10.0.0.2'), clock, sink).apply([inst('VI_1', 51, { priority: 100 }), inst('VI_2', 52, { priority: 100 })]);
+  engine.apply([inst('VI_1', 51), inst('VI_2', 52, { track: { backends: ['be'], backendWeight: -80 } })]);
+  clock.advance(2000);
+  engine.setBackend('be', false);
+  clock.advance(100);
+
+  const backend = await taggedBackend('s1');
+  t.after(() => backend.close());
+  const { daemon } = await startDaemon(config({ ...lbConfig([{ name: 's1', port: backend.port }]), admin: { bind: '127.0.0.1:0' } }), t);
+  daemon.vrrp.instances = engine.status();
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(`http://127.0.0.1:${daemon.adminPort}/`);
+  const row1 = await page.waitForSelector('[data-vrrp="VI_1"]', { timeout: 5000 });
+  assert.match((await row1.textContent()) ?? '', /MASTER.*150.*10\.0\.0\.1.*10\.0\.0\.51/);
+  const row2 = (await page.textContent('[data-vrrp="VI_2"]')) ?? '';
+  assert.match(row2, /BACKUP/);
+  assert.match(row2, /70 \(150\)/, 'effective priority with the configured one beside it');
+  assert.match(row2, /10\.0\.0\.2 \(100\)/, 'the master it follows');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  assert.ok(overflow, 'no horizontal scrolling at phone width');
+  await page.screenshot({ path: `${OUTPUT}dashboard-vrrp.png`, fullPage: true });
 });

@@ -9,7 +9,7 @@ import { vrrpInstanceSchema } from '../../src/config/schema.js';
 import { VrrpEngine } from '../../src/vrrp/vrrp-engine.js';
 import { cluster, workspace, type Workspace } from '../support/cluster.js';
 import { FakeNetwork } from '../support/fake-vrrp-network.js';
-import { config, lbConfig, startDaemon, taggedBackend } from '../support/tcp.js';
+import { lbConfig, startDaemon, taggedBackend } from '../support/tcp.js';
 
 const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
 let ws: Workspace;
@@ -83,7 +83,7 @@ test('dashboard: the VRRP table shows state, effective priority, master and coun
 
   const backend = await taggedBackend('s1');
   t.after(() => backend.close());
-  const { daemon } = await startDaemon(config({ ...lbConfig([{ name: 's1', port: backend.port }]), admin: { bind: '127.0.0.1:0' } }), t);
+  const { daemon } = await startDaemon({ ...lbConfig([{ name: 's1', port: backend.port }]), admin: { bind: '127.0.0.1:0' } }, t);
   daemon.vrrp.instances = engine.status();
   const browser = await launch();
   t.after(() => browser.close());

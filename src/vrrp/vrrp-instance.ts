@@ -77,6 +77,7 @@ export class VrrpInstance {
     lastTransition: null as VrrpInstanceStatus['lastTransition'],
   };
   private warnedGap = false;
+  private readonly mismatchWarned = new Set<string>();
 
   constructor(
     readonly cfg: VrrpInstanceConfig,
@@ -217,6 +218,7 @@ export class VrrpInstance {
       return;
     }
     this.stats.received++;
+    this.checkAddresses(ip.src, advert.addresses);
     const now = this.clock.now();
     const last = this.stats.lastAdvert;
     if (last?.from === ip.src && this.machine.state === 'backup') this.stats.maxGapMs = Math.max(this.stats.maxGapMs, now - last.atMs);
@@ -228,6 +230,16 @@ export class VrrpInstance {
     }
     if (this.machine.state === 'backup' && advert.priority > this.machine.effectivePriority) this.checkWeightGap(ip.src, advert.priority);
     this.apply(fx);
+  }
+
+  /** Warns once per sender whose advert lists other VIPs than ours: the nodes disagree on what they protect. */
+  private checkAddresses(src: string, addresses: string[]): void {
+    if (this.mismatchWarned.has(src)) return;
+    const theirs = [...addresses].sort().join(',');
+    if (theirs === [...this.vipSet].sort().join(',')) return;
+    this.mismatchWarned.add(src);
+    this.sink.log('warn', { event: 'vrrp-vips-mismatch', instance: this.name, peer: src, theirs: addresses, ours: [...this.vipSet] },
+      `vrrp ${this.name}: ${src} advertises VRID ${this.cfg.virtualRouterId} with VIPs ${addresses.join(' ')}, we have ${[...this.vipSet].join(' ')}: give every node of the group the same vips`);
   }
 
   /** Warns once when no tracked weight can take the master below us: the VIP could never move here. */

@@ -40,6 +40,14 @@ test('two kubeha nodes: one master holds the VIP; SIGTERM hands over within skew
   const taken = monB.lines.slice(before).find((l) => l.line.includes(`inet ${VIP}/`) && !l.line.startsWith('Deleted'))!;
   t.diagnostic(`SIGKILL → VIP on the backup: ${taken.atMs - killed2} ms`);
   assert.ok(taken.atMs - killed2 <= 500, `crash takeover took ${taken.atMs - killed2} ms (target ≤ 500 ms at 100 ms adverts)`);
+  // A SIGKILLed node leaves its VIP behind (nothing ran to remove it); the next start removes it
+  // before it competes, so the node never answers for a VIP it does not hold.
+  assert.ok(a.hasAddress(VIP), 'the killed node still has the stale VIP');
+  const ka3 = startKubeha(bed, a, V3, 50);
+  await ka3.waitLine(/vrrp-stale-vip/);
+  await ka3.waitLine(/"to":"backup"/);
+  assert.ok(!a.hasAddress(VIP), 'removed at start-up');
+  assert.ok(b.hasAddress(VIP));
 });
 
 test('three kubeha nodes elect the highest priority; the next one takes over when it stops', async (t) => {

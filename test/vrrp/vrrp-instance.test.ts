@@ -123,6 +123,10 @@ test('instance: malformed and foreign packets are dropped and counted by reason,
   assert.deepEqual(s.adverts.dropped, { checksum: 1, ttl: 1, auth: 1 });
   assert.equal(s.adverts.received, 1);
   assert.equal(s.state, 'backup');
+  assert.equal(n.logs.filter((l) => l.fields.event === 'vrrp-vips-mismatch').length, 0, 'same VIPs: no warning');
+  n.host.receive(ip(adv({ addresses: ['10.0.0.101'] })));
+  n.host.receive(ip(adv({ addresses: ['10.0.0.101'] })));
+  assert.equal(n.logs.filter((l) => l.fields.event === 'vrrp-vips-mismatch').length, 1, 'other VIPs: warned once per sender');
 });
 
 test('instance: v2 with PASS and unicast peers; an advert from an address that is not a peer is dropped and reported', () => {

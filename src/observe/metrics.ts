@@ -105,7 +105,7 @@ export class Metrics {
     });
     perInstance('kubeha_vrrp_garps_sent_total', 'Gratuitous ARPs sent for the instance\'s VIPs.', 'counter', (v) => v.garpsSent);
     perInstance('kubeha_vrrp_duplicate_vip_events_total', 'Times another host claimed a VIP or VRID of the instance (ARP or advert).', 'counter', (v) => v.duplicateVip.events);
-    perInstance('kubeha_vrrp_advert_gap_max_seconds', 'Longest gap between adverts from the current master, as a backup heard them.', 'gauge', (v) => v.adverts.maxGapMs / 1000);
+    perInstance('kubeha_vrrp_advert_gap_max_seconds', 'Longest gap between two adverts of one master, as this backup heard them.', 'gauge', (v) => v.adverts.maxGapMs / 1000);
 
     this.checkDuration = new Histogram<ServerLabels>({
       name: 'kubeha_server_check_duration_seconds', help: 'Time taken by active health checks.', labelNames: ['backend', 'server'], registers: [r],

@@ -15,8 +15,8 @@ const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', '
 export interface NsProcess {
   child: ChildProcess;
   output: () => string;
-  /** Resolves at the first line (seen or future) matching `re`, with the Date.now() it arrived. */
-  waitLine(re: RegExp, timeoutMs?: number): Promise<{ line: string; atMs: number }>;
+  /** Resolves at the first line matching `re` (among lines from index `since` on, seen or future), with the Date.now() it arrived. */
+  waitLine(re: RegExp, timeoutMs?: number, since?: number): Promise<{ line: string; atMs: number }>;
   lines: { line: string; atMs: number }[];
   exited: Promise<number | null>;
   running: () => boolean;
@@ -125,8 +125,8 @@ function nsSpawn(ns: string, cmd: string, args: string[]): NsProcess {
   }));
   return {
     child, lines, exited, output: () => out, running: () => running,
-    waitLine(re, timeoutMs = 15_000) {
-      const seen = lines.find((l) => re.test(l.line));
+    waitLine(re, timeoutMs = 15_000, since = 0) {
+      const seen = lines.slice(since).find((l) => re.test(l.line));
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${ns} ${cmd}: no line matching ${re} in ${timeoutMs} ms; output:\n${out.slice(-3000)}`)), timeoutMs);

@@ -60,8 +60,9 @@ test('three kubeha nodes elect the highest priority; the next one takes over whe
   await procs[0].waitLine(/"to":"backup"/);
   await new Promise((r) => setTimeout(r, 600));
   assert.deepEqual([a, b, c].map((h) => h.hasAddress(VIP)), [false, true, false]);
+  const seen = procs[2]!.lines.length;
   procs[1]!.child.kill('SIGTERM');
-  await procs[2]!.waitLine(masterLine, 3000);
+  await procs[2]!.waitLine(masterLine, 3000, seen);
   await new Promise((r) => setTimeout(r, 400));
   assert.deepEqual([a, b, c].map((h) => h.hasAddress(VIP)), [false, false, true]);
   assert.ok(!procs[0]!.lines.some((l) => masterLine.test(l.line)), 'the lowest never became master');

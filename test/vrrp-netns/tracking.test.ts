@@ -32,9 +32,10 @@ test('track.backends: the master whose backend servers all die releases the VIP 
   t.diagnostic(`backend killed → VIP on the backup: ${took.atMs - killedAt} ms (fall 2 × 100 ms checks + skew)`);
   assert.ok(took.atMs - killedAt < 1500);
   // The backend comes back: a leaves FAULT and preempts.
+  const seen = ka.lines.length;
   const echo2 = a.spawn(process.execPath, [ECHO_LOAD, 'echo', '7101']);
   await echo2.waitLine(/7101/);
-  await ka.waitLine(/"from":"backup","to":"master"/, 5000);
+  await ka.waitLine(/"from":"backup","to":"master"/, 5000, seen);
   assert.ok(await until(() => a.hasAddress(VIP) && !b.hasAddress(VIP), 1000));
 });
 
@@ -48,6 +49,7 @@ test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases
   await claim.waitLine(/claimed/);
   const dup = await ka.waitLine(/vrrp-duplicate-vip/, 2000);
   assert.match(dup.line, /claims 192\.0\.2\.200/);
+  const fault = ka.lines.length;
   await ka.waitLine(/"to":"fault"/, 1000);
   assert.ok(await until(() => !a.hasAddress(VIP), 1000), 'stepped down: the VIP is released');
   const state = nsFetchJson(a, 'http://127.0.0.1:9000/api/v1/state') as { vrrp: { duplicateVip: { events: number; last: { kind: string } } }[] };
@@ -55,7 +57,7 @@ test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases
   assert.equal(state.vrrp[0]!.duplicateVip.last.kind, 'arp');
   const metrics = execMetrics(a.ns);
   assert.match(metrics, /kubeha_vrrp_duplicate_vip_events_total\{instance="VI_1"\} 1/);
-  await ka.waitLine(/"from":"backup","to":"master"/, 3000);
+  await ka.waitLine(/"from":"backup","to":"master"/, 3000, fault);
   assert.ok(await until(() => a.hasAddress(VIP), 1000), 'back after the hold time');
 });
 
@@ -76,3 +78,20 @@ function execMetrics(ns: string): string {
   const script = `fetch('http://127.0.0.1:9000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
   return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script]).toString();
 }
+
+test('a frontend bound to the VIP listens as soon as the node becomes master, not at its next bind retry', async (t) => {
+  const bed = createBed(t, 1);
+  const [a] = bed.hosts as [typeof bed.hosts[0]];
+  const echo = a.spawn(process.execPath, [ECHO_LOAD, 'echo', '7101']);
+  await echo.waitLine(/7101/);
+  const proxy = {
+    frontends: [{ name: 'vip', bind: `${VIP}:7443`, backend: 'be', bindRetryInterval: '10s' }],
+    backends: [{ name: 'be', servers: [{ name: 's1', address: '127.0.0.1:7101' }] }],
+  };
+  const ka = startKubeha(bed, a, V3, 150, {}, proxy);
+  await ka.waitLine(/EADDRNOTAVAIL/);
+  const master = await ka.waitLine(/"to":"master"/);
+  const listening = await ka.waitLine(/"event":"listening"/, 3000);
+  t.diagnostic(`listening on the VIP ${listening.atMs - master.atMs} ms after becoming master (bind retry interval 10 s)`);
+  assert.ok(listening.atMs - master.atMs < 1000);
+});

@@ -49,8 +49,8 @@ export class VrrpEngine {
     const errors: string[] = [];
     for (const f of fresh) {
       try {
-        f.inst.start();
         for (const [b, ok] of this.backends) f.inst.setBackend(b, ok);
+        f.inst.start();
         this.instances.set(f.cfg.name, { cfg: f.key, inst: f.inst });
       } catch (err) {
         f.inst.stop();

@@ -125,8 +125,8 @@ export class VrrpInstance {
       script.start();
     }
     this.pollLinks();
+    this.retrack('start-up'); // so that a failing track starts the instance in FAULT, not BACKUP first
     this.apply(this.machine.start(this.clock.now()));
-    this.retrack('start-up');
   }
 
   /** RFC 5798 §6.4.3 Shutdown: priority 0 so a backup takes over after Skew_Time; VIPs removed. */

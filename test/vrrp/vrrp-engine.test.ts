@@ -54,6 +54,7 @@ test('engine: tracked backend state reaches instances created later; status time
   const s = engine.status()[0]!;
   assert.equal(s.state, 'fault');
   assert.equal(s.fault, 'backend be down');
+  assert.deepEqual([s.transitions, s.lastTransition?.from], [1, 'initialize'], 'straight into FAULT, no BACKUP first');
   assert.match(s.since, /^\d{4}-\d\d-\d\dT/);
   assert.ok(Math.abs(Date.parse(s.lastTransition!.at) - Date.now()) < 5000);
 });

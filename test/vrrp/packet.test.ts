@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import {
   decodeAdvert, decodePacket, encodeAdvert, encodeIpv4, internetChecksum, ipv4ToNumber, VrrpDecodeError, type Advert,
 } from '../../src/vrrp/packet.js';
+import { garpFrame, parseArp } from '../../src/vrrp/arp.js';
 
 /** Packets sent by Debian keepalived 2.2.7, captured in a network-namespace test bed (see the file's `source`). */
 const fixtures = JSON.parse(readFileSync(new URL('../../../test/vrrp/fixtures/keepalived-2.2.7.json', import.meta.url), 'utf8')) as Record<string, string>;
@@ -125,4 +126,16 @@ test('codec property: random bytes never throw anything but VrrpDecodeError', ()
     }),
     { numRuns: 5000 },
   );
+});
+
+test('ARP: kubeha\'s gratuitous ARP is byte for byte the frame keepalived sends; random bytes never throw', () => {
+  const captured = hex('garpFrame');
+  const claim = parseArp(captured);
+  assert.deepEqual(claim, { op: 'request', senderMac: '12:f3:0b:59:57:58', senderIp: '192.0.2.55', targetIp: '192.0.2.55' });
+  const mac = new Uint8Array(Buffer.from('12f30b595758', 'hex'));
+  assert.equal(Buffer.from(garpFrame(mac, '192.0.2.55')).toString('hex'), fixtures.garpFrame);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+    const r = parseArp(bytes);
+    assert.ok(r === undefined || typeof r.senderIp === 'string');
+  }), { numRuns: 2000 });
 });

@@ -25,6 +25,7 @@ export class VrrpWorker {
   private readonly pending = new Map<number, (errors: string[]) => void>();
   private stopped: Promise<void> | undefined;
   private readonly backends = new Map<string, boolean>();
+  private lastInstances: VrrpInstanceConfig[] = [];
   /** The latest status reported by the thread. */
   instances: VrrpStatus[] = [];
   loopDelayMs = { p99: 0, max: 0 };
@@ -32,10 +33,12 @@ export class VrrpWorker {
   constructor(
     private readonly log: Logger,
     private readonly onStatus: (instances: VrrpStatus[]) => void = () => {},
+    /** The thread's entry module (tests substitute one). */
+    private readonly entry = new URL('./engine-worker.js', import.meta.url),
   ) {}
 
   private start(): Worker {
-    const w = new Worker(new URL('./engine-worker.js', import.meta.url));
+    const w = new Worker(this.entry);
     w.on('message', (m: FromVrrpWorker) => {
       if (m.type === 'applied') {
         this.pending.get(m.id)?.(m.errors);
@@ -49,9 +52,15 @@ export class VrrpWorker {
       }
     });
     w.on('error', (err) => {
-      this.log.error({ event: 'vrrp-thread-failed', err }, `vrrp: the VRRP thread failed: ${err.message}`);
+      this.log.error({ event: 'vrrp-thread-failed', err }, `vrrp: the VRRP thread failed (${err.message}); starting a new one`);
       for (const resolve of this.pending.values()) resolve([`the VRRP thread failed: ${err.message}`]);
       this.pending.clear();
+      this.instances = [];
+      // A new thread removes the VIPs the dead one left (as at any start) and competes again.
+      if (this.worker === w && !this.stopped) {
+        this.worker = undefined;
+        void this.apply(this.lastInstances);
+      }
     });
     w.on('exit', () => {
       if (this.worker === w) this.worker = undefined;
@@ -62,6 +71,7 @@ export class VrrpWorker {
   /** Reconciles the thread's instances with `instances`; resolves with the errors (empty = applied). */
   apply(instances: VrrpInstanceConfig[]): Promise<string[]> {
     if (!this.worker && instances.length === 0) return Promise.resolve([]);
+    this.lastInstances = instances;
     this.worker ??= this.start();
     const id = this.nextId++;
     const done = new Promise<string[]>((resolve) => this.pending.set(id, resolve));

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContextLike } from './tcp.js';
+
+/** A free loopback port. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** One member of a test etcd cluster. */
+export interface EtcdMember {
+  name: string;
+  clientUrl: string;
+  peerUrl: string;
+  proc: ChildProcess | undefined;
+  /** SIGKILLs the member. */
+  kill(): Promise<void>;
+  /** Starts it again with its data dir. */
+  start(): void;
+}
+
+/** A 3-member etcd cluster (Debian etcd-server) on loopback, removed when the test ends. */
+export interface EtcdCluster {
+  members: EtcdMember[];
+  endpoints: string[];
+  /** The member that is raft leader now. */
+  leader(): Promise<EtcdMember>;
+}
+
+export async function startEtcd(t: TestContextLike, size = 3): Promise<EtcdCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-etcd-'));
+  const ports = await Promise.all(Array.from({ length: size * 2 }, freePort));
+  const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+  const peer = (i: number) => `http://127.0.0.1:${ports[size + i]}`;
+  const initialCluster = names.map((n, i) => `${n}=${peer(i)}`).join(',');
+  const members: EtcdMember[] = names.map((name, i) => {
+    const m: EtcdMember = {
+      name,
+      clientUrl: `http://127.0.0.1:${ports[i]}`,
+      peerUrl: peer(i),
+      proc: undefined,
+      start() {
+        m.proc = spawn('etcd', [
+          '--name', name, '--data-dir', join(dir, name),
+          '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
+          '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
+          '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', 'kubeha-test',
+          '--heartbeat-interval', '100', '--election-timeout', '1000', '--log-level', 'error',
+        ], { stdio: 'ignore' });
+      },
+      async kill() {
+        const p = m.proc;
+        if (!p || p.exitCode !== null) return;
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        await exited;
+        m.proc = undefined;
+      },
+    };
+    return m;
+  });
+  t.after(async () => {
+    for (const m of members) await m.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const m of members) m.start();
+  const endpoints = members.map((m) => m.clientUrl);
+  const cluster: EtcdCluster = {
+    members, endpoints,
+    async leader() {
+      for (const m of members) {
+        try {
+          const r = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+          const s = (await r.json()) as { header: { member_id: string }; leader: string };
+          if (s.leader === s.header.member_id) return m;
+        } catch {
+          // down or not ready
+        }
+      }
+      throw new Error('no etcd leader');
+    },
+  };
+  // Ready when a write goes through.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${endpoints[0]}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: 'cmVhZHk=', value: 'MQ==' }), signal: AbortSignal.timeout(1000) });
+      if (r.ok) break;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error('etcd did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cluster;
+}

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { checkCommand } from './check.js';
 import { demoCommand, type DemoOptions } from './demo.js';
+import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { runCommand } from './run.js';
 import { simApiserverCommand, type SimCommandOptions } from './sim.js';
@@ -9,7 +10,8 @@ import { simApiserverCommand, type SimCommandOptions } from './sim.js';
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('kubeha')
     .description('A highly available front door for the Kubernetes control plane')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .enablePositionalOptions();
   const exit = (code: number) => {
     process.exitCode = code;
   };
@@ -37,6 +39,23 @@ export async function main(argv: string[]): Promise<void> {
     .option('--chaos', 'crash or terminate a random master every few seconds and bring it back')
     .option('--chaos-interval <duration>', 'time between two chaos actions', '6s')
     .action(async (o: DemoOptions) => exit(await demoCommand(o)));
+  program
+    .command('elect')
+    .description('run a command only while this process leads an election over etcd (fencing epoch in KUBEHA_EPOCH)')
+    .usage('--etcd URLS --name NAME [options] -- CMD [ARGS...]')
+    .requiredOption('--etcd <urls>', 'etcd client URLs, comma separated (http:// or https://)')
+    .requiredOption('--name <name>', 'election name (one leader per name)')
+    .option('--ttl <duration>', 'lease TTL: a crashed leader is replaced after about this long', '5s')
+    .option('--margin <duration>', 'step down this long before the lease could expire', '1s')
+    .option('--kill-grace <duration>', 'SIGKILL the child this long after SIGTERM (below --margin)', '500ms')
+    .option('--identity <id>', 'how observers see this candidate (default host/pid)')
+    .option('--observe', 'print the leader as JSON lines whenever it changes; run nothing')
+    .option('--cacert <file>', 'CA bundle for https endpoints')
+    .option('--cert <file>', 'client certificate for etcd')
+    .option('--key <file>', 'key of --cert')
+    .argument('[command...]', 'the command to run while leader, after --')
+    .passThroughOptions()
+    .action(async (command: string[], o: ElectOptions) => exit(await electCommand(o, command)));
   const sim = program.command('sim').description('stand-ins for the tests and the demo');
   sim
     .command('apiserver')

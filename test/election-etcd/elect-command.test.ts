@@ -1,0 +1,136 @@
+// `kubeha elect` processes against a real 3-member etcd: crash takeover, fencing of a cut-off
+// leader, a leader frozen past its lease (SIGSTOP), and an etcd leader change.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { startEtcd } from '../support/etcd.js';
+import { faultProxy } from '../support/fault-proxy.js';
+import { spawnKubeha, type JsonProcess } from '../support/processes.js';
+import type { TestContextLike } from '../support/tcp.js';
+
+const CHILD = fileURLToPath(new URL('../support/elect-child.js', import.meta.url));
+const FAST = ['--ttl', '2s', '--margin', '500ms', '--kill-grace', '200ms'];
+
+type Line = Record<string, unknown> & { event?: string; at?: number; epoch?: string; pid?: number; status?: number };
+
+function elect(t: TestContextLike, endpoints: string, name: string, id: string, env: Record<string, string> = {}): JsonProcess {
+  for (const [k, v] of Object.entries(env)) process.env[k] = v; // inherited by kubeha and then its child
+  const p = spawnKubeha(['elect', '--etcd', endpoints, '--name', name, '--identity', id, ...FAST, '--', process.execPath, CHILD], t);
+  // A crashed node takes its children with it; here the child would outlive a SIGKILLed kubeha.
+  t.after(() => {
+    for (const l of p.lines as Line[]) if (l.event === 'start' && l.pid) try { process.kill(l.pid, 'SIGKILL'); } catch { /* gone */ }
+  });
+  return p;
+}
+
+const started = (p: JsonProcess) => p.waitFor((l) => l.event === 'start', 15_000, 'the child to start') as Promise<Line>;
+
+/** Whichever of `procs` starts its child first. */
+async function firstLeader(procs: JsonProcess[]): Promise<{ p: JsonProcess; line: Line }> {
+  return Promise.race(procs.map((p) => started(p).then((line) => ({ p, line }))));
+}
+
+test('kubeha elect: a SIGKILLed leader is replaced within TTL + 1 s; the child gets the epoch; epochs increase', async (t) => {
+  const etcd = await startEtcd(t);
+  const eps = etcd.endpoints.join(',');
+  const procs = [elect(t, eps, 'crash', 'a'), elect(t, eps, 'crash', 'b')];
+  const first = await firstLeader(procs);
+  const other = procs.find((p) => p !== first.p)!;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!other.lines.some((l) => l.event === 'start'), 'only one child runs');
+  const killedAt = Date.now();
+  first.p.child.kill('SIGKILL');
+  process.kill(first.line.pid!, 'SIGKILL');
+  const next = await started(other);
+  const took = next.at! - killedAt;
+  t.diagnostic(`leader SIGKILLed → new leader's child started after ${took} ms (TTL 2 s)`);
+  assert.ok(took < 3000, `took ${took} ms`);
+  assert.ok(BigInt(next.epoch!) > BigInt(first.line.epoch!), 'the epoch grew');
+});
+
+test('kubeha elect: a leader cut off from etcd stops its child before the new leader starts one', async (t) => {
+  const etcd = await startEtcd(t);
+  const proxy = await faultProxy(t, Number(new URL(etcd.endpoints[0]!).port));
+  const a = elect(t, proxy.url, 'cut', 'a');
+  const aStart = await started(a);
+  const b = elect(t, etcd.endpoints.join(','), 'cut', 'b');
+  await new Promise((r) => setTimeout(r, 500));
+  proxy.cut();
+  const aStop = (await a.waitFor((l) => l.event === 'stop', 5000, 'the cut-off child to stop')) as Line;
+  const bStart = await started(b);
+  t.diagnostic(`cut-off leader's child stopped ${bStart.at! - aStop.at!} ms before the new leader's child started`);
+  assert.ok(aStop.at! < bStart.at!, 'SIGTERM to the old child came first');
+  assert.ok(BigInt(bStart.epoch!) > BigInt(aStart.epoch!));
+});
+
+test('kubeha elect: a leader frozen past its lease (SIGSTOP) stops its child at once when resumed; the epoch fences its stale writes', async (t) => {
+  const etcd = await startEtcd(t);
+  // The fenced resource: remembers the highest epoch written and refuses lower ones.
+  let highest = 0n;
+  const writes: { epoch: bigint; ok: boolean; at: number }[] = [];
+  const fence = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const epoch = BigInt(body || '0');
+      const ok = epoch >= highest;
+      if (ok) highest = epoch;
+      writes.push({ epoch, ok, at: Date.now() });
+      res.writeHead(ok ? 200 : 409).end();
+    });
+  });
+  await new Promise<void>((r) => fence.listen(0, '127.0.0.1', r));
+  t.after(() => fence.close());
+  const env = { FENCE_URL: `http://127.0.0.1:${(fence.address() as { port: number }).port}/` };
+  const eps = etcd.endpoints.join(',');
+  const a = elect(t, eps, 'freeze', 'a', env);
+  const aStart = await started(a);
+  const b = elect(t, eps, 'freeze', 'b', env);
+  await new Promise((r) => setTimeout(r, 300));
+  a.child.kill('SIGSTOP'); // kubeha is frozen; its child is not, and goes on writing with the old epoch
+  const bStart = await started(b);
+  await new Promise((r) => setTimeout(r, 500));
+  const resumedAt = Date.now();
+  a.child.kill('SIGCONT');
+  const aStop = (await a.waitFor((l) => l.event === 'stop', 3000, 'the stale child to stop')) as Line;
+  t.diagnostic(`resumed leader stopped its child ${aStop.at! - resumedAt} ms after SIGCONT`);
+  assert.ok(aStop.at! - resumedAt < 500, 'noticed at once that its term was over');
+  const old = BigInt(aStart.epoch!);
+  const newer = BigInt(bStart.epoch!);
+  assert.ok(newer > old);
+  const firstNew = writes.find((w) => w.epoch === newer && w.ok);
+  assert.ok(firstNew, 'the new leader wrote');
+  const staleAfter = writes.filter((w) => w.epoch === old && w.at >= firstNew.at);
+  assert.ok(staleAfter.length > 0, 'the stale child did try to write after the new leader (why fencing is needed)');
+  assert.ok(staleAfter.every((w) => !w.ok), 'and every such write was refused by the epoch');
+  t.diagnostic(`${staleAfter.length} stale writes refused by epoch ${newer} > ${old}`);
+});
+
+test('kubeha elect: killing the etcd leader member never gives two leaders at once', async (t) => {
+  const etcd = await startEtcd(t);
+  const eps = etcd.endpoints.join(',');
+  const procs = ['a', 'b', 'c'].map((id) => elect(t, eps, 'etcd-leader', id));
+  await firstLeader(procs);
+  await new Promise((r) => setTimeout(r, 500));
+  const victim = await etcd.leader();
+  await victim.kill();
+  await new Promise((r) => setTimeout(r, 6000));
+  victim.start();
+  await new Promise((r) => setTimeout(r, 2000));
+  // Every child's [start, stop) interval; the running ones end now.
+  const intervals = procs.flatMap((p) => {
+    const ls = p.lines as Line[];
+    const out: [number, number, string][] = [];
+    for (const s of ls.filter((l) => l.event === 'start')) {
+      const stop = ls.find((l) => l.event === 'stop' && l.pid === s.pid);
+      out.push([s.at!, stop?.at ?? Date.now(), s.epoch!]);
+    }
+    return out;
+  }).sort((x, y) => x[0] - y[0]);
+  for (let i = 1; i < intervals.length; i++) {
+    assert.ok(intervals[i]![0] >= intervals[i - 1]![1], `overlap: ${JSON.stringify(intervals)}`);
+    assert.ok(BigInt(intervals[i]![2]) > BigInt(intervals[i - 1]![2]), 'epochs strictly increase');
+  }
+  t.diagnostic(`leaders across an etcd leader kill: ${intervals.length} (epochs ${intervals.map((x) => x[2]).join(', ')})`);
+});

@@ -16,10 +16,10 @@ const TIERS = [
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
   {
-    name: 'vrrp (network namespaces, Debian keepalived)',
+    name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
     dirs: ['vrrp-netns'],
     root: true,
-    needs: [['keepalived', 'keepalived'], ['ip', 'iproute2']],
+    needs: [['keepalived', 'keepalived'], ['ip', 'iproute2'], ['etcd', 'etcd-server']],
   },
 ];
 

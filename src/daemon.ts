@@ -12,6 +12,9 @@ import type { Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import { Listener, type ListenerEvents } from './proxy/listener.js';
 import { ServerPool } from './proxy/server-pool.js';
+import { hostname } from 'node:os';
+import { VipElection } from './election/vip-election.js';
+import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 
@@ -61,6 +64,8 @@ export class Daemon {
   /** The VRRP engine, in its own thread (started with the first VRRP instance). */
   readonly vrrp: VrrpWorker;
   private trackTimer: ReturnType<typeof setInterval> | undefined;
+  /** The VIP by etcd election (vipElection), when configured. */
+  private vipElection: VipElection | undefined;
   /** Event-loop delay of the data plane's thread (what health checks and the proxy live with). */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** The latest server transitions, newest last (the dashboard's event list). */
@@ -71,12 +76,32 @@ export class Daemon {
     this.clock = opts.clock ?? new SystemClock();
     this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
-    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances });
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection });
+  }
+
+  /** Starts, restarts (changed) or stops the VIP election; returns an error when it cannot start. */
+  private async reconcileVipElection(config: Config): Promise<string | undefined> {
+    if (JSON.stringify(config.vipElection) === JSON.stringify(this.vipElection?.cfg)) return undefined;
+    const old = this.vipElection;
+    this.vipElection = undefined;
+    await old?.shutdown();
+    if (!config.vipElection) return undefined;
+    try {
+      const election = new VipElection(config.vipElection, new RawHost(), this.log, `${hostname()}/${process.pid}`, () => this.retryBinds());
+      election.start();
+      this.vipElection = election;
+      return undefined;
+    } catch (err) {
+      return `vipElection: ${err instanceof Error ? err.toString() : String(err)}`;
+    }
   }
 
   /** A VIP just became local: frontends waiting to bind it bind now rather than at their next retry. */
   private onVrrpStatus(instances: VrrpStatus[]): void {
-    if (!instances.some((i) => i.state === 'master')) return;
+    if (instances.some((i) => i.state === 'master')) this.retryBinds();
+  }
+
+  private retryBinds(): void {
     for (const l of this.listenerMap.values()) if (!l.listening) l.retryNow();
   }
 
@@ -126,7 +151,7 @@ export class Daemon {
   async start(config: Config): Promise<void> {
     const result = await this.apply(config);
     if (!result.ok) {
-      await this.vrrp.stop(); // a thread left running would keep the process alive
+      await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown()]); // left running, they would keep the process alive
       throw new Error(result.errors.join('\n'));
     }
   }
@@ -180,6 +205,8 @@ export class Daemon {
     // not change keep running untouched.
     const vrrpErrors = await this.vrrp.apply(config.vrrp?.instances ?? []);
     if (vrrpErrors.length > 0) return refuse(vrrpErrors);
+    const electionError = await this.reconcileVipElection(config);
+    if (electionError) return refuse([electionError]);
     let newAdmin: AdminServer | undefined;
     const adminChanged = JSON.stringify(config.admin) !== JSON.stringify(this.config?.admin);
     if (adminChanged && config.admin) {
@@ -295,7 +322,7 @@ export class Daemon {
     this.stopping = true;
     // The VIP leaves first (priority 0: a backup takes over within Skew_Time), then sessions drain here.
     clearInterval(this.trackTimer);
-    await this.vrrp.stop();
+    await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown()]);
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
@@ -356,6 +383,7 @@ export class Daemon {
       vrrp: this.vrrp.instances,
       eventLoopDelayMs: { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 },
       vrrpThread: this.vrrp.instances.length ? { loopDelayMs: this.vrrp.loopDelayMs } : null,
+      vipElection: this.vipElection?.status ?? null,
       frontends: [...this.listenerMap.values()].map((l) => ({
         name: l.name,
         bind: l.bind,

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND: 'a frontend or track names a backend that is not defined',
   KUBEHA_ERR_CONFIG_UNUSED_BACKEND: 'a backend that no frontend uses',
   KUBEHA_ERR_CONFIG_VRRP: 'a VRRP instance setting that cannot work on the wire',
+  KUBEHA_ERR_CONFIG_ELECTION: 'a vipElection setting that cannot work',
   KUBEHA_ERR_CONFIG_EMPTY: 'the config defines nothing to run',
   KUBEHA_ERR_CONFIG_ADMIN_TOKEN: 'an admin API reachable from other hosts without a token',
   KUBEHA_ERR_BIND: 'a listening socket could not be opened',

@@ -6,6 +6,7 @@ import { isLoopbackHost, parseHostPort } from './address.js';
 import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
+import { checkTiming } from '../election/lease-guard.js';
 
 /** One thing wrong with a config file, located at file:line:col. */
 export interface ConfigProblem {
@@ -259,8 +260,19 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
       problem('KUBEHA_ERR_CONFIG_ADMIN_TOKEN', ['admin', 'bind'], `admin.bind ${config.admin.bind} is reachable from other hosts, and without a token anyone there could reload the config; set admin.tokenFile or bind to 127.0.0.1`);
     }
   }
-  if (config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0) {
-    problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends and no vrrp instances, so there is nothing to run; add a frontend (see examples/)');
+  if (config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0 && !config.vipElection) {
+    problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends, no vrrp instances and no vipElection, so there is nothing to run; add a frontend (see examples/)');
+  }
+  const ve = config.vipElection;
+  if (ve) {
+    const timing = checkTiming({ ttlMs: ve.ttl, marginMs: ve.margin });
+    if (timing) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'margin'], `${timing}; the defaults (ttl 5s, margin 1s) work`);
+    const vrrpVips = new Set(config.vrrp?.instances.flatMap((i) => i.vips.map((v) => v.split('/')[0])) ?? []);
+    ve.vips.forEach((v, j) => {
+      const [ip = '', prefix = ''] = v.split('/');
+      if (!IPV4.test(ip) || Number(prefix) > 32) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'vips', j], `VIP "${v}" is not an IPv4 address with a prefix length; write it like 10.8.4.55/24`);
+      if (vrrpVips.has(ip)) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'vips', j], `VIP ${ip} is also managed by a vrrp instance; let one of them own it`);
+    });
   }
   return problems;
 }

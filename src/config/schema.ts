@@ -161,6 +161,20 @@ export const vrrpInstanceSchema = z.strictObject({
     .default({}),
 });
 
+export const vipElectionSchema = z.strictObject({
+  etcd: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, { message: 'an etcd endpoint is a URL like http://10.8.4.91:2379 or https://...' })).min(1),
+  name: name.default('vip'),
+  identity: z.string().min(1).optional(),
+  ttl: duration(2000).default(5000),
+  margin: duration(1).default(1000),
+  interface: z.string().min(1),
+  vips: z.array(cidr).min(1),
+  garpRepeat: count(0, 100).default(5),
+  caFile: z.string().optional(),
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+});
+
 export const configSchema = z.strictObject({
   global: globalSchema.default(() => globalSchema.parse({})),
   frontends: z.array(frontendSchema).default([]),
@@ -168,6 +182,7 @@ export const configSchema = z.strictObject({
   admin: adminSchema.optional(),
   accessLog: accessLogSchema.optional(),
   vrrp: z.strictObject({ instances: z.array(vrrpInstanceSchema).default([]) }).optional(),
+  vipElection: vipElectionSchema.optional(),
 });
 
 /** A validated config; every duration in it is in milliseconds. */
@@ -178,4 +193,5 @@ export type ServerConfig = z.output<typeof serverSchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
 export type VrrpInstanceConfig = z.output<typeof vrrpInstanceSchema>;
 export type TrackScriptConfig = z.output<typeof trackScriptSchema>;
+export type VipElectionConfig = z.output<typeof vipElectionSchema>;
 export type AdminConfig = z.output<typeof adminSchema>;

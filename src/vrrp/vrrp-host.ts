@@ -38,4 +38,6 @@ export interface VrrpHost {
   sendFrame(iface: string, frame: Uint8Array): void;
   /** Calls `onFrame` with every ARP frame seen on `iface` until the returned function is called. */
   watchArp(iface: string, onFrame: (frame: Uint8Array) => void): () => void;
+  /** Closes every socket the host opened (their event-loop handles would keep a process alive). */
+  close(): void;
 }

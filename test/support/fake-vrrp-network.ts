@@ -96,4 +96,9 @@ export class FakeHost implements VrrpHost {
     this.arpWatchers.add(onFrame);
     return () => this.arpWatchers.delete(onFrame);
   }
+
+  close(): void {
+    this.receivers.clear();
+    this.arpWatchers.clear();
+  }
 }

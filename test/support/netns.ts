@@ -149,14 +149,30 @@ export interface VrrpSettings {
 
 /** Starts `kubeha run` in `host` with a VRRP-only config; resolves once it logged its first state. */
 export function startKubeha(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, extra: Record<string, unknown> = {}, topLevel: Record<string, unknown> = {}): NsProcess {
-  const file = join(bed.dir, `kubeha-${host.ns}.yaml`);
   const inst: Record<string, unknown> = {
     name: 'VI_1', interface: 'eth0', virtualRouterId: s.vrid, priority, version: s.version,
     advertInterval: `${s.advertIntervalMs}ms`, preempt: s.preempt ?? true, vips: [`${VIP}/24`],
     unicastPeers: s.peers ?? [], ...(s.authPass ? { authPass: s.authPass } : {}), ...extra,
   };
-  writeFileSync(file, JSON.stringify({ global: { shutdownGrace: '0s' }, ...topLevel, vrrp: { instances: [inst] } }));
+  return startKubehaConfig(bed, host, { ...topLevel, vrrp: { instances: [inst] } });
+}
+
+/** Starts `kubeha run` in `host` with `config` (a shutdownGrace of 0 unless given). */
+export function startKubehaConfig(bed: Bed, host: BedHost, config: Record<string, unknown>): NsProcess {
+  const file = join(bed.dir, `kubeha-${host.ns}-${configs++}.yaml`);
+  writeFileSync(file, JSON.stringify({ global: { shutdownGrace: '0s' }, ...config }));
   return host.spawn(process.execPath, [KUBEHA_BIN, 'run', '--config', file]);
+}
+
+let configs = 0;
+
+/** Starts a one-member etcd in `host`, serving clients on its eth0 address; resolves with the URL once it serves. */
+export async function startEtcdIn(bed: Bed, host: BedHost): Promise<string> {
+  const url = `http://${host.ip}:2379`;
+  const p = host.spawn('etcd', ['--name', 'e', '--data-dir', join(bed.dir, `etcd-${host.ns}`), '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'e=http://127.0.0.1:2380']);
+  await p.waitLine(/ready to serve client requests/, 20_000);
+  return url;
 }
 
 /** Starts Debian's keepalived in `host` (foreground, logging to stdout) with the same settings. */

@@ -1,0 +1,131 @@
+// The VIP by election, for networks without VRRP (most clouds drop multicast and protocol 112):
+// the leader of an etcd election holds the VIPs, announces them with gratuitous ARP, and removes
+// them when it steps down, which happens before its lease can expire (campaign.ts), so the next
+// leader never adds a VIP that the old one still holds — unless the old one was SIGKILLed, which
+// no process can clean up after (its VIP stays until it restarts; see docs/operations.md).
+import type { Clock } from '../clock.js';
+import { SystemClock } from '../clock.js';
+import type { VipElectionConfig } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import { garpFrame } from '../vrrp/arp.js';
+import type { VrrpHost } from '../vrrp/vrrp-host.js';
+import { campaign, type CampaignEvent, type Leadership } from './campaign.js';
+import { EtcdClient } from './etcd-client.js';
+
+/** What the election exposes for metrics and the state API. */
+export interface VipElectionStatus {
+  name: string;
+  identity: string;
+  leader: boolean;
+  epoch: string | null;
+  transitions: number;
+  vips: string[];
+  lastAcquireMs: number | null;
+  lastKeepAliveMs: number | null;
+  keepAliveFailures: number;
+  lastLoss: string | null;
+}
+
+/** Runs the campaign loop and moves the VIPs with the leadership. */
+export class VipElection {
+  private readonly client: EtcdClient;
+  private readonly stop = new AbortController();
+  private leadership: Leadership | undefined;
+  private readonly clock: Clock;
+  private running: Promise<void> | undefined;
+  readonly status: VipElectionStatus;
+  /** Keepalive latencies (ms) since the last scrape: the metrics histogram drains them. */
+  readonly keepAliveLatencies: number[] = [];
+
+  constructor(
+    readonly cfg: VipElectionConfig,
+    private readonly host: VrrpHost,
+    private readonly log: Logger,
+    identity: string,
+    /** Called once the VIPs are on the interface (frontends waiting to bind them retry). */
+    private readonly onLeader: () => void = () => {},
+    clock?: Clock,
+  ) {
+    this.clock = clock ?? new SystemClock();
+    this.client = new EtcdClient({ endpoints: cfg.etcd, tls: { caFile: cfg.caFile, certFile: cfg.certFile, keyFile: cfg.keyFile } });
+    this.status = {
+      name: cfg.name, identity: cfg.identity ?? identity, leader: false, epoch: null, transitions: 0, vips: cfg.vips,
+      lastAcquireMs: null, lastKeepAliveMs: null, keepAliveFailures: 0, lastLoss: null,
+    };
+  }
+
+  /** Removes stale VIPs (a SIGKILLed predecessor's) and starts campaigning in the background. */
+  start(): void {
+    for (const vip of this.cfg.vips) {
+      if (this.host.removeAddress(this.cfg.interface, vip)) this.log.warn({ event: 'vip-stale', vip }, `vip-election: removed ${vip} left on ${this.cfg.interface} by an earlier run`);
+    }
+    this.running = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const onEvent = (e: CampaignEvent) => {
+      if (e.kind === 'keepalive') {
+        if (e.ok) {
+          this.status.lastKeepAliveMs = e.latencyMs;
+          if (this.keepAliveLatencies.length < 10_000) this.keepAliveLatencies.push(e.latencyMs);
+        } else this.status.keepAliveFailures++;
+      } else if (e.kind === 'retry') this.log.warn({ event: 'vip-election-retry', error: e.error }, `vip-election: etcd: ${e.error}; retrying`);
+      else if (e.kind === 'elected') this.status.lastAcquireMs = e.waitedMs;
+    };
+    while (!this.stop.signal.aborted) {
+      let l: Leadership;
+      try {
+        l = await campaign({ client: this.client, name: this.cfg.name, identity: this.status.identity, timing: { ttlMs: this.cfg.ttl, marginMs: this.cfg.margin }, clock: this.clock, signal: this.stop.signal, onEvent });
+      } catch {
+        return; // stopped while campaigning
+      }
+      if (!l.valid()) continue;
+      this.leadership = l;
+      this.take(l);
+      await new Promise<void>((resolve) => l.signal.addEventListener('abort', () => resolve(), { once: true }));
+      this.release(l.signal.reason instanceof Error ? l.signal.reason.message : 'leadership lost');
+      this.leadership = undefined;
+    }
+  }
+
+  private take(l: Leadership): void {
+    this.status.leader = true;
+    this.status.epoch = l.epoch.toString();
+    this.status.transitions++;
+    try {
+      for (const vip of this.cfg.vips) this.host.addAddress(this.cfg.interface, vip);
+      const link = this.host.link(this.cfg.interface);
+      if (link) for (let i = 0; i < this.cfg.garpRepeat; i++) for (const vip of this.cfg.vips) this.host.sendFrame(this.cfg.interface, garpFrame(link.mac, vip.split('/')[0]!));
+    } catch (err) {
+      this.log.error({ event: 'vip-add-failed', err: String(err) }, `vip-election: cannot add the VIPs: ${err instanceof Error ? err.message : String(err)}; resigning`);
+      void l.resign();
+      return;
+    }
+    this.onLeader();
+    this.log.info({ event: 'vip-election-won', epoch: l.epoch.toString(), vips: this.cfg.vips }, `vip-election ${this.cfg.name}: leader with epoch ${l.epoch}; ${this.cfg.vips.join(' ')} added on ${this.cfg.interface}`);
+  }
+
+  private release(reason: string): void {
+    this.status.leader = false;
+    this.status.transitions++;
+    this.status.lastLoss = reason;
+    for (const vip of this.cfg.vips) {
+      try {
+        this.host.removeAddress(this.cfg.interface, vip);
+      } catch (err) {
+        this.log.error({ event: 'vip-remove-failed', vip, err: String(err) }, `vip-election: cannot remove ${vip}: ${String(err)}`);
+      }
+    }
+    this.log.warn({ event: 'vip-election-lost', reason }, `vip-election ${this.cfg.name}: no longer leader (${reason}); VIPs removed`);
+  }
+
+  /** Resigns (the VIPs go first), stops campaigning and closes the host's sockets. */
+  async shutdown(): Promise<void> {
+    const l = this.leadership;
+    this.stop.abort();
+    if (l) await l.resign();
+    await this.running;
+    this.client.close();
+    this.host.close();
+  }
+}

@@ -1,0 +1,44 @@
+// The VIP by etcd election (vipElection), on real interfaces: etcd in one namespace, two kubeha
+// nodes in others, all on one bridge.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createBed, startEtcdIn, startKubehaConfig, until, VIP, watchAddresses } from '../support/netns.js';
+
+const vipLine = new RegExp(`inet ${VIP.replace(/\./g, '\\.')}/`);
+
+test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut off removes it before the other adds it', async (t) => {
+  const bed = createBed(t, 3);
+  const [a, b, e] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
+  const etcd = await startEtcdIn(bed, e);
+  const cfg = (id: string) => ({ vipElection: { etcd: [etcd], identity: id, ttl: '2s', margin: '500ms', interface: 'eth0', vips: [`${VIP}/24`] } });
+  const ka = startKubehaConfig(bed, a, cfg('a'));
+  await ka.waitLine(/vip-election-won/);
+  assert.ok(await until(() => a.hasAddress(VIP), 1000));
+  const kb = startKubehaConfig(bed, b, cfg('b'));
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(!b.hasAddress(VIP), 'only the leader holds the VIP');
+
+  const monA = watchAddresses(a);
+  const monB = watchAddresses(b);
+  await new Promise((r) => setTimeout(r, 200));
+  const stoppedAt = Date.now();
+  ka.child.kill('SIGTERM');
+  const added = await monB.waitLine(vipLine, 5000);
+  t.diagnostic(`SIGTERM → VIP on the other node: ${added.atMs - stoppedAt} ms`);
+  assert.ok(added.atMs - stoppedAt < 1000, 'a resign hands over at once');
+  await ka.exited;
+  assert.ok(!a.hasAddress(VIP));
+
+  // Now b leads; cut it off the bridge (and so from etcd) while a campaigns again.
+  const ka2 = startKubehaConfig(bed, a, cfg('a2'));
+  await ka2.waitLine(/"event":"listening"|vip-election|started/, 10_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const seenA = monA.lines.length;
+  const seenB = monB.lines.length;
+  bed.plug(1, false);
+  const removed = await monB.waitLine(/^Deleted.*inet 192\.0\.2\.200\//, 5000, seenB);
+  const addedA = await monA.waitLine(vipLine, 8000, seenA);
+  t.diagnostic(`cut-off leader removed the VIP ${addedA.atMs - removed.atMs} ms before the new leader added it`);
+  assert.ok(removed.atMs < addedA.atMs, 'never two holders at once');
+  assert.match(kb.output(), /vip-election-lost/);
+});

@@ -139,6 +139,14 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     expect: [[3, 66, 'KUBEHA_ERR_CONFIG_VRRP', 'address owner']],
   },
   {
+    name: 'vipElection: a margin that leaves no room for keepalives; a VIP that VRRP also manages',
+    yaml: `vrrp:\n  instances:\n    - { name: a, interface: eth0, virtualRouterId: 51, vips: [10.0.0.5/24] }\nvipElection:\n  etcd: [http://10.0.0.1:2379]\n  interface: eth0\n  ttl: 3s\n  margin: 2500ms\n  vips: [10.0.0.5/24]\n`,
+    expect: [
+      [8, 11, 'KUBEHA_ERR_CONFIG_ELECTION', 'margin must be above 0 and below TTL - TTL/3'],
+      [9, 10, 'KUBEHA_ERR_CONFIG_ELECTION', 'also managed by a vrrp instance'],
+    ],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],

@@ -190,8 +190,13 @@ export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priori
 
 /** GETs `url` from inside the namespace (the admin API listens on the namespace's own loopback). */
 export function nsFetchJson(host: BedHost, url: string): Record<string, unknown> {
+  return JSON.parse(nsFetchText(host, url)) as Record<string, unknown>;
+}
+
+/** GETs `url` from inside the namespace and returns the body. */
+export function nsFetchText(host: BedHost, url: string): string {
   const script = `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => process.stdout.write(t))`;
-  return JSON.parse(execFileSync('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script]).toString()) as Record<string, unknown>;
+  return execFileSync('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script]).toString();
 }
 
 /** Time-stamps every address added to or removed from `host`'s eth0 (`ip monitor address`). */

@@ -1,9 +1,8 @@
 // Tracking, duplicate-VIP detection and missing capabilities, on real interfaces in namespaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createBed, nsFetchJson, startKubeha, until, VIP, type VrrpSettings } from '../support/netns.js';
+import { createBed, nsFetchJson, nsFetchText, startKubeha, until, VIP, type VrrpSettings } from '../support/netns.js';
 import { KUBEHA_BIN } from '../support/processes.js';
 
 const ECHO_LOAD = fileURLToPath(new URL('../support/echo-load.js', import.meta.url));
@@ -55,7 +54,7 @@ test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases
   const state = nsFetchJson(a, 'http://127.0.0.1:9000/api/v1/state') as { vrrp: { duplicateVip: { events: number; last: { kind: string } } }[] };
   assert.equal(state.vrrp[0]!.duplicateVip.events, 1);
   assert.equal(state.vrrp[0]!.duplicateVip.last.kind, 'arp');
-  const metrics = execMetrics(a.ns);
+  const metrics = nsFetchText(a, 'http://127.0.0.1:9000/metrics');
   assert.match(metrics, /kubeha_vrrp_duplicate_vip_events_total\{instance="VI_1"\} 1/);
   await ka.waitLine(/"from":"backup","to":"master"/, 3000, fault);
   assert.ok(await until(() => a.hasAddress(VIP), 1000), 'back after the hold time');
@@ -73,11 +72,6 @@ test('without CAP_NET_RAW and CAP_NET_ADMIN the daemon refuses to start and says
   assert.match(p.output(), /CAP_NET_RAW/);
   assert.ok(!a.hasAddress(VIP));
 });
-
-function execMetrics(ns: string): string {
-  const script = `fetch('http://127.0.0.1:9000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
-  return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script]).toString();
-}
 
 test('a frontend bound to the VIP listens as soon as the node becomes master, not at its next bind retry', async (t) => {
   const bed = createBed(t, 1);

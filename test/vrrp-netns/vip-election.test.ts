@@ -2,7 +2,7 @@
 // nodes in others, all on one bridge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createBed, startEtcdIn, startKubehaConfig, until, VIP, watchAddresses } from '../support/netns.js';
+import { createBed, nsFetchJson, nsFetchText, startEtcdIn, startKubehaConfig, until, VIP, watchAddresses } from '../support/netns.js';
 
 const vipLine = new RegExp(`inet ${VIP.replace(/\./g, '\\.')}/`);
 
@@ -10,7 +10,7 @@ test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut
   const bed = createBed(t, 3);
   const [a, b, e] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
   const etcd = await startEtcdIn(bed, e);
-  const cfg = (id: string) => ({ vipElection: { etcd: [etcd], identity: id, ttl: '2s', margin: '500ms', interface: 'eth0', vips: [`${VIP}/24`] } });
+  const cfg = (id: string) => ({ admin: { bind: '127.0.0.1:9000' }, vipElection: { etcd: [etcd], identity: id, ttl: '2s', margin: '500ms', interface: 'eth0', vips: [`${VIP}/24`] } });
   const ka = startKubehaConfig(bed, a, cfg('a'));
   await ka.waitLine(/vip-election-won/);
   assert.ok(await until(() => a.hasAddress(VIP), 1000));
@@ -28,6 +28,12 @@ test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut
   assert.ok(added.atMs - stoppedAt < 1000, 'a resign hands over at once');
   await ka.exited;
   assert.ok(!a.hasAddress(VIP));
+  const state = nsFetchJson(b, 'http://127.0.0.1:9000/api/v1/state') as { vipElection: { leader: boolean; epoch: string; identity: string } };
+  assert.deepEqual([state.vipElection.leader, state.vipElection.identity], [true, 'b']);
+  const metrics = nsFetchText(b, 'http://127.0.0.1:9000/metrics');
+  assert.match(metrics, /kubeha_election_is_leader\{election="vip"\} 1/);
+  assert.match(metrics, new RegExp(`kubeha_election_epoch\\{election="vip"\\} ${state.vipElection.epoch}`));
+  assert.match(metrics, /kubeha_election_keepalive_latency_seconds_count\{election="vip"\} [1-9]/);
 
   // Now b leads; cut it off the bridge (and so from etcd) while a campaigns again.
   const ka2 = startKubehaConfig(bed, a, cfg('a2'));

@@ -5,6 +5,7 @@ import { campaign, observe, type Leadership, type LeaderView } from '../../src/e
 import { EtcdClient } from '../../src/election/etcd-client.js';
 import { startEtcd } from '../support/etcd.js';
 import { faultProxy } from '../support/fault-proxy.js';
+import { startTlsEtcd } from '../support/etcd.js';
 
 const TIMING = { ttlMs: 2000, marginMs: 500 };
 
@@ -72,4 +73,23 @@ test('election: a leader cut off from etcd steps down before anyone else is elec
   }
   gaps.sort((x, y) => x - y);
   t.diagnostic(`gap with no leader after a cut (20 trials): min ${gaps[0]!.toFixed(0)} ms, median ${gaps[10]!.toFixed(0)} ms, max ${gaps[19]!.toFixed(0)} ms; overlap: none`);
+});
+
+test('election over TLS with a client certificate (etcd --client-cert-auth); without the certificate it is refused', async (t) => {
+  const { endpoint, pki } = await startTlsEtcd(t);
+  const good = new EtcdClient({ endpoints: [endpoint], tls: { caFile: pki.caFile, certFile: pki.clientCert, keyFile: pki.clientKey } });
+  t.after(() => good.close());
+  let l: Leadership | undefined;
+  for (let i = 0; i < 20 && !l; i++) {
+    try {
+      l = await campaign({ client: good, name: 'tls', identity: 'tls', timing: TIMING, signal: AbortSignal.timeout(3000) });
+    } catch {
+      await new Promise((r) => setTimeout(r, 250)); // etcd still starting
+    }
+  }
+  assert.ok(l?.valid(), 'elected over TLS');
+  await l?.resign();
+  const noCert = new EtcdClient({ endpoints: [endpoint], tls: { caFile: pki.caFile } });
+  t.after(() => noCert.close());
+  await assert.rejects(noCert.grant(5, 2000), /failed within|certificate|handshake|socket/i);
 });

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,4 +100,51 @@ export async function startEtcd(t: TestContextLike, size = 3): Promise<EtcdClust
     await new Promise((r) => setTimeout(r, 100));
   }
   return cluster;
+}
+
+/** Files of a small PKI: a CA, an etcd serving cert for 127.0.0.1, a client cert. */
+export interface TestPki {
+  caFile: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** Makes a CA and two certificates signed by it with the openssl command. */
+export function makePki(dir: string): TestPki {
+  const f = (n: string) => join(dir, n);
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ossl('req', '-x509', ...ec, '-days', '30', '-subj', '/CN=kubeha-test-ca', '-keyout', f('ca.key'), '-out', f('ca.crt'));
+  // etcd's JSON gateway dials etcd itself with the serving certificate, so it needs clientAuth too.
+  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    ossl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    writeFileSync(f(`${name}.ext`), `${ext}\n`);
+    ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+  }
+  return { caFile: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
+}
+
+/** A one-member etcd that serves clients over TLS and requires a client certificate. */
+export async function startTlsEtcd(t: TestContextLike): Promise<{ endpoint: string; pki: TestPki }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-etcd-tls-'));
+  const pki = makePki(dir);
+  const [client, peer] = await Promise.all([freePort(), freePort()]);
+  const endpoint = `https://127.0.0.1:${client}`;
+  const proc = spawn('etcd', [
+    '--name', 'tls', '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+    '--initial-cluster', `tls=http://127.0.0.1:${peer}`,
+    '--cert-file', pki.serverCert, '--key-file', pki.serverKey, '--client-cert-auth', '--trusted-ca-file', pki.caFile, '--log-level', 'error',
+  ], { stdio: 'ignore' });
+  t.after(async () => {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await new Promise((r) => setTimeout(r, 1500)); // the TLS endpoint is probed by the test's own client
+  return { endpoint, pki };
 }

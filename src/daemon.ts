@@ -383,7 +383,7 @@ export class Daemon {
       vrrp: this.vrrp.instances,
       eventLoopDelayMs: { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 },
       vrrpThread: this.vrrp.instances.length ? { loopDelayMs: this.vrrp.loopDelayMs } : null,
-      vipElection: this.vipElection?.status ?? null,
+      vipElection: this.vipElection ? { ...this.vipElection.stats.toJSON(), vips: this.vipElection.cfg.vips } : null,
       frontends: [...this.listenerMap.values()].map((l) => ({
         name: l.name,
         bind: l.bind,

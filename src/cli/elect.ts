@@ -4,7 +4,12 @@ import { parseDuration } from '../config/duration.js';
 import { campaign, observe, type Leadership } from '../election/campaign.js';
 import { EtcdClient } from '../election/etcd-client.js';
 import { checkTiming } from '../election/lease-guard.js';
+import { createServer, type Server } from 'node:http';
+import { Registry } from 'prom-client';
+import { ElectionStats } from '../election/election-stats.js';
+import { parseHostPort } from '../config/address.js';
 import { KubehaError } from '../errors.js';
+import { registerElectionMetrics } from '../observe/election-metrics.js';
 import { createLogger } from '../observe/logger.js';
 
 /** Options of `kubeha elect`. */
@@ -16,6 +21,7 @@ export interface ElectOptions {
   killGrace: string;
   identity?: string;
   observe?: boolean;
+  metrics?: string;
   cacert?: string;
   cert?: string;
   key?: string;
@@ -52,6 +58,7 @@ export async function electCommand(o: ElectOptions, command: string[]): Promise<
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let metricsServer: Server | undefined;
   try {
     if (o.observe) {
       await observe(client, o.name, (leader) => {
@@ -61,12 +68,15 @@ export async function electCommand(o: ElectOptions, command: string[]): Promise<
     }
     if (command.length === 0) throw new KubehaError('KUBEHA_ERR_USAGE', 'no command to run', 'kubeha elect --etcd URLS --name N -- CMD ARGS (or --observe)');
     const identity = o.identity ?? `${hostname()}/${process.pid}`;
+    const stats = new ElectionStats(o.name, identity);
+    if (o.metrics) metricsServer = await serveMetrics(o.metrics, stats);
     while (!stop.signal.aborted) {
       let leadership: Leadership;
       try {
         leadership = await campaign({
           client, name: o.name, identity, timing, signal: stop.signal,
           onEvent: (e) => {
+            stats.onEvent(e);
             if (e.kind === 'retry') log.warn({ event: 'election-retry', error: e.error }, `etcd: ${e.error}; retrying`);
             if (e.kind === 'lost') log.warn({ event: 'election-lost', reason: e.reason }, `leadership of ${o.name} over: ${e.reason}`);
           },
@@ -75,6 +85,8 @@ export async function electCommand(o: ElectOptions, command: string[]): Promise<
         break; // aborted while campaigning
       }
       if (!leadership.valid()) continue;
+      stats.elected(leadership.epoch);
+      leadership.signal.addEventListener('abort', () => stats.lost(String(leadership.signal.reason)), { once: true });
       log.info({ event: 'election-won', name: o.name, epoch: leadership.epoch.toString(), identity }, `leading ${o.name} with epoch ${leadership.epoch}: starting ${command[0]}`);
       const status = await runWhileLeader(command, leadership, killGraceMs, stop.signal, log);
       if (status !== undefined) {
@@ -86,11 +98,30 @@ export async function electCommand(o: ElectOptions, command: string[]): Promise<
     }
     return 0;
   } finally {
+    metricsServer?.close();
     clearInterval(alive);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     client.close();
   }
+}
+
+/** Serves the kubeha_election_* metrics at http://ADDR/metrics. */
+async function serveMetrics(addr: string, stats: ElectionStats): Promise<Server> {
+  const hp = parseHostPort(addr, true);
+  if (typeof hp === 'string') throw new KubehaError('KUBEHA_ERR_USAGE', `--metrics "${addr}" is not host:port: ${hp}`, 'e.g. --metrics 127.0.0.1:9101');
+  const registry = new Registry();
+  registerElectionMetrics(registry, () => stats);
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    void registry.metrics().then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new KubehaError('KUBEHA_ERR_BIND', `--metrics ${addr}: ${err.message}`, 'pick a free port')));
+    server.listen(hp.port, hp.host, resolve);
+  });
+  server.unref();
+  return server;
 }
 
 /**

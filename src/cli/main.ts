@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--kill-grace <duration>', 'SIGKILL the child this long after SIGTERM (below --margin)', '500ms')
     .option('--identity <id>', 'how observers see this candidate (default host/pid)')
     .option('--observe', 'print the leader as JSON lines whenever it changes; run nothing')
+    .option('--metrics <host:port>', 'serve kubeha_election_* metrics at http://HOST:PORT/metrics')
     .option('--cacert <file>', 'CA bundle for https endpoints')
     .option('--cert <file>', 'client certificate for etcd')
     .option('--key <file>', 'key of --cert')

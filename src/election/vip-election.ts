@@ -10,21 +10,8 @@ import type { Logger } from '../observe/logger.js';
 import { garpFrame } from '../vrrp/arp.js';
 import type { VrrpHost } from '../vrrp/vrrp-host.js';
 import { campaign, type CampaignEvent, type Leadership } from './campaign.js';
+import { ElectionStats } from './election-stats.js';
 import { EtcdClient } from './etcd-client.js';
-
-/** What the election exposes for metrics and the state API. */
-export interface VipElectionStatus {
-  name: string;
-  identity: string;
-  leader: boolean;
-  epoch: string | null;
-  transitions: number;
-  vips: string[];
-  lastAcquireMs: number | null;
-  lastKeepAliveMs: number | null;
-  keepAliveFailures: number;
-  lastLoss: string | null;
-}
 
 /** Runs the campaign loop and moves the VIPs with the leadership. */
 export class VipElection {
@@ -33,9 +20,7 @@ export class VipElection {
   private leadership: Leadership | undefined;
   private readonly clock: Clock;
   private running: Promise<void> | undefined;
-  readonly status: VipElectionStatus;
-  /** Keepalive latencies (ms) since the last scrape: the metrics histogram drains them. */
-  readonly keepAliveLatencies: number[] = [];
+  readonly stats: ElectionStats;
 
   constructor(
     readonly cfg: VipElectionConfig,
@@ -48,10 +33,7 @@ export class VipElection {
   ) {
     this.clock = clock ?? new SystemClock();
     this.client = new EtcdClient({ endpoints: cfg.etcd, tls: { caFile: cfg.caFile, certFile: cfg.certFile, keyFile: cfg.keyFile } });
-    this.status = {
-      name: cfg.name, identity: cfg.identity ?? identity, leader: false, epoch: null, transitions: 0, vips: cfg.vips,
-      lastAcquireMs: null, lastKeepAliveMs: null, keepAliveFailures: 0, lastLoss: null,
-    };
+    this.stats = new ElectionStats(cfg.name, cfg.identity ?? identity);
   }
 
   /** Removes stale VIPs (a SIGKILLed predecessor's) and starts campaigning in the background. */
@@ -64,18 +46,13 @@ export class VipElection {
 
   private async loop(): Promise<void> {
     const onEvent = (e: CampaignEvent) => {
-      if (e.kind === 'keepalive') {
-        if (e.ok) {
-          this.status.lastKeepAliveMs = e.latencyMs;
-          if (this.keepAliveLatencies.length < 10_000) this.keepAliveLatencies.push(e.latencyMs);
-        } else this.status.keepAliveFailures++;
-      } else if (e.kind === 'retry') this.log.warn({ event: 'vip-election-retry', error: e.error }, `vip-election: etcd: ${e.error}; retrying`);
-      else if (e.kind === 'elected') this.status.lastAcquireMs = e.waitedMs;
+      this.stats.onEvent(e);
+      if (e.kind === 'retry') this.log.warn({ event: 'vip-election-retry', error: e.error }, `vip-election: etcd: ${e.error}; retrying`);
     };
     while (!this.stop.signal.aborted) {
       let l: Leadership;
       try {
-        l = await campaign({ client: this.client, name: this.cfg.name, identity: this.status.identity, timing: { ttlMs: this.cfg.ttl, marginMs: this.cfg.margin }, clock: this.clock, signal: this.stop.signal, onEvent });
+        l = await campaign({ client: this.client, name: this.cfg.name, identity: this.stats.identity, timing: { ttlMs: this.cfg.ttl, marginMs: this.cfg.margin }, clock: this.clock, signal: this.stop.signal, onEvent });
       } catch {
         return; // stopped while campaigning
       }
@@ -89,9 +66,7 @@ export class VipElection {
   }
 
   private take(l: Leadership): void {
-    this.status.leader = true;
-    this.status.epoch = l.epoch.toString();
-    this.status.transitions++;
+    this.stats.elected(l.epoch);
     try {
       for (const vip of this.cfg.vips) this.host.addAddress(this.cfg.interface, vip);
       const link = this.host.link(this.cfg.interface);
@@ -106,9 +81,7 @@ export class VipElection {
   }
 
   private release(reason: string): void {
-    this.status.leader = false;
-    this.status.transitions++;
-    this.status.lastLoss = reason;
+    this.stats.lost(reason);
     for (const vip of this.cfg.vips) {
       try {
         this.host.removeAddress(this.cfg.interface, vip);

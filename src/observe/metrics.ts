@@ -4,6 +4,7 @@ import type { Server } from '../proxy/server.js';
 import type { ServerPool } from '../proxy/server-pool.js';
 import type { VrrpStatus } from '../vrrp/vrrp-engine.js';
 import type { VipElection } from '../election/vip-election.js';
+import { registerElectionMetrics } from './election-metrics.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
@@ -110,26 +111,7 @@ export class Metrics {
     perInstance('kubeha_vrrp_duplicate_vip_events_total', 'Times another host claimed a VIP or VRID of the instance (ARP or advert).', 'counter', (v) => v.duplicateVip.events);
     perInstance('kubeha_vrrp_advert_gap_max_seconds', 'Longest gap between two adverts of one master, as this backup heard them.', 'gauge', (v) => v.adverts.maxGapMs / 1000);
 
-    const perElection = (name: string, help: string, kind: 'counter' | 'gauge', read: (e: VipElection) => number | null) =>
-      scraped(name, help, kind, ['election'], function* () {
-        const e = source.election();
-        const v = e ? read(e) : null;
-        if (e && v !== null) yield [{ election: e.status.name }, v];
-      });
-    perElection('kubeha_election_is_leader', '1 while this node leads the election (and holds the VIPs), else 0.', 'gauge', (e) => (e.status.leader ? 1 : 0));
-    perElection('kubeha_election_epoch', 'Fencing epoch of the current term (the leader key\'s create revision); 0 when not leading.', 'gauge', (e) => Number(e.status.epoch ?? 0));
-    perElection('kubeha_election_transitions_total', 'Times this node became or stopped being leader.', 'counter', (e) => e.status.transitions);
-    perElection('kubeha_election_acquire_seconds', 'Time the last won campaign took, from its start to leadership.', 'gauge', (e) => (e.status.lastAcquireMs === null ? null : e.status.lastAcquireMs / 1000));
-    perElection('kubeha_election_keepalive_failures_total', 'Lease keepalives that failed or timed out.', 'counter', (e) => e.status.keepAliveFailures);
-    const keepAlive = new Histogram<'election'>({
-      name: 'kubeha_election_keepalive_latency_seconds', help: 'Round trip of lease keepalives to etcd.', labelNames: ['election'], registers: [r],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      collect() {
-        const e = source.election();
-        if (!e) return;
-        for (const ms of e.keepAliveLatencies.splice(0)) keepAlive.observe({ election: e.status.name }, ms / 1000);
-      },
-    });
+    registerElectionMetrics(r, () => source.election()?.stats);
 
     this.checkDuration = new Histogram<ServerLabels>({
       name: 'kubeha_server_check_duration_seconds', help: 'Time taken by active health checks.', labelNames: ['backend', 'server'], registers: [r],

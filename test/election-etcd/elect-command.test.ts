@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { startEtcd } from '../support/etcd.js';
+import { freePort, startEtcd } from '../support/etcd.js';
 import { faultProxy } from '../support/fault-proxy.js';
 import { spawnKubeha, type JsonProcess } from '../support/processes.js';
 import type { TestContextLike } from '../support/tcp.js';
@@ -14,9 +14,9 @@ const FAST = ['--ttl', '2s', '--margin', '500ms', '--kill-grace', '200ms'];
 
 type Line = Record<string, unknown> & { event?: string; at?: number; epoch?: string; pid?: number; status?: number };
 
-function elect(t: TestContextLike, endpoints: string, name: string, id: string, env: Record<string, string> = {}): JsonProcess {
+function elect(t: TestContextLike, endpoints: string, name: string, id: string, env: Record<string, string> = {}, extra: string[] = []): JsonProcess {
   for (const [k, v] of Object.entries(env)) process.env[k] = v; // inherited by kubeha and then its child
-  const p = spawnKubeha(['elect', '--etcd', endpoints, '--name', name, '--identity', id, ...FAST, '--', process.execPath, CHILD], t);
+  const p = spawnKubeha(['elect', '--etcd', endpoints, '--name', name, '--identity', id, ...FAST, ...extra, '--', process.execPath, CHILD], t);
   // A crashed node takes its children with it; here the child would outlive a SIGKILLed kubeha.
   t.after(() => {
     for (const l of p.lines as Line[]) if (l.event === 'start' && l.pid) try { process.kill(l.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -133,4 +133,18 @@ test('kubeha elect: killing the etcd leader member never gives two leaders at on
     assert.ok(BigInt(intervals[i]![2]) > BigInt(intervals[i - 1]![2]), 'epochs strictly increase');
   }
   t.diagnostic(`leaders across an etcd leader kill: ${intervals.length} (epochs ${intervals.map((x) => x[2]).join(', ')})`);
+});
+
+test('kubeha elect --metrics: is_leader, epoch, transitions and keepalive latency', async (t) => {
+  const etcd = await startEtcd(t);
+  const port = await freePort();
+  const p = elect(t, etcd.endpoints.join(','), 'metrics', 'm', {}, ['--metrics', `127.0.0.1:${port}`]);
+  const child = await started(p);
+  await new Promise((r) => setTimeout(r, 1500)); // two keepalives at TTL 2 s
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(text, /kubeha_election_is_leader\{election="metrics"\} 1/);
+  assert.match(text, new RegExp(`kubeha_election_epoch\\{election="metrics"\\} ${child.epoch}`));
+  assert.match(text, /kubeha_election_transitions_total\{election="metrics"\} 1/);
+  assert.match(text, /kubeha_election_keepalive_latency_seconds_count\{election="metrics"\} [1-9]/);
+  assert.match(text, /kubeha_election_acquire_seconds\{election="metrics"\} \d/);
 });

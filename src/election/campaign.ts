@@ -286,3 +286,26 @@ export async function observe(client: EtcdClient, name: string, onChange: (leade
     timer.cancel();
   }
 }
+
+/** {@link observe} as an async iterable: each value is the leader (or null) after a change. */
+export async function* leaderChanges(client: EtcdClient, name: string, signal: AbortSignal, pollMs = 1000): AsyncGenerator<LeaderView | null> {
+  const queue: (LeaderView | null)[] = [];
+  let wake: (() => void) | undefined;
+  const done = observe(client, name, (l) => {
+    queue.push(l);
+    wake?.();
+  }, signal, pollMs).finally(() => wake?.());
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!signal.aborted) {
+    if (queue.length === 0) {
+      await new Promise<void>((r) => {
+        wake = r;
+        signal.addEventListener('abort', () => r(), { once: true });
+      });
+      wake = undefined;
+    }
+    while (queue.length > 0) yield queue.shift()!;
+    if (finished) return;
+  }
+}

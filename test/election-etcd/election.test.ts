@@ -1,7 +1,7 @@
 // Leader election against a real 3-member etcd (Debian etcd-server) on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { campaign, observe, type Leadership, type LeaderView } from '../../src/election/campaign.js';
+import { campaign, leaderChanges, observe, type Leadership, type LeaderView } from '../../src/election/campaign.js';
 import { EtcdClient } from '../../src/election/etcd-client.js';
 import { startEtcd } from '../support/etcd.js';
 import { faultProxy } from '../support/fault-proxy.js';
@@ -17,6 +17,10 @@ test('election: one leader; resign hands over in milliseconds; epochs strictly i
   t.after(() => stopObserving.abort());
   const seen: (LeaderView | null)[] = [];
   void observe(clients[0]!, 'handover', (l) => seen.push(l), stopObserving.signal);
+  const streamed: (LeaderView | null)[] = [];
+  void (async () => {
+    for await (const l of leaderChanges(clients[1]!, 'handover', stopObserving.signal)) streamed.push(l);
+  })();
 
   const pending = clients.map((client, i) => campaign({ client, name: 'handover', identity: `c${i}`, timing: TIMING }));
   const epochs: bigint[] = [];
@@ -45,6 +49,7 @@ test('election: one leader; resign hands over in milliseconds; epochs strictly i
   await new Promise((r) => setTimeout(r, 300));
   const ids = seen.filter((v): v is LeaderView => v !== null).map((v) => v.identity);
   assert.deepEqual(ids, leaders, 'observe saw each leader in order');
+  assert.deepEqual(streamed.filter((v): v is LeaderView => v !== null).map((v) => v.identity), leaders, 'so did the async iterable');
 });
 
 test('election: a leader cut off from etcd steps down before anyone else is elected (20 trials, no overlap)', async (t) => {

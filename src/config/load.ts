@@ -43,10 +43,27 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   return parseConfigText(text, file);
 }
 
-type Path = (string | number)[];
+export type Path = (string | number)[];
 
 /** Validates config text (pure: no I/O). `file` is used only to label problems. */
 export function parseConfigText(text: string, file: string): LoadResult {
+  const r = parseYamlWithSchema(text, file, configSchema, crossCheck);
+  return r.ok ? { ok: true, config: r.value } : r;
+}
+
+/** Where a cross-check reports: the problem's code, the key path, and the message. */
+export type Locate = (path: Path, preferKey?: string) => { line: number; col: number };
+
+/**
+ * Parses YAML `text`, validates it against a zod `schema`, then runs `crossCheck` on the result;
+ * every problem is located at file:line:col. Shared by the config and the planner's inventory.
+ */
+export function parseYamlWithSchema<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  crossCheck: (value: z.output<S>, file: string, locate: Locate) => ConfigProblem[],
+): { ok: true; value: z.output<S> } | { ok: false; problems: ConfigProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined) => {
@@ -73,14 +90,14 @@ export function parseConfigText(text: string, file: string): LoadResult {
     const reason = err instanceof Error ? err.message : String(err);
     return { ok: false, problems: [{ code: 'KUBEHA_ERR_CONFIG_YAML', file, ...at(0), path: '', message: `${reason}; fix the anchors and aliases (&name, *name)` }] };
   }
-  const parsed = configSchema.safeParse(raw);
-  const locate = (path: Path, preferKey?: string) => at(nodeOffset(doc, path, preferKey));
+  const parsed = schema.safeParse(raw);
+  const locate: Locate = (path, preferKey) => at(nodeOffset(doc, path, preferKey));
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, raw, file, locate));
+    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, raw, file, locate, schema));
     return { ok: false, problems: sortProblems(problems) };
   }
   const problems = crossCheck(parsed.data, file, locate);
-  return problems.length > 0 ? { ok: false, problems: sortProblems(problems) } : { ok: true, config: parsed.data };
+  return problems.length > 0 ? { ok: false, problems: sortProblems(problems) } : { ok: true, value: parsed.data };
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
@@ -134,14 +151,15 @@ function describeIssue(
   issue: z.core.$ZodIssue,
   raw: unknown,
   file: string,
-  locate: (path: Path, preferKey?: string) => { line: number; col: number },
+  locate: Locate,
+  schema: unknown,
 ): ConfigProblem[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   const where = pathText(path);
   const label = where === '' ? 'the config' : `"${where}"`;
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const known = knownKeysAt(path);
+      const known = knownKeysAt(path, schema);
       return issue.keys.map((key) => {
         const guess = didYouMean(key, known);
         const fix = guess ? `did you mean "${guess}"?` : `known keys here: ${known.join(', ')}`;

@@ -25,9 +25,9 @@ function unwrap(schema: unknown): unknown {
   }
 }
 
-/** The keys the config knows for the mapping at `path` (array indexes as numbers). */
-export function knownKeysAt(path: readonly (string | number)[]): string[] {
-  let schema: unknown = configSchema;
+/** The keys the schema (the config's unless given) knows for the mapping at `path` (array indexes as numbers). */
+export function knownKeysAt(path: readonly (string | number)[], root: unknown = configSchema): string[] {
+  let schema: unknown = root;
   for (const step of path) {
     const def = defOf(unwrap(schema));
     if (typeof step === 'number' && def?.type === 'array') schema = def.element;
@@ -39,7 +39,7 @@ export function knownKeysAt(path: readonly (string | number)[]): string[] {
 }
 
 /** Every key path of the config, lists written `[]`: `backends[].healthCheck.interval`. */
-export function allKeyPaths(): string[] {
+export function allKeyPaths(root: unknown = configSchema): string[] {
   const out: string[] = [];
   const visit = (schema: unknown, prefix: string) => {
     let s = unwrap(schema);
@@ -57,6 +57,6 @@ export function allKeyPaths(): string[] {
       visit(child, path);
     }
   };
-  visit(configSchema, '');
+  visit(root, '');
   return out;
 }

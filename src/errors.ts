@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_CONFIG_ELECTION: 'a vipElection setting that cannot work',
   KUBEHA_ERR_CONFIG_EMPTY: 'the config defines nothing to run',
   KUBEHA_ERR_CONFIG_ADMIN_TOKEN: 'an admin API reachable from other hosts without a token',
+  KUBEHA_ERR_INVENTORY: 'an inventory that cannot give a working HA stack',
   KUBEHA_ERR_BIND: 'a listening socket could not be opened',
   KUBEHA_ERR_RELOAD_REJECTED: 'a reload was refused and the running config kept',
   KUBEHA_ERR_ADMIN_UNREACHABLE: 'the admin API of the running daemon did not answer',

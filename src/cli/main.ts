@@ -3,6 +3,7 @@ import { checkCommand } from './check.js';
 import { demoCommand, type DemoOptions } from './demo.js';
 import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
+import { renderCommand } from './render.js';
 import { runCommand } from './run.js';
 import { simApiserverCommand, type SimCommandOptions } from './sim.js';
 
@@ -39,6 +40,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--chaos', 'crash or terminate a random master every few seconds and bring it back')
     .option('--chaos-interval <duration>', 'time between two chaos actions', '6s')
     .action(async (o: DemoOptions) => exit(await demoCommand(o)));
+  program
+    .command('render')
+    .description('render the configs of the whole HA stack, one folder per host, from an inventory')
+    .requiredOption('-i, --inventory <file>', 'inventory.yaml (masters, workers, VIP, LB flavor, etcd, VRRP)')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--diff', 'write nothing; show what would change against --out (exit 1 when something would)')
+    .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
   program
     .command('elect')
     .description('run a command only while this process leads an election over etcd (fencing epoch in KUBEHA_EPOCH)')

@@ -1,0 +1,178 @@
+// The planner's inventory (../shared/DESIGN.md "Inventory contract": those keys are fixed; more
+// may be added) and the plan derived from it: which host does what, on which port, with which
+// VRRP priority. Pure: text in, plan out.
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { parseYamlWithSchema, type ConfigProblem, type Locate, type Path } from '../config/load.js';
+import { parseDuration } from '../config/duration.js';
+
+const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, { message: 'a host name is lower-case letters, digits, "." and "-" (a DNS label)' });
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, { message: 'an IPv4 address like 10.8.4.91' });
+const host = z.strictObject({ name, ip: ipv4 });
+const port = z.number().int().min(1).max(65535);
+
+export const inventorySchema = z.strictObject({
+  cluster: name,
+  vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: 'the VIP is an IPv4 address with the prefix of its subnet, like 10.8.4.55/24' }),
+  interface: z.string().min(1),
+  apiPort: port.default(6443),
+  /** The port each kube-apiserver listens on. */
+  apiserverPort: port.default(6443),
+  masters: z.array(host).min(1),
+  workers: z.array(host).default([]),
+  lb: z.strictObject({
+    flavor: z.enum(['kubeha', 'haproxy', 'nginx']).default('kubeha'),
+    hosts: z.array(host).default([]),
+    /** The LB frontend port when it shares a host with an apiserver on apiPort. */
+    sharedPort: port.default(16443),
+  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443 }),
+  etcd: z.strictObject({
+    mode: z.enum(['stacked', 'external']).default('stacked'),
+    endpoints: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, { message: 'an etcd endpoint is a URL like https://10.8.4.91:2379' })).default([]),
+    clientPort: port.default(2379),
+    peerPort: port.default(2380),
+    tls: z.boolean().default(true),
+    pkiDir: z.string().default('/etc/kubernetes/pki/etcd'),
+    dataDir: z.string().default('/var/lib/etcd'),
+  }).default({ mode: 'stacked', endpoints: [], clientPort: 2379, peerPort: 2380, tls: true, pkiDir: '/etc/kubernetes/pki/etcd', dataDir: '/var/lib/etcd' }),
+  vrrp: z.strictObject({
+    version: z.union([z.literal(2), z.literal(3)]).default(3),
+    advertInterval: z.string().default('100ms'),
+    unicast: z.boolean().default(false),
+    authPass: z.string().max(8).default(''),
+    virtualRouterId: z.number().int().min(1).max(255).optional(),
+  }).default({ version: 3, advertInterval: '100ms', unicast: false, authPass: '' }),
+  workerAccess: z.enum(['vip', 'local']).default('vip'),
+  /** The port of the node-local LB on workers with workerAccess: local. */
+  localPort: port.default(6443),
+  pkiDir: z.string().default('/etc/kubernetes/pki'),
+  keepalivedScriptDir: z.string().default('/etc/keepalived'),
+  kubehaImage: z.string().default('kubeha:0.1.0'),
+});
+
+/** A validated inventory. */
+export type Inventory = z.output<typeof inventorySchema>;
+export type Host = z.output<typeof host>;
+
+/** Everything the renderers need, derived once. */
+export interface Plan {
+  inv: Inventory;
+  vipAddress: string;
+  vipPrefix: number;
+  lbHosts: Host[];
+  /** Whether the LB runs on the masters (and so must avoid the apiserver's port). */
+  lbOnMasters: boolean;
+  /** The port the LB listens on and clients use on the VIP. */
+  frontendPort: number;
+  /** `https://VIP:frontendPort`. */
+  endpoint: string;
+  virtualRouterId: number;
+  advertIntervalMs: number;
+  /** VRRP priority per LB host name: descending in inventory order. */
+  priorities: Map<string, number>;
+  /** The negative track weight that moves the VIP off a node whose LB failed. */
+  trackWeight: number;
+  etcdEndpoints: string[];
+}
+
+/** RFC 5798 priorities: the first LB host 150, then 10 less each; the weight must exceed their spread. */
+const PRIORITY_TOP = 150;
+const PRIORITY_STEP = 10;
+
+/** FNV-1a, for a virtual router id derived from the cluster name (1..255). */
+export function virtualRouterIdFor(cluster: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(cluster, 'utf8')) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return (h % 255) + 1;
+}
+
+const ipNumber = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/** Whether `ip` lies in `network/prefix`. */
+export function inSubnet(ip: string, network: string, prefix: number): boolean {
+  const size = 2 ** (32 - prefix);
+  return Math.floor(ipNumber(ip) / size) === Math.floor(ipNumber(network) / size);
+}
+
+/** Derives the plan; call only on an inventory that passed {@link checkInventory}. */
+export function makePlan(inv: Inventory): Plan {
+  const [vipAddress = '', prefix = '32'] = inv.vip.split('/');
+  const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
+  const masterIps = new Set(inv.masters.map((m) => m.ip));
+  const lbOnMasters = lbHosts.some((h) => masterIps.has(h.ip));
+  const frontendPort = lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort;
+  const priorities = new Map(lbHosts.map((h, i) => [h.name, PRIORITY_TOP - i * PRIORITY_STEP]));
+  const etcdEndpoints = inv.etcd.mode === 'external'
+    ? inv.etcd.endpoints.map((e) => e.replace(/\/$/, ''))
+    : inv.masters.map((m) => `${inv.etcd.tls ? 'https' : 'http'}://${m.ip}:${inv.etcd.clientPort}`);
+  return {
+    inv, vipAddress, vipPrefix: Number(prefix), lbHosts, lbOnMasters, frontendPort,
+    endpoint: `https://${vipAddress}:${frontendPort}`,
+    virtualRouterId: inv.vrrp.virtualRouterId ?? virtualRouterIdFor(inv.cluster),
+    advertIntervalMs: parseDuration(inv.vrrp.advertInterval) ?? 100,
+    priorities,
+    trackWeight: -(PRIORITY_STEP * Math.max(1, lbHosts.length - 1) + PRIORITY_STEP),
+    etcdEndpoints,
+  };
+}
+
+/** Checks across keys: unique names and addresses, the VIP in the hosts' subnet, etcd and VRRP settings. */
+export function checkInventory(inv: Inventory, file: string, locate: Locate): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (path: Path, message: string) => problems.push({ code: 'KUBEHA_ERR_INVENTORY', file, ...locate(path), path: path.join('.'), message });
+  const [vip = '', prefixText = ''] = inv.vip.split('/');
+  const prefix = Number(prefixText);
+  if (!/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(vip) || prefix < 8 || prefix > 32) {
+    problem(['vip'], `vip ${inv.vip} is not an IPv4 address with a prefix between 8 and 32; write the VIP with its subnet's prefix, like 10.8.4.55/24`);
+  }
+  const groups: [string, Host[]][] = [['masters', inv.masters], ['workers', inv.workers], ['lb.hosts', inv.lb.hosts]];
+  const names = new Map<string, string>();
+  const ips = new Map<string, string>();
+  for (const [group, hosts] of groups) {
+    hosts.forEach((h, i) => {
+      const path: Path = [...group.split('.'), i];
+      const sameName = names.get(h.name);
+      if (sameName && !(group === 'lb.hosts' && inv.masters.some((m) => m.name === h.name && m.ip === h.ip))) problem([...path, 'name'], `host name ${h.name} is already used in ${sameName}; every host needs its own name (it names its output folder)`);
+      names.set(h.name, group);
+      const sameIp = ips.get(h.ip);
+      if (sameIp && !(group === 'lb.hosts' && inv.masters.some((m) => m.ip === h.ip))) problem([...path, 'ip'], `${h.ip} is already the address of a host in ${sameIp}`);
+      ips.set(h.ip, group);
+      if (h.ip === vip) problem([...path, 'ip'], `${h.ip} is the VIP; a host needs an address of its own`);
+    });
+  }
+  const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
+  const lbPath: Path = inv.lb.hosts.length > 0 ? ['lb', 'hosts'] : ['masters'];
+  lbHosts.forEach((h, i) => {
+    if (prefix >= 8 && prefix <= 32 && !inSubnet(h.ip, vip, prefix)) {
+      problem([...lbPath, i, 'ip'], `the VIP ${inv.vip} is not in the subnet of LB host ${h.name} (${h.ip}): a VIP only works on the hosts' own segment (gratuitous ARP does not cross routers); pick a free address in ${h.ip}'s subnet`);
+    }
+  });
+  if (inv.masters.length % 2 === 0 && inv.etcd.mode === 'stacked') {
+    problem(['masters'], `${inv.masters.length} masters with stacked etcd: an even member count tolerates no more failures than one fewer; use 3 or 5 masters`);
+  }
+  if (inv.etcd.mode === 'external' && inv.etcd.endpoints.length === 0) problem(['etcd', 'endpoints'], 'etcd mode external needs endpoints: list the etcd client URLs');
+  if (inv.etcd.mode === 'stacked' && inv.etcd.endpoints.length > 0) problem(['etcd', 'endpoints'], 'etcd endpoints are only for mode external; stacked etcd runs on the masters');
+  if (parseDuration(inv.vrrp.advertInterval) === undefined) problem(['vrrp', 'advertInterval'], `"${inv.vrrp.advertInterval}" is not a duration; write 100ms, 1s, ...`);
+  else if (inv.vrrp.version === 2 && (parseDuration(inv.vrrp.advertInterval) ?? 0) % 1000 !== 0) problem(['vrrp', 'advertInterval'], 'VRRPv2 carries whole seconds only; use 1s or version 3');
+  if (inv.vrrp.version === 3 && inv.vrrp.authPass) problem(['vrrp', 'authPass'], 'VRRPv3 has no authentication; remove authPass or use version 2');
+  if (inv.vrrp.unicast && lbHosts.length < 2) problem(['vrrp', 'unicast'], 'unicast VRRP needs at least two LB hosts');
+  return problems;
+}
+
+/** The outcome of loading an inventory. */
+export type InventoryResult = { ok: true; inventory: Inventory } | { ok: false; problems: ConfigProblem[] };
+
+/** Validates inventory text (pure). */
+export function parseInventoryText(text: string, file: string): InventoryResult {
+  const r = parseYamlWithSchema(text, file, inventorySchema, checkInventory);
+  return r.ok ? { ok: true, inventory: r.value } : r;
+}
+
+/** Reads and validates an inventory file; never throws. */
+export async function loadInventoryFile(file: string): Promise<InventoryResult> {
+  try {
+    return parseInventoryText(await readFile(file, 'utf8'), file);
+  } catch (err) {
+    return { ok: false, problems: [{ code: 'KUBEHA_ERR_CONFIG_READ', file, line: 1, col: 1, path: '', message: `cannot read the inventory: ${err instanceof Error ? err.message : String(err)}` }] };
+  }
+}

@@ -1,0 +1,53 @@
+// keepalived.conf and the check script for the classic flavors (haproxy or nginx + keepalived).
+import type { Host, Plan } from './inventory.js';
+
+/** The script keepalived runs to see that the local LB accepts connections on its port. */
+export function checkScriptPath(plan: Plan): string {
+  return `${plan.inv.keepalivedScriptDir.replace(/\/$/, '')}/check_lb.sh`;
+}
+
+/** A check of the local LB (not of `ps`: a script that greps ps finds itself). */
+export function renderCheckScript(plan: Plan): string {
+  return `#!/bin/bash
+# keepalived track script: exits 0 when the local ${plan.inv.lb.flavor} accepts TCP on port ${plan.frontendPort}.
+# Rendered by kubeha render.
+exec timeout 2 bash -c '</dev/tcp/127.0.0.1/${plan.frontendPort}' 2>/dev/null
+`;
+}
+
+/** keepalived.conf for one LB host. */
+export function renderKeepalived(plan: Plan, host: Host): string {
+  const inv = plan.inv;
+  const peers = plan.lbHosts.filter((h) => h.name !== host.name);
+  const interval = inv.vrrp.version === 2 ? String(Math.max(1, Math.round(plan.advertIntervalMs / 1000))) : String(plan.advertIntervalMs / 1000);
+  const lines = [
+    `# keepalived on ${host.name} (${host.ip}) for the VIP ${inv.vip}. Rendered by kubeha render.`,
+    'global_defs {',
+    `    router_id ${host.name}`,
+    `    vrrp_version ${inv.vrrp.version}`,
+    '    script_user root',
+    '    enable_script_security',
+    '}',
+    '',
+    'vrrp_script chk_lb {',
+    `    script "${checkScriptPath(plan)}"`,
+    '    interval 2',
+    '    timeout 3',
+    '    fall 2',
+    '    rise 2',
+    `    # Larger than the spread of the priorities, so a node whose LB died always loses the VIP.`,
+    `    weight ${plan.trackWeight}`,
+    '}',
+    '',
+    `vrrp_instance VI_${inv.cluster.replace(/[^A-Za-z0-9_]/g, '_')} {`,
+    '    state BACKUP',
+    `    interface ${inv.interface}`,
+    `    virtual_router_id ${plan.virtualRouterId}`,
+    `    priority ${plan.priorities.get(host.name)}`,
+    `    advert_int ${interval}`,
+  ];
+  if (inv.vrrp.version === 2 && inv.vrrp.authPass) lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${inv.vrrp.authPass}`, '    }');
+  if (inv.vrrp.unicast) lines.push(`    unicast_src_ip ${host.ip}`, '    unicast_peer {', ...peers.map((p) => `        ${p.ip}`), '    }');
+  lines.push('    virtual_ipaddress {', `        ${inv.vip} dev ${inv.interface}`, '    }', '    track_script {', '        chk_lb', '    }', '}', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,54 @@
+// kubeha.yaml for an LB host (load balancer + VRRP) and for a worker's node-local LB.
+import { stringify } from 'yaml';
+import type { Host, Plan } from './inventory.js';
+
+const HEADER = (what: string) => `# ${what}\n# Rendered by kubeha render; edit the inventory and render again rather than this file.\n`;
+
+function apiserverBackend(plan: Plan) {
+  return {
+    name: 'apiservers',
+    balance: 'roundrobin',
+    healthCheck: { type: 'https', path: '/readyz', interval: '1s', fastInterval: '250ms', timeout: '1s', rise: 2, fall: 2 },
+    slowStart: '30s',
+    servers: plan.inv.masters.map((m) => ({ name: m.name, address: `${m.ip}:${plan.inv.apiserverPort}` })),
+  };
+}
+
+/** The LB host's daemon: the apiserver frontend on the VIP port, and the VRRP instance that floats the VIP. */
+export function renderKubehaLb(plan: Plan, host: Host): string {
+  const inv = plan.inv;
+  const peers = plan.lbHosts.filter((h) => h.name !== host.name).map((h) => h.ip);
+  const config = {
+    frontends: [{ name: 'apiserver', bind: `0.0.0.0:${plan.frontendPort}`, backend: 'apiservers' }],
+    backends: [apiserverBackend(plan)],
+    admin: { bind: '127.0.0.1:9000' },
+    vrrp: {
+      instances: [{
+        name: `VI_${inv.cluster}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
+        interface: inv.interface,
+        virtualRouterId: plan.virtualRouterId,
+        priority: plan.priorities.get(host.name),
+        version: inv.vrrp.version,
+        advertInterval: inv.vrrp.advertInterval,
+        preempt: true,
+        vips: [inv.vip],
+        unicastPeers: inv.vrrp.unicast ? peers : [],
+        ...(inv.vrrp.unicast ? { unicastSrcIp: host.ip } : {}),
+        ...(inv.vrrp.version === 2 && inv.vrrp.authPass ? { authPass: inv.vrrp.authPass } : {}),
+        // No apiserver reachable or no listening frontend here: FAULT, the VIP moves at once.
+        track: { backends: ['apiservers'] },
+      }],
+    },
+  };
+  return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify(config);
+}
+
+/** A worker's node-local LB (workerAccess: local): 127.0.0.1:localPort to every apiserver, no VIP. */
+export function renderKubehaLocal(plan: Plan, host: Host): string {
+  const config = {
+    frontends: [{ name: 'apiserver', bind: `127.0.0.1:${plan.inv.localPort}`, backend: 'apiservers' }],
+    backends: [apiserverBackend(plan)],
+    admin: { bind: '127.0.0.1:9000' },
+  };
+  return HEADER(`kubeha on worker ${host.name}: a node-local load balancer for its kubelet and kube-proxy`) + stringify(config);
+}

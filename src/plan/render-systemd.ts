@@ -1,0 +1,69 @@
+// systemd units for kubeha and etcd, and a static-pod manifest for kubeha.
+import { stringify } from 'yaml';
+import type { Plan } from './inventory.js';
+
+/** kubeha.service: the daemon with the capabilities VRRP needs, draining on stop. */
+export function renderKubehaUnit(): string {
+  return `[Unit]
+Description=kubeha: control-plane load balancer and VIP
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStartPre=/usr/bin/kubeha check --config /etc/kubeha/kubeha.yaml
+ExecStart=/usr/bin/kubeha run --config /etc/kubeha/kubeha.yaml
+ExecReload=/bin/kill -HUP $MAINPID
+AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_NET_BIND_SERVICE
+KillSignal=SIGTERM
+TimeoutStopSec=40
+Restart=always
+RestartSec=1
+LimitNOFILE=1048576
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** etcd.service reading the rendered etcd.env. */
+export function renderEtcdUnit(): string {
+  return `[Unit]
+Description=etcd member (stacked) for the Kubernetes control plane
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+EnvironmentFile=/etc/etcd/etcd.env
+ExecStart=/usr/bin/etcd
+Restart=always
+RestartSec=5
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** A static pod that runs kubeha on the host network with the capabilities VRRP needs. */
+export function renderKubehaStaticPod(plan: Plan): string {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'kubeha', namespace: 'kube-system', labels: { component: 'kubeha' } },
+    spec: {
+      hostNetwork: true,
+      priorityClassName: 'system-node-critical',
+      containers: [{
+        name: 'kubeha',
+        image: plan.inv.kubehaImage,
+        args: ['run', '--config', '/etc/kubeha/kubeha.yaml'],
+        securityContext: { capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
+        volumeMounts: [{ name: 'config', mountPath: '/etc/kubeha', readOnly: true }],
+        livenessProbe: { httpGet: { host: '127.0.0.1', port: 9000, path: '/api/v1/state' }, periodSeconds: 10 },
+      }],
+      volumes: [{ name: 'config', hostPath: { path: '/etc/kubeha', type: 'Directory' } }],
+    },
+  };
+  return `# Put in /etc/kubernetes/manifests/ with kubeha.yaml in /etc/kubeha/. Rendered by kubeha render.\n${stringify(pod)}`;
+}

@@ -14,6 +14,12 @@ const TIERS = [
   { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan'], needs: [['openssl', 'openssl']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
+  {
+    name: 'plan (real haproxy, nginx, keepalived, etcd)',
+    dirs: ['plan-real'],
+    root: true,
+    needs: [['haproxy', 'haproxy'], ['nginx', 'nginx'], ['/usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'], ['keepalived', 'keepalived'], ['etcd', 'etcd-server'], ['ip', 'iproute2'], ['openssl', 'openssl']],
+  },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
   {
     name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
@@ -23,7 +29,8 @@ const TIERS = [
   },
 ];
 
-const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+/** A command on PATH, or (starting with /) a file that must exist. */
+const have = (cmd) => (cmd.startsWith('/') ? existsSync(cmd) : spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0);
 
 function ensurePackages() {
   const missing = [...new Set(TIERS.flatMap((t) => t.needs).filter(([cmd]) => !have(cmd)).map(([, pkg]) => pkg))];

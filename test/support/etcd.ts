@@ -102,7 +102,7 @@ export async function startEtcd(t: TestContextLike, size = 3): Promise<EtcdClust
   return cluster;
 }
 
-/** Files of a small PKI: a CA, an etcd serving cert for 127.0.0.1, a client cert. */
+/** Files of a small PKI: a CA, etcd serving and peer certs for `ips`, a client cert. */
 export interface TestPki {
   caFile: string;
   serverCert: string;
@@ -111,14 +111,23 @@ export interface TestPki {
   clientKey: string;
 }
 
-/** Makes a CA and two certificates signed by it with the openssl command. */
-export function makePki(dir: string): TestPki {
+/**
+ * Makes a CA and certificates signed by it with the openssl command, named as etcd's PKI folder
+ * has them: ca.crt, server.crt/key, peer.crt/key (SANs: `ips`), client.crt/key.
+ */
+export function makePki(dir: string, ips: string[] = ['127.0.0.1']): TestPki {
   const f = (n: string) => join(dir, n);
   const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   ossl('req', '-x509', ...ec, '-days', '30', '-subj', '/CN=kubeha-test-ca', '-keyout', f('ca.key'), '-out', f('ca.crt'));
+  const sans = `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`;
   // etcd's JSON gateway dials etcd itself with the serving certificate, so it needs clientAuth too.
-  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+  const certs: [string, string][] = [
+    ['server', `${sans}\nextendedKeyUsage=serverAuth,clientAuth`],
+    ['peer', `${sans}\nextendedKeyUsage=serverAuth,clientAuth`],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ];
+  for (const [name, ext] of certs) {
     ossl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
     writeFileSync(f(`${name}.ext`), `${ext}\n`);
     ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));

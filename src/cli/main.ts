@@ -4,6 +4,7 @@ import { demoCommand, type DemoOptions } from './demo.js';
 import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
+import { lintCommand } from './lint.js';
 import { runCommand } from './run.js';
 import { simApiserverCommand, type SimCommandOptions } from './sim.js';
 
@@ -47,6 +48,11 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--diff', 'write nothing; show what would change against --out (exit 1 when something would)')
     .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
+  program
+    .command('lint')
+    .description('check haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
+    .argument('<files...>', 'config files; given together they are also checked against each other')
+    .action(async (files: string[]) => exit(await lintCommand(files)));
   program
     .command('elect')
     .description('run a command only while this process leads an election over etcd (fencing epoch in KUBEHA_EPOCH)')

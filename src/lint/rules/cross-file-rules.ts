@@ -1,0 +1,55 @@
+import { findAll } from '../conf-tree.js';
+import { finding, hapProxies, kaInstances, kaScripts, kubeconfigServers, type Rule } from '../lint-model.js';
+
+/** The VIP in keepalived.conf differs from the address the LB binds or the kubeconfigs use. */
+export const crossVipMismatch: Rule = {
+  code: 'cross-vip-mismatch',
+  check(ctx) {
+    const vips = new Set(kaInstances(ctx).flatMap((i) => i.vips.map((v) => v.name.split('/')[0]!)));
+    if (vips.size === 0) return [];
+    const out = [];
+    const specific = (addr: string) => {
+      const host = addr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      return host && host !== '*' && host !== '0.0.0.0' && host !== '::' && host !== '127.0.0.1' ? host : undefined;
+    };
+    for (const p of hapProxies(ctx)) for (const b of p.binds) {
+      const host = specific(b.args[0] ?? '');
+      if (host && !vips.has(host)) out.push(finding(this.code, 'error', p.file, b.line, `${p.kind} ${p.name} binds ${host}, but keepalived floats ${[...vips].join(', ')}`,
+        'clients sent to the VIP find nothing listening on it', 'bind the VIP (or *) in the load balancer'));
+    }
+    for (const f of ctx.files.filter((x) => x.kind === 'nginx')) for (const l of findAll(f.tree.directives, 'listen')) {
+      const host = l.args[0]?.includes(':') ? specific(l.args[0]) : undefined;
+      if (host && !vips.has(host)) out.push(finding(this.code, 'error', f.path, l.line, `nginx listens on ${host}, but keepalived floats ${[...vips].join(', ')}`,
+        'clients sent to the VIP find nothing listening on it', 'listen on the VIP (or on the port alone)'));
+    }
+    for (const f of ctx.files.filter((x) => x.kind === 'kubeconfig')) for (const { server, line } of kubeconfigServers(f)) {
+      const host = /^https?:\/\/\[?([^\]/]+?)\]?(:\d+)?(\/|$)/.exec(server)?.[1];
+      if (host && /^\d+\.\d+\.\d+\.\d+$/.test(host) && !vips.has(host) && host !== '127.0.0.1') {
+        out.push(finding(this.code, 'error', f.path, line, `kubeconfig server ${server} is not the VIP (${[...vips].join(', ')})`,
+          'this client talks to one master directly and loses the API when that master goes down, HA or not', `set server: https://${[...vips][0]}:PORT`));
+      }
+    }
+    return out;
+  },
+};
+
+const LB_PROCESSES = ['haproxy', 'nginx', 'kubeha', 'envoy'];
+
+/** A keepalived check script that checks a process other than the load balancer given with it. */
+export const crossCheckScriptTarget: Rule = {
+  code: 'cross-check-script-target',
+  check(ctx) {
+    const lbs = [...new Set(ctx.files.filter((f) => f.kind === 'haproxy' || f.kind === 'nginx').map((f) => f.kind))];
+    if (lbs.length === 0) return [];
+    return kaScripts(ctx).flatMap((s) => {
+      const command = s.script?.args.join(' ') ?? '';
+      const program = command.split(/\s+/)[0] ?? '';
+      const body = `${command}\n${program.startsWith('/') ? ctx.host.readFile(program) ?? '' : ''}`;
+      const checked = [...LB_PROCESSES, 'kube-apiserver'].filter((p) => new RegExp(`\\b${p}\\b`).test(body.replace(program, '')));
+      if (checked.length === 0 || checked.some((c) => (lbs as string[]).includes(c))) return [];
+      return [finding(this.code, 'warning', s.file, s.script!.line, `vrrp_script ${s.name} checks ${checked.join(', ')}, but the load balancer here is ${lbs.join(', ')}`,
+        'the VIP follows the health of a process that does not serve it: a node whose load balancer died keeps the VIP',
+        `check ${lbs[0]} itself, e.g. a TCP connect to its port`)];
+    });
+  },
+};

@@ -1,0 +1,29 @@
+// Every lint rule, in the order findings are reported. docs/lint.md lists each code (a test checks).
+import type { Rule } from '../lint-model.js';
+import { crossCheckScriptTarget, crossVipMismatch } from './cross-file-rules.js';
+import { haproxyBindApiserverPort } from './haproxy-bind-apiserver-port.js';
+import { haproxyModeHttp } from './haproxy-mode-http.js';
+import { haproxyMultipleChecks } from './haproxy-multiple-checks.js';
+import { haproxyServerWithoutCheck } from './haproxy-server-without-check.js';
+import { haproxyShortTimeouts } from './haproxy-short-timeouts.js';
+import { haproxyTcpOnlyCheck } from './haproxy-tcp-only-check.js';
+import { keepalivedAuthPassLength } from './keepalived-auth-pass-length.js';
+import { keepalivedBadVip } from './keepalived-bad-vip.js';
+import { keepalivedDuplicateVrid } from './keepalived-duplicate-vrid.js';
+import { keepalivedEqualPriority } from './keepalived-equal-priority.js';
+import { keepalivedScriptGrepsPs } from './keepalived-script-greps-ps.js';
+import { keepalivedScriptNotExecutable } from './keepalived-script-not-executable.js';
+import { keepalivedUndefinedTrackScript } from './keepalived-undefined-track-script.js';
+import { keepalivedUnicastWithoutSrc } from './keepalived-unicast-without-src.js';
+import { keepalivedVipOutsideSubnet } from './keepalived-vip-outside-subnet.js';
+import { keepalivedWeightGap } from './keepalived-weight-gap.js';
+import { nginxConnectTimeout, nginxHttpUpstream, nginxProxyTimeout } from './nginx-rules.js';
+
+export const RULES: Rule[] = [
+  keepalivedUndefinedTrackScript, keepalivedScriptNotExecutable, keepalivedBadVip, keepalivedVipOutsideSubnet,
+  keepalivedEqualPriority, keepalivedWeightGap, keepalivedAuthPassLength, keepalivedUnicastWithoutSrc,
+  keepalivedDuplicateVrid, keepalivedScriptGrepsPs,
+  haproxyModeHttp, haproxyMultipleChecks, haproxyServerWithoutCheck, haproxyTcpOnlyCheck, haproxyShortTimeouts, haproxyBindApiserverPort,
+  nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream,
+  crossVipMismatch, crossCheckScriptTarget,
+];

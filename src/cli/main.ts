@@ -5,6 +5,7 @@ import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
 import { lintCommand } from './lint.js';
+import { importCommand } from './import.js';
 import { runCommand } from './run.js';
 import { simApiserverCommand, type SimCommandOptions } from './sim.js';
 
@@ -53,6 +54,11 @@ export async function main(argv: string[]): Promise<void> {
     .description('check haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
     .argument('<files...>', 'config files; given together they are also checked against each other')
     .action(async (files: string[]) => exit(await lintCommand(files)));
+  program
+    .command('import')
+    .description('print the kubeha.yaml equivalent to a keepalived.conf and a haproxy.cfg or nginx.conf')
+    .argument('<files...>', 'keepalived.conf, haproxy.cfg or nginx.conf')
+    .action(async (files: string[]) => exit(await importCommand(files)));
   program
     .command('elect')
     .description('run a command only while this process leads an election over etcd (fencing epoch in KUBEHA_EPOCH)')

@@ -136,6 +136,7 @@ export interface HapProxy {
   options: Directive[];
   defaultServer: Directive | undefined;
   defaultBackend: string | undefined;
+  balance: string | undefined;
 }
 
 /** haproxy durations: a number with us/ms/s/m/h/d, milliseconds without a unit. */
@@ -171,6 +172,7 @@ export function hapProxies(ctx: LintContext): HapProxy[] {
         timeouts, binds: pick('bind'), servers: pick('server'), options: pick('option'),
         defaultServer: pick('default-server')[0] ?? defaults?.children.find((c) => c.name === 'default-server'),
         defaultBackend: pick('default_backend')[0]?.args[0] ?? pick('use_backend')[0]?.args[0],
+        balance: (pick('balance')[0] ?? defaults?.children.find((c) => c.name === 'balance'))?.args[0],
       });
     }
   }

@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { ERROR_CODES } from '../../src/errors.js';
 import { allKeyPaths } from '../../src/config/schema-walk.js';
 import { Daemon } from '../../src/daemon.js';
+import { inventorySchema } from '../../src/plan/inventory.js';
+import { RULES } from '../../src/lint/rules/index.js';
 
 const doc = (name: string) => readFile(fileURLToPath(new URL(`../../../docs/${name}`, import.meta.url)), 'utf8');
 
@@ -27,4 +29,10 @@ test('every kubeha_* metric is documented in docs/metrics.md', async () => {
   const names = (await daemon.metrics.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('kubeha_'));
   assert.ok(names.length > 15);
   assert.deepEqual(names.filter((n) => !text.includes(`| \`${n}\` |`)), []);
+});
+
+test('every inventory key is documented in docs/planner.md, and every lint rule', async () => {
+  const text = await doc('planner.md');
+  assert.deepEqual(allKeyPaths(inventorySchema).filter((key) => !text.includes(`| \`${key}\` |`)), []);
+  assert.deepEqual(RULES.map((r) => r.code).filter((code) => !text.includes(`| \`${code}\` |`)), []);
 });

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { loadConfigFile, parseConfigText, formatProblem } from '../../src/config/load.js';
 import { parseDuration, formatDuration } from '../../src/config/duration.js';
 import { parseHostPort } from '../../src/config/address.js';
+import { loadInventoryFile } from '../../src/plan/inventory.js';
 
 const GOOD = `frontends:
   - name: apiserver
@@ -209,12 +210,13 @@ test('property: no input makes the loader throw; every problem has a code and a 
   );
 });
 
-test('every example config passes kubeha check', async () => {
+test('every example config passes kubeha check, and every example inventory loads', async () => {
   const dir = fileURLToPath(new URL('../../../examples/', import.meta.url));
   const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length > 0);
   for (const f of files) {
-    const r = await loadConfigFile(join(dir, f));
+    // inventory*.yaml are the planner's inputs, not daemon configs
+    const r = f.startsWith('inventory') ? await loadInventoryFile(join(dir, f)) : await loadConfigFile(join(dir, f));
     assert.ok(r.ok, `${f}: ${r.ok ? '' : r.problems.map(formatProblem).join('\n')}`);
   }
 });

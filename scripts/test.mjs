@@ -20,6 +20,14 @@ const TIERS = [
     root: true,
     needs: [['haproxy', 'haproxy'], ['nginx', 'nginx'], ['/usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'], ['keepalived', 'keepalived'], ['etcd', 'etcd-server'], ['ip', 'iproute2'], ['openssl', 'openssl']],
   },
+  {
+    name: 'kube-apiserver (real v1.20.2 built from Debian source, kubectl)',
+    dirs: ['kube-e2e'],
+    root: true,
+    needs: [['etcd', 'etcd-server'], ['openssl', 'openssl']],
+    // Builds (first run ~5 minutes, then cached) and passes the folder in KUBEHA_K8S_BIN.
+    build: 'scripts/kube-apiserver.sh',
+  },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
   {
     name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
@@ -54,6 +62,15 @@ function testFiles(dir) {
   });
 }
 
+/** Runs a tier's build step; its last output line is a folder the tests get as KUBEHA_K8S_BIN. */
+function runBuild(tier) {
+  console.log(`# building for tier ${tier.name}: ${tier.build}`);
+  const r = spawnSync('bash', [tier.build], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) return false;
+  process.env.KUBEHA_K8S_BIN = r.stdout.trim().split('\n').pop();
+  return true;
+}
+
 ensurePackages();
 console.log('# building (tsc)');
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
@@ -64,6 +81,7 @@ for (const tier of TIERS) {
   const missing = tier.needs.filter(([cmd]) => !have(cmd)).map(([cmd]) => cmd);
   if (tier.root && !isRoot) skipped.push(`${tier.name}: needs root`);
   else if (missing.length > 0) skipped.push(`${tier.name}: needs ${missing.join(', ')}`);
+  else if (tier.build && !runBuild(tier)) skipped.push(`${tier.name}: ${tier.build} failed`);
   else files.push(...tier.dirs.flatMap((d) => testFiles(join('dist/test', d))));
 }
 for (const s of skipped) console.log(`# SKIPPED tier ${s}`);

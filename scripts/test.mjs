@@ -24,7 +24,7 @@ const TIERS = [
     name: 'kube-apiserver (real v1.20.2 built from Debian source, kubectl)',
     dirs: ['kube-e2e'],
     root: true,
-    needs: [['etcd', 'etcd-server'], ['openssl', 'openssl']],
+    needs: [['etcd', 'etcd-server'], ['openssl', 'openssl'], ['ip', 'iproute2']],
     // Builds (first run ~5 minutes, then cached) and passes the folder in KUBEHA_K8S_BIN.
     build: 'scripts/kube-apiserver.sh',
   },

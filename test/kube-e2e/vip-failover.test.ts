@@ -1,0 +1,75 @@
+// Real kube-apiservers behind two kubeha nodes that float the VIP with VRRP, all in network
+// namespaces on one bridge: kubectl in a client namespace talks to https://VIP:16443 while the
+// kubeha node holding the VIP is SIGKILLed. Failures must stay inside the failover window.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { K8S_BIN, makeKubePki, writeKubeconfig } from '../support/kube.js';
+import { createBed, startKubehaConfig, until, VIP, type BedHost } from '../support/netns.js';
+
+const MASTER_IPS = ['192.0.2.11', '192.0.2.12', '192.0.2.13'];
+
+/** One kubectl run inside `host`'s namespace. */
+async function kubectlIn(host: BedHost, kubeconfig: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  const p = host.spawn(join(K8S_BIN, 'kubectl'), [`--kubeconfig=${kubeconfig}`, '--request-timeout=2s', ...args]);
+  const code = await p.exited;
+  return { ok: code === 0, out: p.output() };
+}
+
+test('kubectl through the VIP while the kubeha node holding it is SIGKILLed: failures only inside the failover window', async (t) => {
+  const bed = createBed(t, 4);
+  const [masters, lb1, lb2, client] = bed.hosts as [BedHost, BedHost, BedHost, BedHost];
+  for (const ip of MASTER_IPS) execFileSync('ip', ['-n', masters.ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+  const pki = makeKubePki(t, [...MASTER_IPS, VIP]);
+  const etcd = masters.spawn('etcd', ['--name', 'e', '--data-dir', join(bed.dir, 'etcd'), '--listen-client-urls', 'http://127.0.0.1:2379', '--advertise-client-urls', 'http://127.0.0.1:2379',
+    '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'e=http://127.0.0.1:2380']);
+  await etcd.waitLine(/ready to serve client requests/, 20_000);
+  MASTER_IPS.forEach((ip, i) => masters.spawn(join(K8S_BIN, 'kube-apiserver'), [
+    '--etcd-servers=http://127.0.0.1:2379', `--bind-address=${ip}`, `--advertise-address=${ip}`, '--secure-port=6443', '--insecure-port=0',
+    `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.ca}`,
+    `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`, '--service-account-issuer=https://kubernetes.default.svc',
+    '--service-cluster-ip-range=10.96.0.0/12', '--authorization-mode=RBAC', '--shutdown-delay-duration=5s', `--cert-dir=${join(bed.dir, `certs${i}`)}`, '--profiling=false',
+  ]));
+  const lbConfig = (priority: number, me: BedHost, peer: BedHost) => ({
+    frontends: [{ name: 'apiserver', bind: '0.0.0.0:16443', backend: 'apiservers' }],
+    backends: [{ name: 'apiservers', healthCheck: { type: 'https', path: '/readyz', interval: '200ms', timeout: '1s', rise: 2, fall: 2, caFile: pki.ca }, servers: MASTER_IPS.map((ip, i) => ({ name: `master${i + 1}`, address: `${ip}:6443` })) }],
+    vrrp: { instances: [{ name: 'VI_1', interface: 'eth0', virtualRouterId: 60, priority, version: 3, advertInterval: '100ms', vips: [`${VIP}/24`], unicastPeers: [peer.ip], unicastSrcIp: me.ip, track: { backends: ['apiservers'] } }] },
+  });
+  const k1 = startKubehaConfig(bed, lb1, lbConfig(150, lb1, lb2));
+  const k2 = startKubehaConfig(bed, lb2, lbConfig(100, lb2, lb1));
+  // The VIP appears once some apiserver is ready (the track faults the instance until then).
+  await k1.waitLine(/"to":"master"/, 60_000);
+  await k2.waitLine(/"to":"backup"/, 60_000);
+  assert.ok(await until(() => lb1.hasAddress(VIP), 2000));
+  for (const m of ['master1', 'master2', 'master3']) await k1.waitLine(new RegExp(`"server":"${m}".*"up":true`), 60_000);
+  const kubeconfig = writeKubeconfig(pki, `https://${VIP}:16443`);
+  const warm = await kubectlIn(client, kubeconfig, ['get', 'namespaces']);
+  assert.ok(warm.ok, warm.out);
+
+  const results: { start: number; end: number; ok: boolean; out: string }[] = [];
+  let killedAt = 0;
+  const loop = (async () => {
+    const end = Date.now() + 12_000;
+    for (let i = 0; Date.now() < end && i < 1000; i++) {
+      const start = Date.now();
+      const r = await kubectlIn(client, kubeconfig, i % 2 ? ['get', 'namespaces'] : ['create', 'configmap', `vip-${i}`, '--from-literal=i=1']);
+      results.push({ start, end: Date.now(), ok: r.ok, out: r.out.trim().slice(0, 200) });
+      if (i === 5 && !killedAt) {
+        killedAt = Date.now();
+        k1.child.kill('SIGKILL');
+      }
+    }
+  })();
+  await loop;
+  const failed = results.filter((r) => !r.ok);
+  const windowMs = failed.length ? Math.max(...failed.map((r) => r.end)) - killedAt : 0;
+  const afterWindow = results.filter((r) => r.start > killedAt + 2000);
+  t.diagnostic(`${results.length} kubectl requests through the VIP; ${failed.length} failed, all within ${windowMs} ms of the SIGKILL; ${afterWindow.length} started 2 s or more after it, all ok: ${afterWindow.every((r) => r.ok)}`);
+  assert.ok(lb2.hasAddress(VIP), 'the backup holds the VIP');
+  assert.ok(afterWindow.length > 5);
+  assert.deepEqual(afterWindow.filter((r) => !r.ok).map((r) => r.out), [], 'nothing fails after the failover window');
+  assert.ok(failed.every((r) => r.start >= killedAt - 2000 && r.start <= killedAt + 2000), 'failures only around the kill');
+  writeFileSync(join(bed.dir, 'results.json'), JSON.stringify(results));
+});

@@ -5,6 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContextLike } from './tcp.js';
 
+/**
+ * `setpriv` arguments that make a child die with the test process, even when the runner kills a
+ * test file that timed out before its cleanup ran (an etcd or apiserver left behind holds ports and memory).
+ */
+export const DIE_WITH_TEST = ['--pdeathsig', 'SIGKILL', '--'];
+
 /** A free loopback port. */
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -47,7 +53,7 @@ export async function startEtcd(t: TestContextLike, size = 3): Promise<EtcdClust
       peerUrl: peer(i),
       proc: undefined,
       start() {
-        m.proc = spawn('etcd', [
+        m.proc = spawn('setpriv', [...DIE_WITH_TEST, 'etcd',
           '--name', name, '--data-dir', join(dir, name),
           '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
           '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
@@ -141,7 +147,7 @@ export async function startTlsEtcd(t: TestContextLike): Promise<{ endpoint: stri
   const pki = makePki(dir);
   const [client, peer] = await Promise.all([freePort(), freePort()]);
   const endpoint = `https://127.0.0.1:${client}`;
-  const proc = spawn('etcd', [
+  const proc = spawn('setpriv', [...DIE_WITH_TEST, 'etcd',
     '--name', 'tls', '--data-dir', join(dir, 'data'),
     '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
     '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type EtcdCluster } from './etcd.js';
+import { DIE_WITH_TEST, freePort, type EtcdCluster } from './etcd.js';
 import type { TestContextLike } from './tcp.js';
 
 /** Where kube-apiserver and kubectl are. */
@@ -90,7 +90,7 @@ export async function startApiservers(t: TestContextLike, pki: KubePki, etcdServ
     const s: Apiserver = {
       name, port, proc: undefined,
       start() {
-        s.proc = spawn(join(K8S_BIN, 'kube-apiserver'), [
+        s.proc = spawn('setpriv', [...DIE_WITH_TEST, join(K8S_BIN, 'kube-apiserver'),
           `--etcd-servers=${etcdServers[i]!.join(',')}`,
           `--secure-port=${port}`, '--bind-address=127.0.0.1', `--advertise-address=192.0.2.${i + 1}`, '--insecure-port=0',
           `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.ca}`,

@@ -4,7 +4,7 @@
 import { stringify } from 'yaml';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { child, findAll, type Directive } from './conf-tree.js';
-import { directiveNumber, haproxyMs, hapProxies, kaInstances, kaScripts, portOf, type LintContext } from './lint-model.js';
+import { directiveNumber, haproxyMs, hapProxies, kaInstances, kaScripts, portOf, type HapProxy, type LintContext } from './lint-model.js';
 
 /** The imported config and what could not be carried over. */
 export interface Imported {
@@ -64,7 +64,7 @@ function importHaproxy(ctx: LintContext, notes: string[]): { frontends: unknown[
   return { frontends, backends: backends.filter((b) => frontends.some((f) => (f as { backend: string }).backend === b.name)) };
 }
 
-function haproxyBackend(p: ReturnType<typeof hapProxies>[number], notes: string[]): Record<string, unknown> {
+function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
   const ds = p.defaultServer?.args ?? [];
   const opt = (args: string[], key: string) => {
     const i = args.indexOf(key);

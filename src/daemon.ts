@@ -63,7 +63,8 @@ export class Daemon {
   private lastReloadErrors: string[] = [];
   /** The VRRP engine, in its own thread (started with the first VRRP instance). */
   readonly vrrp: VrrpWorker;
-  private trackTimer: ReturnType<typeof setInterval> | undefined;
+  /** VRRP instances that were master at the last status report. */
+  private vrrpMasters = new Set<string>();
   /** The VIP by etcd election (vipElection), when configured. */
   private vipElection: VipElection | undefined;
   /** Event-loop delay of the data plane's thread (what health checks and the proxy live with). */
@@ -98,7 +99,10 @@ export class Daemon {
 
   /** A VIP just became local: frontends waiting to bind it bind now rather than at their next retry. */
   private onVrrpStatus(instances: VrrpStatus[]): void {
-    if (instances.some((i) => i.state === 'master')) this.retryBinds();
+    const masters = new Set(instances.filter((i) => i.state === 'master').map((i) => i.name));
+    const became = [...masters].some((name) => !this.vrrpMasters.has(name));
+    this.vrrpMasters = masters;
+    if (became) this.retryBinds();
   }
 
   private retryBinds(): void {
@@ -107,7 +111,8 @@ export class Daemon {
 
   /**
    * The in-process replacement for check_haproxy.sh: a tracked backend can serve when one of its
-   * servers is up and usable and a frontend that uses it is listening. Sent to the VRRP thread on change.
+   * servers is up and usable and a frontend that uses it is listening. Called wherever one of those
+   * can change (a server transition, the runtime API, a bind, a reload); the VRRP thread hears only changes.
    */
   private reportTrackedBackends(): void {
     const tracked = new Set(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []);
@@ -233,10 +238,6 @@ export class Daemon {
     await this.reconcileListeners(config);
     this.config = config;
     this.reportTrackedBackends();
-    if (!this.trackTimer && config.vrrp?.instances.length) {
-      this.trackTimer = setInterval(() => this.reportTrackedBackends(), 50);
-      this.trackTimer.unref();
-    }
     if (!isFirst) this.recordReload(true, []);
     return { ok: true };
   }
@@ -259,6 +260,7 @@ export class Daemon {
       }
       const pool = new ServerPool(b, this.clock);
       pool.onTransition((t) => {
+        this.reportTrackedBackends();
         this.recentEvents.push({ at: new Date().toISOString(), backend: t.pool.name, server: t.server.id, up: t.up, cause: t.cause, detail: t.detail });
         if (this.recentEvents.length > RECENT_EVENTS) this.recentEvents.shift();
         const fields = { event: 'server-state', backend: t.pool.name, server: t.server.id, address: t.server.address, up: t.up, cause: t.cause, detail: t.detail };
@@ -279,8 +281,12 @@ export class Daemon {
           ? 'the address is not on this host yet (a VIP held elsewhere?); set net.ipv4.ip_nonlocal_bind=1 to bind it anyway'
           : err.code === 'EADDRINUSE' ? 'another process holds this port' : 'check the bind address';
         this.log.warn({ event: 'bind-failed', frontend: l.name, bind: l.bind, code: err.code, retryInMs }, `frontend ${l.name}: cannot listen on ${l.bind} (${err.code ?? err.message}): ${hint}; retrying every ${retryInMs}ms [KUBEHA_ERR_BIND]`);
+        this.reportTrackedBackends();
       },
-      bound: (l) => this.log.info({ event: 'listening', frontend: l.name, bind: l.bind, port: l.boundPort }, `frontend ${l.name} listening on ${l.bind}`),
+      bound: (l) => {
+        this.log.info({ event: 'listening', frontend: l.name, bind: l.bind, port: l.boundPort }, `frontend ${l.name} listening on ${l.bind}`);
+        this.reportTrackedBackends();
+      },
     };
     const wanted = new Map(config.frontends.map((f) => [f.name, f]));
     for (const [name, l] of this.listenerMap) {
@@ -321,7 +327,6 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     // The VIP leaves first (priority 0: a backup takes over within Skew_Time), then sessions drain here.
-    clearInterval(this.trackTimer);
     await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown()]);
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
@@ -368,6 +373,7 @@ export class Daemon {
     const parsed = serverChangeSchema.safeParse(change);
     if (!parsed.success) return { status: 400, body: { error: `expected {"state": "ready"|"drain"|"maint", "weight": 0-1000}: ${parsed.error.issues.map((i) => i.message).join('; ')}` } };
     pool.setServer(server, parsed.data);
+    this.reportTrackedBackends();
     this.log.info({ event: 'server-set', backend, server: name, ...parsed.data }, `server ${backend}/${name} set to ${JSON.stringify(parsed.data)} through the admin API`);
     return { status: 200, body: { name, adminState: server.adminState, weight: server.weight, effectiveWeight: server.effectiveWeight } };
   }

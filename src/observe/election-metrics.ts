@@ -1,25 +1,18 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
 import type { ElectionStats } from '../election/election-stats.js';
+import { scrapedMetric } from './scraped-metric.js';
 
 /**
  * Registers the kubeha_election_* metrics on `registry`, read from `stats()` at each scrape. Shared
  * by the daemon (vipElection) and `kubeha elect --metrics`.
  */
 export function registerElectionMetrics(registry: Registry, stats: () => ElectionStats | undefined): void {
-  const one = (name: string, help: string, kind: 'counter' | 'gauge', read: (s: ElectionStats) => number | null) => {
-    const Metric = kind === 'counter' ? Counter : Gauge;
-    new Metric<'election'>({
-      name, help, labelNames: ['election'], registers: [registry],
-      collect(this: Counter<'election'> | Gauge<'election'>) {
-        this.reset();
-        const s = stats();
-        const v = s ? read(s) : null;
-        if (!s || v === null) return;
-        if (this instanceof Counter) this.inc({ election: s.name }, v);
-        else this.set({ election: s.name }, v);
-      },
+  const one = (name: string, help: string, kind: 'counter' | 'gauge', read: (s: ElectionStats) => number | null) =>
+    scrapedMetric(registry, name, help, kind, ['election'], function* () {
+      const s = stats();
+      const v = s ? read(s) : null;
+      if (s && v !== null) yield [{ election: s.name }, v];
     });
-  };
   one('kubeha_election_is_leader', '1 while this candidate leads the election, else 0.', 'gauge', (s) => (s.leader ? 1 : 0));
   one('kubeha_election_epoch', 'Fencing epoch of the current term (the leader key\'s create revision); 0 when not leading.', 'gauge', (s) => Number(s.epoch ?? 0));
   one('kubeha_election_transitions_total', 'Times this candidate became or stopped being leader.', 'counter', (s) => s.transitions);

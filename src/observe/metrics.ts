@@ -1,10 +1,11 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Listener } from '../proxy/listener.js';
 import type { Server } from '../proxy/server.js';
 import type { ServerPool } from '../proxy/server-pool.js';
 import type { VrrpStatus } from '../vrrp/vrrp-engine.js';
 import type { VipElection } from '../election/vip-election.js';
 import { registerElectionMetrics } from './election-metrics.js';
+import { scrapedMetric, type Row } from './scraped-metric.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
@@ -21,8 +22,6 @@ export interface MetricsSource {
 const VRRP_STATES = ['initialize', 'backup', 'master', 'fault'] as const;
 
 type ServerLabels = 'backend' | 'server';
-type Row<L extends string> = [labels: LabelValues<L>, value: number];
-
 const ADMIN_STATE_VALUE = { ready: 0, drain: 1, maint: 2 } as const;
 
 /**
@@ -41,20 +40,8 @@ export class Metrics {
     const r = this.registry;
     collectDefaultMetrics({ register: r });
 
-    /** A metric whose samples are read from the running objects at each scrape. */
-    const scraped = <L extends string>(name: string, help: string, kind: 'counter' | 'gauge', labelNames: L[], rows: () => Iterable<Row<L>>) => {
-      const Metric = kind === 'counter' ? Counter : Gauge;
-      new Metric<L>({
-        name, help, labelNames, registers: [r],
-        collect(this: Counter<L> | Gauge<L>) {
-          this.reset();
-          for (const [labels, v] of rows()) {
-            if (this instanceof Counter) this.inc(labels, v);
-            else this.set(labels, v);
-          }
-        },
-      });
-    };
+    const scraped = <L extends string>(name: string, help: string, kind: 'counter' | 'gauge', labelNames: L[], rows: () => Iterable<Row<L>>) =>
+      scrapedMetric(r, name, help, kind, labelNames, rows);
     const perListener = (name: string, help: string, kind: 'counter' | 'gauge', read: (l: Listener) => number) =>
       scraped(name, help, kind, ['frontend'], function* () {
         for (const l of source.listeners()) yield [{ frontend: l.name }, read(l)];

@@ -45,3 +45,23 @@ export function formatHostPort(host: string, port: number): string {
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
+
+/** An IPv4 address with a prefix, `10.8.4.55/24`; without `/prefix` only when `prefixOptional` (then /32). */
+export function parseIpv4Cidr(text: string, prefixOptional = false): { ip: string; prefix: number } | undefined {
+  const [ip = '', prefixText, ...rest] = text.split('/');
+  if (rest.length > 0 || isIP(ip) !== 4) return undefined;
+  if (prefixText === undefined) return prefixOptional ? { ip, prefix: 32 } : undefined;
+  if (!/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32) return undefined;
+  return { ip, prefix: Number(prefixText) };
+}
+
+/** An IPv4 address as an unsigned 32-bit number. */
+function ipv4Number(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** Whether IPv4 `ip` lies in `network/prefix`. */
+export function inSubnet(ip: string, network: string, prefix: number): boolean {
+  const size = 2 ** (32 - prefix);
+  return Math.floor(ipv4Number(ip) / size) === Math.floor(ipv4Number(network) / size);
+}

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
-import { isLoopbackHost, parseHostPort } from './address.js';
+import { isIPv4 } from 'node:net';
+import { isLoopbackHost, parseHostPort, parseIpv4Cidr } from './address.js';
 import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
@@ -194,8 +195,6 @@ function describeIssue(
   }
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-
 /** VRRP settings that parse but cannot work on the wire or with keepalived peers. */
 function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string) => void): void {
   const vrids = new Map<string, number>();
@@ -207,14 +206,13 @@ function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, messa
       problem('KUBEHA_ERR_CONFIG_VRRP', at('virtualRouterId'), `virtualRouterId ${inst.virtualRouterId} on ${inst.interface} is already used by instance "${config.vrrp?.instances[first]?.name}"; two instances with one VRID on one segment fight over it — give each its own`);
     } else vrids.set(key, i);
     inst.vips.forEach((v, j) => {
-      const [ip = '', prefix = ''] = v.split('/');
-      if (!IPV4.test(ip) || Number(prefix) > 32) problem('KUBEHA_ERR_CONFIG_VRRP', at('vips', j), `VIP "${v}" is not an IPv4 address with a prefix length (IPv6 VRRP is not supported yet); write it like 10.8.4.55/24`);
+      if (!parseIpv4Cidr(v)) problem('KUBEHA_ERR_CONFIG_VRRP', at('vips', j), `VIP "${v}" is not an IPv4 address with a prefix length (IPv6 VRRP is not supported yet); write it like 10.8.4.55/24`);
     });
     inst.unicastPeers.forEach((peer, j) => {
-      if (!IPV4.test(peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer "${peer}" is not an IPv4 address; list the peers' own addresses (not the VIP)`);
+      if (!isIPv4(peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer "${peer}" is not an IPv4 address; list the peers' own addresses (not the VIP)`);
       if (inst.vips.some((v) => v.split('/')[0] === peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer ${peer} is one of the VIPs; list the peers' own addresses`);
     });
-    if (inst.unicastSrcIp !== undefined && !IPV4.test(inst.unicastSrcIp)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastSrcIp'), `unicastSrcIp "${inst.unicastSrcIp}" is not an IPv4 address`);
+    if (inst.unicastSrcIp !== undefined && !isIPv4(inst.unicastSrcIp)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastSrcIp'), `unicastSrcIp "${inst.unicastSrcIp}" is not an IPv4 address`);
     if (inst.version === 3 && inst.authPass) problem('KUBEHA_ERR_CONFIG_VRRP', at('authPass'), 'VRRPv3 has no authentication (RFC 5798 removed it), so authPass would be ignored; remove it or set version: 2');
     if (inst.version === 2 && inst.advertInterval % 1000 !== 0) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), `VRRPv2 carries the advert interval in whole seconds, so ${inst.advertInterval}ms cannot be sent; use 1s, 2s, ... or version: 3 for sub-second adverts`);
     if (inst.version === 3 && inst.advertInterval > 40_950) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), 'VRRPv3 carries the advert interval in 12 bits of centiseconds, at most 40.95s; use a shorter interval');
@@ -287,8 +285,8 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
     if (timing) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'margin'], `${timing}; the defaults (ttl 5s, margin 1s) work`);
     const vrrpVips = new Set(config.vrrp?.instances.flatMap((i) => i.vips.map((v) => v.split('/')[0])) ?? []);
     ve.vips.forEach((v, j) => {
-      const [ip = '', prefix = ''] = v.split('/');
-      if (!IPV4.test(ip) || Number(prefix) > 32) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'vips', j], `VIP "${v}" is not an IPv4 address with a prefix length; write it like 10.8.4.55/24`);
+      const ip = v.split('/')[0] ?? '';
+      if (!parseIpv4Cidr(v)) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'vips', j], `VIP "${v}" is not an IPv4 address with a prefix length; write it like 10.8.4.55/24`);
       if (vrrpVips.has(ip)) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'vips', j], `VIP ${ip} is also managed by a vrrp instance; let one of them own it`);
     });
   }

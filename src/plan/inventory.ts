@@ -4,10 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseYamlWithSchema, type ConfigProblem, type Locate, type Path } from '../config/load.js';
+import { isIPv4 } from 'node:net';
+import { inSubnet, parseIpv4Cidr } from '../config/address.js';
 import { parseDuration } from '../config/duration.js';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, { message: 'a host name is lower-case letters, digits, "." and "-" (a DNS label)' });
-const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, { message: 'an IPv4 address like 10.8.4.91' });
+const ipv4 = z.string().refine((s) => isIPv4(s), { message: 'an IPv4 address like 10.8.4.91' });
 const host = z.strictObject({ name, ip: ipv4 });
 const port = z.number().int().min(1).max(65535);
 
@@ -86,14 +88,6 @@ export function virtualRouterIdFor(cluster: string): number {
   return (h % 255) + 1;
 }
 
-const ipNumber = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-
-/** Whether `ip` lies in `network/prefix`. */
-export function inSubnet(ip: string, network: string, prefix: number): boolean {
-  const size = 2 ** (32 - prefix);
-  return Math.floor(ipNumber(ip) / size) === Math.floor(ipNumber(network) / size);
-}
-
 /** Derives the plan; call only on an inventory that passed {@link checkInventory}. */
 export function makePlan(inv: Inventory): Plan {
   const [vipAddress = '', prefix = '32'] = inv.vip.split('/');
@@ -120,9 +114,10 @@ export function makePlan(inv: Inventory): Plan {
 export function checkInventory(inv: Inventory, file: string, locate: Locate): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const problem = (path: Path, message: string) => problems.push({ code: 'KUBEHA_ERR_INVENTORY', file, ...locate(path), path: path.join('.'), message });
-  const [vip = '', prefixText = ''] = inv.vip.split('/');
-  const prefix = Number(prefixText);
-  if (!/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(vip) || prefix < 8 || prefix > 32) {
+  const parsedVip = parseIpv4Cidr(inv.vip);
+  const vip = parsedVip?.ip ?? inv.vip.split('/')[0];
+  const usableVip = parsedVip && parsedVip.prefix >= 8 ? parsedVip : undefined;
+  if (!usableVip) {
     problem(['vip'], `vip ${inv.vip} is not an IPv4 address with a prefix between 8 and 32; write the VIP with its subnet's prefix, like 10.8.4.55/24`);
   }
   const groups: [string, Host[]][] = [['masters', inv.masters], ['workers', inv.workers], ['lb.hosts', inv.lb.hosts]];
@@ -143,7 +138,7 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
   const lbPath: Path = inv.lb.hosts.length > 0 ? ['lb', 'hosts'] : ['masters'];
   lbHosts.forEach((h, i) => {
-    if (prefix >= 8 && prefix <= 32 && !inSubnet(h.ip, vip, prefix)) {
+    if (usableVip && !inSubnet(h.ip, usableVip.ip, usableVip.prefix)) {
       problem([...lbPath, i, 'ip'], `the VIP ${inv.vip} is not in the subnet of LB host ${h.name} (${h.ip}): a VIP only works on the hosts' own segment (gratuitous ARP does not cross routers); pick a free address in ${h.ip}'s subnet`);
     }
   });

@@ -1,10 +1,9 @@
+import { inSubnet, parseIpv4Cidr } from '../../config/address.js';
 import { finding, kaInstances, type Rule } from '../lint-model.js';
 
-const num = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const inside = (ip: string, cidr: string) => {
-  const [net = '', p = '32'] = cidr.split('/');
-  const size = 2 ** (32 - Number(p));
-  return Math.floor(num(ip) / size) === Math.floor(num(net) / size);
+  const net = parseIpv4Cidr(cidr, true);
+  return !!net && inSubnet(ip, net.ip, net.prefix);
 };
 
 /** The VIP lies outside every subnet configured on the instance's interface (checked on this host). */

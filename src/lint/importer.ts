@@ -2,9 +2,9 @@
 // running pair can migrate. Pure: parsed files in, a config object and notes out. What has no
 // equivalent becomes a note, printed as comments at the top of the file.
 import { stringify } from 'yaml';
-import { formatDuration, parseDuration } from '../config/duration.js';
-import { child, findAll, type Directive } from './conf-tree.js';
-import { directiveNumber, haproxyMs, hapProxies, kaInstances, kaScripts, portOf, type HapProxy, type LintContext } from './lint-model.js';
+import { formatDuration } from '../config/duration.js';
+import { child, findAll } from './conf-tree.js';
+import { directiveNumber, haproxyMs, hapProxies, nginxMs, kaInstances, kaScripts, portOf, type HapProxy, type LintContext } from './lint-model.js';
 
 /** The imported config and what could not be carried over. */
 export interface Imported {
@@ -141,8 +141,8 @@ function importNginx(ctx: LintContext, notes: string[]): { frontends: unknown[];
       const host = listen.includes(':') ? listen.replace(/:\d+$/, '') : '0.0.0.0';
       if (!port || !target) continue;
       frontends.push({ name: safeName(`${target}-${port}`, 'frontend'), bind: `${host}:${port}`, backend: safeName(target, 'backend') });
-      const timeout = parseDuration(child(srv, 'proxy_timeout')?.args[0] ?? '');
-      const connect = parseDuration(child(srv, 'proxy_connect_timeout')?.args[0] ?? '');
+      const timeout = nginxMs(child(srv, 'proxy_timeout')?.args[0]);
+      const connect = nginxMs(child(srv, 'proxy_connect_timeout')?.args[0]);
       const b = backends.find((x) => (x as { name: string }).name === safeName(target, 'backend')) as Record<string, unknown> | undefined;
       if (b && timeout && timeout >= 1000) b.idleTimeout = ms(timeout);
       if (b && connect) b.connectTimeout = ms(connect);
@@ -157,21 +157,20 @@ function importKeepalived(ctx: LintContext, notes: string[], backends: string[])
   const globals = ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) => findAll(f.tree.directives, 'global_defs'));
   const version = Number(globals.map((g) => child(g, 'vrrp_version')?.args[0]).find(Boolean) ?? 2) === 3 ? 3 : 2;
   return kaInstances(ctx).map((i) => {
-    const inst = ctx.files.filter((f) => f.path === i.file).flatMap((f) => findAll(f.tree.directives, 'vrrp_instance')).find((x) => x.line === i.line) as Directive;
+    const inst = i.directive;
     const advert = Number(child(inst, 'advert_int')?.args[0] ?? 1);
     const track: Record<string, unknown> = {};
     const trackScripts: unknown[] = [];
     for (const t of i.trackScripts) {
       const s = scripts.find((x) => x.file === i.file && x.name === t.name);
       if (!s) continue;
-      const command = s.script?.args.join(' ') ?? '';
-      const def = ctx.files.filter((f) => f.path === s.file).flatMap((f) => findAll(f.tree.directives, 'vrrp_script')).find((x) => x.args[0] === s.name);
+      const { command, directive: def } = s;
       if (/haproxy|nginx|\/dev\/tcp|check_lb|check_apiserver/.test(command) && backends.length > 0) {
         track.backends = backends;
         notes.push(`track_script ${s.name} (${command}) checked the local load balancer; kubeha tracks its own backends instead (track.backends): no script needed`);
         continue;
       }
-      const num = (name: string) => (def ? directiveNumber(child(def, name)) : undefined);
+      const num = (name: string) => directiveNumber(child(def, name));
       trackScripts.push({
         name: safeName(s.name, 'script'), command,
         ...(num('interval') ? { interval: ms(num('interval')! * 1000) } : {}),

@@ -1,6 +1,7 @@
 // What the lint rules see: parsed files, typed views of each config language, and the facts of
 // the host that some rules need (files, interfaces), passed in so the rules stay pure.
 import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../config/duration.js';
 import { child, findAll, parseBraced, parseHaproxy, type ConfTree, type Directive } from './conf-tree.js';
 
 /** The config languages the linter reads. */
@@ -71,6 +72,7 @@ export function lintFile(path: string, kind: ConfKind, text: string): LintFile {
 /** A keepalived vrrp_instance, as the rules need it. */
 export interface KaInstance {
   file: string;
+  directive: Directive;
   name: string;
   line: number;
   state: string | undefined;
@@ -88,10 +90,19 @@ export interface KaInstance {
 /** A keepalived vrrp_script. */
 export interface KaScript {
   file: string;
+  directive: Directive;
   name: string;
   line: number;
   script: Directive | undefined;
+  /** The `script` line as keepalived runs it, and its program (first word). */
+  command: string;
+  program: string;
   weight: number;
+}
+
+/** What a script does: its command line and, for a program given by path, that file's text. */
+export function scriptText(s: KaScript, host: HostFacts): string {
+  return `${s.command}\n${s.program.startsWith('/') ? host.readFile(s.program) ?? '' : ''}`;
 }
 
 const num = (d: Directive | undefined) => (d?.args[0] !== undefined ? Number(d.args[0]) : undefined);
@@ -102,6 +113,7 @@ export function kaInstances(ctx: LintContext): KaInstance[] {
   return ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) =>
     findAll(f.tree.directives, 'vrrp_instance').map((d) => ({
       file: f.path,
+      directive: d,
       name: d.args[0] ?? '',
       line: d.line,
       state: child(d, 'state')?.args[0],
@@ -120,7 +132,11 @@ export function kaInstances(ctx: LintContext): KaInstance[] {
 /** The vrrp_scripts of every keepalived file. */
 export function kaScripts(ctx: LintContext): KaScript[] {
   return ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) =>
-    findAll(f.tree.directives, 'vrrp_script').map((d) => ({ file: f.path, name: d.args[0] ?? '', line: d.line, script: child(d, 'script'), weight: num(child(d, 'weight')) ?? 0 })));
+    findAll(f.tree.directives, 'vrrp_script').map((d) => {
+      const script = child(d, 'script');
+      const command = script?.args.join(' ') ?? '';
+      return { file: f.path, directive: d, name: d.args[0] ?? '', line: d.line, script, command, program: command.split(/\s+/)[0] ?? '', weight: num(child(d, 'weight')) ?? 0 };
+    }));
 }
 
 /** A haproxy proxy section with its settings resolved against the defaults section before it. */
@@ -139,13 +155,21 @@ export interface HapProxy {
   balance: string | undefined;
 }
 
-/** haproxy durations: a number with us/ms/s/m/h/d, milliseconds without a unit. */
-export function haproxyMs(text: string | undefined): number | undefined {
-  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(text ?? '');
-  if (!m) return undefined;
-  const mult = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
-  return Number(m[1]) * mult;
+/**
+ * A duration of haproxy or nginx in milliseconds: a number with a unit (kubeha's own forms, plus
+ * haproxy's `us`), or a bare number counted in `bareUnitMs` (haproxy: ms, nginx: s).
+ */
+export function configDurationMs(text: string | undefined, bareUnitMs: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * bareUnitMs;
+  if (/^\d+us$/.test(text)) return Number(text.slice(0, -2)) / 1000;
+  return parseDuration(text);
 }
+
+/** haproxy durations: milliseconds without a unit. */
+export const haproxyMs = (text: string | undefined) => configDurationMs(text, 1);
+/** nginx durations: seconds without a unit. */
+export const nginxMs = (text: string | undefined) => configDurationMs(text, 1000);
 
 /** Every frontend/backend/listen of every haproxy file. */
 export function hapProxies(ctx: LintContext): HapProxy[] {

@@ -1,5 +1,5 @@
 import { findAll } from '../conf-tree.js';
-import { finding, hapProxies, kaInstances, kaScripts, kubeconfigServers, type Rule } from '../lint-model.js';
+import { finding, hapProxies, kaInstances, kaScripts, kubeconfigServers, scriptText, type Rule } from '../lint-model.js';
 
 /** The VIP in keepalived.conf differs from the address the LB binds or the kubeconfigs use. */
 export const crossVipMismatch: Rule = {
@@ -42,10 +42,8 @@ export const crossCheckScriptTarget: Rule = {
     const lbs = [...new Set(ctx.files.filter((f) => f.kind === 'haproxy' || f.kind === 'nginx').map((f) => f.kind))];
     if (lbs.length === 0) return [];
     return kaScripts(ctx).flatMap((s) => {
-      const command = s.script?.args.join(' ') ?? '';
-      const program = command.split(/\s+/)[0] ?? '';
-      const body = `${command}\n${program.startsWith('/') ? ctx.host.readFile(program) ?? '' : ''}`;
-      const checked = [...LB_PROCESSES, 'kube-apiserver'].filter((p) => new RegExp(`\\b${p}\\b`).test(body.replace(program, '')));
+      const body = scriptText(s, ctx.host).replace(s.program, '');
+      const checked = [...LB_PROCESSES, 'kube-apiserver'].filter((p) => new RegExp(`\\b${p}\\b`).test(body));
       if (checked.length === 0 || checked.some((c) => (lbs as string[]).includes(c))) return [];
       return [finding(this.code, 'warning', s.file, s.script!.line, `vrrp_script ${s.name} checks ${checked.join(', ')}, but the load balancer here is ${lbs.join(', ')}`,
         'the VIP follows the health of a process that does not serve it: a node whose load balancer died keeps the VIP',

@@ -5,8 +5,8 @@ export const keepalivedScriptNotExecutable: Rule = {
   code: 'keepalived-script-not-executable',
   check(ctx) {
     return kaScripts(ctx).flatMap((s) => {
-      const program = s.script?.args[0]?.split(/\s+/)[0];
-      if (!program || !program.startsWith('/')) return [];
+      const program = s.program;
+      if (!program.startsWith('/')) return [];
       const exists = ctx.host.exists(program);
       if (exists && ctx.host.executable(program)) return [];
       return [finding(this.code, 'error', s.file, s.script!.line, `vrrp_script ${s.name} runs ${program}, which ${exists ? 'is not executable' : 'does not exist'}`,

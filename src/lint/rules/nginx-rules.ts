@@ -1,11 +1,6 @@
 import { child, findAll, type Directive } from '../conf-tree.js';
-import { APISERVER_PORTS, finding, portOf, type LintFile, type Rule } from '../lint-model.js';
+import { APISERVER_PORTS, finding, nginxMs, portOf, type LintFile, type Rule } from '../lint-model.js';
 
-const seconds = (v: string | undefined) => {
-  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v ?? '');
-  if (!m) return undefined;
-  return Number(m[1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? 's'] ?? 1);
-};
 
 /** stream servers that proxy to an upstream of apiservers, with their file. */
 function apiserverStreamServers(files: LintFile[]): { file: string; server: Directive }[] {
@@ -21,18 +16,26 @@ function apiserverStreamServers(files: LintFile[]): { file: string; server: Dire
     }));
 }
 
+/**
+ * One timeout directive of every apiserver stream server: the servers whose value (nginx's default
+ * when absent) fails `ok`, with the directive when it is written.
+ */
+function timeoutFindings(files: LintFile[], directive: string, defaultMs: number, ok: (ms: number) => boolean) {
+  return apiserverStreamServers(files).flatMap(({ file, server }) => {
+    const d = child(server, directive);
+    const ms = d ? nginxMs(d.args[0]) : defaultMs;
+    return ms !== undefined && ok(ms) ? [] : [{ file, line: d?.line ?? server.line, written: d?.args[0] }];
+  });
+}
+
 /** proxy_timeout below an hour (the default is 10 minutes). */
 export const nginxProxyTimeout: Rule = {
   code: 'nginx-proxy-timeout',
   check(ctx) {
-    return apiserverStreamServers(ctx.files).flatMap(({ file, server }) => {
-      const d = child(server, 'proxy_timeout');
-      const s = d ? seconds(d.args[0]) : 600;
-      if (s !== undefined && s >= 3600) return [];
-      return [finding(this.code, 'warning', file, d?.line ?? server.line, d ? `proxy_timeout ${d.args[0]} in front of apiservers` : 'no proxy_timeout in front of apiservers (nginx default 10m)',
+    return timeoutFindings(ctx.files, 'proxy_timeout', 600_000, (ms) => ms >= 3_600_000).map(({ file, line, written }) =>
+      finding(this.code, 'warning', file, line, written ? `proxy_timeout ${written} in front of apiservers` : 'no proxy_timeout in front of apiservers (nginx default 10m)',
         'an idle watch is cut after this long, so every kubelet and controller re-lists and re-watches; at 10 minutes that is a steady load on the apiservers',
-        'proxy_timeout 1h;')];
-    });
+        'proxy_timeout 1h;'));
   },
 };
 
@@ -40,14 +43,10 @@ export const nginxProxyTimeout: Rule = {
 export const nginxConnectTimeout: Rule = {
   code: 'nginx-connect-timeout',
   check(ctx) {
-    return apiserverStreamServers(ctx.files).flatMap(({ file, server }) => {
-      const d = child(server, 'proxy_connect_timeout');
-      const s = d ? seconds(d.args[0]) : 60;
-      if (s !== undefined && s < 10) return [];
-      return [finding(this.code, 'warning', file, d?.line ?? server.line, d ? `proxy_connect_timeout ${d.args[0]}` : 'proxy_connect_timeout is the default 60s',
+    return timeoutFindings(ctx.files, 'proxy_connect_timeout', 60_000, (ms) => ms < 10_000).map(({ file, line, written }) =>
+      finding(this.code, 'warning', file, line, written ? `proxy_connect_timeout ${written}` : 'proxy_connect_timeout is the default 60s',
         'a client sent to a master that is down waits this long before nginx tries the next one (open-source nginx has no active checks)',
-        'proxy_connect_timeout 2s;')];
-    });
+        'proxy_connect_timeout 2s;'));
   },
 };
 

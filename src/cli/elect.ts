@@ -86,7 +86,7 @@ export async function electCommand(o: ElectOptions, command: string[]): Promise<
       }
       if (!leadership.valid()) continue;
       stats.elected(leadership.epoch);
-      leadership.signal.addEventListener('abort', () => stats.lost(String(leadership.signal.reason)), { once: true });
+      leadership.signal.addEventListener('abort', () => stats.lost(leadership.endReason()), { once: true });
       log.info({ event: 'election-won', name: o.name, epoch: leadership.epoch.toString(), identity }, `leading ${o.name} with epoch ${leadership.epoch}: starting ${command[0]}`);
       const status = await runWhileLeader(command, leadership, killGraceMs, stop.signal, log);
       if (status !== undefined) {
@@ -143,7 +143,7 @@ function runWhileLeader(command: string[], leadership: Leadership, killGraceMs: 
       const killer = setTimeout(() => child.kill('SIGKILL'), killGraceMs);
       child.once('exit', () => clearTimeout(killer));
     };
-    const onLost = () => end(leadership.signal.reason instanceof Error ? leadership.signal.reason.message : 'leadership lost');
+    const onLost = () => end(leadership.endReason());
     const onStop = () => end('kubeha elect is stopping');
     leadership.signal.addEventListener('abort', onLost, { once: true });
     stop.addEventListener('abort', onStop, { once: true });

@@ -42,8 +42,10 @@ export interface Leadership {
   key: string;
   leaseId: string;
   identity: string;
-  /** Fires when leadership ends, before the lease can expire; `reason` says why. */
+  /** Fires when leadership ends, before the lease can expire; {@link endReason} says why. */
   signal: AbortSignal;
+  /** Why leadership ended (once `signal` has fired). */
+  endReason(): string;
   /** Whether leadership still holds at this instant (checks the clock, not just the signal). */
   valid(): boolean;
   /** Steps down and deletes the key so a successor takes over at once. */
@@ -188,6 +190,7 @@ class Term {
       leaseId: this.leaseId,
       identity: this.opts.identity,
       signal: this.ended.signal,
+      endReason: () => (this.ended.signal.reason instanceof Error ? this.ended.signal.reason.message : 'leadership lost'),
       valid: () => !this.ended.signal.aborted && guard.valid(this.clock.now()),
       resign: async () => {
         this.end('resigned');

@@ -116,11 +116,9 @@ export class EtcdClient {
         method: 'POST',
         agent: https ? this.httpsAgent : this.httpAgent,
         headers: { 'content-type': 'application/json' },
-        timeout: timeoutMs,
       }, (res) => resolve({ status: res.statusCode ?? 0, res }));
       const timer = setTimeout(() => req.destroy(new Error(`no answer in ${timeoutMs}ms`)), timeoutMs);
       req.on('response', () => clearTimeout(timer));
-      req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs}ms`)));
       req.on('error', (err) => {
         clearTimeout(timer);
         reject(err);

@@ -60,7 +60,7 @@ export class VipElection {
       this.leadership = l;
       this.take(l);
       await new Promise<void>((resolve) => l.signal.addEventListener('abort', () => resolve(), { once: true }));
-      this.release(l.signal.reason instanceof Error ? l.signal.reason.message : 'leadership lost');
+      this.release(l.endReason());
       this.leadership = undefined;
     }
   }

@@ -23,6 +23,15 @@ const IFA_LOCAL = 2;
 /** The largest packet we read: one Ethernet MTU. */
 const MAX_PACKET = 2048;
 
+/** One attribute of an interface from /sys/class/net ('' when it cannot be read: no such interface, or down). */
+function sysfs(iface: string, attribute: string): string {
+  try {
+    return readFileSync(`/sys/class/net/${iface}/${attribute}`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** A non-blocking fd read on readiness; each datagram goes to every subscriber. */
 class SharedSocket {
   readonly subscribers = new Set<(data: Uint8Array) => void>();
@@ -57,21 +66,17 @@ export class RawHost implements VrrpHost {
   private seq = 1;
 
   link(name: string): LinkInfo | undefined {
-    const c = libc();
-    const index = c.if_nametoindex(name);
+    const index = libc().if_nametoindex(name);
     if (index === 0) return undefined;
-    const sys = (f: string) => {
-      try {
-        return readFileSync(`/sys/class/net/${name}/${f}`, 'utf8').trim();
-      } catch {
-        return '';
-      }
-    };
-    const mac = new Uint8Array(sys('address').split(':').map((h) => parseInt(h, 16) || 0));
-    const flags = parseInt(sys('flags'), 16) || 0;
-    const up = (flags & 0x1) !== 0 && sys('carrier') === '1'; // IFF_UP and carrier
+    const mac = new Uint8Array(sysfs(name, 'address').split(':').map((h) => parseInt(h, 16) || 0));
+    const up = this.isLinkUp(name);
     const addresses = (networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
     return { name, index, mac: mac.length === 6 ? mac : new Uint8Array(6), addresses, up };
+  }
+
+  isLinkUp(name: string): boolean {
+    const flags = parseInt(sysfs(name, 'flags'), 16) || 0;
+    return (flags & 0x1) !== 0 && sysfs(name, 'carrier') === '1'; // IFF_UP and carrier
   }
 
   private ifindex(name: string): number {

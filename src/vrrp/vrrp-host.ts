@@ -25,6 +25,8 @@ export interface VrrpChannel {
 export interface VrrpHost {
   /** The interface `name`, or undefined when it does not exist. */
   link(name: string): LinkInfo | undefined;
+  /** Whether `name` is up with carrier: the cheap part of {@link link}, polled for tracking. */
+  isLinkUp(name: string): boolean;
   /**
    * Opens a channel on `iface` sending from `src`. `onPacket` gets every VRRP packet (a whole IPv4
    * packet) that arrives on the interface, for any VRID: the caller filters.

@@ -178,11 +178,12 @@ export class VrrpInstance {
   private pollLinks(): void {
     let changed = false;
     for (const name of new Set([this.cfg.interface, ...this.cfg.track.interfaces])) {
-      const link = this.host.link(name);
-      if (name === this.cfg.interface && link) this.link = link;
-      const up = link?.up ?? false;
-      if (this.interfaceUp.get(name) !== up) changed = true;
+      const up = this.host.isLinkUp(name);
+      if (this.interfaceUp.get(name) === up) continue;
+      changed = true;
       this.interfaceUp.set(name, up);
+      // An interface that comes back may have been re-created with another MAC (GARPs carry it).
+      if (up && name === this.cfg.interface) this.link = this.host.link(name) ?? this.link;
     }
     if (changed && this.machine.state !== 'initialize') this.retrack('interface state changed');
     this.linkTimer = this.clock.setTimeout(() => this.pollLinks(), Math.min(1000, Math.max(100, this.cfg.advertInterval)));

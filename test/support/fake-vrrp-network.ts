@@ -65,6 +65,10 @@ export class FakeHost implements VrrpHost {
     return { name, index: 1, mac: this.mac, addresses: [this.ip, ...this.vips], up: this.linkUp };
   }
 
+  isLinkUp(name: string): boolean {
+    return name === 'eth0' && this.linkUp;
+  }
+
   openChannel(_iface: string, src: string, onPacket: (packet: Uint8Array) => void): VrrpChannel {
     this.receivers.add(onPacket);
     return {

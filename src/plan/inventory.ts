@@ -1,6 +1,6 @@
 // The planner's inventory (../shared/DESIGN.md "Inventory contract": those keys are fixed; more
 // may be added) and the plan derived from it: which host does what, on which port, with which
-// VRRP priority. Pure: text in, plan out.
+// VRRP priority. Pure (text in, plan out) but for loadInventoryFile, its file adapter.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseYamlWithSchema, type ConfigProblem, type Locate, type Path } from '../config/load.js';
@@ -90,7 +90,7 @@ export function virtualRouterIdFor(cluster: string): number {
 
 /** Derives the plan; call only on an inventory that passed {@link checkInventory}. */
 export function makePlan(inv: Inventory): Plan {
-  const [vipAddress = '', prefix = '32'] = inv.vip.split('/');
+  const { ip: vipAddress, prefix } = parseIpv4Cidr(inv.vip) ?? { ip: inv.vip, prefix: 32 };
   const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
   const masterIps = new Set(inv.masters.map((m) => m.ip));
   const lbOnMasters = lbHosts.some((h) => masterIps.has(h.ip));
@@ -100,7 +100,7 @@ export function makePlan(inv: Inventory): Plan {
     ? inv.etcd.endpoints.map((e) => e.replace(/\/$/, ''))
     : inv.masters.map((m) => `${inv.etcd.tls ? 'https' : 'http'}://${m.ip}:${inv.etcd.clientPort}`);
   return {
-    inv, vipAddress, vipPrefix: Number(prefix), lbHosts, lbOnMasters, frontendPort,
+    inv, vipAddress, vipPrefix: prefix, lbHosts, lbOnMasters, frontendPort,
     endpoint: `https://${vipAddress}:${frontendPort}`,
     virtualRouterId: inv.vrrp.virtualRouterId ?? virtualRouterIdFor(inv.cluster),
     advertIntervalMs: parseDuration(inv.vrrp.advertInterval) ?? 100,

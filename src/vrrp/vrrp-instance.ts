@@ -68,6 +68,8 @@ export class VrrpInstance {
   private duplicateHold = false;
   private faultReason: string | null = null;
   private readonly vipSet: Set<string>;
+  /** Our VIPs sorted and joined, to compare with each advert's list without sorting ours every time. */
+  private readonly vipKey: string;
   private readonly stats = {
     sent: 0, received: 0, sendErrors: 0, garps: 0, transitions: 0, maxGapMs: 0,
     lastAdvert: undefined as { from: string; atMs: number } | undefined,
@@ -88,6 +90,7 @@ export class VrrpInstance {
     this.link = host.link(cfg.interface);
     if (!this.link) throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} does not exist`, 'check `interface:` against `ip link`');
     this.vipSet = new Set(cfg.vips.map((v) => v.split('/')[0]!));
+    this.vipKey = [...this.vipSet].sort().join(',');
     const primary = cfg.unicastSrcIp ?? this.link.addresses.find((a) => !this.vipSet.has(a));
     if (!primary) {
       throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} has no IPv4 address to send from`, 'give the interface an address of its own (never only the VIP), or set unicastSrcIp');
@@ -237,7 +240,7 @@ export class VrrpInstance {
   private checkAddresses(src: string, addresses: string[]): void {
     if (this.mismatchWarned.has(src)) return;
     const theirs = [...addresses].sort().join(',');
-    if (theirs === [...this.vipSet].sort().join(',')) return;
+    if (theirs === this.vipKey) return;
     this.mismatchWarned.add(src);
     this.sink.log('warn', { event: 'vrrp-vips-mismatch', instance: this.name, peer: src, theirs: addresses, ours: [...this.vipSet] },
       `vrrp ${this.name}: ${src} advertises VRID ${this.cfg.virtualRouterId} with VIPs ${addresses.join(' ')}, we have ${[...this.vipSet].join(' ')}: give every node of the group the same vips`);

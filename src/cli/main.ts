@@ -7,6 +7,7 @@ import { renderCommand } from './render.js';
 import { lintCommand } from './lint.js';
 import { importCommand } from './import.js';
 import { runCommand } from './run.js';
+import { statusCommand, type StatusOptions } from './status.js';
 import { simApiserverCommand, type SimCommandOptions } from './sim.js';
 
 /** Wires the commands (one file each) and runs the one named in `argv`. */
@@ -33,6 +34,14 @@ export async function main(argv: string[]): Promise<void> {
     .description("ask the running daemon to re-read its config (through admin.bind)")
     .requiredOption('-c, --config <file>', 'kubeha.yaml of the running daemon')
     .action(async (o: { config: string }) => exit(await reloadCommand(o.config)));
+  program
+    .command('status')
+    .description("show a running daemon's frontends, servers, VRRP and VIP election, and what is wrong (exit 0 serving, 1 a problem, 2 no answer)")
+    .option('-c, --config <file>', 'kubeha.yaml of the running daemon (its admin.bind and admin.tokenFile)')
+    .option('--admin <host:port>', 'the admin address, instead of --config')
+    .option('--token-file <file>', 'admin bearer token (default: the config\'s admin.tokenFile)')
+    .option('--json', 'the state as JSON, with the problems and warnings')
+    .action(async (o: StatusOptions) => exit(await statusCommand(o)));
   program
     .command('demo')
     .description('three stand-in apiservers behind kubeha on loopback; no root, no config')

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { parseHostPort, formatHostPort } from '../config/address.js';
 import { formatProblem, loadConfigFile } from '../config/load.js';
+import { resolveAdmin, unreachable } from './admin-client.js';
 
 /**
  * `kubeha reload --config F`: asks the daemon running with F (found through F's `admin.bind`) to
@@ -13,22 +12,21 @@ export async function reloadCommand(file: string): Promise<number> {
     process.stderr.write('not sent: the running daemon would refuse this config too\n');
     return 1;
   }
-  const admin = loaded.config.admin;
-  if (!admin) {
+  if (!loaded.config.admin) {
     process.stderr.write(`${file} has no admin: section, so the daemon has no API to reload through; send it SIGHUP instead [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
-  const hp = parseHostPort(admin.bind, true);
-  if (typeof hp === 'string') return 1;
-  const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
-  const headers: Record<string, string> = {};
-  if (admin.tokenFile) headers.authorization = `Bearer ${(await readFile(admin.tokenFile, 'utf8')).trim()}`;
-  const url = `http://${formatHostPort(host, hp.port)}/api/v1/reload`;
+  const target = await resolveAdmin({ config: file });
+  if (typeof target === 'string') {
+    process.stderr.write(`${target}\n`);
+    return 1;
+  }
+  const url = `${target.base}/api/v1/reload`;
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(url, { method: 'POST', headers: target.headers, signal: AbortSignal.timeout(30_000) });
   } catch (err) {
-    process.stderr.write(`cannot reach the daemon at ${url}: ${err instanceof Error ? err.message : String(err)}; is kubeha running with this config? [KUBEHA_ERR_ADMIN_UNREACHABLE]\n`);
+    process.stderr.write(`${unreachable(url, err)}\n`);
     return 1;
   }
   const body = (await res.json()) as { ok: boolean; errors?: string[] };

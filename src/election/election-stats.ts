@@ -1,5 +1,8 @@
 import type { CampaignEvent } from './campaign.js';
 
+/** ElectionStats as the state API serves it. */
+export type ElectionStatsJson = Omit<{ [K in keyof ElectionStats as ElectionStats[K] extends Function ? never : K]: ElectionStats[K] }, 'keepAliveLatencies'>;
+
 /** One candidate's election figures, for the state API and the kubeha_election_* metrics. */
 export class ElectionStats {
   leader = false;
@@ -46,7 +49,7 @@ export class ElectionStats {
   }
 
   /** A plain copy for JSON. */
-  toJSON(): Record<string, unknown> {
+  toJSON(): ElectionStatsJson {
     const { keepAliveLatencies: _, ...rest } = this;
     return rest;
   }

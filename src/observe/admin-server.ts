@@ -5,11 +5,12 @@ import { parseHostPort } from '../config/address.js';
 import type { AdminConfig } from '../config/schema.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Logger } from './logger.js';
+import type { NodeState } from './node-state.js';
 
 /** What the admin API asks of the daemon. */
 export interface AdminHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
-  state(): unknown;
+  state(): NodeState;
   reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Changes a server at run time; answers with an HTTP status and a body. */
   setServer(backend: string, server: string, change: unknown): { status: number; body: unknown };

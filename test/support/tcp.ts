@@ -92,12 +92,12 @@ export function lbConfig(servers: { name: string; port: number; weight?: number 
   });
 }
 
-/** Starts a daemon on `cfg` and returns it with its frontend port; stopped by `t.after`. */
 /** The part of a node:test context that support code needs. */
 export interface TestContextLike {
   after(fn: () => unknown): void;
 }
 
+/** Starts a daemon on `cfg` and returns it with its frontend port; stopped by `t.after`. */
 export async function startDaemon(cfg: Config, t: TestContextLike, log?: Logger): Promise<{ daemon: Daemon; port: number }> {
   const daemon = new Daemon({ log: log ?? pino({ level: 'silent' }) });
   await daemon.start(cfg);

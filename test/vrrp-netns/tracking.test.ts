@@ -1,6 +1,7 @@
 // Tracking, duplicate-VIP detection and missing capabilities, on real interfaces in namespaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createBed, nsFetchJson, nsFetchText, startKubeha, until, VIP, type VrrpSettings } from '../support/netns.js';
 import { KUBEHA_BIN } from '../support/processes.js';
@@ -41,7 +42,7 @@ test('track.backends: the master whose backend servers all die releases the VIP 
 test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases it for the hold time', async (t) => {
   const bed = createBed(t, 2);
   const [a, intruder] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
-  const ka = startKubeha(bed, a, V3, 150, { duplicateVip: { policy: 'stepDown', holdTime: '1s' } }, { admin: { bind: '127.0.0.1:9000' } });
+  const ka = startKubeha(bed, a, V3, 150, { duplicateVip: { policy: 'stepDown', holdTime: '2s' } }, { admin: { bind: '127.0.0.1:9000' } });
   await ka.waitLine(/"to":"master"/);
   assert.ok(await until(() => a.hasAddress(VIP), 1000));
   const claim = intruder.spawn(process.execPath, [ARP_CLAIM, 'eth0', VIP]);
@@ -56,7 +57,13 @@ test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases
   assert.equal(state.vrrp[0]!.duplicateVip.last.kind, 'arp');
   const metrics = nsFetchText(a, 'http://127.0.0.1:9000/metrics');
   assert.match(metrics, /kubeha_vrrp_duplicate_vip_events_total\{instance="VI_1"\} 1/);
-  await ka.waitLine(/"from":"backup","to":"master"/, 3000, fault);
+  // `kubeha status` on the node: the fault is a problem (exit 1), with the duplicate named.
+  const status = spawnSync('ip', ['netns', 'exec', a.ns, process.execPath, KUBEHA_BIN, 'status', '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
+  assert.equal(status.status, 1, status.stdout + status.stderr);
+  assert.match(status.stdout, /^VI_1\s+eth0\s+91\s+v3\s+FAULT\s/m);
+  assert.match(status.stdout, /PROBLEMS\n  vrrp VI_1 is in FAULT: /);
+  assert.match(status.stdout, /duplicate VIP seen \(arp: /);
+  await ka.waitLine(/"from":"backup","to":"master"/, 4000, fault);
   assert.ok(await until(() => a.hasAddress(VIP), 1000), 'back after the hold time');
 });
 

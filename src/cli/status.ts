@@ -1,0 +1,37 @@
+import type { NodeState } from '../observe/node-state.js';
+import { statusReport } from '../observe/status-report.js';
+import { resolveAdmin, unreachable, type AdminSelector } from './admin-client.js';
+
+export interface StatusOptions extends AdminSelector {
+  json?: boolean;
+}
+
+/**
+ * `kubeha status`: asks a running daemon for its state and prints frontends, servers, VRRP and the
+ * VIP election as tables, then what is wrong. Exit 0: serving (warnings allowed); 1: a problem that
+ * stops this node from serving; 2: the daemon could not be asked.
+ */
+export async function statusCommand(o: StatusOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const target = await resolveAdmin(o);
+  if (typeof target === 'string') {
+    err.write(`${target}\n`);
+    return 2;
+  }
+  const url = `${target.base}/api/v1/state`;
+  let state: NodeState;
+  try {
+    const res = await fetch(url, { headers: target.headers, signal: AbortSignal.timeout(10_000) });
+    if (res.status === 401 || res.status === 403) {
+      err.write(`${url} answered ${res.status}: give the admin token with --token-file or the config's admin.tokenFile [KUBEHA_ERR_USAGE]\n`);
+      return 2;
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    state = (await res.json()) as NodeState;
+  } catch (e) {
+    err.write(`${unreachable(url, e)}\n`);
+    return 2;
+  }
+  const report = statusReport(state, Date.now());
+  out.write(o.json ? `${JSON.stringify({ ...state, problems: report.problems, warnings: report.warnings }, null, 2)}\n` : report.text);
+  return report.problems.length > 0 ? 1 : 0;
+}

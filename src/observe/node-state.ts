@@ -1,0 +1,62 @@
+// The shape of GET /api/v1/state: what the daemon serves, and what `kubeha status` and the
+// dashboard read. Types only; the daemon fills it (Daemon.state), the readers never trust it
+// blindly (it comes over the network from whichever version of the daemon is running).
+import type { AdminState } from '../proxy/server.js';
+import type { HealthCause } from '../health/health-state.js';
+import type { ElectionStatsJson } from '../election/election-stats.js';
+import type { RejectReason } from '../proxy/listener.js';
+import type { VrrpStatus } from '../vrrp/vrrp-engine.js';
+
+export interface ServerState {
+  name: string;
+  address: string;
+  state: 'up' | 'down';
+  adminState: AdminState;
+  /** Removed by a reload; still listed while it carries sessions. */
+  removed: boolean;
+  health: { value: number; rise: number; fall: number; passiveFailures: number };
+  weight: number;
+  effectiveWeight: number;
+  sessions: { active: number; total: number };
+  bytesIn: number;
+  bytesOut: number;
+  connectErrors: number;
+  retries: number;
+  lastCheck: { ok: boolean; latencyMs: number; detail: string; at: string } | null;
+  lastChange: { at: string; cause: HealthCause };
+  transitions: number;
+  checkHistory: { latencyMs: number; ok: boolean }[];
+}
+
+export interface BackendState {
+  name: string;
+  balance: string;
+  queue: { length: number; max: number; overflows: number; timeouts: number };
+  servers: ServerState[];
+}
+
+export interface FrontendState {
+  name: string;
+  bind: string;
+  port: number | null;
+  listening: boolean;
+  backend: string;
+  accepted: number;
+  active: number;
+  rejected: Record<RejectReason, number>;
+}
+
+export type VipElectionState = ElectionStatsJson & { vips: string[] };
+
+export interface NodeState {
+  startedAt: string;
+  configPath: string | null;
+  reloads: { success: number; failure: number; lastErrors: string[] };
+  events: { at: string; backend: string; server: string; up: boolean; cause: string; detail: string }[];
+  vrrp: VrrpStatus[];
+  eventLoopDelayMs: { p99: number; max: number };
+  vrrpThread: { loopDelayMs: { p99: number; max: number } } | null;
+  vipElection: VipElectionState | null;
+  frontends: FrontendState[];
+  backends: BackendState[];
+}

@@ -1,0 +1,123 @@
+// `kubeha status` as a pure function: a node's /api/v1/state in, the operator's summary out, the
+// way `haproxy show stat` and keepalived's state lines answer "is this node doing its job".
+import type { NodeState } from './node-state.js';
+
+export interface StatusReport {
+  /** The tables, ready to print. */
+  text: string;
+  /** What stops this node from serving (exit 1): no usable server, a fault, a frontend that should listen and does not. */
+  problems: string[];
+  /** Degraded but serving: a server down, drained or in maintenance, a refused reload. */
+  warnings: string[];
+}
+
+/** Lays rows out in columns two spaces apart; the first row is the header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+/** 3d4h, 5m12s, 42s: the two largest units. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const units: [number, string][] = [[86_400, 'd'], [3600, 'h'], [60, 'm'], [1, 's']];
+  const parts: string[] = [];
+  let rest = s;
+  for (const [size, unit] of units) {
+    if (rest >= size || (unit === 's' && parts.length === 0)) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+    if (parts.length === 2) break;
+  }
+  return parts.join('');
+}
+
+/** The host part of a `host:port` bind (IPv6 in brackets). */
+function bindHost(bind: string): string {
+  const m = /^\[(.*)\]:\d+$/.exec(bind) ?? /^(.*):\d+$/.exec(bind);
+  return m ? m[1]! : bind;
+}
+
+export function statusReport(s: NodeState, nowMs: number): StatusReport {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const sections: string[] = [];
+  const up = formatAge(nowMs - Date.parse(s.startedAt));
+  sections.push(
+    `kubeha up ${up}${s.configPath ? `, config ${s.configPath}` : ''}, reloads ${s.reloads.success} ok / ${s.reloads.failure} refused, ` +
+      `event loop p99 ${s.eventLoopDelayMs.p99.toFixed(1)} ms`,
+  );
+  if (s.reloads.lastErrors.length > 0) warnings.push(`the last reload was refused (the previous config still runs): ${s.reloads.lastErrors[0]}`);
+
+  // A VIP this node does not hold (backup, fault, lost election) is a bind that waits, not a fault.
+  const heldVips = new Set<string>();
+  const vipsHere = new Set<string>();
+  for (const v of s.vrrp) for (const cidr of v.vips) (v.state === 'master' ? heldVips : vipsHere).add(cidr.split('/')[0]!);
+  if (s.vipElection) for (const cidr of s.vipElection.vips) (s.vipElection.leader ? heldVips : vipsHere).add(cidr.split('/')[0]!);
+
+  if (s.frontends.length > 0) {
+    const rows = [['FRONTEND', 'BIND', 'LISTENING', 'ACTIVE', 'ACCEPTED', 'REJECTED', 'BACKEND']];
+    for (const f of s.frontends) {
+      const host = bindHost(f.bind);
+      const waitsForVip = !f.listening && vipsHere.has(host) && !heldVips.has(host);
+      const bind = f.port && /:0$/.test(f.bind) ? f.bind.replace(/:0$/, `:${f.port}`) : f.bind;
+      rows.push([f.name, bind, f.listening ? 'yes' : waitsForVip ? 'no (VIP elsewhere)' : 'NO', String(f.active), String(f.accepted), String(Object.values(f.rejected).reduce((a, b) => a + b, 0)), f.backend]);
+      if (!f.listening && !waitsForVip) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);
+    }
+    sections.push(table(rows));
+  }
+
+  if (s.backends.length > 0) {
+    const rows = [['BACKEND', 'SERVER', 'ADDRESS', 'STATE', 'WEIGHT', 'ACTIVE', 'TOTAL', 'LAST CHECK']];
+    for (const b of s.backends) {
+      const live = b.servers.filter((x) => !x.removed);
+      const usable = live.filter((x) => x.state === 'up' && x.adminState === 'ready');
+      for (const x of b.servers) {
+        const state = x.removed ? 'removed' : x.adminState !== 'ready' ? `${x.state}/${x.adminState}` : x.state;
+        const check = x.lastCheck ? `${x.lastCheck.ok ? 'ok' : 'FAIL'} ${x.lastCheck.latencyMs.toFixed(1)} ms${x.lastCheck.ok ? '' : ` ${x.lastCheck.detail}`}` : '-';
+        const weight = x.effectiveWeight === x.weight ? String(x.weight) : `${x.effectiveWeight}/${x.weight}`;
+        rows.push([b.name, x.name, x.address, state === 'up' ? 'up' : state.toUpperCase(), weight, String(x.sessions.active), String(x.sessions.total), check]);
+        if (x.removed) continue;
+        if (x.state === 'down') warnings.push(`server ${b.name}/${x.name} (${x.address}) is down${x.lastCheck && !x.lastCheck.ok ? `: ${x.lastCheck.detail}` : ''}`);
+        else if (x.adminState !== 'ready') warnings.push(`server ${b.name}/${x.name} is in ${x.adminState}`);
+      }
+      if (usable.length === 0) problems.push(`backend ${b.name} has no usable server (${live.length} configured)`);
+      if (b.queue.length > 0) warnings.push(`backend ${b.name}: ${b.queue.length} connections queued`);
+    }
+    sections.push(table(rows));
+  }
+
+  if (s.vrrp.length > 0) {
+    const rows = [['VRRP', 'INTERFACE', 'VRID', 'VERSION', 'STATE', 'PRIORITY', 'MASTER', 'SINCE', 'VIPS']];
+    for (const v of s.vrrp) {
+      const prio = v.effectivePriority === v.priority ? String(v.priority) : `${v.effectivePriority}/${v.priority}`;
+      const master = v.state === 'master' ? 'this node' : v.master ? `${v.master.address} (${v.master.priority})` : '-';
+      rows.push([v.name, v.interface, String(v.virtualRouterId), `v${v.version}`, v.state.toUpperCase(), prio, master, formatAge(nowMs - Date.parse(v.since)), v.vips.join(',')]);
+      if (v.state === 'fault') problems.push(`vrrp ${v.name} is in FAULT: ${v.fault ?? 'unknown cause'}`);
+      else if (v.effectivePriority < v.priority) warnings.push(`vrrp ${v.name} runs at priority ${v.effectivePriority} of ${v.priority}: ${describeTrack(v.track)}`);
+      if (v.duplicateVip.events > 0 && v.duplicateVip.last) warnings.push(`vrrp ${v.name}: duplicate VIP seen (${v.duplicateVip.last.kind}: ${v.duplicateVip.last.detail}) at ${v.duplicateVip.last.at}`);
+    }
+    sections.push(table(rows));
+  }
+
+  if (s.vipElection) {
+    const e = s.vipElection;
+    sections.push(`vip election ${e.name}: ${e.leader ? `LEADER (epoch ${e.epoch})` : 'follower'} as ${e.identity}, VIPs ${e.vips.join(',')}` + (e.lastLoss ? `; last loss: ${e.lastLoss}` : ''));
+    if (e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);
+  }
+
+  if (problems.length > 0) sections.push(['PROBLEMS', ...problems.map((p) => `  ${p}`)].join('\n'));
+  if (warnings.length > 0) sections.push(['WARNINGS', ...warnings.map((w) => `  ${w}`)].join('\n'));
+  if (problems.length === 0 && warnings.length === 0) sections.push('all good');
+  return { text: `${sections.join('\n\n')}\n`, problems, warnings };
+}
+
+function describeTrack(t: NodeState['vrrp'][number]['track']): string {
+  const failing = [
+    ...t.backends.filter((b) => !b.ok).map((b) => `backend ${b.name}`),
+    ...t.scripts.filter((x) => !x.ok).map((x) => `script ${x.name} (exit ${x.lastExit ?? '-'})`),
+    ...t.interfaces.filter((i) => !i.up).map((i) => `interface ${i.name} down`),
+  ];
+  return failing.length ? `failing ${failing.join(', ')}` : 'a tracked check failed';
+}

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { statusCommand, type StatusOptions } from '../../src/cli/status.js';
+import { lbConfig, markDown, startDaemon, taggedBackend } from '../support/tcp.js';
+
+async function run(o: StatusOptions): Promise<{ code: number; out: string; err: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const chunks = { out: '', err: '' };
+  out.on('data', (c: Buffer) => (chunks.out += c.toString()));
+  err.on('data', (c: Buffer) => (chunks.err += c.toString()));
+  const code = await statusCommand(o, out, err);
+  return { code, ...chunks };
+}
+
+test('kubeha status against a running daemon: found through its config and token, exit 1 once no server is usable, 2 without an answer', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubeha-status-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, 's3cret\n');
+  const backends = await Promise.all(['a', 'b'].map((n) => taggedBackend(n)));
+  t.after(() => Promise.all(backends.map((b) => b.close())));
+  const cfg = lbConfig(backends);
+  cfg.admin = { bind: '127.0.0.1:0', tokenFile };
+  const { daemon, port } = await startDaemon(cfg, t);
+  const admin = `127.0.0.1:${daemon.adminPort}`;
+  // Only admin: is read from the file, so a config that no longer validates still finds the daemon.
+  const configFile = join(dir, 'kubeha.yaml');
+  await writeFile(configFile, `admin:\n  bind: ${admin}\n  tokenFile: ${tokenFile}\nfrontends: [ {name: fe, bogus: 1} ]\n`);
+
+  const ok = await run({ config: configFile });
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, new RegExp(`^fe\\s+127\\.0\\.0\\.1:${port}\\s+yes`, 'm'), 'the bound port, not :0');
+  assert.match(ok.out, /^be\s+a\s+127\.0\.0\.1:\d+\s+up/m);
+  assert.match(ok.out, /all good\n$/);
+
+  const pool = daemon.pool('be')!;
+  for (const s of pool.servers) markDown(pool, s, daemon.clock.now());
+  const bad = await run({ admin, tokenFile, json: true });
+  assert.equal(bad.code, 1);
+  const body = JSON.parse(bad.out) as { problems: string[]; backends: { servers: { state: string }[] }[] };
+  assert.deepEqual(body.problems, ['backend be has no usable server (2 configured)']);
+  assert.deepEqual(body.backends[0]!.servers.map((s) => s.state), ['down', 'down']);
+
+  const noToken = await run({ admin });
+  assert.equal(noToken.code, 2);
+  assert.match(noToken.err, /answered 401: give the admin token/);
+
+  await daemon.shutdown(0);
+  const gone = await run({ admin, tokenFile });
+  assert.equal(gone.code, 2);
+  assert.match(gone.err, /cannot reach the daemon at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/state: ECONNREFUSED.*\[KUBEHA_ERR_ADMIN_UNREACHABLE\]/);
+
+  const nothing = await run({});
+  assert.equal(nothing.code, 2);
+  assert.match(nothing.err, /--config FILE or --admin HOST:PORT \[KUBEHA_ERR_USAGE\]/);
+});

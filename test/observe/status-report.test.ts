@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatAge, statusReport, table } from '../../src/observe/status-report.js';
+import type { NodeState, ServerState } from '../../src/observe/node-state.js';
+import type { VrrpStatus } from '../../src/vrrp/vrrp-engine.js';
+
+const NOW = Date.parse('2026-11-23T12:00:00Z');
+
+function server(name: string, over: Partial<ServerState> = {}): ServerState {
+  return {
+    name, address: `10.0.0.${name.slice(-1)}:6443`, state: 'up', adminState: 'ready', removed: false,
+    health: { value: 2, rise: 2, fall: 2, passiveFailures: 0 }, weight: 100, effectiveWeight: 100,
+    sessions: { active: 1, total: 10 }, bytesIn: 0, bytesOut: 0, connectErrors: 0, retries: 0,
+    lastCheck: { ok: true, latencyMs: 2.345, detail: 'HTTP 200', at: '2026-11-23T11:59:59Z' },
+    lastChange: { at: '2026-11-23T11:00:00Z', cause: 'init' }, transitions: 0, checkHistory: [],
+    ...over,
+  };
+}
+
+function vrrp(over: Partial<VrrpStatus> = {}): VrrpStatus {
+  return {
+    name: 'VI_1', interface: 'eth0', virtualRouterId: 51, version: 3, state: 'master', since: '2026-11-23T11:58:00Z',
+    priority: 150, effectivePriority: 150, master: null, vips: ['10.0.0.100/24'], transitions: 1, lastTransition: null,
+    adverts: { sent: 10, received: 0, dropped: {}, sendErrors: 0, maxGapMs: 0 }, garpsSent: 5,
+    duplicateVip: { events: 0, last: null }, track: { backends: [{ name: 'apiservers', ok: true }], scripts: [], interfaces: [] }, fault: null,
+    ...over,
+  };
+}
+
+function node(over: Partial<NodeState> = {}): NodeState {
+  return {
+    startedAt: '2026-11-23T09:55:30Z', configPath: '/etc/kubeha/kubeha.yaml', reloads: { success: 2, failure: 0, lastErrors: [] }, events: [],
+    vrrp: [], eventLoopDelayMs: { p99: 1.2, max: 3 }, vrrpThread: null, vipElection: null,
+    frontends: [{ name: 'apiserver', bind: '10.0.0.100:6443', port: 6443, listening: true, backend: 'apiservers', accepted: 7, active: 1, rejected: { maxconn: 0, 'queue-full': 1, 'queue-timeout': 0, 'no-server': 2 } }],
+    backends: [{ name: 'apiservers', balance: 'roundrobin', queue: { length: 0, max: 100, overflows: 0, timeouts: 0 }, servers: [server('m1'), server('m2'), server('m3')] }],
+    ...over,
+  };
+}
+
+test('a healthy master: tables, no problems, "all good"', () => {
+  const r = statusReport(node({ vrrp: [vrrp()] }), NOW);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.warnings, []);
+  assert.match(r.text, /^kubeha up 2h4m, config \/etc\/kubeha\/kubeha\.yaml, reloads 2 ok \/ 0 refused/);
+  assert.match(r.text, /^apiserver\s+10\.0\.0\.100:6443\s+yes\s+1\s+7\s+3\s+apiservers$/m, 'rejections summed over reasons');
+  assert.match(r.text, /^apiservers\s+m2\s+10\.0\.0\.2:6443\s+up\s+100\s+1\s+10\s+ok 2\.3 ms$/m);
+  assert.match(r.text, /^VI_1\s+eth0\s+51\s+v3\s+MASTER\s+150\s+this node\s+2m\s+10\.0\.0\.100\/24$/m);
+  assert.match(r.text, /all good\n$/);
+});
+
+test('a backup: the frontend bound to the VIP waits, which is not a problem; the master is named', () => {
+  const r = statusReport(node({
+    vrrp: [vrrp({ state: 'backup', priority: 100, effectivePriority: 100, master: { address: '10.0.0.1', priority: 150 } })],
+    frontends: [{ ...node().frontends[0]!, listening: false }],
+  }), NOW);
+  assert.deepEqual(r.problems, []);
+  assert.match(r.text, /no \(VIP elsewhere\)/);
+  assert.match(r.text, /BACKUP\s+100\s+10\.0\.0\.1 \(150\)/);
+});
+
+test('a frontend that should listen and does not is a problem', () => {
+  const r = statusReport(node({ frontends: [{ ...node().frontends[0]!, bind: '0.0.0.0:6443', listening: false }] }), NOW);
+  assert.deepEqual(r.problems, ['frontend apiserver is not listening on 0.0.0.0:6443']);
+  assert.match(r.text, /^PROBLEMS\n  frontend apiserver/m);
+});
+
+test('servers down, drained or removed: warnings while one serves, a problem when none can', () => {
+  const down = server('m1', { state: 'down', effectiveWeight: 0, lastCheck: { ok: false, latencyMs: 1000, detail: 'timeout', at: '' } });
+  const some = statusReport(node({ backends: [{ ...node().backends[0]!, servers: [down, server('m2', { adminState: 'drain' }), server('m3'), server('m4', { removed: true })] }] }), NOW);
+  assert.deepEqual(some.problems, []);
+  assert.deepEqual(some.warnings, ['server apiservers/m1 (10.0.0.1:6443) is down: timeout', 'server apiservers/m2 is in drain']);
+  assert.match(some.text, /m1\s+10\.0\.0\.1:6443\s+DOWN\s+0\/100\s+1\s+10\s+FAIL 1000\.0 ms timeout$/m);
+  assert.match(some.text, /m2\s+\S+\s+UP\/DRAIN/);
+  assert.match(some.text, /m4\s+\S+\s+REMOVED/);
+
+  const none = statusReport(node({ backends: [{ ...node().backends[0]!, servers: [down, server('m2', { adminState: 'maint' }), server('m4', { removed: true })] }] }), NOW);
+  assert.deepEqual(none.problems, ['backend apiservers has no usable server (2 configured)']);
+});
+
+test('VRRP fault is a problem; a lowered priority names the failing tracks; duplicate VIPs and refused reloads warn', () => {
+  const fault = statusReport(node({ vrrp: [vrrp({ state: 'fault', fault: 'interface eth0 is down' })] }), NOW);
+  assert.deepEqual(fault.problems, ['vrrp VI_1 is in FAULT: interface eth0 is down']);
+
+  const lowered = statusReport(node({
+    reloads: { success: 1, failure: 1, lastErrors: ['kubeha.yaml:3:5 unknown key'] },
+    vrrp: [vrrp({
+      effectivePriority: 130,
+      track: { backends: [{ name: 'apiservers', ok: true }], scripts: [{ name: 'chk', ok: false, weight: -20, lastExit: 1 }], interfaces: [] },
+      duplicateVip: { events: 2, last: { at: '2026-11-23T11:59:00Z', kind: 'arp', detail: '10.0.0.100 from 02:00:00:00:00:09' } },
+    })],
+  }), NOW);
+  assert.deepEqual(lowered.problems, []);
+  assert.deepEqual(lowered.warnings, [
+    'the last reload was refused (the previous config still runs): kubeha.yaml:3:5 unknown key',
+    'vrrp VI_1 runs at priority 130 of 150: failing script chk (exit 1)',
+    'vrrp VI_1: duplicate VIP seen (arp: 10.0.0.100 from 02:00:00:00:00:09) at 2026-11-23T11:59:00Z',
+  ]);
+  assert.match(lowered.text, /MASTER\s+130\/150/);
+});
+
+test('a VIP election follower waits for the VIP without a problem; the leader shows its epoch', () => {
+  const election = { name: 'vip', identity: 'lb2/42', leader: false, epoch: null, transitions: 0, lastAcquireMs: null, lastKeepAliveMs: null, keepAliveFailures: 0, lastLoss: null, vips: ['10.0.0.100/24'] };
+  const follower = statusReport(node({ vipElection: election, frontends: [{ ...node().frontends[0]!, listening: false }] }), NOW);
+  assert.deepEqual(follower.problems, []);
+  assert.match(follower.text, /vip election vip: follower as lb2\/42/);
+  const leader = statusReport(node({ vipElection: { ...election, leader: true, epoch: '7' } }), NOW);
+  assert.match(leader.text, /LEADER \(epoch 7\)/);
+});
+
+test('table pads columns; formatAge keeps the two largest units', () => {
+  assert.equal(table([['A', 'BB', 'C'], ['xxx', 'y', 'z']]), 'A    BB  C\nxxx  y   z');
+  assert.deepEqual([0, 42_000, 312_000, 7_200_000, 2 * 86_400_000 + 3_600_000 * 5 + 60_000].map(formatAge), ['0s', '42s', '5m12s', '2h', '2d5h']);
+});

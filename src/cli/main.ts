@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { checkCommand } from './check.js';
 import { demoCommand, type DemoOptions } from './demo.js';
+import { doctorCommand, type DoctorOptions } from './doctor.js';
 import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
@@ -63,6 +64,19 @@ export async function main(argv: string[]): Promise<void> {
     .description('check haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
     .argument('<files...>', 'config files; given together they are also checked against each other')
     .action(async (files: string[]) => exit(await lintCommand(files)));
+  program
+    .command('doctor')
+    .description('check the live control plane of an inventory from this host: apiservers (ready, certificate names the VIP, expiry, clock), the VIP (answers, reaches every apiserver), etcd (quorum, leader, alarms)')
+    .requiredOption('-i, --inventory <file>', 'inventory.yaml (the one kubeha render reads)')
+    .option('--timeout <duration>', 'per request', '3s')
+    .option('--samples <n>', 'requests through the VIP (default 3 per master)')
+    .option('--cacert <file>', 'the cluster CA: also verify each apiserver certificate chain')
+    .option('--etcd-cacert <file>', 'etcd CA (default PKI/etcd/ca.crt)')
+    .option('--etcd-cert <file>', 'etcd client certificate (default PKI/apiserver-etcd-client.crt)')
+    .option('--etcd-key <file>', 'etcd client key (default PKI/apiserver-etcd-client.key)')
+    .option('--no-etcd', 'do not look at etcd')
+    .option('--json', 'the findings as JSON')
+    .action(async (o: DoctorOptions) => exit(await doctorCommand(o)));
   program
     .command('import')
     .description('print the kubeha.yaml equivalent to a keepalived.conf and a haproxy.cfg or nginx.conf')

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import { formatProblem } from '../config/load.js';
+import { parseDuration } from '../config/duration.js';
+import { loadInventoryFile, makePlan } from '../plan/inventory.js';
+import { assess, type Finding, type Verdict } from '../doctor/assess.js';
+import { httpsGet, probeEtcd, type HttpsObservation, type ProbeOptions } from '../doctor/probe.js';
+import type { EtcdTls } from '../election/etcd-client.js';
+import { table } from '../observe/status-report.js';
+
+export interface DoctorOptions {
+  inventory: string;
+  timeout: string;
+  /** Requests through the VIP; default three per master (enough for round robin to show each). */
+  samples?: string;
+  cacert?: string;
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  /** commander's negation of --no-etcd. */
+  etcd: boolean;
+  json?: boolean;
+}
+
+const SHOWN: Record<Verdict, string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+/** The files of `files` that cannot be read. */
+async function unreadable(files: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const f of files) await readFile(f).catch(() => missing.push(f));
+  return missing;
+}
+
+/**
+ * `kubeha doctor --inventory F`: looks at the live control plane the inventory describes, from
+ * this host: every apiserver (ready? its certificate names the VIP? expiring? its clock?), the VIP
+ * (answers? reaches every ready apiserver?) and etcd (members, quorum, leader, alarms). Exit 0: no
+ * failure; 1: a failure; 2: the inventory or the options are wrong.
+ */
+export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const loaded = await loadInventoryFile(o.inventory);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) err.write(`${formatProblem(p)}\n`);
+    return 2;
+  }
+  const timeoutMs = parseDuration(o.timeout);
+  const samples = o.samples === undefined ? undefined : Number(o.samples);
+  if (timeoutMs === undefined || timeoutMs <= 0 || (samples !== undefined && !(Number.isInteger(samples) && samples >= 1 && samples <= 1000))) {
+    err.write('--timeout is a duration like 3s and --samples a whole number from 1 to 1000 [KUBEHA_ERR_USAGE]\n');
+    return 2;
+  }
+  const inv = loaded.inventory;
+  const plan = makePlan(inv);
+  const probe: ProbeOptions = { timeoutMs };
+  if (o.cacert) {
+    try {
+      probe.ca = await readFile(o.cacert);
+    } catch (e) {
+      err.write(`--cacert ${o.cacert}: ${e instanceof Error ? e.message : String(e)} [KUBEHA_ERR_USAGE]\n`);
+      return 2;
+    }
+  }
+
+  const mastersP = Promise.all(inv.masters.map(async (m) => ({ name: m.name, ip: m.ip, readyz: await httpsGet(m.ip, inv.apiserverPort, '/readyz?verbose', probe) })));
+  const viaVipP = (async () => {
+    const seen: HttpsObservation[] = [];
+    // One at a time, each on a new connection: round robin shows each server in turn.
+    for (let i = 0; i < (samples ?? 3 * inv.masters.length); i++) seen.push(await httpsGet(plan.vipAddress, plan.frontendPort, '/readyz', probe));
+    return seen;
+  })();
+  const etcdP = (async () => {
+    if (!o.etcd) return { skipped: 'not asked (--no-etcd)' };
+    let tls: EtcdTls | undefined;
+    if (plan.etcdEndpoints.some((e) => e.startsWith('https:'))) {
+      // The apiserver's own etcd client files (kubeadm's layout), unless named.
+      const pki = inv.pkiDir.replace(/\/$/, '');
+      const files = { caFile: o.etcdCacert ?? `${pki}/etcd/ca.crt`, certFile: o.etcdCert ?? `${pki}/apiserver-etcd-client.crt`, keyFile: o.etcdKey ?? `${pki}/apiserver-etcd-client.key` };
+      const missing = await unreadable(Object.values(files));
+      if (missing.length > 0) return { skipped: `etcd wants client certificates and ${missing.join(', ')} cannot be read here: run on a master, or give --etcd-cacert, --etcd-cert and --etcd-key` };
+      tls = files;
+    }
+    return Promise.all(plan.etcdEndpoints.map((e) => probeEtcd(e, tls, timeoutMs)));
+  })();
+  const [masters, viaVip, etcd] = await Promise.all([mastersP, viaVipP, etcdP]);
+  const findings = assess({ vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, nowMs: Date.now() });
+  const count = (v: Verdict) => findings.filter((f) => f.verdict === v).length;
+  if (o.json) out.write(`${JSON.stringify({ cluster: inv.cluster, endpoint: plan.endpoint, findings }, null, 2)}\n`);
+  else out.write(formatFindings(`kubeha doctor: ${inv.cluster}, VIP ${plan.vipAddress}:${plan.frontendPort}, ${inv.masters.length} masters, ${plan.etcdEndpoints.length} etcd endpoints`, findings));
+  return count('fail') > 0 ? 1 : 0;
+}
+
+/** The findings as a table, each fix under its finding, and a count. */
+export function formatFindings(title: string, findings: Finding[]): string {
+  const rows = [['', 'TARGET', 'CHECK', 'FINDING']];
+  const fixes = new Map<number, string>();
+  findings.forEach((f, i) => {
+    rows.push([SHOWN[f.verdict], f.target, f.check, f.message]);
+    if (f.fix && (f.verdict === 'fail' || f.verdict === 'warn')) fixes.set(i + 1, f.fix);
+  });
+  const lines = table(rows).split('\n');
+  const indent = ' '.repeat(lines[0]!.indexOf('FINDING'));
+  const body = lines.flatMap((l, i) => (fixes.has(i) ? [l, `${indent}fix: ${fixes.get(i)}`] : [l]));
+  const n = (v: Verdict) => findings.filter((f) => f.verdict === v).length;
+  return `${title}\n\n${body.join('\n')}\n\n${n('fail')} failed, ${n('warn')} warnings, ${n('ok')} ok, ${n('skip')} skipped\n`;
+}

@@ -1,0 +1,130 @@
+// kubeha doctor against a live stand-in control plane on loopback: three apiservers on 127.0.0.2-4
+// (one port), a kubeha load balancer on the "VIP" 127.0.0.10.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { pino } from 'pino';
+import { doctorCommand, type DoctorOptions } from '../../src/cli/doctor.js';
+import type { Finding } from '../../src/doctor/assess.js';
+import { Daemon } from '../../src/daemon.js';
+import { SimApiserver } from '../../src/sim/apiserver.js';
+import { selfSignedCert, type CertPair } from '../../src/sim/self-signed.js';
+import { config } from '../support/tcp.js';
+
+const VIP = '127.0.0.10';
+const MASTERS = [['master1', '127.0.0.2'], ['master2', '127.0.0.3'], ['master3', '127.0.0.4']] as const;
+
+/** A port free on every address given (the apiservers share one, as the inventory says). */
+async function freePort(hosts: readonly string[]): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer().listen(0, hosts[0], () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      }).on('error', reject);
+    });
+    const free = await Promise.all(hosts.map((h) => new Promise<boolean>((resolve) => {
+      const s = createServer().once('error', () => resolve(false)).listen(port, h, () => s.close(() => resolve(true)));
+    })));
+    if (free.every(Boolean)) return port;
+  }
+}
+
+async function run(o: Partial<DoctorOptions> & { inventory: string }): Promise<{ code: number; findings: Finding[]; text: string }> {
+  const json = new PassThrough();
+  let jsonOut = '';
+  json.on('data', (c: Buffer) => (jsonOut += c.toString()));
+  const code = await doctorCommand({ timeout: '2s', etcd: false, json: true, ...o }, json, process.stderr);
+  const text = new PassThrough();
+  let textOut = '';
+  text.on('data', (c: Buffer) => (textOut += c.toString()));
+  await doctorCommand({ timeout: '2s', etcd: false, ...o }, text, process.stderr);
+  return { code, findings: (JSON.parse(jsonOut) as { findings: Finding[] }).findings, text: textOut };
+}
+
+const find = (fs: Finding[], check: string, target: string) => fs.filter((f) => f.check === check && f.target === target);
+
+test('kubeha doctor on a live stand-in control plane: a healthy one passes; a certificate without the VIP and a master missing from the LB are named', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubeha-doctor-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const withVip = await Promise.all(MASTERS.map(([name, ip]) => selfSignedCert(name, [`IP:${ip}`, `IP:${VIP}`, 'DNS:kubernetes'])));
+  const withoutVip = await selfSignedCert('master3', ['IP:127.0.0.4', 'DNS:kubernetes']);
+  const apiPort = await freePort(MASTERS.map(([, ip]) => ip));
+  const lbPort = await freePort([VIP]);
+
+  const sims: SimApiserver[] = [];
+  t.after(() => sims.forEach((s) => s.stop()));
+  const startMasters = async (certs: CertPair[]) => {
+    sims.splice(0).forEach((s) => s.stop());
+    for (const [i, [name, ip]] of MASTERS.entries()) {
+      const s = new SimApiserver({ name, host: ip, port: apiPort, tls: certs[i]!, shutdownDelayMs: 0, watchGraceMs: 0, failReadyz: false, latencyMs: 0, blackhole: false });
+      await s.start();
+      sims.push(s);
+    }
+  };
+  const daemon = new Daemon({ log: pino({ level: 'silent' }) });
+  t.after(() => daemon.shutdown(0));
+  const lb = (masters: readonly (typeof MASTERS)[number][]) => config({
+    frontends: [{ name: 'apiserver', bind: `${VIP}:${lbPort}`, backend: 'apiservers' }],
+    backends: [{ name: 'apiservers', healthCheck: { type: 'https', path: '/readyz', interval: '200ms', timeout: '1s', rise: 1, fall: 1 }, servers: masters.map(([name, ip]) => ({ name, address: `${ip}:${apiPort}` })) }],
+  });
+  const inventory = join(dir, 'inventory.yaml');
+  await writeFile(inventory, [
+    'cluster: loop', `vip: ${VIP}/8`, 'interface: lo', `apiPort: ${lbPort}`, `apiserverPort: ${apiPort}`,
+    'masters:', ...MASTERS.map(([name, ip]) => `  - { name: ${name}, ip: ${ip} }`), '',
+  ].join('\n'));
+
+  // Healthy: every master ready, every certificate names the VIP, the LB reaches all three.
+  await startMasters(withVip);
+  await daemon.start(lb(MASTERS));
+  const healthy = await run({ inventory });
+  assert.equal(healthy.code, 0, healthy.text);
+  assert.deepEqual(healthy.findings.filter((f) => f.verdict !== 'ok' && f.check !== 'etcd'), [], healthy.text);
+  assert.match(find(healthy.findings, 'vip-spread', `${VIP}:${lbPort}`)[0]!.message, /reached every ready master: master\d, master\d, master\d/);
+  assert.equal(healthy.findings.filter((f) => f.check === 'apiserver-cert-vip' && f.verdict === 'ok').length, 3);
+  assert.match(healthy.text, /^ok\s+master1\s+apiserver-ready\s+master1 127\.0\.0\.2:\d+: \/readyz 200/m);
+  assert.match(healthy.text, /^skip\s+etcd\s+etcd\s+not asked \(--no-etcd\)$/m);
+  assert.match(healthy.text, /0 failed, 0 warnings, \d+ ok, 1 skipped\n$/);
+
+  // The classic mistakes: master3's certificate lacks the VIP, and the LB config forgot master3.
+  await startMasters([withVip[0]!, withVip[1]!, withoutVip]);
+  assert.deepEqual(await daemon.apply(lb(MASTERS.slice(0, 2))), { ok: true });
+  const broken = await run({ inventory });
+  assert.equal(broken.code, 1, broken.text);
+  const cert = find(broken.findings, 'apiserver-cert-vip', 'master3')[0]!;
+  assert.equal(cert.verdict, 'fail');
+  assert.match(cert.message, /valid for IP:127\.0\.0\.4, DNS:kubernetes, not the VIP 127\.0\.0\.10/);
+  assert.match(cert.fix!, /--apiserver-cert-extra-sans=127\.0\.0\.10/);
+  const spread = find(broken.findings, 'vip-spread', `${VIP}:${lbPort}`)[0]!;
+  assert.equal(spread.verdict, 'warn');
+  assert.match(spread.message, /ready but never reached: master3$/);
+  assert.match(broken.text, /^FAIL\s+master3\s+apiserver-cert-vip\s+the serving certificate is valid for/m);
+  assert.match(broken.text, /^\s+fix: add 127\.0\.0\.10 to the apiserver certificate/m);
+
+  // The front door closed: nothing listens on the VIP; a dead master is named too.
+  await daemon.shutdown(0);
+  sims[1]!.stop();
+  const closed = await run({ inventory, samples: '2' });
+  assert.equal(closed.code, 1);
+  assert.match(find(closed.findings, 'vip-ready', `${VIP}:${lbPort}`)[0]!.message, /nothing answers on the VIP \(ECONNREFUSED\)/);
+  assert.match(find(closed.findings, 'apiserver-ready', 'master2')[0]!.message, /no answer \(ECONNREFUSED\)/);
+});
+
+test('kubeha doctor: a bad inventory or option exits 2 with the problem', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubeha-doctor-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const inventory = join(dir, 'inventory.yaml');
+  await writeFile(inventory, 'cluster: x\nvip: 10.0.0.5/24\ninterface: eth0\nmasters: []\n');
+  const err = new PassThrough();
+  let text = '';
+  err.on('data', (c: Buffer) => (text += c.toString()));
+  assert.equal(await doctorCommand({ inventory, timeout: '1s', etcd: false }, new PassThrough(), err), 2);
+  assert.match(text, /inventory\.yaml:4:\d+: "masters"/);
+  await writeFile(inventory, 'cluster: x\nvip: 10.0.0.5/24\ninterface: eth0\nmasters: [{name: m1, ip: 10.0.0.1}]\n');
+  assert.equal(await doctorCommand({ inventory, timeout: 'soon', etcd: false }, new PassThrough(), err), 2);
+  assert.match(text, /--timeout is a duration/);
+});

@@ -125,9 +125,10 @@ export async function probeEtcd(endpoint: string, tls: EtcdTls | undefined, time
       alarms: (alarms.alarms ?? []).map((a) => a.alarm ?? 'NONE').filter((a) => a !== 'NONE'),
     };
   } catch (err) {
-    // The client's message lists each attempt; the first one says enough.
+    // The client's message lists each attempt as "host:port: reason"; the first reason says enough.
     const msg = err instanceof Error ? err.message : String(err);
-    return { endpoint, error: msg.replace(/^.*failed within \d+ms: [^:]+: /, '') };
+    const attempts = /failed within \d+ms: (.*)$/.exec(msg)?.[1];
+    return { endpoint, error: attempts ? attempts.split('; ')[0]!.replace(/^[^ ]+?:\d+: /, '') : msg };
   } finally {
     client?.close();
   }

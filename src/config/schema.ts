@@ -157,8 +157,8 @@ export const vrrpInstanceSchema = z.strictObject({
     })
     .default({ backends: [], backendWeight: 0, scripts: [], interfaces: [] }),
   notify: z
-    .strictObject({ master: z.string().optional(), backup: z.string().optional(), fault: z.string().optional() })
-    .default({}),
+    .strictObject({ master: z.string().optional(), backup: z.string().optional(), fault: z.string().optional(), timeout: duration(100).default(30_000) })
+    .default({ timeout: 30_000 }),
 });
 
 export const vipElectionSchema = z.strictObject({

@@ -1,9 +1,9 @@
 // keepalived's vrrp_script: a command run every `interval`, killed after `timeout`, judged by its
 // exit status, with rise/fall on the same single health counter as the server checks.
-import { execFile } from 'node:child_process';
 import type { Clock, Timer } from '../clock.js';
 import type { TrackScriptConfig } from '../config/schema.js';
 import { applyCheck, initialHealth, type HealthState } from '../health/health-state.js';
+import { killShell, spawnShell } from './shell.js';
 
 /** One tracked script; `onChange` fires when its verdict flips. */
 export class TrackScript {
@@ -39,15 +39,26 @@ export class TrackScript {
 
   private run(): void {
     if (this.stopped) return;
-    execFile('/bin/sh', ['-c', this.cfg.command], { timeout: this.cfg.timeout, killSignal: 'SIGKILL' }, (err) => {
+    const child = spawnShell(this.cfg.command);
+    let timedOut = false;
+    const killer = this.clock.setTimeout(() => {
+      timedOut = true;
+      killShell(child);
+    }, this.cfg.timeout);
+    let done = false;
+    const finished = (code: number | string) => {
+      if (done) return;
+      done = true;
+      killer.cancel();
       if (this.stopped) return;
-      const code = err ? ((err as NodeJS.ErrnoException & { code?: number | string }).code ?? 'error') : 0;
-      this.lastExit = err && (err as { killed?: boolean }).killed ? 'timeout' : code;
+      this.lastExit = timedOut ? 'timeout' : code;
       this.runs++;
       const before = this.health.up;
-      this.health = applyCheck(this.health, !err, this.cfg, this.clock.now());
+      this.health = applyCheck(this.health, code === 0 && !timedOut, this.cfg, this.clock.now());
       if (this.health.up !== before) this.onChange(this);
       this.timer = this.clock.setTimeout(() => this.run(), this.cfg.interval);
-    });
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => finished(err.code ?? 'error'));
+    child.on('exit', (code, signal) => finished(code ?? signal ?? 'error'));
   }
 }

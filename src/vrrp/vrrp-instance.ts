@@ -1,6 +1,6 @@
 // The driver of one VRRP instance: it feeds the pure state machine with packets, time and tracked
 // state, and carries out the effects it returns on a VrrpHost. It does nothing clever itself.
-import { spawn } from 'node:child_process';
+import { killShell, spawnShell } from './shell.js';
 import type { Clock, Timer } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { KubehaError } from '../errors.js';
@@ -19,6 +19,9 @@ export interface InstanceSink {
   /** A state or counter changed: the daemon refreshes metrics and the state API. */
   changed(): void;
 }
+
+/** Notify hooks that may wait behind a running one; beyond it the oldest waiting are dropped. */
+const MAX_PENDING_NOTIFY = 8;
 
 /** The instance as /api/v1/state and the metrics show it. */
 export interface VrrpInstanceStatus {
@@ -58,6 +61,9 @@ export class VrrpInstance {
   private channel: VrrpChannel | undefined;
   private timer: Timer | undefined;
   private linkTimer: Timer | undefined;
+  /** Transitions whose notify hook has not started yet, oldest first. */
+  private readonly notifyQueue: { command: string; state: VrrpState; priority: string }[] = [];
+  private notifyRunning = false;
   private refreshTimer: Timer | undefined;
   private holdTimer: Timer | undefined;
   private stopArp: (() => void) | undefined;
@@ -370,16 +376,48 @@ export class VrrpInstance {
     this.sink.changed();
   }
 
-  /** keepalived's notify: the command runs with the instance, state and priority in env and as arguments. */
+  /**
+   * keepalived's notify: the command runs with the instance, state and priority in env and as
+   * arguments. Hooks run one at a time in transition order (each started after the previous one
+   * exited or was killed at `notify.timeout`), so the last hook to run is always the one for the
+   * state the instance ended in; two racing hooks could otherwise leave a "master" hook's effect
+   * after a "backup" one.
+   */
   private notify(command: string, state: VrrpState): void {
-    const priority = String(this.machine.effectivePriority);
-    const child = spawn('/bin/sh', ['-c', `${command} "$@"`, 'notify', 'INSTANCE', this.name, state.toUpperCase(), priority], {
-      stdio: 'ignore',
-      env: { ...process.env, KUBEHA_VRRP_INSTANCE: this.name, KUBEHA_VRRP_STATE: state, KUBEHA_VRRP_PRIORITY: priority },
+    this.notifyQueue.push({ command, state, priority: String(this.machine.effectivePriority) });
+    if (this.notifyQueue.length > MAX_PENDING_NOTIFY) {
+      const dropped = this.notifyQueue.splice(0, this.notifyQueue.length - MAX_PENDING_NOTIFY);
+      this.sink.log('warn', { event: 'vrrp-notify-dropped', instance: this.name, states: dropped.map((d) => d.state) },
+        `vrrp ${this.name}: ${dropped.length} notify hooks dropped behind a slow one; the newest still run in order`);
+    }
+    if (!this.notifyRunning) this.runNextNotify();
+  }
+
+  private runNextNotify(): void {
+    const next = this.notifyQueue.shift();
+    this.notifyRunning = next !== undefined;
+    if (!next) return;
+    const { command, state, priority } = next;
+    const child = spawnShell(command, ['INSTANCE', this.name, state.toUpperCase(), priority],
+      { ...process.env, KUBEHA_VRRP_INSTANCE: this.name, KUBEHA_VRRP_STATE: state, KUBEHA_VRRP_PRIORITY: priority });
+    const killer = this.clock.setTimeout(() => {
+      this.sink.log('warn', { event: 'vrrp-notify-failed', instance: this.name, command, code: 'timeout' }, `vrrp ${this.name}: notify ${command} ran past ${this.cfg.notify.timeout} ms and was killed`);
+      killShell(child);
+    }, this.cfg.notify.timeout);
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      killer.cancel();
+      this.runNextNotify();
+    };
+    child.on('error', (err) => {
+      this.sink.log('error', { event: 'vrrp-notify-failed', instance: this.name, command, err: err.message }, `vrrp ${this.name}: notify ${command} failed: ${err.message}`);
+      finished();
     });
-    child.on('error', (err) => this.sink.log('error', { event: 'vrrp-notify-failed', instance: this.name, command, err: err.message }, `vrrp ${this.name}: notify ${command} failed: ${err.message}`));
     child.on('exit', (code) => {
       if (code) this.sink.log('warn', { event: 'vrrp-notify-failed', instance: this.name, command, code }, `vrrp ${this.name}: notify ${command} exited ${code}`);
+      finished();
     });
   }
 

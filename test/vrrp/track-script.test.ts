@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../../src/clock.js';
@@ -39,10 +39,26 @@ test('track script: keepalived rise/fall on the exit status; a hung script is ki
   assert.equal(s.ok, true);
   assert.deepEqual(changes, [false, true]);
 
-  const hung = new TrackScript({ ...cfg, name: 'hung', command: 'sleep 5', timeout: 50, fall: 1 }, clock, () => {});
+  // A script whose own child hangs: the timeout (on the instance's clock) kills the whole group.
+  const pidFile = join(dir, 'sleeper');
+  const hung = new TrackScript({ ...cfg, name: 'hung', command: `sleep 30 & echo $! > ${pidFile}; wait`, timeout: 50, fall: 1 }, clock, () => {});
   t.after(() => hung.stop());
   hung.start();
+  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 10));
+  const sleeper = Number(readFileSync(pidFile, 'utf8'));
+  assert.equal(hung.lastExit, undefined, 'still running before its timeout');
+  clock.advance(50);
   for (let i = 0; i < 200 && hung.lastExit === undefined; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(hung.lastExit, 'timeout');
   assert.equal(hung.ok, false);
+  // Gone, or a zombie waiting for a reaper (the killed shell was its parent): state Z in /proc.
+  const alive = () => {
+    try {
+      return readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(alive(), false, "the script's own child was killed with it");
 });

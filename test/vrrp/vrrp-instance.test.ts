@@ -211,6 +211,46 @@ test('instance: notify hooks run with instance, state and priority; a weight tha
   assert.match(warn.msg, /can never move/);
 });
 
+test('instance: notify hooks run one at a time in transition order; one that hangs is killed at notify.timeout and the next runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-notify-'));
+  const out = join(dir, 'out');
+  const lines = () => readFileSafe(out).split('\n').filter(Boolean);
+  const waitLines = async (n: number) => {
+    for (let i = 0; i < 150 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  // The backup hook is slow: run at once, the master hook would finish first and its effect be undone.
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const a = node(net, net.host('a', '10.0.0.1'), { priority: 200 });
+  const b = node(net, net.host('b', '10.0.0.2'), { priority: 100, notify: { backup: `sleep 0.3; echo backup >> ${out}; :`, master: `echo master >> ${out}; :` } });
+  a.inst.start();
+  b.inst.start();
+  clock.advance(1000);
+  a.inst.stop();
+  clock.advance(1000);
+  assert.equal(b.inst.machine.state, 'master');
+  await waitLines(2);
+  assert.deepEqual(lines(), ['backup', 'master'], 'the master hook ran after the slow backup hook');
+
+  // A backup hook that never ends: killed at the timeout (on the instance's clock), then the master hook runs.
+  const out2 = join(dir, 'out2');
+  const clock2 = new FakeClock(0);
+  const net2 = new FakeNetwork(clock2);
+  const c = node(net2, net2.host('c', '10.0.0.1'), { priority: 200 });
+  const d = node(net2, net2.host('d', '10.0.0.2'), { priority: 100, notify: { backup: 'sleep 30; :', master: `echo master >> ${out2}; :`, timeout: '5s' } });
+  c.inst.start();
+  d.inst.start();
+  clock2.advance(1000);
+  c.inst.stop();
+  clock2.advance(1000);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(readFileSafe(out2), '', 'waits behind the hanging hook');
+  clock2.advance(5000);
+  for (let i = 0; i < 150 && readFileSafe(out2) === ''; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readFileSafe(out2), 'master\n');
+  assert.ok(d.logs.some((l) => l.fields.event === 'vrrp-notify-failed' && l.fields.code === 'timeout'), 'the kill is logged');
+});
+
 function readFileSafe(p: string): string {
   try {
     return readFileSync(p, 'utf8');

@@ -18,6 +18,7 @@ import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { NodeState } from './observe/node-state.js';
+import { statusReport } from './observe/status-report.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -381,6 +382,12 @@ export class Daemon {
 
   /** The node's state as the admin API serves it at /api/v1/state. */
   state(): NodeState {
+    const state = this.bareState();
+    const { problems, warnings } = statusReport(state, Date.now());
+    return { ...state, health: { problems, warnings } };
+  }
+
+  private bareState(): NodeState {
     const iso = (monotonicMs: number) => new Date(this.toWallMs(monotonicMs)).toISOString();
     return {
       startedAt: this.startedAt.toISOString(),

@@ -32,6 +32,7 @@ export async function statusCommand(o: StatusOptions, out: NodeJS.WritableStream
     return 2;
   }
   const report = statusReport(state, Date.now());
-  out.write(o.json ? `${JSON.stringify({ ...state, problems: report.problems, warnings: report.warnings }, null, 2)}\n` : report.text);
+  // Judged here, not taken from the daemon's `health`: the same verdict from any daemon version.
+  out.write(o.json ? `${JSON.stringify({ ...state, health: { problems: report.problems, warnings: report.warnings } }, null, 2)}\n` : report.text);
   return report.problems.length > 0 ? 1 : 0;
 }

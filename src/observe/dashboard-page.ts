@@ -42,6 +42,9 @@ th { color:var(--muted); font-weight:500; }
 #auth.show { display:flex; }
 #auth input { font:inherit; padding:.2rem .4rem; border:1px solid var(--line); border-radius:4px; background:var(--bg); color:var(--fg); }
 #msg { color:var(--down); font-size:.85rem; }
+#health ul { margin:0; padding-left:1.2rem; font-size:.9rem; }
+#health .problem { color:var(--down); font-weight:600; } #health .warning { color:var(--warn); }
+#health.bad { border-color:var(--down); } #health.degraded { border-color:var(--warn); }
 `;
 
 const SCRIPT = `
@@ -83,6 +86,11 @@ function serverCard(b, s) {
 }
 
 function render(st, rates) {
+  const h = st.health || { problems: [], warnings: [] };
+  const issues = h.problems.map((p) => '<li class="problem">' + esc(p) + '</li>').concat(h.warnings.map((w) => '<li class="warning">' + esc(w) + '</li>'));
+  $('#health').style.display = issues.length ? '' : 'none';
+  $('#health').className = h.problems.length ? 'bad' : 'degraded';
+  $('#health').innerHTML = issues.length ? '<h2>' + (h.problems.length ? 'Not serving' : 'Degraded') + '</h2><ul>' + issues.join('') + '</ul>' : '';
   $('#frontends').innerHTML = '<h2>Frontends</h2><div class="scroll"><table><tr><th>name</th><th>bind</th><th>backend</th><th>open</th><th>conn/s</th><th>accepted</th><th>refused</th></tr>'
     + st.frontends.map((f) => '<tr data-frontend="' + esc(f.name) + '"><td>' + esc(f.name) + '</td><td>' + esc(f.bind) + (f.port ? ' (:' + f.port + ')' : '') + (f.listening ? '' : ' <b style="color:var(--down)">not bound</b>') + '</td><td>' + esc(f.backend) + '</td><td>' + f.active + '</td><td>' + (rates[f.name] ?? 0).toFixed(1) + '</td><td>' + f.accepted + '</td><td>' + Object.values(f.rejected).reduce((a, b) => a + b, 0) + '</td></tr>').join('')
     + '</table></div>';
@@ -138,6 +146,6 @@ export const DASHBOARD_HTML = `<!doctype html>
 <title>kubeha</title><style>${STYLE}</style></head>
 <body><header><h1>kubeha</h1><span id="status">loading…</span>
 <form id="auth"><input id="token" type="password" placeholder="admin token" autocomplete="off"><button>Use</button></form><span id="msg"></span></header>
-<main><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="events"></section></main>
+<main><section id="health" style="display:none"></section><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="events"></section></main>
 <script>${SCRIPT}</script></body></html>
 `;

@@ -59,4 +59,12 @@ export interface NodeState {
   vipElection: VipElectionState | null;
   frontends: FrontendState[];
   backends: BackendState[];
+  /** What `kubeha status` would say (the dashboard's banner); absent from daemons before it existed. */
+  health?: NodeHealth;
+}
+
+/** What stops the node from serving (problems) and what is degraded (warnings). */
+export interface NodeHealth {
+  problems: string[];
+  warnings: string[];
 }

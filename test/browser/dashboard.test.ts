@@ -39,6 +39,7 @@ test('dashboard: a killed backend turns red, drain works, no external assets, fi
   });
   await page.goto(`${origin}/`);
   for (const name of ['master1', 'master2', 'master3']) await page.waitForSelector(`[data-server="${name}"][data-state="up"]`, { timeout: 10_000 });
+  assert.equal(await page.isVisible('#health'), false, 'no banner while all is well');
 
   const killedAt = Date.now();
   c.sims[1]!.proc.child.kill('SIGKILL');
@@ -49,6 +50,9 @@ test('dashboard: a killed backend turns red, drain works, no external assets, fi
   assert.match((await down.textContent()) ?? '', /DOWN/);
   await page.waitForSelector('#events li.ev-down, #events b.ev-down', { timeout: 5000 });
   assert.match((await page.textContent('#events')) ?? '', /apiservers\/master2 DOWN/);
+  // The banner says what `kubeha status` says: degraded (a warning), not "not serving".
+  await page.waitForSelector('#health.degraded li.warning', { timeout: 5000 });
+  assert.match((await page.textContent('#health')) ?? '', /^Degraded.*server apiservers\/master2 \(127\.0\.0\.1:\d+\) is down/);
 
   await page.screenshot({ path: `${OUTPUT}dashboard-phone.png`, fullPage: true });
   const overflow = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, view: window.innerWidth, wide: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5) }));

@@ -42,8 +42,8 @@ test('kubeha status against a running daemon: found through its config and token
   for (const s of pool.servers) markDown(pool, s, daemon.clock.now());
   const bad = await run({ admin, tokenFile, json: true });
   assert.equal(bad.code, 1);
-  const body = JSON.parse(bad.out) as { problems: string[]; backends: { servers: { state: string }[] }[] };
-  assert.deepEqual(body.problems, ['backend be has no usable server (2 configured)']);
+  const body = JSON.parse(bad.out) as { health: { problems: string[] }; backends: { servers: { state: string }[] }[] };
+  assert.deepEqual(body.health.problems, ['backend be has no usable server (2 configured)']);
   assert.deepEqual(body.backends[0]!.servers.map((s) => s.state), ['down', 'down']);
 
   const noToken = await run({ admin });

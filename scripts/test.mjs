@@ -21,7 +21,7 @@ const TIERS = [
     needs: [['haproxy', 'haproxy'], ['nginx', 'nginx'], ['/usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'], ['keepalived', 'keepalived'], ['etcd', 'etcd-server'], ['ip', 'iproute2'], ['openssl', 'openssl']],
   },
   {
-    name: 'kube-apiserver (real v1.20.2 built from Debian source, kubectl)',
+    name: 'kube-apiserver (real v1.20.2 built from Debian source, kubectl, kubeadm)',
     dirs: ['kube-e2e'],
     root: true,
     needs: [['etcd', 'etcd-server'], ['openssl', 'openssl'], ['ip', 'iproute2']],

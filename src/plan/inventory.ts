@@ -50,6 +50,8 @@ export const inventorySchema = z.strictObject({
   pkiDir: z.string().default('/etc/kubernetes/pki'),
   keepalivedScriptDir: z.string().default('/etc/keepalived'),
   kubehaImage: z.string().default('kubeha:0.1.0'),
+  /** kubeadm's kubernetesVersion; without it kubeadm asks the internet for the latest stable one. */
+  kubernetesVersion: z.string().regex(/^v\d+\.\d+\.\d+/, { message: 'a Kubernetes version like v1.20.2' }).optional(),
 });
 
 /** A validated inventory. */

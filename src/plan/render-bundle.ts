@@ -6,6 +6,7 @@ import { renderEtcdEnv } from './render-etcd.js';
 import { renderHaproxy } from './render-haproxy.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
 import { renderKubeconfig } from './render-kubeconfig.js';
+import { renderKubeadmConfig } from './render-kubeadm.js';
 import { renderKubehaLb, renderKubehaLocal } from './render-kubeha.js';
 import { renderNginx } from './render-nginx.js';
 import { renderEtcdUnit, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
@@ -30,6 +31,7 @@ export function renderBundle(plan: Plan): Bundle {
       add(m, 'etcd.env', renderEtcdEnv(plan, m));
       add(m, 'etcd.service', renderEtcdUnit());
     }
+    if (m === inv.masters[0]) add(m, 'kubeadm-config.yaml', renderKubeadmConfig(plan, m));
     add(m, 'kube-apiserver.flags', renderApiserverFlags(plan, m));
     add(m, 'kube-controller-manager.flags', renderLeaderElectedFlags(plan, 'kube-controller-manager'));
     add(m, 'kube-scheduler.flags', renderLeaderElectedFlags(plan, 'kube-scheduler'));
@@ -78,6 +80,7 @@ function renderIndex(plan: Plan, paths: string[]): string {
     'kubeha.static-pod.yaml': '/etc/kubernetes/manifests/kubeha.yaml (instead of the unit)',
     'haproxy.cfg': '/etc/haproxy/haproxy.cfg', 'nginx.conf': '/etc/nginx/nginx.conf', 'keepalived.conf': '/etc/keepalived/keepalived.conf',
     'check_lb.sh': checkScriptPath(plan), 'etcd.env': '/etc/etcd/etcd.env', 'etcd.service': '/etc/systemd/system/etcd.service',
+    'kubeadm-config.yaml': '`kubeadm init --config` on this master (endpoint and certificate SANs on the VIP)',
     'kube-apiserver.flags': 'kube-apiserver flags (static pod command or kubeadm extraArgs)',
     'kube-controller-manager.flags': 'kube-controller-manager flags', 'kube-scheduler.flags': 'kube-scheduler flags',
     'kubelet.kubeconfig': '/etc/kubernetes/kubelet.conf', 'kube-proxy.kubeconfig': '/var/lib/kube-proxy/kubeconfig.conf',

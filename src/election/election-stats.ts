@@ -1,7 +1,7 @@
 import type { CampaignEvent } from './campaign.js';
 
 /** ElectionStats as the state API serves it. */
-export type ElectionStatsJson = Omit<{ [K in keyof ElectionStats as ElectionStats[K] extends Function ? never : K]: ElectionStats[K] }, 'keepAliveLatencies'>;
+export type ElectionStatsJson = Omit<ElectionStats, 'keepAliveLatencies' | 'onEvent' | 'elected' | 'lost' | 'toJSON'>;
 
 /** One candidate's election figures, for the state API and the kubeha_election_* metrics. */
 export class ElectionStats {

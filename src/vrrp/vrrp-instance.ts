@@ -1,6 +1,5 @@
 // The driver of one VRRP instance: it feeds the pure state machine with packets, time and tracked
 // state, and carries out the effects it returns on a VrrpHost. It does nothing clever itself.
-import { killShell, spawnShell } from './shell.js';
 import type { Clock, Timer } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { KubehaError } from '../errors.js';
@@ -9,6 +8,7 @@ import { decodePacket, encodeAdvert, VRRP_MULTICAST_GROUP, VrrpDecodeError, type
 import { VrrpMachine, type VrrpEffect, type VrrpState } from './state-machine.js';
 import { TrackScript } from './track-script.js';
 import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
+import { killShell, spawnShell } from './shell.js';
 
 /** Drop reasons of the driver, on top of the codec's. */
 export type InstanceDropReason = DropReason | 'unknown_peer' | 'own_address';

@@ -138,6 +138,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     '',
     `  try:  curl -k https://127.0.0.1:${lbPort}/version`,
     `        curl -k -X POST 'https://127.0.0.1:${masters[1]?.port}/sim/readyz?fail=true'   # master2 turns unready`,
+    `        npx kubeha status --admin 127.0.0.1:${adminPort}                     # then ask kubeha what is wrong`,
     opts.chaos ? '  chaos: a random master crashes or shuts down every few seconds and comes back' : '  (add --chaos to crash and restart masters at random)',
     '',
     runForMs ? `running for ${opts.for}; Ctrl-C stops it` : 'Ctrl-C stops it',

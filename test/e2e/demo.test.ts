@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { httpsGet, spawnKubeha } from '../support/processes.js';
+import { spawnSync } from 'node:child_process';
+import { httpsGet, KUBEHA_BIN, spawnKubeha } from '../support/processes.js';
 
 /** Resolves with the connect error code, or 'connected'. */
 function probePort(port: number): Promise<string> {
@@ -35,6 +36,11 @@ test('kubeha demo serves through the load balancer and Ctrl-C leaves nothing beh
   assert.deepEqual([...served].sort(), ['master1', 'master2', 'master3']);
   const state = (await (await fetch(`http://127.0.0.1:${admin}/api/v1/state`)).json()) as { backends: { servers: unknown[] }[] };
   assert.equal(state.backends[0]!.servers.length, 3);
+  // The banner's status command works as printed.
+  assert.match(text, new RegExp(`npx kubeha status --admin 127\\.0\\.0\\.1:${admin}`));
+  const status = spawnSync(process.execPath, [KUBEHA_BIN, 'status', '--admin', `127.0.0.1:${admin}`], { encoding: 'utf8' });
+  assert.equal(status.status, 0, status.stdout + status.stderr);
+  assert.match(status.stdout, /^apiservers\s+master2\s+127\.0\.0\.1:\d+\s+up/m);
 
   demo.child.kill('SIGINT');
   assert.equal(await demo.exited, 0);

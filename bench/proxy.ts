@@ -15,6 +15,8 @@ const KUBEHA_BIN = fileURLToPath(new URL('../../bin/kubeha.js', import.meta.url)
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** Idle proxied connections held open for the memory figures (a kubelet's watches, times the nodes). */
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 2000);
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -91,6 +93,34 @@ async function wrk(url: string, extra: string[] = [], lbPids: number[] = []): Pr
   const cpuAfter = await cpuMs(lbPids);
   const requests = rps * DURATION_S;
   return { rps, mbps, p99ms, errors, cpuMsPer1k: requests > 0 ? ((cpuAfter - cpuBefore) / requests) * 1000 : NaN };
+}
+
+/** Resident memory (KiB) of `pids` together, from /proc/PID/status. */
+async function rssKiB(pids: number[]): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  let total = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    total += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  }
+  return total;
+}
+
+/**
+ * Opens `n` connections through the load balancer on `port`, each with one answered keep-alive
+ * request (so the upstream connection exists too), and resolves with a function that closes them.
+ */
+async function holdConnections(port: number, n: number): Promise<() => void> {
+  const { connect } = await import('node:net');
+  const sockets: import('node:net').Socket[] = [];
+  const open = () => new Promise<void>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write('GET /small HTTP/1.1\r\nHost: bench\r\n\r\n'));
+    s.once('data', () => resolve());
+    s.once('error', reject);
+    sockets.push(s);
+  });
+  for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: Math.min(100, n - i) }, open));
+  return () => sockets.forEach((s) => s.destroy());
 }
 
 function median(xs: number[]): number {
@@ -208,7 +238,7 @@ ${backendPorts.map((p, i) => `      - { name: s${i}, address: 127.0.0.1:${p} }`)
     lines.push('| scenario | metric | haproxy | nginx | kubeha | kubeha / haproxy |');
     lines.push('|---|---|---|---|---|---|');
     const med = (sc: string, lb: string, f: (r: WrkResult) => number) => median((results.get(`${sc}|${lb}`) ?? []).map(f));
-    for (const sc of scenarios) {
+    for (const sc of ROUNDS > 0 ? scenarios : []) {
       const metric = sc.name.startsWith('64') ? 'MB/s' : 'req/s';
       const f = sc.name.startsWith('64') ? (r: WrkResult) => r.mbps : (r: WrkResult) => r.rps;
       const [h, n, k] = ['haproxy', 'nginx', 'kubeha'].map((lb) => med(sc.name, lb, f)) as [number, number, number];
@@ -217,6 +247,20 @@ ${backendPorts.map((p, i) => `      - { name: s${i}, address: 127.0.0.1:${p} }`)
       lines.push(`| ${sc.name} | p99 ms | ${hp.toFixed(2)} | ${np.toFixed(2)} | ${kp.toFixed(2)} | ${(kp / hp).toFixed(2)}× |`);
       const [hc, nc, kc] = ['haproxy', 'nginx', 'kubeha'].map((lb) => med(sc.name, lb, (r) => r.cpuMsPer1k)) as [number, number, number];
       lines.push(`| ${sc.name} | LB CPU ms / 1k req | ${hc.toFixed(1)} | ${nc.toFixed(1)} | ${kc.toFixed(1)} | ${(kc / hc).toFixed(2)}× |`);
+    }
+    // Memory: each load balancer idle, then holding IDLE_CONNECTIONS proxied connections.
+    lines.push('', `resident memory, idle and holding ${IDLE_CONNECTIONS} proxied keep-alive connections (VmRSS of every process of the LB)`, '');
+    lines.push('| LB | idle MiB | loaded MiB | KiB per connection |', '|---|---|---|---|');
+    for (const lb of lbs) {
+      const lbPids = pids.get(lb.name) ?? [];
+      const idle = await rssKiB(lbPids);
+      const close = await holdConnections(lb.port, IDLE_CONNECTIONS);
+      await new Promise((r) => setTimeout(r, 1000));
+      const loaded = await rssKiB(lbPids);
+      close();
+      await new Promise((r) => setTimeout(r, 1000));
+      lines.push(`| ${lb.name} | ${(idle / 1024).toFixed(1)} | ${(loaded / 1024).toFixed(1)} | ${((loaded - idle) / IDLE_CONNECTIONS).toFixed(1)} |`);
+      process.stderr.write(`memory ${lb.name.padEnd(8)} idle ${(idle / 1024).toFixed(1)} MiB, with ${IDLE_CONNECTIONS} connections ${(loaded / 1024).toFixed(1)} MiB\n`);
     }
     const errs = [...results.entries()].filter(([, rs]) => rs.some((r) => r.errors > 0)).map(([k, rs]) => `${k}: ${rs.map((r) => r.errors).join('/')}`);
     if (errs.length) lines.push('', `errors: ${errs.join('; ')}`);

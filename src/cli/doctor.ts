@@ -82,11 +82,12 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
   })();
   const [masters, viaVip, etcd] = await Promise.all([mastersP, viaVipP, etcdP]);
   const findings = assess({ vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, nowMs: Date.now() });
-  const count = (v: Verdict) => findings.filter((f) => f.verdict === v).length;
   if (o.json) out.write(`${JSON.stringify({ cluster: inv.cluster, endpoint: plan.endpoint, findings }, null, 2)}\n`);
   else out.write(formatFindings(`kubeha doctor: ${inv.cluster}, VIP ${plan.vipAddress}:${plan.frontendPort}, ${inv.masters.length} masters, ${plan.etcdEndpoints.length} etcd endpoints`, findings));
-  return count('fail') > 0 ? 1 : 0;
+  return countOf(findings, 'fail') > 0 ? 1 : 0;
 }
+
+const countOf = (findings: Finding[], v: Verdict) => findings.filter((f) => f.verdict === v).length;
 
 /** The findings as a table, each fix under its finding, and a count. */
 export function formatFindings(title: string, findings: Finding[]): string {
@@ -99,6 +100,6 @@ export function formatFindings(title: string, findings: Finding[]): string {
   const lines = table(rows).split('\n');
   const indent = ' '.repeat(lines[0]!.indexOf('FINDING'));
   const body = lines.flatMap((l, i) => (fixes.has(i) ? [l, `${indent}fix: ${fixes.get(i)}`] : [l]));
-  const n = (v: Verdict) => findings.filter((f) => f.verdict === v).length;
+  const n = (v: Verdict) => countOf(findings, v);
   return `${title}\n\n${body.join('\n')}\n\n${n('fail')} failed, ${n('warn')} warnings, ${n('ok')} ok, ${n('skip')} skipped\n`;
 }

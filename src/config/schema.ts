@@ -145,6 +145,7 @@ export const vrrpInstanceSchema = z.strictObject({
   garpRepeat: count(0, 100).default(5),
   garpDelay: duration().default(0),
   garpRefresh: duration().default(0),
+  garpMasterDelay: duration().default(5000),
   duplicateVip: z
     .strictObject({ policy: z.enum(['warn', 'stepDown']).default('warn'), holdTime: duration(100).default(10_000) })
     .default({ policy: 'warn', holdTime: 10_000 }),

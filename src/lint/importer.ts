@@ -188,10 +188,11 @@ function importKeepalived(ctx: LintContext, notes: string[], backends: string[])
       const n = child(inst, `notify_${k}`)?.args.join(' ');
       if (n) notify[k] = n;
     }
-    for (const k of ['notify', 'notify_stop', 'garp_master_delay', 'garp_master_refresh_repeat', 'smtp_alert', 'dont_track_primary']) {
+    for (const k of ['notify', 'notify_stop', 'garp_master_refresh_repeat', 'smtp_alert', 'dont_track_primary']) {
       if (child(inst, k)) notes.push(`${i.name}: ${k} has no kubeha equivalent and was left out`);
     }
     const refresh = directiveNumber(child(inst, 'garp_master_refresh'));
+    const secondBurst = directiveNumber(child(inst, 'garp_master_delay'));
     const repeat = directiveNumber(child(inst, 'garp_master_repeat'));
     const preemptDelay = directiveNumber(child(inst, 'preempt_delay'));
     if (i.state === 'MASTER') notes.push(`${i.name}: state MASTER has no effect in keepalived 2.x nor in kubeha; the priority decides`);
@@ -210,6 +211,7 @@ function importKeepalived(ctx: LintContext, notes: string[], backends: string[])
       ...(version === 2 && i.authPass?.args[0] ? { authPass: i.authPass.args[0].slice(0, 8) } : {}),
       ...(repeat !== undefined ? { garpRepeat: repeat } : {}),
       ...(refresh ? { garpRefresh: ms(refresh * 1000) } : {}),
+      ...(secondBurst !== undefined && secondBurst !== 5 ? { garpMasterDelay: ms(secondBurst * 1000) } : {}),
       ...(Object.keys(track).length ? { track } : {}),
       ...(Object.keys(notify).length ? { notify } : {}),
     };

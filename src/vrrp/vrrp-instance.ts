@@ -65,6 +65,8 @@ export class VrrpInstance {
   private readonly notifyQueue: { command: string; state: VrrpState; priority: string }[] = [];
   private notifyRunning = false;
   private refreshTimer: Timer | undefined;
+  /** keepalived's second burst of gratuitous ARPs, `garpMasterDelay` after becoming master. */
+  private secondBurstTimer: Timer | undefined;
   private holdTimer: Timer | undefined;
   private stopArp: (() => void) | undefined;
   private link: LinkInfo | undefined;
@@ -143,6 +145,7 @@ export class VrrpInstance {
     for (const s of this.scripts) s.stop();
     this.linkTimer?.cancel();
     this.refreshTimer?.cancel();
+    this.secondBurstTimer?.cancel();
     this.holdTimer?.cancel();
     this.apply(this.machine.shutdown(this.clock.now()));
     this.timer?.cancel();
@@ -319,9 +322,14 @@ export class VrrpInstance {
         return;
       case 'removeVips':
         this.refreshTimer?.cancel();
+        this.secondBurstTimer?.cancel();
         for (const vip of this.cfg.vips) this.host.removeAddress(this.cfg.interface, vip);
         return;
       case 'garp':
+        // A second burst later catches switches and neighbours that missed the first (a port still
+        // in STP learning, a busy ARP queue), as keepalived's garp_master_delay does.
+        this.secondBurstTimer?.cancel();
+        if (this.cfg.garpMasterDelay > 0) this.secondBurstTimer = this.clock.setTimeout(() => this.garpBurst(this.cfg.garpRepeat, false), this.cfg.garpMasterDelay);
         return this.garpBurst(this.cfg.garpRepeat);
       case 'transition':
         return this.transition(e.from, e.to, e.reason);
@@ -349,19 +357,27 @@ export class VrrpInstance {
     }
   }
 
-  /** `count` gratuitous ARPs per VIP, `garpDelay` apart (0: back to back, as keepalived). */
-  private garpBurst(count: number): void {
+  /**
+   * `count` gratuitous ARPs per VIP, `garpDelay` apart (0: back to back, as keepalived). The first
+   * burst then starts the `garpRefresh` cycle; the second one (`refresh` false) leaves it alone.
+   */
+  private garpBurst(count: number, refresh = true): void {
     if (!this.link || count <= 0 || this.machine.state !== 'master') return;
     for (const vip of this.vipSet) {
       this.host.sendFrame(this.cfg.interface, garpFrame(this.link.mac, vip));
       this.stats.garps++;
     }
+    const timerOf = (fn: () => void, ms: number) => {
+      const t = this.clock.setTimeout(fn, ms);
+      if (refresh) this.refreshTimer = t;
+      else this.secondBurstTimer = t;
+    };
     if (count > 1) {
-      if (this.cfg.garpDelay > 0) this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(count - 1), this.cfg.garpDelay);
-      else this.garpBurst(count - 1);
+      if (this.cfg.garpDelay > 0) timerOf(() => this.garpBurst(count - 1, refresh), this.cfg.garpDelay);
+      else this.garpBurst(count - 1, refresh);
       return;
     }
-    if (this.cfg.garpRefresh > 0) this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(1), this.cfg.garpRefresh);
+    if (refresh && this.cfg.garpRefresh > 0) this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(1), this.cfg.garpRefresh);
   }
 
   private transition(from: VrrpState, to: VrrpState, reason: string): void {

@@ -45,6 +45,30 @@ test('instance: three nodes elect the highest priority; only the master holds th
   assert.equal(nodes[1]!.inst.status().transitions, 2, 'initialize → backup → master');
 });
 
+test('instance: a second GARP burst garpMasterDelay after becoming master (keepalived garp_master_delay); none once it is no longer master', () => {
+  const { clock, net, nodes } = bed(150, 100);
+  for (const n of nodes) n.inst.start();
+  clock.advance(2000);
+  assert.equal(net.garps.length, 5, 'the first burst');
+  clock.advance(3500); // 5 s after becoming master
+  assert.equal(net.garps.length, 10, 'the second burst, 5 s later by default');
+  clock.advance(20_000);
+  assert.equal(net.garps.length, 10, 'no more without garpRefresh');
+
+  const clock2 = new FakeClock(0);
+  const net2 = new FakeNetwork(clock2);
+  node(net2, net2.host('q', '10.0.0.9'), { priority: 200, garpMasterDelay: '0s' }).inst.start();
+  clock2.advance(10_000);
+  assert.equal(net2.garps.length, 5, 'garpMasterDelay 0: one burst only');
+
+  const gone = bed(150, 100);
+  for (const n of gone.nodes) n.inst.start();
+  gone.clock.advance(2000);
+  gone.nodes[0]!.inst.stop(); // leaves master before the second burst is due
+  gone.clock.advance(10_000);
+  assert.equal(gone.net.garps.filter((g) => g.host === 'n1').length, 5, 'no second burst from a node that left master');
+});
+
 test('instance: a master stopping (priority 0) hands over within skew time; one crashing within the master down interval', () => {
   const { clock, nodes } = bed(150, 100, 50);
   for (const n of nodes) n.inst.start();

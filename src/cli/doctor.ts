@@ -63,8 +63,12 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
   const mastersP = Promise.all(inv.masters.map(async (m) => ({ name: m.name, ip: m.ip, readyz: await httpsGet(m.ip, inv.apiserverPort, '/readyz?verbose', probe) })));
   const viaVipP = (async () => {
     const seen: HttpsObservation[] = [];
-    // One at a time, each on a new connection: round robin shows each server in turn.
-    for (let i = 0; i < (samples ?? 3 * inv.masters.length); i++) seen.push(await httpsGet(plan.vipAddress, plan.frontendPort, '/readyz', probe));
+    // One at a time, each on a new connection: round robin shows each server in turn. When the
+    // first two get no answer at all, the VIP is down: more would only wait out more timeouts.
+    for (let i = 0; i < (samples ?? 3 * inv.masters.length); i++) {
+      seen.push(await httpsGet(plan.vipAddress, plan.frontendPort, '/readyz', probe));
+      if (seen.length === 2 && seen.every((o) => o.error)) break;
+    }
     return seen;
   })();
   const etcdP = (async () => {

@@ -121,7 +121,7 @@ function vipFindings(o: DoctorObservations): Finding[] {
   if (answered.length === 0) {
     out.push({
       check: 'vip-ready', target, verdict: 'fail',
-      message: `nothing answers on the VIP (${[...new Set(errors)].join(', ')}): the control plane's front door is closed`,
+      message: `nothing answers on the VIP in ${o.viaVip.length} tries (${[...new Set(errors)].join(', ')}): the control plane's front door is closed`,
       fix: 'on the LB nodes: kubeha status (is one MASTER? is the frontend listening?), ip -4 addr (who holds the VIP?)',
     });
     return out;

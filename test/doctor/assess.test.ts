@@ -92,7 +92,7 @@ test('the VIP: closed, partly failing, a master never reached, a server not in t
   const target = `${VIP}:6443`;
   const closed = assess(obs({ viaVip: [{ target, error: 'ECONNREFUSED' }, { target, error: 'no answer in 3000 ms' }] }));
   assert.equal(only(closed, 'vip-ready')[0]!.verdict, 'fail');
-  assert.match(only(closed, 'vip-ready')[0]!.message, /nothing answers on the VIP \(ECONNREFUSED, no answer in 3000 ms\)/);
+  assert.match(only(closed, 'vip-ready')[0]!.message, /nothing answers on the VIP in 2 tries \(ECONNREFUSED, no answer in 3000 ms\)/);
   assert.deepEqual(only(closed, 'vip-spread'), [], 'nothing to spread');
 
   const partly = assess(obs({ viaVip: [ready('m1'), ready('m2'), { target, error: 'ECONNRESET' }, ready('stranger'), ready('m1', { status: 500 })] }));

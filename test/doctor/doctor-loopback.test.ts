@@ -108,9 +108,9 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   // The front door closed: nothing listens on the VIP; a dead master is named too.
   await daemon.shutdown(0);
   sims[1]!.stop();
-  const closed = await run({ inventory, samples: '2' });
+  const closed = await run({ inventory });
   assert.equal(closed.code, 1);
-  assert.match(find(closed.findings, 'vip-ready', `${VIP}:${lbPort}`)[0]!.message, /nothing answers on the VIP \(ECONNREFUSED\)/);
+  assert.match(find(closed.findings, 'vip-ready', `${VIP}:${lbPort}`)[0]!.message, /nothing answers on the VIP in 2 tries \(ECONNREFUSED\)/, 'two refusals are enough, not the 9 samples');
   assert.match(find(closed.findings, 'apiserver-ready', 'master2')[0]!.message, /no answer \(ECONNREFUSED\)/);
 });
 

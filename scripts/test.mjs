@@ -29,6 +29,7 @@ const TIERS = [
     build: 'scripts/kube-apiserver.sh',
   },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
+  { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },
   {
     name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
     dirs: ['vrrp-netns'],

@@ -79,11 +79,11 @@ export class Metrics {
       s.health.transitions === 0 ? 0 : source.toWallMs(s.health.changedAtMs) / 1000);
 
     const perInstance = (name: string, help: string, kind: 'counter' | 'gauge', read: (v: VrrpStatus) => number) =>
-      scraped(name, help, kind, ['instance'], function* () {
-        for (const v of source.vrrp()) yield [{ instance: v.name }, read(v)];
+      scraped(name, help, kind, ['vrrp_instance'], function* () {
+        for (const v of source.vrrp()) yield [{ vrrp_instance: v.name }, read(v)];
       });
-    scraped('kubeha_vrrp_state', 'VRRP state of the instance: 1 for the current state, 0 for the others.', 'gauge', ['instance', 'state'], function* () {
-      for (const v of source.vrrp()) for (const st of VRRP_STATES) yield [{ instance: v.name, state: st }, v.state === st ? 1 : 0];
+    scraped('kubeha_vrrp_state', 'VRRP state of the instance: 1 for the current state, 0 for the others.', 'gauge', ['vrrp_instance', 'state'], function* () {
+      for (const v of source.vrrp()) for (const st of VRRP_STATES) yield [{ vrrp_instance: v.name, state: st }, v.state === st ? 1 : 0];
     });
     perInstance('kubeha_vrrp_priority', 'Configured VRRP priority.', 'gauge', (v) => v.priority);
     perInstance('kubeha_vrrp_effective_priority', 'Advertised VRRP priority: configured plus track weights.', 'gauge', (v) => v.effectivePriority);
@@ -91,8 +91,8 @@ export class Metrics {
     perInstance('kubeha_vrrp_adverts_sent_total', 'VRRP advertisements sent.', 'counter', (v) => v.adverts.sent);
     perInstance('kubeha_vrrp_adverts_received_total', 'Valid VRRP advertisements received for the instance\'s VRID.', 'counter', (v) => v.adverts.received);
     perInstance('kubeha_vrrp_advert_send_errors_total', 'VRRP advertisements the kernel refused to send.', 'counter', (v) => v.adverts.sendErrors);
-    scraped('kubeha_vrrp_adverts_dropped_total', 'VRRP packets dropped, by reason (checksum, ttl, auth, interval, version, unknown_peer, ...).', 'counter', ['instance', 'reason'], function* () {
-      for (const v of source.vrrp()) for (const [reason, n] of Object.entries(v.adverts.dropped)) yield [{ instance: v.name, reason }, n ?? 0];
+    scraped('kubeha_vrrp_adverts_dropped_total', 'VRRP packets dropped, by reason (checksum, ttl, auth, interval, version, unknown_peer, ...).', 'counter', ['vrrp_instance', 'reason'], function* () {
+      for (const v of source.vrrp()) for (const [reason, n] of Object.entries(v.adverts.dropped)) yield [{ vrrp_instance: v.name, reason }, n ?? 0];
     });
     perInstance('kubeha_vrrp_garps_sent_total', 'Gratuitous ARPs sent for the instance\'s VIPs.', 'counter', (v) => v.garpsSent);
     perInstance('kubeha_vrrp_duplicate_vip_events_total', 'Times another host claimed a VIP or VRID of the instance (ARP or advert).', 'counter', (v) => v.duplicateVip.events);

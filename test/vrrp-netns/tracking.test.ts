@@ -56,7 +56,7 @@ test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases
   assert.equal(state.vrrp[0]!.duplicateVip.events, 1);
   assert.equal(state.vrrp[0]!.duplicateVip.last.kind, 'arp');
   const metrics = nsFetchText(a, 'http://127.0.0.1:9000/metrics');
-  assert.match(metrics, /kubeha_vrrp_duplicate_vip_events_total\{instance="VI_1"\} 1/);
+  assert.match(metrics, /kubeha_vrrp_duplicate_vip_events_total\{vrrp_instance="VI_1"\} 1/);
   // `kubeha status` on the node: the fault is a problem (exit 1), with the duplicate named.
   const status = spawnSync('ip', ['netns', 'exec', a.ns, process.execPath, KUBEHA_BIN, 'status', '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
   assert.equal(status.status, 1, status.stdout + status.stderr);

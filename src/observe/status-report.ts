@@ -1,5 +1,6 @@
 // `kubeha status` as a pure function: a node's /api/v1/state in, the operator's summary out, the
 // way `haproxy show stat` and keepalived's state lines answer "is this node doing its job".
+import { parseHostPort } from '../config/address.js';
 import type { NodeState } from './node-state.js';
 
 export interface StatusReport {
@@ -33,10 +34,10 @@ export function formatAge(ms: number): string {
   return parts.join('');
 }
 
-/** The host part of a `host:port` bind (IPv6 in brackets). */
+/** The host part of a `host:port` bind. */
 function bindHost(bind: string): string {
-  const m = /^\[(.*)\]:\d+$/.exec(bind) ?? /^(.*):\d+$/.exec(bind);
-  return m ? m[1]! : bind;
+  const hp = parseHostPort(bind, true);
+  return typeof hp === 'string' ? bind : hp.host;
 }
 
 export function statusReport(s: NodeState, nowMs: number): StatusReport {

@@ -1,4 +1,4 @@
-// examples/prometheus-rules.yaml through Debian's promtool: the rules parse, every metric they name
+// examples/prometheus/kubeha-rules.yaml through Debian's promtool: the rules parse, every metric they name
 // is one kubeha exports, and the alerts fire on the series of the failures they are for (and stay
 // quiet on a healthy pair).
 import { test } from 'node:test';
@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { Daemon } from '../../src/daemon.js';
 
-const RULES = fileURLToPath(new URL('../../../examples/prometheus-rules.yaml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../../examples/prometheus/kubeha-rules.yaml', import.meta.url));
 
 const promtool = (...args: string[]) => spawnSync('promtool', args, { encoding: 'utf8' });
 

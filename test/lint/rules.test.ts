@@ -26,6 +26,7 @@ const hap = (backend: string, defaults = 'defaults\n  mode tcp\n  timeout client
   `${defaults}${frontend}backend apiservers\n${backend}`;
 const GOOD_BACKEND = '  option httpchk GET /readyz\n  http-check expect status 200\n  server m1 10.0.0.11:6443 check check-ssl verify none\n';
 const ngx = (server: string, http = '') => `events {}\nstream {\n  upstream apiservers {\n    server 10.0.0.11:6443;\n  }\n  server {\n    listen 16443;\n    proxy_pass apiservers;\n${server}  }\n}\n${http}`;
+const AUTH = (pass: string) => `\n  authentication {\n    auth_type PASS\n    auth_pass ${pass}\n  }`;
 const GOOD_NGX = '    proxy_timeout 1h;\n    proxy_connect_timeout 2s;\n';
 
 type Files = [string, string][];
@@ -43,11 +44,17 @@ const CASES: [string, Files, Files][] = [
   ['keepalived-unicast-without-src', [['keepalived.conf', ka('  priority 100\n  unicast_peer {\n    10.0.0.12\n  }')]], [['keepalived.conf', ka('  priority 100\n  unicast_src_ip 10.0.0.11\n  unicast_peer {\n    10.0.0.12\n  }')]]],
   ['keepalived-duplicate-vrid', [['keepalived.conf', ka('  priority 100') + ka('  priority 100').replace('vrrp_script chk {\n  script "/usr/local/bin/ok.sh"\n  weight -30\n}\n', '').replace('VI_1', 'VI_2')]], [['keepalived.conf', ka('  priority 100') + ka('  priority 100').replace(/vrrp_script chk \{[^}]*\}\n/, '').replace('VI_1', 'VI_2').replace('virtual_router_id 51', 'virtual_router_id 52')]]],
   ['keepalived-script-greps-ps', [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'check_haproxy.sh')]], [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'check_nginx.sh')]]],
+  ['keepalived-peer-mismatch', [['a/keepalived.conf', kaPeer(150)], ['b/keepalived.conf', kaPeer(100, '\n  advert_int 2')]], [['a/keepalived.conf', kaPeer(150)], ['b/keepalived.conf', kaPeer(100, '\n  advert_int 1')]]],
+  ['keepalived-peer-mismatch', [['a/keepalived.conf', kaPeer(150)], ['b/keepalived.conf', kaPeer(100).replace('virtual_router_id 51', 'virtual_router_id 52')]], [['a/keepalived.conf', kaPeer(150)], ['b/keepalived.conf', kaPeer(100).replace('10.0.0.100/24', '10.0.0.101/24').replace('virtual_router_id 51', 'virtual_router_id 52')]]],
+  ['keepalived-peer-mismatch', [['a/keepalived.conf', kaPeer(150, AUTH('s3cret'))], ['b/keepalived.conf', kaPeer(100, AUTH('other'))]], [['a/keepalived.conf', kaPeer(150, AUTH('s3cret'))], ['b/keepalived.conf', kaPeer(100, AUTH('s3cret'))]]],
+  ['keepalived-peer-mismatch', [['a/keepalived.conf', ka('  priority 150', 'global_defs {\n  vrrp_version 3\n}\n')], ['b/keepalived.conf', kaPeer(100)]], [['a/keepalived.conf', ka('  priority 150', 'global_defs {\n  vrrp_version 2\n}\n')], ['b/keepalived.conf', kaPeer(100)]]],
   ['haproxy-mode-http', [['haproxy.cfg', hap(GOOD_BACKEND, 'defaults\n  mode http\n  timeout client 1h\n  timeout server 1h\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
   ['haproxy-multiple-checks', [['haproxy.cfg', hap(`${GOOD_BACKEND}  option ssl-hello-chk\n`)]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
   ['haproxy-server-without-check', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
   ['haproxy-tcp-only-check', [['haproxy.cfg', hap('  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
   ['haproxy-short-timeouts', [['haproxy.cfg', hap(GOOD_BACKEND, 'defaults\n  mode tcp\n  timeout client 20s\n  timeout server 20s\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
+  ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  http-check expect status 200\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
+  ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap('  option httpchk GET /readyz\n  default-server check-ssl verify none\n  server m1 10.0.0.11:6443 check\n')]]],
   ['haproxy-bind-apiserver-port', [['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend api\n  bind *:6443\n  default_backend apiservers\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
   ['nginx-proxy-timeout', [['nginx.conf', ngx('    proxy_connect_timeout 2s;\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
   ['nginx-connect-timeout', [['nginx.conf', ngx('    proxy_timeout 1h;\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
@@ -69,6 +76,16 @@ for (const [code, failing, passing] of CASES) {
     assert.deepEqual(good.map(formatFinding), []);
   });
 }
+
+test('lint keepalived-peer-mismatch: v3 peers may differ in advert_int (a v3 backup adopts the master\'s); the password is never printed', () => {
+  const v3 = 'global_defs {\n  vrrp_version 3\n}\n';
+  const v3Pair = run([['a/keepalived.conf', ka('  priority 150\n  advert_int 1', v3)], ['b/keepalived.conf', ka('  priority 100\n  advert_int 2', v3)]]);
+  assert.deepEqual(v3Pair.filter((f) => f.code === 'keepalived-peer-mismatch').map(formatFinding), []);
+  const withoutAuth = run([['a/keepalived.conf', kaPeer(150, AUTH('s3cret'))], ['b/keepalived.conf', kaPeer(100)]]).filter((f) => f.code === 'keepalived-peer-mismatch');
+  assert.equal(withoutAuth.length, 1);
+  assert.match(formatFinding(withoutAuth[0]!), /different authentication: none, the peer PASS \(password\)/);
+  assert.doesNotMatch(formatFinding(withoutAuth[0]!), /s3cret/);
+});
 
 test('lint: every rule has a case; unbalanced braces are a parse finding', () => {
   assert.deepEqual(RULES.map((r) => r.code).filter((c) => !CASES.some(([k]) => k === c)), []);

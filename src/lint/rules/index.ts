@@ -2,6 +2,7 @@
 import type { Rule } from '../lint-model.js';
 import { crossCheckScriptTarget, crossVipMismatch } from './cross-file-rules.js';
 import { haproxyBindApiserverPort } from './haproxy-bind-apiserver-port.js';
+import { haproxyHttpchkWithoutTls } from './haproxy-httpchk-without-tls.js';
 import { haproxyModeHttp } from './haproxy-mode-http.js';
 import { haproxyMultipleChecks } from './haproxy-multiple-checks.js';
 import { haproxyServerWithoutCheck } from './haproxy-server-without-check.js';
@@ -10,6 +11,7 @@ import { haproxyTcpOnlyCheck } from './haproxy-tcp-only-check.js';
 import { keepalivedAuthPassLength } from './keepalived-auth-pass-length.js';
 import { keepalivedBadVip } from './keepalived-bad-vip.js';
 import { keepalivedDuplicateVrid } from './keepalived-duplicate-vrid.js';
+import { keepalivedPeerMismatch } from './keepalived-peer-mismatch.js';
 import { keepalivedEqualPriority } from './keepalived-equal-priority.js';
 import { keepalivedScriptGrepsPs } from './keepalived-script-greps-ps.js';
 import { keepalivedScriptNotExecutable } from './keepalived-script-not-executable.js';
@@ -22,8 +24,8 @@ import { nginxConnectTimeout, nginxHttpUpstream, nginxProxyTimeout } from './ngi
 export const RULES: Rule[] = [
   keepalivedUndefinedTrackScript, keepalivedScriptNotExecutable, keepalivedBadVip, keepalivedVipOutsideSubnet,
   keepalivedEqualPriority, keepalivedWeightGap, keepalivedAuthPassLength, keepalivedUnicastWithoutSrc,
-  keepalivedDuplicateVrid, keepalivedScriptGrepsPs,
-  haproxyModeHttp, haproxyMultipleChecks, haproxyServerWithoutCheck, haproxyTcpOnlyCheck, haproxyShortTimeouts, haproxyBindApiserverPort,
+  keepalivedDuplicateVrid, keepalivedScriptGrepsPs, keepalivedPeerMismatch,
+  haproxyModeHttp, haproxyMultipleChecks, haproxyServerWithoutCheck, haproxyTcpOnlyCheck, haproxyShortTimeouts, haproxyBindApiserverPort, haproxyHttpchkWithoutTls,
   nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream,
   crossVipMismatch, crossCheckScriptTarget,
 ];

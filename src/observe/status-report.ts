@@ -108,6 +108,11 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
     if (e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);
   }
 
+  if (s.events.length > 0) {
+    const recent = s.events.slice(-5).reverse();
+    sections.push(['LAST TRANSITIONS', ...recent.map((e) => `  ${formatAge(nowMs - Date.parse(e.at))} ago  ${e.backend}/${e.server} ${e.up ? 'UP' : 'DOWN'} (${e.cause}: ${e.detail})`)].join('\n'));
+  }
+
   if (problems.length > 0) sections.push(['PROBLEMS', ...problems.map((p) => `  ${p}`)].join('\n'));
   if (warnings.length > 0) sections.push(['WARNINGS', ...warnings.map((w) => `  ${w}`)].join('\n'));
   if (problems.length === 0 && warnings.length === 0) sections.push('all good');

@@ -58,6 +58,21 @@ test('a backup: the frontend bound to the VIP waits, which is not a problem; the
   assert.match(r.text, /BACKUP\s+100\s+10\.0\.0\.1 \(150\)/);
 });
 
+test('the last five server transitions, newest first, with their age and cause', () => {
+  const events = Array.from({ length: 7 }, (_, i) => ({ at: new Date(NOW - (70 - i * 10) * 1000).toISOString(), backend: 'apiservers', server: `m${i}`, up: i % 2 === 0, cause: 'check', detail: i % 2 ? 'HTTP 500' : 'HTTP 200' }));
+  const r = statusReport(node({ events }), NOW);
+  const block = r.text.slice(r.text.indexOf('LAST TRANSITIONS'));
+  assert.deepEqual(block.split('\n').slice(1, 6), [
+    '  10s ago  apiservers/m6 UP (check: HTTP 200)',
+    '  20s ago  apiservers/m5 DOWN (check: HTTP 500)',
+    '  30s ago  apiservers/m4 UP (check: HTTP 200)',
+    '  40s ago  apiservers/m3 DOWN (check: HTTP 500)',
+    '  50s ago  apiservers/m2 UP (check: HTTP 200)',
+  ]);
+  assert.doesNotMatch(r.text, /LAST TRANSITIONS[^]*LAST TRANSITIONS/);
+  assert.doesNotMatch(statusReport(node(), NOW).text, /LAST TRANSITIONS/, 'none since start: no section');
+});
+
 test('a frontend that should listen and does not is a problem', () => {
   const r = statusReport(node({ frontends: [{ ...node().frontends[0]!, bind: '0.0.0.0:6443', listening: false }] }), NOW);
   assert.deepEqual(r.problems, ['frontend apiserver is not listening on 0.0.0.0:6443']);

@@ -13,7 +13,7 @@ import type { Finding } from '../../src/doctor/assess.js';
 import { Daemon } from '../../src/daemon.js';
 import { SimApiserver } from '../../src/sim/apiserver.js';
 import { selfSignedCert, type CertPair } from '../../src/sim/self-signed.js';
-import { config } from '../support/tcp.js';
+import { config, until } from '../support/tcp.js';
 
 const VIP = '127.0.0.10';
 const MASTERS = [['master1', '127.0.0.2'], ['master2', '127.0.0.3'], ['master3', '127.0.0.4']] as const;
@@ -78,9 +78,16 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
     'masters:', ...MASTERS.map(([name, ip]) => `  - { name: ${name}, ip: ${ip} }`), '',
   ].join('\n'));
 
+  // The LB's checks must see the (re)started masters up before the doctor looks through it.
+  const allUp = (n: number) => until(() => {
+    const servers = daemon.pool('apiservers')?.servers ?? [];
+    return servers.length === n && servers.every((x) => x.health.up);
+  }, 5000, 'every LB server up');
+
   // Healthy: every master ready, every certificate names the VIP, the LB reaches all three.
   await startMasters(withVip);
   await daemon.start(lb(MASTERS));
+  await allUp(3);
   const healthy = await run({ inventory });
   assert.equal(healthy.code, 0, healthy.text);
   assert.deepEqual(healthy.findings.filter((f) => f.verdict !== 'ok' && f.check !== 'etcd'), [], healthy.text);
@@ -93,6 +100,7 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   // The classic mistakes: master3's certificate lacks the VIP, and the LB config forgot master3.
   await startMasters([withVip[0]!, withVip[1]!, withoutVip]);
   assert.deepEqual(await daemon.apply(lb(MASTERS.slice(0, 2))), { ok: true });
+  await allUp(2);
   const broken = await run({ inventory });
   assert.equal(broken.code, 1, broken.text);
   const cert = find(broken.findings, 'apiserver-cert-vip', 'master3')[0]!;

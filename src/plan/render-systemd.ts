@@ -2,8 +2,14 @@
 import { stringify } from 'yaml';
 import type { Plan } from './inventory.js';
 
-/** kubeha.service: the daemon with the capabilities VRRP needs, draining on stop. */
-export function renderKubehaUnit(): string {
+/**
+ * kubeha.service: the daemon with the capabilities VRRP needs, draining on stop. On an LB host,
+ * `vips` (CIDR and interface) are removed after the daemon exits however it exited: one that was
+ * SIGKILLed or OOM-killed cannot remove them itself, and the kernel would go on answering ARP for
+ * the VIP against the new master until the restart.
+ */
+export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = []): string {
+  const release = vips.map((v) => `ExecStopPost=-/usr/sbin/ip addr del ${v.cidr} dev ${v.iface}\n`).join('');
   return `[Unit]
 Description=kubeha: control-plane load balancer and VIP
 After=network-online.target
@@ -13,7 +19,7 @@ Wants=network-online.target
 ExecStartPre=/usr/bin/kubeha check --config /etc/kubeha/kubeha.yaml
 ExecStart=/usr/bin/kubeha run --config /etc/kubeha/kubeha.yaml
 ExecReload=/bin/kill -HUP $MAINPID
-AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_NET_BIND_SERVICE
+${release}AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_NET_BIND_SERVICE
 KillSignal=SIGTERM
 TimeoutStopSec=40
 Restart=always

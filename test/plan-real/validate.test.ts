@@ -48,6 +48,22 @@ test('rendered haproxy.cfg passes haproxy -c and keepalived.conf passes keepaliv
   }
 });
 
+test('the rendered kubeha.service releases the VIP after a crash (ExecStopPost, run as systemd would)', (t) => {
+  const bed = createBed(t, 1);
+  const ns = bed.hosts[0]!.ns;
+  const { bundle } = render(t, () => `cluster: real\nvip: 192.0.2.200/24\ninterface: eth0\n${masters(['192.0.2.1', '192.0.2.2', '192.0.2.3'])}workers: [{ name: w1, ip: 192.0.2.50 }]\nworkerAccess: local\n`);
+  const unit = bundle.get('m1/kubeha.service')!.content;
+  const stopPost = [...unit.matchAll(/^ExecStopPost=-(.+)$/gm)].map((m) => m[1]!);
+  assert.deepEqual(stopPost, ['/usr/sbin/ip addr del 192.0.2.200/24 dev eth0']);
+  // What a SIGKILLed daemon leaves behind: the VIP on the interface.
+  assert.equal(run('ip', ['-n', ns, 'addr', 'add', '192.0.2.200/24', 'dev', 'eth0']).code, 0);
+  const argv = stopPost[0]!.split(' ');
+  assert.equal(run('ip', ['netns', 'exec', ns, ...argv]).code, 0);
+  assert.doesNotMatch(run('ip', ['-n', ns, '-4', 'addr', 'show', 'dev', 'eth0']).out, /192\.0\.2\.200/);
+  assert.notEqual(run('ip', ['netns', 'exec', ns, ...argv]).code, 0, 'after a clean stop it fails, which the "-" prefix tells systemd to ignore');
+  assert.doesNotMatch(bundle.get('w1/kubeha.service')!.content, /ExecStopPost/, 'a worker\'s node-local kubeha holds no VIP');
+});
+
 test('rendered nginx.conf passes nginx -t (Debian module layout, stream)', (t) => {
   const { dir } = render(t, () => `cluster: real\nvip: 10.0.0.100/24\ninterface: eth0\n${masters(['10.0.0.11', '10.0.0.12', '10.0.0.13'])}lb: { flavor: nginx }\n`);
   const r = run('nginx', ['-t', '-c', join(dir, 'out', 'm1', 'nginx.conf')]);

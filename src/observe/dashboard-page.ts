@@ -106,6 +106,13 @@ function render(st, rates) {
       + '<td>' + v.adverts.sent + ' out, ' + v.adverts.received + ' in</td>'
       + '<td>' + Object.values(v.adverts.dropped).reduce((a, b) => a + b, 0) + '</td>'
       + '<td>' + v.duplicateVip.events + '</td></tr>').join('') + '</table></div>';
+  const e = st.vipElection;
+  $('#election').style.display = e ? '' : 'none';
+  if (e) $('#election').innerHTML = '<h2>VIP election <small>' + esc(e.name) + '</small></h2><div class="kv" data-election="' + esc(e.name) + '">'
+    + '<span>role</span><b class="' + (e.leader ? 'ev-up' : '') + '">' + (e.leader ? 'LEADER, epoch ' + esc(e.epoch) : 'follower') + '</b>'
+    + '<span>identity</span><b>' + esc(e.identity) + '</b><span>VIPs</span><b>' + e.vips.map(esc).join(', ') + '</b>'
+    + '<span>transitions</span><b>' + e.transitions + '</b><span>keepalives</span><b>' + (e.lastKeepAliveMs === null ? '-' : e.lastKeepAliveMs.toFixed(1) + ' ms') + ', ' + e.keepAliveFailures + ' failed</b>'
+    + (e.lastLoss ? '<span>last loss</span><b>' + esc(e.lastLoss) + '</b>' : '') + '</div>';
   const ev = (st.events || []).slice().reverse();
   $('#events').innerHTML = '<h2>Last transitions</h2>' + (ev.length ? '<ul>' + ev.map((e) => '<li><span class="t">' + new Date(e.at).toLocaleTimeString() + '</span> <b class="' + (e.up ? 'ev-up' : 'ev-down') + '">' + esc(e.backend) + '/' + esc(e.server) + ' ' + (e.up ? 'UP' : 'DOWN') + '</b> ' + esc(e.cause) + ': ' + esc(e.detail) + '</li>').join('') + '</ul>' : '<div class="detail">none since start</div>');
 }
@@ -146,6 +153,6 @@ export const DASHBOARD_HTML = `<!doctype html>
 <title>kubeha</title><style>${STYLE}</style></head>
 <body><header><h1>kubeha</h1><span id="status">loading…</span>
 <form id="auth"><input id="token" type="password" placeholder="admin token" autocomplete="off"><button>Use</button></form><span id="msg"></span></header>
-<main><section id="health" style="display:none"></section><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="events"></section></main>
+<main><section id="health" style="display:none"></section><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="election" style="display:none"></section><section id="events"></section></main>
 <script>${SCRIPT}</script></body></html>
 `;

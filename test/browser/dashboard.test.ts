@@ -4,8 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import { pino } from 'pino';
 import { FakeClock } from '../../src/clock.js';
 import { vrrpInstanceSchema } from '../../src/config/schema.js';
+import { ElectionStats } from '../../src/election/election-stats.js';
+import { AdminServer } from '../../src/observe/admin-server.js';
+import type { NodeState } from '../../src/observe/node-state.js';
 import { VrrpEngine } from '../../src/vrrp/vrrp-engine.js';
 import { cluster, workspace, type Workspace } from '../support/cluster.js';
 import { FakeNetwork } from '../support/fake-vrrp-network.js';
@@ -102,4 +106,38 @@ test('dashboard: the VRRP table shows state, effective priority, master and coun
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   assert.ok(overflow, 'no horizontal scrolling at phone width');
   await page.screenshot({ path: `${OUTPUT}dashboard-vrrp.png`, fullPage: true });
+});
+
+test('dashboard: the VIP election card shows the role, epoch, identity and VIPs', async (t) => {
+  // The page is a view of /api/v1/state: served here from a genuine ElectionStats.
+  const stats = new ElectionStats('vip', 'lb1/4242');
+  stats.onEvent({ kind: 'keepalive', ok: true, latencyMs: 3.25 });
+  stats.elected(7n);
+  const state: NodeState = {
+    startedAt: new Date().toISOString(), configPath: null, reloads: { success: 0, failure: 0, lastErrors: [] }, events: [], vrrp: [],
+    eventLoopDelayMs: { p99: 1, max: 2 }, vrrpThread: null, vipElection: { ...stats.toJSON(), vips: ['10.0.0.100/24'] },
+    frontends: [], backends: [], health: { problems: [], warnings: [] },
+  };
+  const admin = new AdminServer({ bind: '127.0.0.1:0' }, {
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    state: () => state,
+    reload: async () => ({ ok: true, errors: [] }),
+    setServer: () => ({ status: 404, body: {} }),
+  }, pino({ level: 'silent' }));
+  await admin.start();
+  t.after(() => admin.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(`http://127.0.0.1:${admin.port}/`);
+  const card = await page.waitForSelector('[data-election="vip"]', { timeout: 5000 });
+  const text = (await card.textContent()) ?? '';
+  assert.match(text, /LEADER, epoch 7/);
+  assert.match(text, /lb1\/4242/);
+  assert.match(text, /10\.0\.0\.100\/24/);
+  assert.match(text, /3\.3 ms, 0 failed/);
+  stats.lost('lease expired');
+  state.vipElection = { ...stats.toJSON(), vips: ['10.0.0.100/24'] };
+  await page.waitForSelector('[data-election="vip"] >> text=follower', { timeout: 5000 });
+  assert.match((await page.textContent('[data-election="vip"]')) ?? '', /last loss.*lease expired/);
 });

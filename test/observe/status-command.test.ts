@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { statusCommand, type StatusOptions } from '../../src/cli/status.js';
 import { lbConfig, markDown, startDaemon, taggedBackend } from '../support/tcp.js';
@@ -54,6 +55,18 @@ test('kubeha status against a running daemon: found through its config and token
   const gone = await run({ admin, tokenFile });
   assert.equal(gone.code, 2);
   assert.match(gone.err, /cannot reach the daemon at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/state: ECONNREFUSED.*\[KUBEHA_ERR_ADMIN_UNREACHABLE\]/);
+
+  // Something else on the port: a clean refusal, not a stack trace.
+  const other = createServer((_, res) => res.setHeader('content-type', 'application/json').end(req++ ? '<html>' : '{"hello":1}'));
+  let req = 0;
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  t.after(() => other.close());
+  const otherAt = `127.0.0.1:${(other.address() as { port: number }).port}`;
+  for (const body of ['{"hello":1}', '<html>']) {
+    const wrong = await run({ admin: otherAt });
+    assert.equal(wrong.code, 2, body);
+    assert.match(wrong.err, /did not answer with a kubeha state \(.+\): is that kubeha's admin address\?/, body);
+  }
 
   const nothing = await run({});
   assert.equal(nothing.code, 2);

@@ -218,18 +218,29 @@ export class Daemon {
     const adminChanged = JSON.stringify(config.admin) !== JSON.stringify(this.config?.admin);
     if (adminChanged && config.admin) {
       newAdmin = new AdminServer(config.admin, this.adminHandlers(), this.log);
+      const refuseAdmin = (err: unknown) => refuse([`admin: cannot listen on ${config.admin!.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
       try {
-        if (this.admin && this.admin.cfg.bind === config.admin.bind) await this.admin.stop();
         await newAdmin.start();
       } catch (err) {
-        return refuse([`admin: cannot listen on ${config.admin.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
+        // The running admin socket may hold the port (the same address, a wildcard, or a :0 that
+        // became this port): free it and try once more; if that fails too, the old one comes back.
+        const old = this.admin;
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !old) return refuseAdmin(err);
+        await old.stop(true);
+        try {
+          await newAdmin.start();
+        } catch (again) {
+          await old.start().catch((e: unknown) => this.log.error({ err: e }, 'the previous admin server could not listen again'));
+          return refuseAdmin(again);
+        }
       }
     }
     // 2. Commit: from here on nothing fails.
     if (adminChanged) {
       const old = this.admin;
       this.admin = newAdmin;
-      if (old && old.cfg.bind !== config.admin?.bind) void old.stop();
+      // Gracefully: the reload request that got here through the old server still gets its answer.
+      void old?.stop(true);
     }
     this.log.level = config.global.logLevel;
     if (JSON.stringify(config.accessLog) !== JSON.stringify(this.config?.accessLog)) {

@@ -74,9 +74,22 @@ export class AdminServer {
     server.on('error', (err) => this.log.error({ err }, 'admin server error'));
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops listening. By default every connection is closed and the call waits for them. With
+   * `gracefully` (a reload moving the API) requests in flight finish — among them the reload
+   * request that caused this, whose answer is still to be written — idle connections close now,
+   * the rest within 5 s; the port is free when the call returns.
+   */
+  async stop(gracefully = false): Promise<void> {
     const server = this.server;
     if (!server) return;
+    this.server = undefined;
+    if (gracefully) {
+      server.close();
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 5000).unref();
+      return;
+    }
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

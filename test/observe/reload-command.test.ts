@@ -48,6 +48,20 @@ backends: [{ name: be, healthCheck: { type: tcp }, servers: [{ name: a, address:
   assert.deepEqual([ok.code, ok.out], [0, 'reloaded\n'], ok.err);
   assert.equal(daemon.pool('be')!.servers[0]!.weight, 40, 'the new weight is live');
 
+  // The admin address moves to a wildcard on the same port: the running socket makes room.
+  const wide = `0.0.0.0:${admin.split(':')[1]}`;
+  await writeFile(file, yaml(token, wide, 40));
+  const moved = await run(file);
+  assert.deepEqual([moved.code, moved.out], [0, 'reloaded\n'], moved.err);
+  // A token file that cannot be read: refused, and the admin API keeps answering as before.
+  await writeFile(file, yaml(join(dir, 'missing'), wide, 40));
+  const missing = await run(file);
+  assert.equal(missing.code, 1);
+  const still = await fetch(`http://${admin}/healthz`, { headers: { authorization: 'Bearer right' } });
+  assert.equal(still.status, 200, 'the admin API survived the refused reload');
+  await writeFile(file, yaml(token, admin, 40));
+  assert.equal((await run(file)).code, 0, 'and back to loopback');
+
   const wrong = join(dir, 'wrong');
   await writeFile(wrong, 'nope\n');
   await writeFile(file, yaml(wrong, admin));

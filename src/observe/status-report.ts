@@ -40,6 +40,7 @@ function bindHost(bind: string): string {
   return typeof hp === 'string' ? bind : hp.host;
 }
 
+/** Judges a node's state as of `nowMs` (ages and since-times are relative to it). */
 export function statusReport(s: NodeState, nowMs: number): StatusReport {
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -53,15 +54,15 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
 
   // A VIP this node does not hold (backup, fault, lost election) is a bind that waits, not a fault.
   const heldVips = new Set<string>();
-  const vipsHere = new Set<string>();
-  for (const v of s.vrrp) for (const cidr of v.vips) (v.state === 'master' ? heldVips : vipsHere).add(cidr.split('/')[0]!);
-  if (s.vipElection) for (const cidr of s.vipElection.vips) (s.vipElection.leader ? heldVips : vipsHere).add(cidr.split('/')[0]!);
+  const notHeldVips = new Set<string>();
+  for (const v of s.vrrp) for (const cidr of v.vips) (v.state === 'master' ? heldVips : notHeldVips).add(cidr.split('/')[0]!);
+  if (s.vipElection) for (const cidr of s.vipElection.vips) (s.vipElection.leader ? heldVips : notHeldVips).add(cidr.split('/')[0]!);
 
   if (s.frontends.length > 0) {
     const rows = [['FRONTEND', 'BIND', 'LISTENING', 'ACTIVE', 'ACCEPTED', 'REJECTED', 'BACKEND']];
     for (const f of s.frontends) {
       const host = bindHost(f.bind);
-      const waitsForVip = !f.listening && vipsHere.has(host) && !heldVips.has(host);
+      const waitsForVip = !f.listening && notHeldVips.has(host) && !heldVips.has(host);
       const bind = f.port && /:0$/.test(f.bind) ? f.bind.replace(/:0$/, `:${f.port}`) : f.bind;
       rows.push([f.name, bind, f.listening ? 'yes' : waitsForVip ? 'no (VIP elsewhere)' : 'NO', String(f.active), String(f.accepted), String(Object.values(f.rejected).reduce((a, b) => a + b, 0)), f.backend]);
       if (!f.listening && !waitsForVip) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);

@@ -9,7 +9,7 @@ import { renderKubeconfig } from './render-kubeconfig.js';
 import { renderKubeadmConfig } from './render-kubeadm.js';
 import { renderKubehaLb, renderKubehaLocal } from './render-kubeha.js';
 import { renderNginx } from './render-nginx.js';
-import { renderEtcdUnit, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
+import { renderEtcdUnit, renderKeepalivedDropIn, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
 
 /** One output file. */
 export interface RenderedFile {
@@ -44,6 +44,7 @@ export function renderBundle(plan: Plan): Bundle {
     } else {
       add(h, inv.lb.flavor === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf', inv.lb.flavor === 'haproxy' ? renderHaproxy(plan) : renderNginx(plan));
       add(h, 'keepalived.conf', renderKeepalived(plan, h));
+      add(h, 'keepalived-release-vip.conf', renderKeepalivedDropIn({ cidr: inv.vip, iface: inv.interface }));
       add(h, 'check_lb.sh', renderCheckScript(plan), 0o755);
     }
   }
@@ -79,6 +80,7 @@ function renderIndex(plan: Plan, paths: string[]): string {
     'kubeha.yaml': '/etc/kubeha/kubeha.yaml', 'kubeha.service': '/etc/systemd/system/kubeha.service',
     'kubeha.static-pod.yaml': '/etc/kubernetes/manifests/kubeha.yaml (instead of the unit)',
     'haproxy.cfg': '/etc/haproxy/haproxy.cfg', 'nginx.conf': '/etc/nginx/nginx.conf', 'keepalived.conf': '/etc/keepalived/keepalived.conf',
+    'keepalived-release-vip.conf': '/etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf',
     'check_lb.sh': checkScriptPath(plan), 'etcd.env': '/etc/etcd/etcd.env', 'etcd.service': '/etc/systemd/system/etcd.service',
     'kubeadm-config.yaml': '`kubeadm init --config` on this master (endpoint and certificate SANs on the VIP)',
     'kube-apiserver.flags': 'kube-apiserver flags (static pod command or kubeadm extraArgs)',

@@ -31,6 +31,17 @@ WantedBy=multi-user.target
 `;
 }
 
+/**
+ * A drop-in for Debian's keepalived.service (classic flavors): like kubeha.service, it removes the
+ * VIP after keepalived exits however it exited, since a SIGKILLed keepalived leaves it behind.
+ */
+export function renderKeepalivedDropIn(vip: { cidr: string; iface: string }): string {
+  return `# /etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf. Rendered by kubeha render.
+[Service]
+ExecStopPost=-/usr/sbin/ip addr del ${vip.cidr} dev ${vip.iface}
+`;
+}
+
 /** etcd.service reading the rendered etcd.env. */
 export function renderEtcdUnit(): string {
   return `[Unit]

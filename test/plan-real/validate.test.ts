@@ -48,7 +48,7 @@ test('rendered haproxy.cfg passes haproxy -c and keepalived.conf passes keepaliv
   }
 });
 
-test('the rendered kubeha.service releases the VIP after a crash (ExecStopPost, run as systemd would)', (t) => {
+test('the rendered kubeha.service (and keepalived drop-in) releases the VIP after a crash (ExecStopPost, run as systemd would)', (t) => {
   const bed = createBed(t, 1);
   const ns = bed.hosts[0]!.ns;
   const { bundle } = render(t, () => `cluster: real\nvip: 192.0.2.200/24\ninterface: eth0\n${masters(['192.0.2.1', '192.0.2.2', '192.0.2.3'])}workers: [{ name: w1, ip: 192.0.2.50 }]\nworkerAccess: local\n`);
@@ -62,6 +62,11 @@ test('the rendered kubeha.service releases the VIP after a crash (ExecStopPost, 
   assert.doesNotMatch(run('ip', ['-n', ns, '-4', 'addr', 'show', 'dev', 'eth0']).out, /192\.0\.2\.200/);
   assert.notEqual(run('ip', ['netns', 'exec', ns, ...argv]).code, 0, 'after a clean stop it fails, which the "-" prefix tells systemd to ignore');
   assert.doesNotMatch(bundle.get('w1/kubeha.service')!.content, /ExecStopPost/, 'a worker\'s node-local kubeha holds no VIP');
+  // The classic flavors get the same line as a drop-in for keepalived.service.
+  const classic = render(t, () => `cluster: real\nvip: 192.0.2.200/24\ninterface: eth0\n${masters(['192.0.2.1', '192.0.2.2', '192.0.2.3'])}lb: { flavor: haproxy }\n`).bundle;
+  const dropIn = classic.get('m1/keepalived-release-vip.conf')!.content;
+  assert.match(dropIn, /^\[Service\]$/m);
+  assert.deepEqual([...dropIn.matchAll(/^ExecStopPost=-(.+)$/gm)].map((m) => m[1]), stopPost);
 });
 
 test('rendered nginx.conf passes nginx -t (Debian module layout, stream)', (t) => {

@@ -29,8 +29,22 @@ const start = (d: Daemon, bed: Bed, i: number, s: VrrpSettings, priority: number
 const masterRe = (d: Daemon) => (d === 'kubeha' ? /"to":"master"/ : /Entering MASTER STATE/);
 const backupRe = (d: Daemon) => (d === 'kubeha' ? /"to":"backup"/ : /Entering BACKUP STATE/);
 
-/** One trial: resolves with [ms to the VIP on the backup, ms to the GARP at the observer]. */
-async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'): Promise<[number, number]> {
+/** Resident memory (KiB) of `pids` together. */
+function rssKiB(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    try {
+      return sum + Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/**
+ * One trial: resolves with [ms to the VIP on the backup, ms to the GARP at the observer, the
+ * master's resident memory in KiB just before the signal (keepalived: all its processes)].
+ */
+async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'): Promise<[number, number, number]> {
   const { t, close } = scope();
   try {
     const bed = createBed(t, 3);
@@ -44,11 +58,12 @@ async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'):
     const mon = watchAddresses(b);
     await new Promise((r) => setTimeout(r, Math.max(500, 2 * s.advertIntervalMs)));
     const garpsBefore = observer.lines.length;
+    const pidFile = (k: string) => Number(readFileSync(`${bed.dir}/${a.ns}-${k}.pid`, 'utf8'));
+    const rss = rssKiB(d === 'kubeha' ? [master.child.pid!] : ['main', 'vrrp'].map(pidFile));
     const killedAt = Date.now();
     if (d === 'keepalived' && signal === 'SIGKILL') {
       // keepalived's VRRP work happens in a child process; a crash of the node kills both.
-      const vrrpPid = Number(readFileSync(`${bed.dir}/${a.ns}-vrrp.pid`, 'utf8'));
-      process.kill(vrrpPid, 'SIGKILL');
+      process.kill(pidFile('vrrp'), 'SIGKILL');
       master.child.kill('SIGKILL');
     } else master.child.kill(signal);
     const vipLine = await mon.waitLine(new RegExp(`^\\d+: eth0\\s+inet ${VIP.replace(/\./g, '\\.')}/`), 10_000);
@@ -60,7 +75,7 @@ async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'):
       garpAt = observer.lines.slice(garpsBefore).find((l) => l.line.includes(`"senderIp":"${VIP}"`))?.atMs;
       if (garpAt === undefined) await new Promise((r) => setTimeout(r, 5));
     }
-    return [vipLine.atMs - killedAt, (garpAt ?? NaN) - killedAt];
+    return [vipLine.atMs - killedAt, (garpAt ?? NaN) - killedAt, rss];
   } finally {
     await close();
   }
@@ -77,24 +92,25 @@ for (const name of chosen) {
   const s = SETTINGS[name];
   if (!s) throw new Error(`unknown setting ${name}; pick from ${Object.keys(SETTINGS).join(', ')}`);
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    const results: Record<Daemon, [number, number][]> = { kubeha: [], keepalived: [] };
+    const results: Record<Daemon, [number, number, number][]> = { kubeha: [], keepalived: [] };
     // Interleaved, so drift on the machine hits both alike.
     for (let i = 0; i < TRIALS; i++) {
       for (const d of ['keepalived', 'kubeha'] as const) {
         const r = await trial(d, s, signal);
         results[d].push(r);
-        process.stderr.write(`${name} ${signal} ${d} trial ${i + 1}: VIP ${r[0]} ms, GARP ${r[1]} ms\n`);
+        process.stderr.write(`${name} ${signal} ${d} trial ${i + 1}: VIP ${r[0]} ms, GARP ${r[1]} ms, RSS ${(r[2] / 1024).toFixed(1)} MiB\n`);
       }
     }
     for (const d of ['keepalived', 'kubeha'] as const) {
       const vip = stats(results[d].map((r) => r[0]));
       const garp = stats(results[d].map((r) => r[1]));
       const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
-      rows.push(`| ${name} | ${signal} | ${d} | ${f(vip.median)} | ${f(vip.min)} | ${f(vip.max)} | ${f(garp.median)} | ${f(garp.min)} | ${f(garp.max)} | ${garp.n}/${TRIALS} |`);
+      const rss = stats(results[d].map((r) => r[2] / 1024));
+      rows.push(`| ${name} | ${signal} | ${d} | ${f(vip.median)} | ${f(vip.min)} | ${f(vip.max)} | ${f(garp.median)} | ${f(garp.min)} | ${f(garp.max)} | ${garp.n}/${TRIALS} | ${rss.median.toFixed(1)} |`);
     }
   }
 }
 console.log(`\nFailover, ms from the signal to the master (${TRIALS} trials per row, interleaved):\n`);
-console.log('| settings | signal | daemon | VIP median | min | max | GARP seen median | min | max | GARPs seen |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| settings | signal | daemon | VIP median | min | max | GARP seen median | min | max | GARPs seen | master RSS MiB |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -27,6 +27,8 @@ const serverChangeSchema = z
   .strictObject({ state: z.enum(['ready', 'drain', 'maint']).optional(), weight: z.number().int().min(0).max(1000).optional() })
   .refine((c) => c.state !== undefined || c.weight !== undefined, { message: 'give a state, a weight or both' });
 
+const vrrpChangeSchema = z.strictObject({ maintenance: z.boolean() });
+
 /** The outcome of a reload: applied, or refused with the reasons (the old config keeps running). */
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
 
@@ -372,6 +374,7 @@ export class Daemon {
         return r.ok ? { ok: true, errors: [] } : r;
       },
       setServer: (backend: string, server: string, change: unknown) => this.setServer(backend, server, change),
+      setVrrp: (instance: string, change: unknown) => this.setVrrp(instance, change),
     };
   }
 
@@ -389,6 +392,19 @@ export class Daemon {
     this.reportTrackedBackends();
     this.log.info({ event: 'server-set', backend, server: name, ...parsed.data }, `server ${backend}/${name} set to ${JSON.stringify(parsed.data)} through the admin API`);
     return { status: 200, body: { name, adminState: server.adminState, weight: server.weight, effectiveWeight: server.effectiveWeight } };
+  }
+
+  /**
+   * The runtime API for a VRRP instance: `{ "maintenance": true }` takes it out of the election (a
+   * master hands the VIP over at once), `false` brings it back. Kept across reloads, not restarts.
+   */
+  setVrrp(instance: string, change: unknown): { status: number; body: unknown } {
+    const parsed = vrrpChangeSchema.safeParse(change);
+    if (!parsed.success) return { status: 400, body: { error: 'expected {"maintenance": true|false}' } };
+    if (!this.vrrp.setMaintenance(instance, parsed.data.maintenance)) return { status: 404, body: { error: `no vrrp instance ${instance}` } };
+    const on = parsed.data.maintenance;
+    this.log.warn({ event: 'vrrp-maintenance', instance, maintenance: on }, `vrrp ${instance}: maintenance ${on ? 'on: out of the election until cleared' : 'off: back in the election'} (admin API)`);
+    return { status: 200, body: { name: instance, maintenance: on } };
   }
 
   /** The node's state as the admin API serves it at /api/v1/state. */

@@ -6,6 +6,7 @@ import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
 import { lintCommand } from './lint.js';
+import { maintenanceCommand, type MaintenanceOptions } from './maintenance.js';
 import { importCommand } from './import.js';
 import { runCommand } from './run.js';
 import { statusCommand, type StatusOptions } from './status.js';
@@ -43,6 +44,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('--token-file <file>', 'admin bearer token (default: the config\'s admin.tokenFile)')
     .option('--json', 'the state as JSON, with the problems and warnings')
     .action(async (o: StatusOptions) => exit(await statusCommand(o)));
+  program
+    .command('maintenance')
+    .description("take this node's VRRP instances out of the election (on: a master hands the VIP to a peer, the proxy keeps serving) or back in (off)")
+    .argument('<on|off>')
+    .option('-c, --config <file>', 'kubeha.yaml of the running daemon (its admin.bind and admin.tokenFile)')
+    .option('--admin <host:port>', 'the admin address, instead of --config')
+    .option('--token-file <file>', 'admin bearer token (default: the config\'s admin.tokenFile)')
+    .option('--instance <name>', 'one VRRP instance (default: all)')
+    .action(async (mode: string, o: MaintenanceOptions) => exit(await maintenanceCommand(mode, o)));
   program
     .command('demo')
     .description('three stand-in apiservers behind kubeha on loopback; no root, no config')

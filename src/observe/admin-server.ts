@@ -14,9 +14,12 @@ export interface AdminHandlers {
   reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Changes a server at run time; answers with an HTTP status and a body. */
   setServer(backend: string, server: string, change: unknown): { status: number; body: unknown };
+  /** Changes a VRRP instance at run time (maintenance). */
+  setVrrp(instance: string, change: unknown): { status: number; body: unknown };
 }
 
 const SERVER_ROUTE = /^\/api\/v1\/backends\/([^/]+)\/servers\/([^/]+)$/;
+const VRRP_ROUTE = /^\/api\/v1\/vrrp\/([^/]+)$/;
 const MAX_BODY_BYTES = 64 * 1024;
 
 function readJson(req: IncomingMessage): Promise<unknown> {
@@ -126,15 +129,18 @@ export class AdminServer {
         case 'GET /healthz':
           return send(200, 'ok\n', 'text/plain');
         default: {
-          const m = SERVER_ROUTE.exec(url.pathname);
-          if (m && req.method === 'POST') {
+          const server = SERVER_ROUTE.exec(url.pathname);
+          const vrrp = VRRP_ROUTE.exec(url.pathname);
+          if ((server || vrrp) && req.method === 'POST') {
             let body: unknown;
             try {
               body = await readJson(req);
             } catch (err) {
               return send(400, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
             }
-            const r = this.handlers.setServer(decodeURIComponent(m[1] as string), decodeURIComponent(m[2] as string), body);
+            const r = server
+              ? this.handlers.setServer(decodeURIComponent(server[1]!), decodeURIComponent(server[2]!), body)
+              : this.handlers.setVrrp(decodeURIComponent(vrrp![1]!), body);
             return send(r.status, JSON.stringify(r.body));
           }
           return send(404, JSON.stringify({ error: `no route ${route}` }));

@@ -39,6 +39,8 @@ port.on('message', (m: ToVrrpWorker) => {
     sendStatus();
   } else if (m.type === 'backend') {
     engine.setBackend(m.name, m.ok);
+  } else if (m.type === 'maintenance') {
+    engine.setMaintenance(m.name, m.on);
   } else if (m.type === 'stop') {
     engine.stop();
     sendStatus();

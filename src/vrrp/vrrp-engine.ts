@@ -17,6 +17,8 @@ export type VrrpStatus = Omit<VrrpInstanceStatus, 'sinceMs' | 'lastTransition' |
 export class VrrpEngine {
   private readonly instances = new Map<string, { cfg: string; inst: VrrpInstance }>();
   private readonly backends = new Map<string, boolean>();
+  /** Instances in maintenance, by name: kept across a reload that recreates the instance. */
+  private readonly maintenance = new Set<string>();
 
   constructor(
     private readonly host: VrrpHost,
@@ -50,6 +52,7 @@ export class VrrpEngine {
     for (const f of fresh) {
       try {
         for (const [b, ok] of this.backends) f.inst.setBackend(b, ok);
+        if (this.maintenance.has(f.cfg.name)) f.inst.setMaintenance(true);
         f.inst.start();
         this.instances.set(f.cfg.name, { cfg: f.key, inst: f.inst });
       } catch (err) {
@@ -64,6 +67,16 @@ export class VrrpEngine {
   setBackend(name: string, ok: boolean): void {
     this.backends.set(name, ok);
     for (const { inst } of this.instances.values()) inst.setBackend(name, ok);
+  }
+
+  /** Puts the instance `name` in maintenance or takes it out; false when there is no such instance. */
+  setMaintenance(name: string, on: boolean): boolean {
+    const entry = this.instances.get(name);
+    if (!entry) return false;
+    if (on) this.maintenance.add(name);
+    else this.maintenance.delete(name);
+    entry.inst.setMaintenance(on);
+    return true;
   }
 
   /** Stops every instance: masters send priority 0 and release their VIPs. */

@@ -20,6 +20,9 @@ export interface InstanceSink {
   changed(): void;
 }
 
+/** The fault reason of an instance in maintenance (status and `kubeha status` recognise it). */
+export const MAINTENANCE_FAULT = 'maintenance';
+
 /** Notify hooks that may wait behind a running one; beyond it the oldest waiting are dropped. */
 const MAX_PENDING_NOTIFY = 8;
 
@@ -53,6 +56,8 @@ export interface VrrpInstanceStatus {
     interfaces: { name: string; up: boolean }[];
   };
   fault: string | null;
+  /** Taken out of the election through the admin API. */
+  maintenance: boolean;
 }
 
 /** One VRRP instance on a host. */
@@ -75,6 +80,8 @@ export class VrrpInstance {
   private readonly interfaceUp = new Map<string, boolean>();
   private duplicateHold = false;
   private faultReason: string | null = null;
+  /** Set through the admin API: out of the election (FAULT) until cleared, like keepalived's track_file at -254. */
+  private maintenance = false;
   private readonly vipSet: Set<string>;
   /** Our VIPs sorted and joined, to compare with each advert's list without sorting ours every time. */
   private readonly vipKey: string;
@@ -161,6 +168,16 @@ export class VrrpInstance {
     this.retrack(`backend ${name} ${ok ? 'has healthy servers' : 'has no healthy server or no listening frontend'}`);
   }
 
+  /**
+   * Maintenance: on, the instance leaves the election (a master hands the VIP over with priority 0,
+   * as on shutdown) and stays out; off, it rejoins (and preempts if its priority says so).
+   */
+  setMaintenance(on: boolean): void {
+    if (this.maintenance === on) return;
+    this.maintenance = on;
+    this.retrack(on ? 'maintenance set through the admin API' : 'maintenance cleared');
+  }
+
   /** Recomputes the effective priority and the fault from every tracked input (keepalived's weights). */
   private retrack(reason: string): void {
     const now = this.clock.now();
@@ -179,6 +196,7 @@ export class VrrpInstance {
     }
     for (const [name, up] of this.interfaceUp) if (!up) faults.push(`interface ${name} down`);
     if (this.duplicateHold) faults.push('stepped down: duplicate VIP');
+    if (this.maintenance) faults.push(MAINTENANCE_FAULT);
     // keepalived: an owner (255) is never changed by weights; others stay within 1..254.
     const priority = this.cfg.priority === 255 ? 255 : Math.min(254, Math.max(1, this.cfg.priority + weight));
     const fx = [...this.machine.setPriority(now, priority), ...this.machine.setFault(now, faults.length > 0, faults.length ? faults.join(', ') : reason)];
@@ -462,6 +480,7 @@ export class VrrpInstance {
         interfaces: [...this.interfaceUp].map(([name, up]) => ({ name, up })),
       },
       fault: this.faultReason,
+      maintenance: this.maintenance,
     };
   }
 }

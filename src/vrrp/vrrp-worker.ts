@@ -9,6 +9,7 @@ import type { VrrpStatus } from './vrrp-engine.js';
 export type ToVrrpWorker =
   | { type: 'apply'; id: number; instances: VrrpInstanceConfig[] }
   | { type: 'backend'; name: string; ok: boolean }
+  | { type: 'maintenance'; name: string; on: boolean }
   | { type: 'stop' };
 
 /** Messages from the VRRP thread. */
@@ -25,6 +26,8 @@ export class VrrpWorker {
   private readonly pending = new Map<number, (errors: string[]) => void>();
   private stopped: Promise<void> | undefined;
   private readonly backends = new Map<string, boolean>();
+  /** Instances in maintenance: given again to a thread that replaces a dead one. */
+  private readonly maintenance = new Set<string>();
   private lastInstances: VrrpInstanceConfig[] = [];
   /** The latest status reported by the thread. */
   instances: VrrpStatus[] = [];
@@ -77,6 +80,7 @@ export class VrrpWorker {
     const done = new Promise<string[]>((resolve) => this.pending.set(id, resolve));
     this.worker.postMessage({ type: 'apply', id, instances } satisfies ToVrrpWorker);
     for (const [name, ok] of this.backends) this.worker.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+    for (const name of this.maintenance) this.worker.postMessage({ type: 'maintenance', name, on: true } satisfies ToVrrpWorker);
     return done;
   }
 
@@ -85,6 +89,15 @@ export class VrrpWorker {
     if (this.backends.get(name) === ok) return;
     this.backends.set(name, ok);
     this.worker?.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+  }
+
+  /** Takes instance `name` out of the election (on) or back in; false when no such instance is configured. */
+  setMaintenance(name: string, on: boolean): boolean {
+    if (!this.lastInstances.some((i) => i.name === name)) return false;
+    if (on) this.maintenance.add(name);
+    else this.maintenance.delete(name);
+    this.worker?.postMessage({ type: 'maintenance', name, on } satisfies ToVrrpWorker);
+    return true;
   }
 
   /** Hands over (priority 0), releases the VIPs and ends the thread. */

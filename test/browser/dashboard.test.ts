@@ -123,6 +123,7 @@ test('dashboard: the VIP election card shows the role, epoch, identity and VIPs'
     state: () => state,
     reload: async () => ({ ok: true, errors: [] }),
     setServer: () => ({ status: 404, body: {} }),
+    setVrrp: () => ({ status: 404, body: {} }),
   }, pino({ level: 'silent' }));
   await admin.start();
   t.after(() => admin.stop());

@@ -22,7 +22,7 @@ function vrrp(over: Partial<VrrpStatus> = {}): VrrpStatus {
     name: 'VI_1', interface: 'eth0', virtualRouterId: 51, version: 3, state: 'master', since: '2026-11-23T11:58:00Z',
     priority: 150, effectivePriority: 150, master: null, vips: ['10.0.0.100/24'], transitions: 1, lastTransition: null,
     adverts: { sent: 10, received: 0, dropped: {}, sendErrors: 0, maxGapMs: 0 }, garpsSent: 5,
-    duplicateVip: { events: 0, last: null }, track: { backends: [{ name: 'apiservers', ok: true }], scripts: [], interfaces: [] }, fault: null,
+    duplicateVip: { events: 0, last: null }, track: { backends: [{ name: 'apiservers', ok: true }], scripts: [], interfaces: [] }, fault: null, maintenance: false,
     ...over,
   };
 }
@@ -90,6 +90,12 @@ test('servers down, drained or removed: warnings while one serves, a problem whe
 
   const none = statusReport(node({ backends: [{ ...node().backends[0]!, servers: [down, server('m2', { adminState: 'maint' }), server('m4', { removed: true })] }] }), NOW);
   assert.deepEqual(none.problems, ['backend apiservers has no usable server (2 configured)']);
+});
+
+test('VRRP maintenance is a warning, not a problem: the operator asked for it', () => {
+  const r = statusReport(node({ vrrp: [vrrp({ state: 'fault', fault: 'maintenance', maintenance: true })] }), NOW);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.warnings, ['vrrp VI_1 is in maintenance, out of the election (kubeha maintenance off brings it back)']);
 });
 
 test('VRRP fault is a problem; a lowered priority names the failing tracks; duplicate VIPs and refused reloads warn', () => {

@@ -1,7 +1,9 @@
 // kubeha nodes in network namespaces on a bridge: real raw sockets, real addresses, real ARP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createBed, startKubeha, until, VIP, watchAddresses, type VrrpSettings } from '../support/netns.js';
+import { KUBEHA_BIN } from '../support/processes.js';
 
 const V3: VrrpSettings = { version: 3, advertIntervalMs: 100, vrid: 51 };
 const masterLine = /"to":"master"/;
@@ -95,4 +97,33 @@ test('partition and heal: two masters while cut off, exactly one master after th
   assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [true, false], 'exactly one master after the heal');
   assert.ok(twoMasterMs < 400, `two masters for ${twoMasterMs} ms after the heal`);
   assert.ok(!monA.lines.some((l) => l.line.startsWith('Deleted')), 'the higher priority kept the VIP throughout');
+});
+
+test('maintenance: `kubeha maintenance on` moves the VIP to the peer at once and keeps it there; `off` brings the node back', async (t) => {
+  const bed = createBed(t, 2);
+  const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
+  const admin = { admin: { bind: '127.0.0.1:9000' } };
+  const ka = startKubeha(bed, a, V3, 150, {}, admin);
+  const kb = startKubeha(bed, b, V3, 100, {}, admin);
+  await ka.waitLine(masterLine);
+  await kb.waitLine(/"to":"backup"/);
+  const cli = (...args: string[]) => spawnSync('ip', ['netns', 'exec', a.ns, process.execPath, KUBEHA_BIN, ...args, '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
+
+  const seen = kb.lines.length;
+  const asked = Date.now();
+  const on = cli('maintenance', 'on');
+  assert.equal(on.status, 0, on.stderr);
+  assert.equal(on.stdout, 'VI_1: maintenance on; it was MASTER: the VIP moves to a peer now\n');
+  const took = await kb.waitLine(masterLine, 2000, seen);
+  assert.ok(await until(() => b.hasAddress(VIP) && !a.hasAddress(VIP), 1000));
+  t.diagnostic(`maintenance on → VIP on the peer ${took.atMs - asked} ms after the command started (node start-up included)`);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [false, true], 'it stays out');
+  const status = cli('status');
+  assert.equal(status.status, 0, 'maintenance is a warning, not a problem');
+  assert.match(status.stdout, /VI_1 is in maintenance, out of the election/);
+
+  const off = cli('maintenance', 'off');
+  assert.equal(off.status, 0, off.stderr);
+  assert.ok(await until(() => a.hasAddress(VIP) && !b.hasAddress(VIP), 2000), 'the higher priority preempts back');
 });

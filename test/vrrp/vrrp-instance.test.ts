@@ -7,6 +7,7 @@ import { FakeClock } from '../../src/clock.js';
 import { vrrpInstanceSchema } from '../../src/config/schema.js';
 import { garpFrame, parseArp } from '../../src/vrrp/arp.js';
 import { encodeAdvert, encodeIpv4 } from '../../src/vrrp/packet.js';
+import { VrrpEngine } from '../../src/vrrp/vrrp-engine.js';
 import { VrrpInstance } from '../../src/vrrp/vrrp-instance.js';
 import { FakeNetwork, type FakeHost } from '../support/fake-vrrp-network.js';
 
@@ -67,6 +68,45 @@ test('instance: a second GARP burst garpMasterDelay after becoming master (keepa
   gone.nodes[0]!.inst.stop(); // leaves master before the second burst is due
   gone.clock.advance(10_000);
   assert.equal(gone.net.garps.filter((g) => g.host === 'n1').length, 5, 'no second burst from a node that left master');
+});
+
+test('instance: maintenance hands the VIP over at once (priority 0) and keeps the node out; cleared, it preempts back', () => {
+  const { clock, nodes } = bed(150, 100);
+  for (const n of nodes) n.inst.start();
+  clock.advance(2000);
+  assert.equal(states(nodes), 'master backup');
+  nodes[0]!.inst.setMaintenance(true);
+  const t0 = clock.now();
+  while (states(nodes) !== 'fault master' && clock.now() - t0 < 1000) clock.advance(1);
+  assert.equal(states(nodes), 'fault master');
+  assert.ok(clock.now() - t0 <= 70, `handed over in ${clock.now() - t0} ms (the backup's skew time, 61 ms)`);
+  assert.deepEqual(nodes.map((n) => n.host.vips.length), [0, 1]);
+  assert.deepEqual([nodes[0]!.inst.status().maintenance, nodes[0]!.inst.status().fault], [true, 'maintenance']);
+  clock.advance(5000);
+  assert.equal(states(nodes), 'fault master', 'stays out');
+  nodes[0]!.inst.setMaintenance(false);
+  clock.advance(1000);
+  assert.equal(states(nodes), 'master backup', 'back in, and the higher priority preempts');
+});
+
+test('engine: maintenance survives a reload that recreates the instance, and is refused for an unknown one', () => {
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const sink = { log: () => {}, changed: () => {} };
+  const engine = new VrrpEngine(net.host('a', '10.0.0.1'), clock, sink);
+  const inst = (priority: number) => vrrpInstanceSchema.parse({ name: 'VI_1', interface: 'eth0', virtualRouterId: 51, priority, vips: ['10.0.0.100/24'] });
+  engine.apply([inst(150)]);
+  clock.advance(1000);
+  assert.equal(engine.setMaintenance('VI_9', true), false);
+  assert.equal(engine.setMaintenance('VI_1', true), true);
+  clock.advance(100);
+  assert.equal(engine.status()[0]!.state, 'fault');
+  engine.apply([inst(140)]); // a changed instance is a new one
+  clock.advance(1000);
+  assert.deepEqual([engine.status()[0]!.priority, engine.status()[0]!.state, engine.status()[0]!.maintenance], [140, 'fault', true]);
+  engine.setMaintenance('VI_1', false);
+  clock.advance(1000);
+  assert.equal(engine.status()[0]!.state, 'master');
 });
 
 test('instance: a master stopping (priority 0) hands over within skew time; one crashing within the master down interval', () => {

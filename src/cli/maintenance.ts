@@ -1,0 +1,61 @@
+import type { NodeState } from '../observe/node-state.js';
+import { resolveAdmin, unreachable, type AdminSelector } from './admin-client.js';
+
+export interface MaintenanceOptions extends AdminSelector {
+  /** One VRRP instance; default every instance of the daemon. */
+  instance?: string;
+}
+
+/**
+ * `kubeha maintenance on|off`: takes this node's VRRP instances out of the election (a master
+ * hands its VIP to a peer at once, as on shutdown, while the proxy keeps serving) or brings them
+ * back. keepalived users do this with a track_file; here it is the admin API. Exit 0 done, 1 refused,
+ * 2 the daemon could not be asked.
+ */
+export async function maintenanceCommand(mode: string, o: MaintenanceOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  if (mode !== 'on' && mode !== 'off') {
+    err.write(`maintenance takes "on" or "off", not "${mode}" [KUBEHA_ERR_USAGE]\n`);
+    return 2;
+  }
+  const target = await resolveAdmin(o);
+  if (typeof target === 'string') {
+    err.write(`${target}\n`);
+    return 2;
+  }
+  const ask = async (path: string, init: RequestInit = {}) => {
+    const url = `${target.base}${path}`;
+    try {
+      const res = await fetch(url, { ...init, headers: { ...target.headers, 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
+      return { url, status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+    } catch (e) {
+      err.write(`${unreachable(url, e)}\n`);
+      return undefined;
+    }
+  };
+  const state = await ask('/api/v1/state');
+  if (!state) return 2;
+  if (state.status !== 200) {
+    err.write(`${state.url} answered ${state.status}${state.status === 401 ? ': give the admin token with --token-file or the config\'s admin.tokenFile' : ''} [KUBEHA_ERR_USAGE]\n`);
+    return 2;
+  }
+  const instances = ((state.body as unknown as NodeState).vrrp ?? []).filter((v) => o.instance === undefined || v.name === o.instance);
+  if (instances.length === 0) {
+    err.write(`${o.instance ? `no VRRP instance ${o.instance}` : 'no VRRP instances'} on this daemon [KUBEHA_ERR_USAGE]\n`);
+    return 1;
+  }
+  let failed = 0;
+  for (const v of instances) {
+    const r = await ask(`/api/v1/vrrp/${encodeURIComponent(v.name)}`, { method: 'POST', body: JSON.stringify({ maintenance: mode === 'on' }) });
+    if (!r) return 2;
+    if (r.status !== 200) {
+      failed++;
+      err.write(`${v.name}: refused (${r.status}): ${String(r.body.error ?? '')}\n`);
+      continue;
+    }
+    const effect = mode === 'on'
+      ? v.state === 'master' ? 'it was MASTER: the VIP moves to a peer now' : `it was ${v.state.toUpperCase()}: it will not take the VIP`
+      : 'back in the election (a higher priority preempts)';
+    out.write(`${v.name}: maintenance ${mode}; ${effect}\n`);
+  }
+  return failed > 0 ? 1 : 0;
+}

@@ -97,7 +97,7 @@ function render(st, rates) {
   $('#backends').innerHTML = st.backends.map((b) => '<section data-backend="' + esc(b.name) + '"><h2>' + esc(b.name) + ' <small>' + esc(b.balance) + ', ' + b.servers.filter((s) => s.state === 'up' && s.adminState === 'ready').length + '/' + b.servers.length + ' up, queue ' + b.queue.length + '</small></h2><div class="servers">' + b.servers.map((s) => serverCard(b, s)).join('') + '</div></section>').join('');
   const vrrp = st.vrrp || [];
   $('#vrrp').style.display = vrrp.length ? '' : 'none';
-  if (vrrp.length) $('#vrrp').innerHTML = '<h2>VRRP</h2><div class="scroll"><table><tr><th>instance</th><th>state</th><th>priority</th><th>master</th><th>VIPs</th><th>adverts</th><th>dropped</th><th>dup. VIP</th></tr>'
+  if (vrrp.length) $('#vrrp').innerHTML = '<h2>VRRP</h2><div class="scroll"><table><tr><th>instance</th><th>state</th><th>priority</th><th>master</th><th>VIPs</th><th>adverts</th><th>dropped</th><th>dup. VIP</th><th></th></tr>'
     + vrrp.map((v) => '<tr data-vrrp="' + esc(v.name) + '"><td>' + esc(v.name) + ' <small>' + esc(v.interface) + ' vrid ' + v.virtualRouterId + ' v' + v.version + '</small></td>'
       + '<td><b style="color:var(' + (v.state === 'master' ? '--up' : v.state === 'fault' ? '--down' : '--muted') + ')">' + esc(v.state.toUpperCase()) + '</b>' + (v.fault ? ' <small>' + esc(v.fault) + '</small>' : '') + '</td>'
       + '<td>' + v.effectivePriority + (v.effectivePriority !== v.priority ? ' <small>(' + v.priority + ')</small>' : '') + '</td>'
@@ -105,7 +105,8 @@ function render(st, rates) {
       + '<td>' + v.vips.map(esc).join(' ') + '</td>'
       + '<td>' + v.adverts.sent + ' out, ' + v.adverts.received + ' in</td>'
       + '<td>' + Object.values(v.adverts.dropped).reduce((a, b) => a + b, 0) + '</td>'
-      + '<td>' + v.duplicateVip.events + '</td></tr>').join('') + '</table></div>';
+      + '<td>' + v.duplicateVip.events + '</td>'
+      + '<td><button data-vrrp-maint="' + (v.maintenance ? 'off' : 'on') + '" data-i="' + esc(v.name) + '">' + (v.maintenance ? 'Resume' : 'Maintenance') + '</button></td></tr>').join('') + '</table></div>';
   const e = st.vipElection;
   $('#election').style.display = e ? '' : 'none';
   if (e) $('#election').innerHTML = '<h2>VIP election <small>' + esc(e.name) + '</small></h2><div class="kv" data-election="' + esc(e.name) + '">'
@@ -136,9 +137,12 @@ async function tick() {
 }
 
 document.addEventListener('click', async (e) => {
-  const btn = e.target.closest('button[data-act]');
+  const btn = e.target.closest('button[data-act], button[data-vrrp-maint]');
   if (!btn) return;
-  const res = await fetch('api/v1/backends/' + encodeURIComponent(btn.dataset.b) + '/servers/' + encodeURIComponent(btn.dataset.s), { method: 'POST', headers: { ...headers(), 'content-type': 'application/json' }, body: JSON.stringify({ state: btn.dataset.act }) });
+  const [path, body] = btn.dataset.act
+    ? ['api/v1/backends/' + encodeURIComponent(btn.dataset.b) + '/servers/' + encodeURIComponent(btn.dataset.s), { state: btn.dataset.act }]
+    : ['api/v1/vrrp/' + encodeURIComponent(btn.dataset.i), { maintenance: btn.dataset.vrrpMaint === 'on' }];
+  const res = await fetch(path, { method: 'POST', headers: { ...headers(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   $('#msg').textContent = res.ok ? '' : 'refused: HTTP ' + res.status + (res.status === 401 ? ' (enter the admin token)' : '');
   tick();
 });

@@ -73,6 +73,8 @@ export class VrrpInstance {
   /** keepalived's second burst of gratuitous ARPs, `garpMasterDelay` after becoming master. */
   private secondBurstTimer: Timer | undefined;
   private holdTimer: Timer | undefined;
+  /** An ARP claim on our VIP waiting one advert interval before it counts (see onArp). */
+  private arpClaimTimer: Timer | undefined;
   private stopArp: (() => void) | undefined;
   private link: LinkInfo | undefined;
   private readonly scripts: TrackScript[] = [];
@@ -154,6 +156,7 @@ export class VrrpInstance {
     this.refreshTimer?.cancel();
     this.secondBurstTimer?.cancel();
     this.holdTimer?.cancel();
+    this.arpClaimTimer?.cancel();
     this.apply(this.machine.shutdown(this.clock.now()));
     this.timer?.cancel();
     this.stopArp?.();
@@ -285,12 +288,21 @@ export class VrrpInstance {
       `vrrp ${this.name}: master ${master} has priority ${theirPriority}, ${gap} above ours, but the tracked weights (if it tracks what we track) lower it by at most ${canDrop}: the VIP can never move here when its checks fail; make the weights larger than the priority gap, or use weight 0 (fault) [KUBEHA_ERR_VRRP_WEIGHT_GAP]`);
   }
 
+  /**
+   * Another MAC claiming our VIP while we are master. A peer that preempts us sends its advert and
+   * its gratuitous ARPs back to back, and the ARP can be read first; so a claim counts only if we
+   * are still master one advert interval later (the peer's advert has demoted us by then if it was
+   * a legitimate takeover). Claims during that wait are the same event.
+   */
   private onArp(frame: Uint8Array): void {
-    if (this.machine.state !== 'master' || !this.link) return;
+    if (this.machine.state !== 'master' || !this.link || this.arpClaimTimer) return;
     const claim = parseArp(frame);
     if (!claim || !this.vipSet.has(claim.senderIp)) return;
     if (claim.senderMac === macToString(this.link.mac)) return;
-    this.duplicate('arp', `ARP ${claim.op} from ${claim.senderMac} claims ${claim.senderIp}, which this master holds`);
+    this.arpClaimTimer = this.clock.setTimeout(() => {
+      this.arpClaimTimer = undefined;
+      if (this.machine.state === 'master') this.duplicate('arp', `ARP ${claim.op} from ${claim.senderMac} claims ${claim.senderIp}, which this master holds`);
+    }, this.cfg.advertInterval);
   }
 
   /** Someone else claims our VIP or VRID: log, count, and follow the configured policy. */

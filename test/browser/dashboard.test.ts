@@ -88,6 +88,7 @@ test('dashboard: the VRRP table shows state, effective priority, master and coun
   clock.advance(2000);
   engine.setBackend('be', false);
   clock.advance(100);
+  assert.deepEqual(engine.status().map((v) => v.duplicateVip.events), [0, 0], 'a preemption is not a duplicate VIP');
 
   const backend = await taggedBackend('s1');
   t.after(() => backend.close());
@@ -106,6 +107,12 @@ test('dashboard: the VRRP table shows state, effective priority, master and coun
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   assert.ok(overflow, 'no horizontal scrolling at phone width');
   await page.screenshot({ path: `${OUTPUT}dashboard-vrrp.png`, fullPage: true });
+  // The Maintenance button asks the daemon (which runs no VRRP thread here, so it refuses): the
+  // request is the dashboard's part; the maintenance itself is tested in namespaces.
+  const asked = page.waitForRequest((r) => r.url().endsWith('/api/v1/vrrp/VI_1') && r.method() === 'POST');
+  await page.click('[data-vrrp="VI_1"] button[data-vrrp-maint="on"]');
+  assert.deepEqual((await asked).postDataJSON(), { maintenance: true });
+  await page.waitForSelector('#msg >> text=refused: HTTP 404', { timeout: 5000 });
 });
 
 test('dashboard: the VIP election card shows the role, epoch, identity and VIPs', async (t) => {

@@ -70,6 +70,21 @@ test('instance: a second GARP burst garpMasterDelay after becoming master (keepa
   assert.equal(gone.net.garps.filter((g) => g.host === 'n1').length, 5, 'no second burst from a node that left master');
 });
 
+test('instance: a preempting peer\'s gratuitous ARP, arriving before its advert, is not a duplicate VIP', () => {
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const a = node(net, net.host('a', '10.0.0.1'), { priority: 150, track: { backends: ['be'], backendWeight: -80 } });
+  const b = node(net, net.host('b', '10.0.0.2'), { priority: 100 });
+  a.inst.start();
+  b.inst.start();
+  clock.advance(2000);
+  assert.equal(states([a, b]), 'master backup');
+  a.inst.setBackend('be', false); // 70: b preempts, and its GARPs may reach a before its advert does
+  clock.advance(2000);
+  assert.equal(states([a, b]), 'backup master');
+  assert.equal(a.inst.status().duplicateVip.events, 0, a.logs.filter((l) => l.fields.event === 'vrrp-duplicate-vip').map((l) => l.msg).join('\n'));
+});
+
 test('instance: maintenance hands the VIP over at once (priority 0) and keeps the node out; cleared, it preempts back', () => {
   const { clock, nodes } = bed(150, 100);
   for (const n of nodes) n.inst.start();
@@ -220,7 +235,10 @@ test('instance: duplicate VIP — an ARP from another MAC claiming the VIP is co
   clock.advance(1000);
   assert.equal(a.inst.machine.state, 'master');
   other.sendFrame('eth0', garpFrame(other.mac, '10.0.0.100'));
-  assert.equal(a.inst.status().duplicateVip.events, 1);
+  other.sendFrame('eth0', garpFrame(other.mac, '10.0.0.100'));
+  assert.equal(a.inst.status().duplicateVip.events, 0, 'judged one advert interval later (a preempting peer would have demoted us by then)');
+  clock.advance(100);
+  assert.equal(a.inst.status().duplicateVip.events, 1, 'one event for the burst');
   assert.equal(a.inst.machine.state, 'master', 'policy warn keeps the VIP');
   assert.ok(a.logs.some((l) => l.fields.event === 'vrrp-duplicate-vip'));
 
@@ -231,6 +249,7 @@ test('instance: duplicate VIP — an ARP from another MAC claiming the VIP is co
   s.inst.start();
   clock2.advance(1000);
   x.sendFrame('eth0', garpFrame(x.mac, '10.0.0.100'));
+  clock2.advance(100);
   assert.equal(s.inst.machine.state, 'fault');
   assert.deepEqual(s.host.vips, []);
   clock2.advance(5000 + 500);

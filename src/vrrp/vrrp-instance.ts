@@ -73,6 +73,8 @@ export class VrrpInstance {
   /** keepalived's second burst of gratuitous ARPs, `garpMasterDelay` after becoming master. */
   private secondBurstTimer: Timer | undefined;
   private holdTimer: Timer | undefined;
+  /** A lower-priority peer advertising as master while we are master: one episode (see onPacket). */
+  private lowerMaster: { src: string; sinceMs: number; lastMs: number; reported: boolean } | undefined;
   /** An ARP claim on our VIP waiting one advert interval before it counts (see onArp). */
   private arpClaimTimer: Timer | undefined;
   private stopArp: (() => void) | undefined;
@@ -260,7 +262,17 @@ export class VrrpInstance {
     const wasMaster = this.machine.state === 'master';
     const fx = this.machine.receive(now, { src: ip.src, priority: advert.priority, advertIntervalCs: advert.advertIntervalCs });
     if (wasMaster && this.machine.state === 'master' && advert.priority > 0 && advert.priority < this.machine.effectivePriority) {
-      this.duplicate('advert', `${ip.src} also claims to be master of VRID ${advert.vrid} (priority ${advert.priority})`);
+      // A peer yielding to us can send one more advert before ours reaches it; one still advertising
+      // an interval later does not hear us (a one-way path): that is a second master, once per episode.
+      const lm = this.lowerMaster;
+      if (!lm || lm.src !== ip.src || now - lm.lastMs > 3 * this.cfg.advertInterval) this.lowerMaster = { src: ip.src, sinceMs: now, lastMs: now, reported: false };
+      else {
+        lm.lastMs = now;
+        if (!lm.reported && now - lm.sinceMs >= this.cfg.advertInterval) {
+          lm.reported = true;
+          this.duplicate('advert', `${ip.src} also claims to be master of VRID ${advert.vrid} (priority ${advert.priority}) and does not yield: it does not hear our adverts`);
+        }
+      }
     }
     if (this.machine.state === 'backup' && advert.priority > this.machine.effectivePriority) this.checkWeightGap(ip.src, advert.priority);
     this.apply(fx);

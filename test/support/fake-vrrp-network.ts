@@ -24,7 +24,7 @@ export class FakeNetwork {
     if (from.cut) return;
     const packet = encodeIpv4({ tos: 0xc0, id: 0, ttl: 255, protocol: 112, src, dst }, message);
     for (const h of this.hosts) {
-      if (h === from || h.cut) continue;
+      if (h === from || h.cut || h.deaf) continue;
       if (dst !== VRRP_MULTICAST_GROUP && dst !== h.ip) continue;
       this.clock.setTimeout(() => {
         if (!h.cut) h.receive(packet);
@@ -35,7 +35,7 @@ export class FakeNetwork {
   arp(from: FakeHost, frame: Uint8Array): void {
     if (from.cut) return;
     this.garps.push({ atMs: this.clock.now(), host: from.name, frame });
-    for (const h of this.hosts) if (h !== from && !h.cut) for (const w of h.arpWatchers) w(frame);
+    for (const h of this.hosts) if (h !== from && !h.cut && !h.deaf) for (const w of h.arpWatchers) w(frame);
   }
 }
 
@@ -45,6 +45,8 @@ export class FakeHost implements VrrpHost {
   readonly receivers = new Set<(p: Uint8Array) => void>();
   readonly arpWatchers = new Set<(f: Uint8Array) => void>();
   cut = false;
+  /** Hears nothing but is heard: a one-way path (multicast filtered in one direction). */
+  deaf = false;
   linkUp = true;
   sent = 0;
 

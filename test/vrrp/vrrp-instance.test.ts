@@ -85,6 +85,29 @@ test('instance: a preempting peer\'s gratuitous ARP, arriving before its advert,
   assert.equal(a.inst.status().duplicateVip.events, 0, a.logs.filter((l) => l.fields.event === 'vrrp-duplicate-vip').map((l) => l.msg).join('\n'));
 });
 
+test('instance: a second master that does not hear us (one-way path) is one duplicate event; a peer yielding with one stale advert is none', () => {
+  const { clock, nodes } = bed(150, 100);
+  const [a, b] = nodes as [typeof nodes[0], typeof nodes[0]];
+  b.host.deaf = true; // b hears nothing: it becomes master too, while a hears its adverts
+  for (const n of nodes) n.inst.start();
+  clock.advance(3000);
+  assert.equal(states(nodes), 'master master');
+  const advertEvents = () => a.logs.filter((l) => l.fields.event === 'vrrp-duplicate-vip' && l.fields.kind === 'advert');
+  assert.equal(advertEvents().length, 1, 'one episode, not one event per advert (b\'s GARP is a separate ARP event)');
+  assert.match(advertEvents()[0]!.msg, /10\.0\.0\.2 also claims to be master .* does not yield/);
+  b.host.deaf = false;
+  clock.advance(1000);
+  assert.equal(states(nodes), 'master backup', 'healed: b yields');
+  assert.equal(advertEvents().length, 1);
+
+  // A takeover race: the yielding peer's last advert, sent before ours reached it, arrives once.
+  const before = a.inst.status().duplicateVip.events;
+  const stale = encodeAdvert({ version: 3, vrid: 51, priority: 100, advertIntervalCs: 10, addresses: ['10.0.0.100'], authPass: '' }, { src: '10.0.0.2', dst: '224.0.0.18' });
+  a.host.receive(encodeIpv4({ tos: 0, id: 0, ttl: 255, protocol: 112, src: '10.0.0.2', dst: '224.0.0.18' }, stale));
+  clock.advance(1000);
+  assert.equal(a.inst.status().duplicateVip.events, before, 'one stale advert from a yielding peer is not a duplicate');
+});
+
 test('instance: maintenance hands the VIP over at once (priority 0) and keeps the node out; cleared, it preempts back', () => {
   const { clock, nodes } = bed(150, 100);
   for (const n of nodes) n.inst.start();

@@ -14,6 +14,8 @@ parentPort?.on('message', (m: ToVrrpWorker) => {
     post({ type: 'status', instances: [], loopDelayMs: { p99: 0, max: 0 } });
     if (first) setTimeout(() => { throw new Error('bug in the VRRP thread'); }, 10);
     else post({ type: 'log', level: 'info', fields: { event: 'vrrp-thread-restarted', instances: m.instances.length }, msg: 'restarted' });
+  } else if (m.type === 'maintenance' && !first) {
+    post({ type: 'log', level: 'info', fields: { event: 'vrrp-thread-maintenance', name: m.name, on: m.on }, msg: 'maintenance' });
   } else if (m.type === 'stop') {
     post({ type: 'stopped' });
     parentPort?.close();

@@ -86,6 +86,7 @@ export class Metrics {
       for (const v of source.vrrp()) for (const st of VRRP_STATES) yield [{ vrrp_instance: v.name, state: st }, v.state === st ? 1 : 0];
     });
     perInstance('kubeha_vrrp_priority', 'Configured VRRP priority.', 'gauge', (v) => v.priority);
+    perInstance('kubeha_vrrp_maintenance', '1 while the instance is in maintenance (out of the election through the admin API), else 0.', 'gauge', (v) => (v.maintenance ? 1 : 0));
     perInstance('kubeha_vrrp_effective_priority', 'Advertised VRRP priority: configured plus track weights.', 'gauge', (v) => v.effectivePriority);
     perInstance('kubeha_vrrp_transitions_total', 'VRRP state changes of the instance.', 'counter', (v) => v.transitions);
     perInstance('kubeha_vrrp_adverts_sent_total', 'VRRP advertisements sent.', 'counter', (v) => v.adverts.sent);

@@ -95,7 +95,7 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
     for (const v of s.vrrp) {
       const prio = v.effectivePriority === v.priority ? String(v.priority) : `${v.effectivePriority}/${v.priority}`;
       const master = v.state === 'master' ? 'this node' : v.master ? `${v.master.address} (${v.master.priority})` : '-';
-      rows.push([v.name, v.interface, String(v.virtualRouterId), `v${v.version}`, v.state.toUpperCase(), prio, master, formatAge(nowMs - Date.parse(v.since)), v.vips.join(',')]);
+      rows.push([v.name, v.interface, String(v.virtualRouterId), `v${v.version}`, v.maintenance ? 'MAINTENANCE' : v.state.toUpperCase(), prio, master, formatAge(nowMs - Date.parse(v.since)), v.vips.join(',')]);
       if (v.maintenance) warnings.push(`vrrp ${v.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
       else if (v.state === 'fault') problems.push(`vrrp ${v.name} is in FAULT: ${v.fault ?? 'unknown cause'}`);
       else if (v.effectivePriority < v.priority) warnings.push(`vrrp ${v.name} runs at priority ${v.effectivePriority} of ${v.priority}: ${describeTrack(v.track)}`);

@@ -96,6 +96,7 @@ test('VRRP maintenance is a warning, not a problem: the operator asked for it', 
   const r = statusReport(node({ vrrp: [vrrp({ state: 'fault', fault: 'maintenance', maintenance: true })] }), NOW);
   assert.deepEqual(r.problems, []);
   assert.deepEqual(r.warnings, ['vrrp VI_1 is in maintenance, out of the election (kubeha maintenance off brings it back)']);
+  assert.match(r.text, /^VI_1\s+eth0\s+51\s+v3\s+MAINTENANCE\s/m);
 });
 
 test('VRRP fault is a problem; a lowered priority names the failing tracks; duplicate VIPs and refused reloads warn', () => {

@@ -66,9 +66,11 @@ test('promtool test rules: split brain, no master, FAULT, no usable server, a re
       ],
     },
     {
-      // lb2 in FAULT for a minute; lb1's backend loses every server.
+      // lb2 in FAULT for a minute (lb3 too, but in maintenance: asked for, no alert); lb1's backend loses every server.
       interval: '5s',
-      input_series: [state(2, 'fault', '1x12'), series('kubeha_backend_servers_up', { ...node(1), backend: 'apiservers' }, '0x12')],
+      input_series: [state(2, 'fault', '1x12'), series('kubeha_vrrp_maintenance', { ...node(2), ...vi }, '0x12'),
+        state(3, 'fault', '1x12'), series('kubeha_vrrp_maintenance', { ...node(3), ...vi }, '1x12'),
+        series('kubeha_backend_servers_up', { ...node(1), backend: 'apiservers' }, '0x12')],
       alert_rule_test: [
         { eval_time: '1m', alertname: 'KubehaVrrpFault', exp_alerts: [expect('KubehaVrrpFault', { ...node(2), ...vi, state: 'fault' }, fill({ ...node(2), ...vi }))] },
         { eval_time: '1m', alertname: 'KubehaBackendNoServers', exp_alerts: [expect('KubehaBackendNoServers', { ...node(1), backend: 'apiservers' }, fill({ ...node(1), backend: 'apiservers' }))] },

@@ -99,7 +99,8 @@ function render(st, rates) {
   $('#vrrp').style.display = vrrp.length ? '' : 'none';
   if (vrrp.length) $('#vrrp').innerHTML = '<h2>VRRP</h2><div class="scroll"><table><tr><th>instance</th><th>state</th><th>priority</th><th>master</th><th>VIPs</th><th>adverts</th><th>dropped</th><th>dup. VIP</th><th></th></tr>'
     + vrrp.map((v) => '<tr data-vrrp="' + esc(v.name) + '"><td>' + esc(v.name) + ' <small>' + esc(v.interface) + ' vrid ' + v.virtualRouterId + ' v' + v.version + '</small></td>'
-      + '<td><b style="color:var(' + (v.state === 'master' ? '--up' : v.state === 'fault' ? '--down' : '--muted') + ')">' + esc(v.state.toUpperCase()) + '</b>' + (v.fault ? ' <small>' + esc(v.fault) + '</small>' : '') + '</td>'
+      + (v.maintenance ? '<td><b style="color:var(--warn)">MAINTENANCE</b></td>'
+        : '<td><b style="color:var(' + (v.state === 'master' ? '--up' : v.state === 'fault' ? '--down' : '--muted') + ')">' + esc(v.state.toUpperCase()) + '</b>' + (v.fault ? ' <small>' + esc(v.fault) + '</small>' : '') + '</td>')
       + '<td>' + v.effectivePriority + (v.effectivePriority !== v.priority ? ' <small>(' + v.priority + ')</small>' : '') + '</td>'
       + '<td>' + (v.master ? esc(v.master.address) + ' <small>(' + v.master.priority + ')</small>' : '-') + '</td>'
       + '<td>' + v.vips.map(esc).join(' ') + '</td>'

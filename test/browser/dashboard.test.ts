@@ -113,6 +113,13 @@ test('dashboard: the VRRP table shows state, effective priority, master and coun
   await page.click('[data-vrrp="VI_1"] button[data-vrrp-maint="on"]');
   assert.deepEqual((await asked).postDataJSON(), { maintenance: true });
   await page.waitForSelector('#msg >> text=refused: HTTP 404', { timeout: 5000 });
+  // An instance in maintenance says so, and its button offers to resume.
+  assert.equal(engine.setMaintenance('VI_1', true), true);
+  clock.advance(200);
+  daemon.vrrp.instances = engine.status();
+  await page.waitForSelector('[data-vrrp="VI_1"] button[data-vrrp-maint="off"]', { timeout: 5000 });
+  assert.equal(await page.textContent('[data-vrrp="VI_1"] button[data-vrrp-maint]'), 'Resume');
+  assert.equal(await page.textContent('[data-vrrp="VI_1"] td:nth-child(2)'), 'MAINTENANCE');
 });
 
 test('dashboard: the VIP election card shows the role, epoch, identity and VIPs', async (t) => {

@@ -94,7 +94,7 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
 const countOf = (findings: Finding[], v: Verdict) => findings.filter((f) => f.verdict === v).length;
 
 /** The findings as a table, each fix under its finding, and a count. */
-export function formatFindings(title: string, findings: Finding[]): string {
+function formatFindings(title: string, findings: Finding[]): string {
   const rows = [['', 'TARGET', 'CHECK', 'FINDING']];
   const fixes = new Map<number, string>();
   findings.forEach((f, i) => {

@@ -51,9 +51,9 @@ export interface DoctorObservations {
 
 const DAY_MS = 86_400_000;
 /** Expiry closer than this is a warning: kubeadm's certificates last a year and are forgotten. */
-export const CERT_WARN_DAYS = 30;
+const CERT_WARN_DAYS = 30;
 /** The Date header has whole seconds; more than this apart is a real skew. */
-export const CLOCK_SKEW_WARN_MS = 2000;
+const CLOCK_SKEW_WARN_MS = 2000;
 
 const excerpt = (s: string | undefined) => (s ?? '').replace(/\s+/g, ' ').trim().slice(0, 160);
 

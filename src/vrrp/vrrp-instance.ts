@@ -20,8 +20,8 @@ export interface InstanceSink {
   changed(): void;
 }
 
-/** The fault reason of an instance in maintenance (status and `kubeha status` recognise it). */
-export const MAINTENANCE_FAULT = 'maintenance';
+/** The fault reason of an instance in maintenance. */
+const MAINTENANCE_FAULT = 'maintenance';
 
 /** Notify hooks that may wait behind a running one; beyond it the oldest waiting are dropped. */
 const MAX_PENDING_NOTIFY = 8;

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { formatHostPort, parseHostPort } from '../config/address.js';
 import { parse as parseYaml } from 'yaml';
+import type { NodeState } from '../observe/node-state.js';
+import { statusReport, type StatusReport } from '../observe/status-report.js';
 
 /** Where a running daemon's admin API answers, and the headers it wants. */
 export interface AdminTarget {
@@ -57,4 +59,32 @@ export function unreachable(url: string, err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const why = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
   return `cannot reach the daemon at ${url}: ${why}; is kubeha running with this config? [KUBEHA_ERR_ADMIN_UNREACHABLE]`;
+}
+
+/** A daemon's state and its verdict, or why there is none (the message ends in an error code). */
+export type JudgedState = { ok: true; url: string; state: NodeState; report: StatusReport } | { ok: false; url: string; error: string };
+
+/**
+ * GETs /api/v1/state and judges it as `kubeha status` does. Whatever answered may be another
+ * program, or a daemon of another version: this never throws.
+ */
+export async function fetchJudgedState(target: AdminTarget): Promise<JudgedState> {
+  const url = `${target.base}/api/v1/state`;
+  let body: string;
+  try {
+    const res = await fetch(url, { headers: target.headers, signal: AbortSignal.timeout(10_000) });
+    if (res.status === 401 || res.status === 403) return { ok: false, url, error: `${url} answered ${res.status}: give the admin token with --token-file or the config's admin.tokenFile [KUBEHA_ERR_USAGE]` };
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    body = await res.text();
+  } catch (e) {
+    return { ok: false, url, error: unreachable(url, e) };
+  }
+  try {
+    const state = JSON.parse(body) as NodeState;
+    if (!Array.isArray(state?.frontends) || !Array.isArray(state.backends) || typeof state.startedAt !== 'string') throw new Error('no frontends, backends or startedAt');
+    const normalized = { ...state, vrrp: state.vrrp ?? [], events: state.events ?? [] };
+    return { ok: true, url, state: normalized, report: statusReport(normalized, Date.now()) };
+  } catch (e) {
+    return { ok: false, url, error: `${url} did not answer with a kubeha state (${e instanceof Error ? e.message : String(e)}): is that kubeha's admin address? [KUBEHA_ERR_ADMIN_UNREACHABLE]` };
+  }
 }

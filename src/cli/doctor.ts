@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { formatProblem } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
-import { assess, type Finding, type Verdict } from '../doctor/assess.js';
+import { assess, type Finding, type NodeObservation, type Verdict } from '../doctor/assess.js';
 import { httpsGet, probeEtcd, type HttpsObservation, type ProbeOptions } from '../doctor/probe.js';
 import type { EtcdTls } from '../election/etcd-client.js';
 import { table } from '../observe/status-report.js';
+import { fetchJudgedState, resolveAdmin } from './admin-client.js';
 
 export interface DoctorOptions {
   inventory: string;
@@ -18,6 +19,9 @@ export interface DoctorOptions {
   etcdKey?: string;
   /** commander's negation of --no-etcd. */
   etcd: boolean;
+  /** kubeha admin addresses to ask for their state (`kubeha status` of each), and their token. */
+  admin?: string[];
+  tokenFile?: string;
   json?: boolean;
 }
 
@@ -84,8 +88,18 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
     }
     return Promise.all(plan.etcdEndpoints.map((e) => probeEtcd(e, tls, timeoutMs)));
   })();
-  const [masters, viaVip, etcd] = await Promise.all([mastersP, viaVipP, etcdP]);
-  const findings = assess({ vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, nowMs: Date.now() });
+  const nodesP = Promise.all((o.admin ?? []).map(async (admin): Promise<NodeObservation> => {
+    const target = await resolveAdmin({ admin, ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}) });
+    if (typeof target === 'string') return { target: admin, error: target };
+    const judged = await fetchJudgedState(target);
+    if (!judged.ok) return { target: admin, error: judged.error };
+    const { state, report } = judged;
+    const up = state.backends.map((b) => `${b.name} ${b.servers.filter((x) => x.state === 'up' && !x.removed).length}/${b.servers.filter((x) => !x.removed).length} up`);
+    const vrrp = state.vrrp.map((v) => `${v.name} ${v.state.toUpperCase()}`);
+    return { target: admin, problems: report.problems, warnings: report.warnings, summary: `serving: ${[...up, ...vrrp].join(', ') || 'nothing configured'}` };
+  }));
+  const [masters, viaVip, etcd, nodes] = await Promise.all([mastersP, viaVipP, etcdP, nodesP]);
+  const findings = assess({ nodes, vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, nowMs: Date.now() });
   if (o.json) out.write(`${JSON.stringify({ cluster: inv.cluster, endpoint: plan.endpoint, findings }, null, 2)}\n`);
   else out.write(formatFindings(`kubeha doctor: ${inv.cluster}, VIP ${plan.vipAddress}:${plan.frontendPort}, ${inv.masters.length} masters, ${plan.etcdEndpoints.length} etcd endpoints`, findings));
   return countOf(findings, 'fail') > 0 ? 1 : 0;

@@ -85,6 +85,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--etcd-cert <file>', 'etcd client certificate (default PKI/apiserver-etcd-client.crt)')
     .option('--etcd-key <file>', 'etcd client key (default PKI/apiserver-etcd-client.key)')
     .option('--no-etcd', 'do not look at etcd')
+    .option('--admin <host:port>', 'also ask this kubeha node for its state (repeat for each LB node)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--token-file <file>', 'admin bearer token for --admin')
     .option('--json', 'the findings as JSON')
     .action(async (o: DoctorOptions) => exit(await doctorCommand(o)));
   program

@@ -1,5 +1,4 @@
-import type { NodeState } from '../observe/node-state.js';
-import { resolveAdmin, unreachable, type AdminSelector } from './admin-client.js';
+import { fetchJudgedState, resolveAdmin, unreachable, type AdminSelector } from './admin-client.js';
 
 export interface MaintenanceOptions extends AdminSelector {
   /** One VRRP instance; default every instance of the daemon. */
@@ -22,30 +21,29 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
     err.write(`${target}\n`);
     return 2;
   }
-  const ask = async (path: string, init: RequestInit = {}) => {
-    const url = `${target.base}${path}`;
+  const judged = await fetchJudgedState(target);
+  if (!judged.ok) {
+    err.write(`${judged.error}\n`);
+    return 2;
+  }
+  const instances = judged.state.vrrp.filter((v) => o.instance === undefined || v.name === o.instance);
+  if (instances.length === 0) {
+    err.write(`${o.instance ? `no VRRP instance ${o.instance}` : 'no VRRP instances'} on this daemon [KUBEHA_ERR_USAGE]\n`);
+    return 1;
+  }
+  const post = async (name: string) => {
+    const url = `${target.base}/api/v1/vrrp/${encodeURIComponent(name)}`;
     try {
-      const res = await fetch(url, { ...init, headers: { ...target.headers, 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
-      return { url, status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+      const res = await fetch(url, { method: 'POST', headers: { ...target.headers, 'content-type': 'application/json' }, body: JSON.stringify({ maintenance: mode === 'on' }), signal: AbortSignal.timeout(10_000) });
+      return { status: res.status, body: (await res.json().catch(() => ({}))) as { error?: unknown } };
     } catch (e) {
       err.write(`${unreachable(url, e)}\n`);
       return undefined;
     }
   };
-  const state = await ask('/api/v1/state');
-  if (!state) return 2;
-  if (state.status !== 200) {
-    err.write(`${state.url} answered ${state.status}${state.status === 401 ? ': give the admin token with --token-file or the config\'s admin.tokenFile' : ''} [KUBEHA_ERR_USAGE]\n`);
-    return 2;
-  }
-  const instances = ((state.body as unknown as NodeState).vrrp ?? []).filter((v) => o.instance === undefined || v.name === o.instance);
-  if (instances.length === 0) {
-    err.write(`${o.instance ? `no VRRP instance ${o.instance}` : 'no VRRP instances'} on this daemon [KUBEHA_ERR_USAGE]\n`);
-    return 1;
-  }
   let failed = 0;
   for (const v of instances) {
-    const r = await ask(`/api/v1/vrrp/${encodeURIComponent(v.name)}`, { method: 'POST', body: JSON.stringify({ maintenance: mode === 'on' }) });
+    const r = await post(v.name);
     if (!r) return 2;
     if (r.status !== 200) {
       failed++;

@@ -1,6 +1,4 @@
-import type { NodeState } from '../observe/node-state.js';
-import { statusReport } from '../observe/status-report.js';
-import { resolveAdmin, unreachable, type AdminSelector } from './admin-client.js';
+import { fetchJudgedState, resolveAdmin, type AdminSelector } from './admin-client.js';
 
 export interface StatusOptions extends AdminSelector {
   json?: boolean;
@@ -17,31 +15,12 @@ export async function statusCommand(o: StatusOptions, out: NodeJS.WritableStream
     err.write(`${target}\n`);
     return 2;
   }
-  const url = `${target.base}/api/v1/state`;
-  let body: string;
-  try {
-    const res = await fetch(url, { headers: target.headers, signal: AbortSignal.timeout(10_000) });
-    if (res.status === 401 || res.status === 403) {
-      err.write(`${url} answered ${res.status}: give the admin token with --token-file or the config's admin.tokenFile [KUBEHA_ERR_USAGE]\n`);
-      return 2;
-    }
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = await res.text();
-  } catch (e) {
-    err.write(`${unreachable(url, e)}\n`);
+  const judged = await fetchJudgedState(target);
+  if (!judged.ok) {
+    err.write(`${judged.error}\n`);
     return 2;
   }
-  // Whatever answered may be another program, or a daemon of another version: judge, never crash.
-  let state: NodeState;
-  let report: ReturnType<typeof statusReport>;
-  try {
-    state = JSON.parse(body) as NodeState;
-    if (!Array.isArray(state?.frontends) || !Array.isArray(state.backends) || typeof state.startedAt !== 'string') throw new Error('no frontends, backends or startedAt');
-    report = statusReport({ ...state, vrrp: state.vrrp ?? [], events: state.events ?? [] }, Date.now());
-  } catch (e) {
-    err.write(`${url} did not answer with a kubeha state (${e instanceof Error ? e.message : String(e)}): is that kubeha's admin address? [KUBEHA_ERR_ADMIN_UNREACHABLE]\n`);
-    return 2;
-  }
+  const { state, report } = judged;
   // Judged here, not taken from the daemon's `health`: the same verdict from any daemon version.
   out.write(o.json ? `${JSON.stringify({ ...state, health: { problems: report.problems, warnings: report.warnings } }, null, 2)}\n` : report.text);
   return report.problems.length > 0 ? 1 : 0;

@@ -37,7 +37,12 @@ export interface EtcdObservation {
   alarms?: string[];
 }
 
+/** What a kubeha node's admin API said (`kubeha status`'s verdict), or why it did not. */
+export type NodeObservation = { target: string; problems: string[]; warnings: string[]; summary: string } | { target: string; error: string };
+
 export interface DoctorObservations {
+  /** kubeha nodes asked through their admin API (--admin), if any. */
+  nodes?: NodeObservation[];
   vip: string;
   frontendPort: number;
   masters: MasterObservation[];
@@ -202,9 +207,19 @@ function etcdFindings(o: DoctorObservations): Finding[] {
   return out;
 }
 
-/** Every finding, apiservers first, then the VIP, then etcd. */
+function nodeFindings(n: NodeObservation): Finding[] {
+  const target = `kubeha@${n.target}`;
+  if ('error' in n) return [{ check: 'lb-node', target, verdict: 'fail', message: n.error, fix: 'is kubeha running there, with this admin address and token?' }];
+  return [
+    ...n.problems.map((p): Finding => ({ check: 'lb-node', target, verdict: 'fail', message: p, fix: `kubeha status --admin ${n.target} on that node shows the whole state` })),
+    ...n.warnings.map((w): Finding => ({ check: 'lb-node', target, verdict: 'warn', message: w })),
+    ...(n.problems.length + n.warnings.length === 0 ? [{ check: 'lb-node', target, verdict: 'ok' as const, message: n.summary }] : []),
+  ];
+}
+
+/** Every finding: the kubeha nodes asked, the apiservers, the VIP, then etcd. */
 export function assess(o: DoctorObservations): Finding[] {
-  const out: Finding[] = [];
+  const out: Finding[] = (o.nodes ?? []).flatMap(nodeFindings);
   for (const m of o.masters) {
     out.push(readyFinding(`${m.name} ${m.readyz.target}`, m.name, m.readyz, `is kube-apiserver running on ${m.readyz.target}? (crictl ps, journalctl -u kubelet)`));
     out.push(...certFindings(m, o.vip, o.nowMs), ...clockFinding(m));

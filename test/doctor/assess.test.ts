@@ -141,3 +141,20 @@ test('etcd: quorum lost, one failure from losing it, an even count, members the 
   assert.deepEqual(only(none, 'etcd-quorum'), [], 'no member answered: the member findings say it');
   assert.equal(assess(obs({ etcd: { skipped: 'not asked' } })).filter((f) => f.check === 'etcd')[0]!.verdict, 'skip');
 });
+
+test('kubeha nodes asked through --admin: their problems fail, their warnings warn, a silent one fails', () => {
+  const fs = assess(obs({
+    nodes: [
+      { target: 'lb1:9000', problems: [], warnings: [], summary: 'serving: apiservers 3/3 up, VI_1 MASTER' },
+      { target: 'lb2:9000', problems: ['backend apiservers has no usable server (3 configured)'], warnings: ['server apiservers/m1 (10.0.0.1:6443) is down: timeout'], summary: '' },
+      { target: 'lb3:9000', error: 'cannot reach the daemon at http://lb3:9000/api/v1/state: ECONNREFUSED; is kubeha running with this config? [KUBEHA_ERR_ADMIN_UNREACHABLE]' },
+    ],
+  }));
+  assert.deepEqual(only(fs, 'lb-node').map((f) => [f.verdict, f.target, f.message.split(':')[0]]), [
+    ['ok', 'kubeha@lb1:9000', 'serving'],
+    ['fail', 'kubeha@lb2:9000', 'backend apiservers has no usable server (3 configured)'],
+    ['warn', 'kubeha@lb2:9000', 'server apiservers/m1 (10.0.0.1'],
+    ['fail', 'kubeha@lb3:9000', 'cannot reach the daemon at http'],
+  ]);
+  assert.equal(fs[0]!.check, 'lb-node', 'the nodes come first');
+});

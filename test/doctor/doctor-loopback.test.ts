@@ -55,6 +55,8 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   const withoutVip = await selfSignedCert('master3', ['IP:127.0.0.4', 'DNS:kubernetes']);
   const apiPort = await freePort(MASTERS.map(([, ip]) => ip));
   const lbPort = await freePort([VIP]);
+  const adminPort = await freePort(['127.0.0.1']);
+  const admin = [`127.0.0.1:${adminPort}`];
 
   const sims: SimApiserver[] = [];
   t.after(() => sims.forEach((s) => s.stop()));
@@ -69,6 +71,7 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   const daemon = new Daemon({ log: pino({ level: 'silent' }) });
   t.after(() => daemon.shutdown(0));
   const lb = (masters: readonly (typeof MASTERS)[number][]) => config({
+    admin: { bind: `127.0.0.1:${adminPort}` },
     frontends: [{ name: 'apiserver', bind: `${VIP}:${lbPort}`, backend: 'apiservers' }],
     backends: [{ name: 'apiservers', healthCheck: { type: 'https', path: '/readyz', interval: '200ms', timeout: '1s', rise: 1, fall: 1 }, servers: masters.map(([name, ip]) => ({ name, address: `${ip}:${apiPort}` })) }],
   });
@@ -88,7 +91,7 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   await startMasters(withVip);
   await daemon.start(lb(MASTERS));
   await allUp(3);
-  const healthy = await run({ inventory });
+  const healthy = await run({ inventory, admin });
   assert.equal(healthy.code, 0, healthy.text);
   assert.deepEqual(healthy.findings.filter((f) => f.verdict !== 'ok' && f.check !== 'etcd'), [], healthy.text);
   assert.match(find(healthy.findings, 'vip-spread', `${VIP}:${lbPort}`)[0]!.message, /reached every ready master: master\d, master\d, master\d/);
@@ -96,12 +99,13 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   assert.match(healthy.text, /^ok\s+master1\s+apiserver-ready\s+master1 127\.0\.0\.2:\d+: \/readyz 200/m);
   assert.match(healthy.text, /^skip\s+etcd\s+etcd\s+not asked \(--no-etcd\)$/m);
   assert.match(healthy.text, /0 failed, 0 warnings, \d+ ok, 1 skipped\n$/);
+  assert.deepEqual(find(healthy.findings, 'lb-node', `kubeha@${admin[0]}`).map((f) => [f.verdict, f.message]), [['ok', 'serving: apiservers 3/3 up']], 'the LB node asked through its admin API');
 
   // The classic mistakes: master3's certificate lacks the VIP, and the LB config forgot master3.
   await startMasters([withVip[0]!, withVip[1]!, withoutVip]);
   assert.deepEqual(await daemon.apply(lb(MASTERS.slice(0, 2))), { ok: true });
   await allUp(2);
-  const broken = await run({ inventory });
+  const broken = await run({ inventory, admin });
   assert.equal(broken.code, 1, broken.text);
   const cert = find(broken.findings, 'apiserver-cert-vip', 'master3')[0]!;
   assert.equal(cert.verdict, 'fail');
@@ -116,10 +120,13 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   // The front door closed: nothing listens on the VIP; a dead master is named too.
   await daemon.shutdown(0);
   sims[1]!.stop();
-  const closed = await run({ inventory });
+  const closed = await run({ inventory, admin });
   assert.equal(closed.code, 1);
   assert.match(find(closed.findings, 'vip-ready', `${VIP}:${lbPort}`)[0]!.message, /nothing answers on the VIP in 2 tries \(ECONNREFUSED\)/, 'two refusals are enough, not the 9 samples');
   assert.match(find(closed.findings, 'apiserver-ready', 'master2')[0]!.message, /no answer \(ECONNREFUSED\)/);
+  const node = find(closed.findings, 'lb-node', `kubeha@${admin[0]}`)[0]!;
+  assert.equal(node.verdict, 'fail');
+  assert.match(node.message, /cannot reach the daemon .*ECONNREFUSED/);
 });
 
 test('kubeha doctor: a bad inventory or option exits 2 with the problem', async (t) => {

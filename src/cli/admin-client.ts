@@ -40,7 +40,7 @@ export async function resolveAdmin(sel: AdminSelector): Promise<AdminTarget | st
     if (typeof admin.tokenFile === 'string') tokenFile ??= admin.tokenFile;
   }
   const hp = parseHostPort(bind, true);
-  if (typeof hp === 'string') return `--admin ${bind}: ${hp} [KUBEHA_ERR_USAGE]`;
+  if (typeof hp === 'string') return `admin address ${bind}: ${hp} [KUBEHA_ERR_USAGE]`;
   const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
   const headers: Record<string, string> = {};
   if (tokenFile) {

@@ -93,6 +93,7 @@ export class Daemon {
     if (!config.vipElection) return undefined;
     try {
       const election = new VipElection(config.vipElection, new RawHost(), this.log, `${hostname()}/${process.pid}`, () => this.retryBinds());
+      if (old?.stats.maintenance) election.setMaintenance(true); // kept across a reload that changes the election
       election.start();
       this.vipElection = election;
       return undefined;
@@ -401,6 +402,11 @@ export class Daemon {
   setVrrp(instance: string, change: unknown): { status: number; body: unknown } {
     const parsed = vrrpChangeSchema.safeParse(change);
     if (!parsed.success) return { status: 400, body: { error: 'expected {"maintenance": true|false}' } };
+    // The VIP election is addressed by its name, like an instance.
+    if (this.vipElection && instance === this.vipElection.cfg.name && !this.config?.vrrp?.instances.some((i) => i.name === instance)) {
+      this.vipElection.setMaintenance(parsed.data.maintenance);
+      return { status: 200, body: { name: instance, maintenance: parsed.data.maintenance } };
+    }
     if (!this.vrrp.setMaintenance(instance, parsed.data.maintenance)) return { status: 404, body: { error: `no vrrp instance ${instance}` } };
     const on = parsed.data.maintenance;
     this.log.warn({ event: 'vrrp-maintenance', instance, maintenance: on }, `vrrp ${instance}: maintenance ${on ? 'on: out of the election until cleared' : 'off: back in the election'} (admin API)`);

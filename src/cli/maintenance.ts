@@ -26,9 +26,14 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
     err.write(`${judged.error}\n`);
     return 2;
   }
-  const instances = judged.state.vrrp.filter((v) => o.instance === undefined || v.name === o.instance);
+  // VRRP instances, and the VIP election (addressed by its name, as an instance).
+  const e = judged.state.vipElection;
+  const instances = [
+    ...judged.state.vrrp.map((v) => ({ name: v.name, state: v.state as string })),
+    ...(e ? [{ name: e.name, state: e.leader ? 'master' : 'follower' }] : []),
+  ].filter((v) => o.instance === undefined || v.name === o.instance);
   if (instances.length === 0) {
-    err.write(`${o.instance ? `no VRRP instance ${o.instance}` : 'no VRRP instances'} on this daemon [KUBEHA_ERR_USAGE]\n`);
+    err.write(`${o.instance ? `no VRRP instance or VIP election ${o.instance}` : 'no VRRP instance and no VIP election'} on this daemon [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
   const post = async (name: string) => {

@@ -12,6 +12,8 @@ export class ElectionStats {
   lastKeepAliveMs: number | null = null;
   keepAliveFailures = 0;
   lastLoss: string | null = null;
+  /** Out of the election through the admin API (VIP election only). */
+  maintenance = false;
   /** Keepalive round trips (ms) not yet scraped: the metrics histogram drains them. */
   readonly keepAliveLatencies: number[] = [];
 

@@ -20,6 +20,11 @@ export class VipElection {
   private leadership: Leadership | undefined;
   private readonly clock: Clock;
   private running: Promise<void> | undefined;
+  /** Out of the election (admin API): no campaign until cleared. */
+  private maintenance = false;
+  /** Ends the current campaign or leadership (maintenance); wakes the loop when maintenance ends. */
+  private cancelTerm: (() => void) | undefined;
+  private resume: (() => void) | undefined;
   readonly stats: ElectionStats;
 
   constructor(
@@ -50,11 +55,25 @@ export class VipElection {
       if (e.kind === 'retry') this.log.warn({ event: 'vip-election-retry', error: e.error }, `vip-election: etcd: ${e.error}; retrying`);
     };
     while (!this.stop.signal.aborted) {
+      if (this.maintenance) {
+        await new Promise<void>((resolve) => {
+          this.resume = resolve;
+          this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.resume = undefined;
+        continue;
+      }
+      // One controller per term: shutdown or maintenance ends it (a leader's key is revoked).
+      const term = new AbortController();
+      const onStop = () => term.abort();
+      this.stop.signal.addEventListener('abort', onStop, { once: true });
+      this.cancelTerm = () => term.abort();
       let l: Leadership;
       try {
-        l = await campaign({ client: this.client, name: this.cfg.name, identity: this.stats.identity, timing: { ttlMs: this.cfg.ttl, marginMs: this.cfg.margin }, clock: this.clock, signal: this.stop.signal, onEvent });
+        l = await campaign({ client: this.client, name: this.cfg.name, identity: this.stats.identity, timing: { ttlMs: this.cfg.ttl, marginMs: this.cfg.margin }, clock: this.clock, signal: term.signal, onEvent });
       } catch {
-        return; // stopped while campaigning
+        this.stop.signal.removeEventListener('abort', onStop);
+        continue; // stopped (the loop ends) or put in maintenance while campaigning
       }
       if (!l.valid()) continue;
       this.leadership = l;
@@ -62,7 +81,21 @@ export class VipElection {
       await new Promise<void>((resolve) => l.signal.addEventListener('abort', () => resolve(), { once: true }));
       this.release(l.endReason());
       this.leadership = undefined;
+      this.stop.signal.removeEventListener('abort', onStop);
     }
+  }
+
+  /**
+   * Maintenance (admin API): on, a leader gives up the VIP at once (its key is revoked, so the next
+   * candidate takes over) and the node stops campaigning; off, it campaigns again.
+   */
+  setMaintenance(on: boolean): void {
+    if (this.maintenance === on) return;
+    this.maintenance = on;
+    this.stats.maintenance = on;
+    this.log.warn({ event: 'vip-election-maintenance', maintenance: on }, `vip-election ${this.cfg.name}: maintenance ${on ? 'on: out of the election until cleared' : 'off: campaigning again'}`);
+    if (on) this.cancelTerm?.();
+    else this.resume?.();
   }
 
   private take(l: Leadership): void {

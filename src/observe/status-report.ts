@@ -106,8 +106,9 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
 
   if (s.vipElection) {
     const e = s.vipElection;
-    sections.push(`vip election ${e.name}: ${e.leader ? `LEADER (epoch ${e.epoch})` : 'follower'} as ${e.identity}, VIPs ${e.vips.join(',')}` + (e.lastLoss ? `; last loss: ${e.lastLoss}` : ''));
+    sections.push(`vip election ${e.name}: ${e.leader ? `LEADER (epoch ${e.epoch})` : e.maintenance ? 'MAINTENANCE' : 'follower'} as ${e.identity}, VIPs ${e.vips.join(',')}` + (e.lastLoss ? `; last loss: ${e.lastLoss}` : ''));
     if (e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);
+    if (e.maintenance) warnings.push(`vip election ${e.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
   }
 
   if (s.events.length > 0) {

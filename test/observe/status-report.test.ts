@@ -121,7 +121,7 @@ test('VRRP fault is a problem; a lowered priority names the failing tracks; dupl
 });
 
 test('a VIP election follower waits for the VIP without a problem; the leader shows its epoch', () => {
-  const election = { name: 'vip', identity: 'lb2/42', leader: false, epoch: null, transitions: 0, lastAcquireMs: null, lastKeepAliveMs: null, keepAliveFailures: 0, lastLoss: null, vips: ['10.0.0.100/24'] };
+  const election = { name: 'vip', identity: 'lb2/42', leader: false, epoch: null, transitions: 0, lastAcquireMs: null, lastKeepAliveMs: null, keepAliveFailures: 0, lastLoss: null, maintenance: false, vips: ['10.0.0.100/24'] };
   const follower = statusReport(node({ vipElection: election, frontends: [{ ...node().frontends[0]!, listening: false }] }), NOW);
   assert.deepEqual(follower.problems, []);
   assert.match(follower.text, /vip election vip: follower as lb2\/42/);

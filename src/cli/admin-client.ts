@@ -88,3 +88,21 @@ export async function fetchJudgedState(target: AdminTarget): Promise<JudgedState
     return { ok: false, url, error: `${url} did not answer with a kubeha state (${e instanceof Error ? e.message : String(e)}): is that kubeha's admin address? [KUBEHA_ERR_ADMIN_UNREACHABLE]` };
   }
 }
+
+/**
+ * For commands that start by asking a daemon for its state: resolves the address, fetches and
+ * judges. On failure writes why to `err` and returns exit code 2.
+ */
+export async function askDaemon(sel: AdminSelector, err: NodeJS.WritableStream): Promise<{ target: AdminTarget; judged: Extract<JudgedState, { ok: true }> } | number> {
+  const target = await resolveAdmin(sel);
+  if (typeof target === 'string') {
+    err.write(`${target}\n`);
+    return 2;
+  }
+  const judged = await fetchJudgedState(target);
+  if (!judged.ok) {
+    err.write(`${judged.error}\n`);
+    return 2;
+  }
+  return { target, judged };
+}

@@ -1,4 +1,4 @@
-import { fetchJudgedState, resolveAdmin, unreachable, type AdminSelector } from './admin-client.js';
+import { askDaemon, unreachable, type AdminSelector } from './admin-client.js';
 
 export interface MaintenanceOptions extends AdminSelector {
   /** One VRRP instance; default every instance of the daemon. */
@@ -16,16 +16,9 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
     err.write(`maintenance takes "on" or "off", not "${mode}" [KUBEHA_ERR_USAGE]\n`);
     return 2;
   }
-  const target = await resolveAdmin(o);
-  if (typeof target === 'string') {
-    err.write(`${target}\n`);
-    return 2;
-  }
-  const judged = await fetchJudgedState(target);
-  if (!judged.ok) {
-    err.write(`${judged.error}\n`);
-    return 2;
-  }
+  const asked = await askDaemon(o, err);
+  if (typeof asked === 'number') return asked;
+  const { target, judged } = asked;
   // VRRP instances, and the VIP election (addressed by its name, as an instance).
   const e = judged.state.vipElection;
   const instances = [

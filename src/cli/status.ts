@@ -1,4 +1,4 @@
-import { fetchJudgedState, resolveAdmin, type AdminSelector } from './admin-client.js';
+import { askDaemon, type AdminSelector } from './admin-client.js';
 
 export interface StatusOptions extends AdminSelector {
   json?: boolean;
@@ -10,17 +10,9 @@ export interface StatusOptions extends AdminSelector {
  * stops this node from serving; 2: the daemon could not be asked.
  */
 export async function statusCommand(o: StatusOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const target = await resolveAdmin(o);
-  if (typeof target === 'string') {
-    err.write(`${target}\n`);
-    return 2;
-  }
-  const judged = await fetchJudgedState(target);
-  if (!judged.ok) {
-    err.write(`${judged.error}\n`);
-    return 2;
-  }
-  const { state, report } = judged;
+  const asked = await askDaemon(o, err);
+  if (typeof asked === 'number') return asked;
+  const { state, report } = asked.judged;
   // Judged here, not taken from the daemon's `health`: the same verdict from any daemon version.
   out.write(o.json ? `${JSON.stringify({ ...state, health: { problems: report.problems, warnings: report.warnings } }, null, 2)}\n` : report.text);
   return report.problems.length > 0 ? 1 : 0;

@@ -4,23 +4,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { reloadCommand } from '../../src/cli/reload.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
 import { freePort } from '../support/etcd.js';
+import { runWithStreams } from '../support/cli-streams.js';
 import { taggedBackend } from '../support/tcp.js';
 
-async function run(file: string): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const text = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (text.out += c.toString()));
-  err.on('data', (c: Buffer) => (text.err += c.toString()));
-  const code = await reloadCommand(file, out, err);
-  return { code, ...text };
-}
+const run = (file: string) => runWithStreams((out, err) => reloadCommand(file, out, err));
 
 test('kubeha reload: applied through the admin API; a wrong token or something else on the port is a clear refusal', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'kubeha-reload-'));

@@ -4,19 +4,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
-import { PassThrough } from 'node:stream';
 import { statusCommand, type StatusOptions } from '../../src/cli/status.js';
+import { runWithStreams } from '../support/cli-streams.js';
 import { lbConfig, markDown, startDaemon, taggedBackend } from '../support/tcp.js';
 
-async function run(o: StatusOptions): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks = { out: '', err: '' };
-  out.on('data', (c: Buffer) => (chunks.out += c.toString()));
-  err.on('data', (c: Buffer) => (chunks.err += c.toString()));
-  const code = await statusCommand(o, out, err);
-  return { code, ...chunks };
-}
+const run = (o: StatusOptions) => runWithStreams((out, err) => statusCommand(o, out, err));
 
 test('kubeha status against a running daemon: found through its config and token, exit 1 once no server is usable, 2 without an answer', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'kubeha-status-'));

@@ -5,14 +5,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createBed, nsFetchJson, nsFetchText, startEtcdIn, startKubehaConfig, until, VIP, watchAddresses } from '../support/netns.js';
 import { KUBEHA_BIN } from '../support/processes.js';
+import type { TestContextLike } from '../support/tcp.js';
 
 const vipLine = new RegExp(`inet ${VIP.replace(/\./g, '\\.')}/`);
 
-test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut off removes it before the other adds it', async (t) => {
+/** Two kubeha hosts (a, b) and an etcd host on one bridge; `cfg(id)` is a node's vipElection config. */
+async function electionBed(t: TestContextLike) {
   const bed = createBed(t, 3);
   const [a, b, e] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
   const etcd = await startEtcdIn(bed, e);
   const cfg = (id: string) => ({ admin: { bind: '127.0.0.1:9000' }, vipElection: { etcd: [etcd], identity: id, ttl: '2s', margin: '500ms', interface: 'eth0', vips: [`${VIP}/24`] } });
+  return { bed, a, b, cfg };
+}
+
+test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut off removes it before the other adds it', async (t) => {
+  const { bed, a, b, cfg } = await electionBed(t);
   const ka = startKubehaConfig(bed, a, cfg('a'));
   await ka.waitLine(/vip-election-won/);
   assert.ok(await until(() => a.hasAddress(VIP), 1000));
@@ -52,10 +59,7 @@ test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut
 });
 
 test('vipElection maintenance: the leader gives the VIP up at once and stays out; off, it campaigns again', async (t) => {
-  const bed = createBed(t, 3);
-  const [a, b, e] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
-  const etcd = await startEtcdIn(bed, e);
-  const cfg = (id: string) => ({ admin: { bind: '127.0.0.1:9000' }, vipElection: { etcd: [etcd], identity: id, ttl: '2s', margin: '500ms', interface: 'eth0', vips: [`${VIP}/24`] } });
+  const { bed, a, b, cfg } = await electionBed(t);
   const ka = startKubehaConfig(bed, a, cfg('a'));
   await ka.waitLine(/vip-election-won/);
   const kb = startKubehaConfig(bed, b, cfg('b'));

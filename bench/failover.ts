@@ -6,6 +6,7 @@
 //   BENCH_TRIALS=10 (per cell)   BENCH_SETTINGS=v3-100ms,v2-1s
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rssKiB } from './proc-stats.js';
 import { createBed, startKeepalived, startKubeha, VIP, watchAddresses, type Bed, type NsProcess, type VrrpSettings } from '../test/support/netns.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 10);
@@ -28,17 +29,6 @@ const start = (d: Daemon, bed: Bed, i: number, s: VrrpSettings, priority: number
   d === 'kubeha' ? startKubeha(bed, bed.hosts[i]!, s, priority) : startKeepalived(bed, bed.hosts[i]!, s, priority);
 const masterRe = (d: Daemon) => (d === 'kubeha' ? /"to":"master"/ : /Entering MASTER STATE/);
 const backupRe = (d: Daemon) => (d === 'kubeha' ? /"to":"backup"/ : /Entering BACKUP STATE/);
-
-/** Resident memory (KiB) of `pids` together. */
-function rssKiB(pids: number[]): number {
-  return pids.reduce((sum, pid) => {
-    try {
-      return sum + Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
 
 /**
  * One trial: resolves with [ms to the VIP on the backup, ms to the GARP at the observer, the

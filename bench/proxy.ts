@@ -4,11 +4,12 @@
 // Needs the Debian packages haproxy, nginx, libnginx-mod-stream and wrk.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { cpuMs, rssKiB } from './proc-stats.js';
 
 const run = promisify(execFile);
 const KUBEHA_BIN = fileURLToPath(new URL('../../bin/kubeha.js', import.meta.url));
@@ -50,18 +51,6 @@ interface WrkResult {
   cpuMsPer1k: number;
 }
 
-/** CPU time (user + system, ms) used so far by `pid` and its threads, from /proc. */
-async function cpuMs(pids: number[]): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  let total = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime in clock ticks (100 Hz)
-  }
-  return total;
-}
-
 /** PIDs of a process and its children (nginx's master and worker). */
 async function processTree(pid: number): Promise<number[]> {
   const { stdout } = await run('sh', ['-c', `echo ${pid}; cat /proc/${pid}/task/*/children 2>/dev/null`]);
@@ -82,7 +71,7 @@ function toMB(v: string): number {
 }
 
 async function wrk(url: string, extra: string[] = [], lbPids: number[] = []): Promise<WrkResult> {
-  const cpuBefore = await cpuMs(lbPids);
+  const cpuBefore = cpuMs(lbPids);
   const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', ...extra, url], { maxBuffer: 1 << 20 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const mbps = toMB(/Transfer\/sec:\s+(\S+)/.exec(stdout)?.[1] ?? '');
@@ -90,20 +79,9 @@ async function wrk(url: string, extra: string[] = [], lbPids: number[] = []): Pr
   const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const errors = (err ? err.slice(1).reduce((n, x) => n + Number(x), 0) : 0) + non2xx;
-  const cpuAfter = await cpuMs(lbPids);
+  const cpuAfter = cpuMs(lbPids);
   const requests = rps * DURATION_S;
   return { rps, mbps, p99ms, errors, cpuMsPer1k: requests > 0 ? ((cpuAfter - cpuBefore) / requests) * 1000 : NaN };
-}
-
-/** Resident memory (KiB) of `pids` together, from /proc/PID/status. */
-async function rssKiB(pids: number[]): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  let total = 0;
-  for (const pid of pids) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    total += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  }
-  return total;
 }
 
 /**
@@ -111,8 +89,7 @@ async function rssKiB(pids: number[]): Promise<number> {
  * request (so the upstream connection exists too), and resolves with a function that closes them.
  */
 async function holdConnections(port: number, n: number): Promise<() => void> {
-  const { connect } = await import('node:net');
-  const sockets: import('node:net').Socket[] = [];
+  const sockets: Socket[] = [];
   const open = () => new Promise<void>((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => s.write('GET /small HTTP/1.1\r\nHost: bench\r\n\r\n'));
     s.once('data', () => resolve());
@@ -253,10 +230,10 @@ ${backendPorts.map((p, i) => `      - { name: s${i}, address: 127.0.0.1:${p} }`)
     lines.push('| LB | idle MiB | loaded MiB | KiB per connection |', '|---|---|---|---|');
     for (const lb of lbs) {
       const lbPids = pids.get(lb.name) ?? [];
-      const idle = await rssKiB(lbPids);
+      const idle = rssKiB(lbPids);
       const close = await holdConnections(lb.port, IDLE_CONNECTIONS);
       await new Promise((r) => setTimeout(r, 1000));
-      const loaded = await rssKiB(lbPids);
+      const loaded = rssKiB(lbPids);
       close();
       await new Promise((r) => setTimeout(r, 1000));
       lines.push(`| ${lb.name} | ${(idle / 1024).toFixed(1)} | ${(loaded / 1024).toFixed(1)} | ${((loaded - idle) / IDLE_CONNECTIONS).toFixed(1)} |`);

@@ -18,7 +18,7 @@ import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { NodeState } from './observe/node-state.js';
-import { statusReport } from './observe/status-report.js';
+import { nodeHealth } from './observe/status-report.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -402,22 +402,21 @@ export class Daemon {
   setVrrp(instance: string, change: unknown): { status: number; body: unknown } {
     const parsed = vrrpChangeSchema.safeParse(change);
     if (!parsed.success) return { status: 400, body: { error: 'expected {"maintenance": true|false}' } };
-    // The VIP election is addressed by its name, like an instance.
-    if (this.vipElection && instance === this.vipElection.cfg.name && !this.config?.vrrp?.instances.some((i) => i.name === instance)) {
-      this.vipElection.setMaintenance(parsed.data.maintenance);
-      return { status: 200, body: { name: instance, maintenance: parsed.data.maintenance } };
-    }
-    if (!this.vrrp.setMaintenance(instance, parsed.data.maintenance)) return { status: 404, body: { error: `no vrrp instance ${instance}` } };
     const on = parsed.data.maintenance;
-    this.log.warn({ event: 'vrrp-maintenance', instance, maintenance: on }, `vrrp ${instance}: maintenance ${on ? 'on: out of the election until cleared' : 'off: back in the election'} (admin API)`);
+    if (this.vrrp.setMaintenance(instance, on)) {
+      this.log.warn({ event: 'vrrp-maintenance', instance, maintenance: on }, `vrrp ${instance}: maintenance ${on ? 'on: out of the election until cleared' : 'off: back in the election'} (admin API)`);
+    } else if (this.vipElection?.cfg.name === instance) {
+      this.vipElection.setMaintenance(on); // the VIP election is addressed by its name, like an instance; it logs the change
+    } else {
+      return { status: 404, body: { error: `no vrrp instance ${instance}` } };
+    }
     return { status: 200, body: { name: instance, maintenance: on } };
   }
 
   /** The node's state as the admin API serves it at /api/v1/state. */
   state(): NodeState {
     const state = this.bareState();
-    const { problems, warnings } = statusReport(state, Date.now());
-    return { ...state, health: { problems, warnings } };
+    return { ...state, health: nodeHealth(state) };
   }
 
   private bareState(): NodeState {

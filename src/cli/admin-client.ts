@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { formatHostPort, parseHostPort } from '../config/address.js';
 import { parse as parseYaml } from 'yaml';
 import type { NodeState } from '../observe/node-state.js';
-import { statusReport, type StatusReport } from '../observe/status-report.js';
 
 /** Where a running daemon's admin API answers, and the headers it wants. */
 export interface AdminTarget {
@@ -61,48 +60,64 @@ export function unreachable(url: string, err: unknown): string {
   return `cannot reach the daemon at ${url}: ${why}; is kubeha running with this config? [KUBEHA_ERR_ADMIN_UNREACHABLE]`;
 }
 
-/** A daemon's state and its verdict, or why there is none (the message ends in an error code). */
-export type JudgedState = { ok: true; url: string; state: NodeState; report: StatusReport } | { ok: false; url: string; error: string };
+/** One answered request, or why there is no answer (the message ends in an error code). */
+export type AdminAnswer = { ok: true; url: string; status: number; text: string } | { ok: false; url: string; error: string };
 
 /**
- * GETs /api/v1/state and judges it as `kubeha status` does. Whatever answered may be another
- * program, or a daemon of another version: this never throws.
+ * One request to a daemon's admin API with its token and a deadline. A refused token (401/403) is
+ * an error worded with `tokenHint` when one is given, else an answer like any other.
  */
-export async function fetchJudgedState(target: AdminTarget): Promise<JudgedState> {
-  const url = `${target.base}/api/v1/state`;
-  let body: string;
+export async function adminRequest(target: AdminTarget, path: string, o: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number; tokenHint?: string } = {}): Promise<AdminAnswer> {
+  const url = `${target.base}${path}`;
   try {
-    const res = await fetch(url, { headers: target.headers, signal: AbortSignal.timeout(10_000) });
-    if (res.status === 401 || res.status === 403) return { ok: false, url, error: `${url} answered ${res.status}: give the admin token with --token-file or the config's admin.tokenFile [KUBEHA_ERR_USAGE]` };
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = await res.text();
+    const res = await fetch(url, {
+      method: o.method ?? 'GET',
+      headers: o.body === undefined ? target.headers : { ...target.headers, 'content-type': 'application/json' },
+      ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
+      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+    });
+    if ((res.status === 401 || res.status === 403) && o.tokenHint) return { ok: false, url, error: `${url} answered ${res.status}: ${o.tokenHint} [KUBEHA_ERR_USAGE]` };
+    return { ok: true, url, status: res.status, text: await res.text() };
   } catch (e) {
     return { ok: false, url, error: unreachable(url, e) };
   }
+}
+
+/** A daemon's state, or why there is none (the message ends in an error code). */
+export type FetchedState = { ok: true; url: string; state: NodeState } | { ok: false; url: string; error: string };
+
+/**
+ * GETs /api/v1/state. Whatever answered may be another program, or a daemon of another version:
+ * the answer is checked, and this never throws.
+ */
+export async function fetchNodeState(target: AdminTarget): Promise<FetchedState> {
+  const answer = await adminRequest(target, '/api/v1/state', { tokenHint: "give the admin token with --token-file or the config's admin.tokenFile" });
+  if (!answer.ok) return answer;
+  const { url } = answer;
+  if (answer.status !== 200) return { ok: false, url, error: unreachable(url, new Error(`HTTP ${answer.status}`)) };
   try {
-    const state = JSON.parse(body) as NodeState;
+    const state = JSON.parse(answer.text) as NodeState;
     if (!Array.isArray(state?.frontends) || !Array.isArray(state.backends) || typeof state.startedAt !== 'string') throw new Error('no frontends, backends or startedAt');
-    const normalized = { ...state, vrrp: state.vrrp ?? [], events: state.events ?? [] };
-    return { ok: true, url, state: normalized, report: statusReport(normalized, Date.now()) };
+    return { ok: true, url, state: { ...state, vrrp: state.vrrp ?? [], events: state.events ?? [] } };
   } catch (e) {
     return { ok: false, url, error: `${url} did not answer with a kubeha state (${e instanceof Error ? e.message : String(e)}): is that kubeha's admin address? [KUBEHA_ERR_ADMIN_UNREACHABLE]` };
   }
 }
 
 /**
- * For commands that start by asking a daemon for its state: resolves the address, fetches and
- * judges. On failure writes why to `err` and returns exit code 2.
+ * For commands that start by asking a daemon for its state: resolves the address and fetches it.
+ * On failure writes why to `err` and returns exit code 2.
  */
-export async function askDaemon(sel: AdminSelector, err: NodeJS.WritableStream): Promise<{ target: AdminTarget; judged: Extract<JudgedState, { ok: true }> } | number> {
+export async function askDaemon(sel: AdminSelector, err: NodeJS.WritableStream): Promise<{ target: AdminTarget; state: NodeState } | number> {
   const target = await resolveAdmin(sel);
   if (typeof target === 'string') {
     err.write(`${target}\n`);
     return 2;
   }
-  const judged = await fetchJudgedState(target);
-  if (!judged.ok) {
-    err.write(`${judged.error}\n`);
+  const fetched = await fetchNodeState(target);
+  if (!fetched.ok) {
+    err.write(`${fetched.error}\n`);
     return 2;
   }
-  return { target, judged };
+  return { target, state: fetched.state };
 }

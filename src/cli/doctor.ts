@@ -1,12 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { formatProblem } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
 import { assess, type Finding, type NodeObservation, type Verdict } from '../doctor/assess.js';
 import { httpsGet, probeEtcd, type HttpsObservation, type ProbeOptions } from '../doctor/probe.js';
 import type { EtcdTls } from '../election/etcd-client.js';
-import { table } from '../observe/status-report.js';
-import { fetchJudgedState, resolveAdmin } from './admin-client.js';
+import { nodeHealth, table } from '../observe/status-report.js';
+import { fetchNodeState, resolveAdmin } from './admin-client.js';
 
 export interface DoctorOptions {
   inventory: string;
@@ -27,10 +28,10 @@ export interface DoctorOptions {
 
 const SHOWN: Record<Verdict, string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
-/** The files of `files` that cannot be read. */
+/** The files of `files` that cannot be read (checked, not read: the etcd client reads them). */
 async function unreadable(files: string[]): Promise<string[]> {
   const missing: string[] = [];
-  for (const f of files) await readFile(f).catch(() => missing.push(f));
+  for (const f of files) await access(f, constants.R_OK).catch(() => missing.push(f));
   return missing;
 }
 
@@ -91,12 +92,13 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
   const nodesP = Promise.all((o.admin ?? []).map(async (admin): Promise<NodeObservation> => {
     const target = await resolveAdmin({ admin, ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}) });
     if (typeof target === 'string') return { target: admin, error: target };
-    const judged = await fetchJudgedState(target);
-    if (!judged.ok) return { target: admin, error: judged.error };
-    const { state, report } = judged;
+    const fetched = await fetchNodeState(target);
+    if (!fetched.ok) return { target: admin, error: fetched.error };
+    const { state } = fetched;
+    const { problems, warnings } = nodeHealth(state);
     const up = state.backends.map((b) => `${b.name} ${b.servers.filter((x) => x.state === 'up' && !x.removed).length}/${b.servers.filter((x) => !x.removed).length} up`);
     const vrrp = state.vrrp.map((v) => `${v.name} ${v.state.toUpperCase()}`);
-    return { target: admin, problems: report.problems, warnings: report.warnings, summary: `serving: ${[...up, ...vrrp].join(', ') || 'nothing configured'}` };
+    return { target: admin, problems, warnings, summary: `serving: ${[...up, ...vrrp].join(', ') || 'nothing configured'}` };
   }));
   const [masters, viaVip, etcd, nodes] = await Promise.all([mastersP, viaVipP, etcdP, nodesP]);
   const findings = assess({ nodes, vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, nowMs: Date.now() });

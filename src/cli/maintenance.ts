@@ -1,4 +1,4 @@
-import { askDaemon, unreachable, type AdminSelector } from './admin-client.js';
+import { adminRequest, askDaemon, type AdminSelector } from './admin-client.js';
 
 export interface MaintenanceOptions extends AdminSelector {
   /** One VRRP instance; default every instance of the daemon. */
@@ -18,34 +18,27 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
   }
   const asked = await askDaemon(o, err);
   if (typeof asked === 'number') return asked;
-  const { target, judged } = asked;
+  const { target, state } = asked;
   // VRRP instances, and the VIP election (addressed by its name, as an instance).
-  const e = judged.state.vipElection;
+  const e = state.vipElection;
   const instances = [
-    ...judged.state.vrrp.map((v) => ({ name: v.name, state: v.state as string })),
+    ...state.vrrp.map((v) => ({ name: v.name, state: v.state as string })),
     ...(e ? [{ name: e.name, state: e.leader ? 'master' : 'follower' }] : []),
   ].filter((v) => o.instance === undefined || v.name === o.instance);
   if (instances.length === 0) {
     err.write(`${o.instance ? `no VRRP instance or VIP election ${o.instance}` : 'no VRRP instance and no VIP election'} on this daemon [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
-  const post = async (name: string) => {
-    const url = `${target.base}/api/v1/vrrp/${encodeURIComponent(name)}`;
-    try {
-      const res = await fetch(url, { method: 'POST', headers: { ...target.headers, 'content-type': 'application/json' }, body: JSON.stringify({ maintenance: mode === 'on' }), signal: AbortSignal.timeout(10_000) });
-      return { status: res.status, body: (await res.json().catch(() => ({}))) as { error?: unknown } };
-    } catch (e) {
-      err.write(`${unreachable(url, e)}\n`);
-      return undefined;
-    }
-  };
   let failed = 0;
   for (const v of instances) {
-    const r = await post(v.name);
-    if (!r) return 2;
+    const r = await adminRequest(target, `/api/v1/vrrp/${encodeURIComponent(v.name)}`, { method: 'POST', body: { maintenance: mode === 'on' } });
+    if (!r.ok) {
+      err.write(`${r.error}\n`);
+      return 2;
+    }
     if (r.status !== 200) {
       failed++;
-      err.write(`${v.name}: refused (${r.status}): ${String(r.body.error ?? '')}\n`);
+      err.write(`${v.name}: refused (${r.status}): ${errorOf(r.text)}\n`);
       continue;
     }
     const effect = mode === 'on'
@@ -54,4 +47,13 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
     out.write(`${v.name}: maintenance ${mode}; ${effect}\n`);
   }
   return failed > 0 ? 1 : 0;
+}
+
+/** The `error` of a JSON answer, or '' (another program may have answered). */
+function errorOf(text: string): string {
+  try {
+    return String((JSON.parse(text) as { error?: unknown }).error ?? '');
+  } catch {
+    return '';
+  }
 }

@@ -1,5 +1,5 @@
 import { formatProblem, loadConfigFile } from '../config/load.js';
-import { resolveAdmin, unreachable } from './admin-client.js';
+import { adminRequest, resolveAdmin } from './admin-client.js';
 
 /**
  * `kubeha reload --config F`: asks the daemon running with F (found through F's `admin.bind`) to
@@ -21,23 +21,16 @@ export async function reloadCommand(file: string, out: NodeJS.WritableStream = p
     err.write(`${target}\n`);
     return 1;
   }
-  const url = `${target.base}/api/v1/reload`;
-  let res: Response;
-  try {
-    res = await fetch(url, { method: 'POST', headers: target.headers, signal: AbortSignal.timeout(30_000) });
-  } catch (e) {
-    err.write(`${unreachable(url, e)}\n`);
-    return 1;
-  }
-  if (res.status === 401 || res.status === 403) {
-    err.write(`${url} answered ${res.status}: the config's admin.tokenFile does not hold the daemon's token [KUBEHA_ERR_USAGE]\n`);
+  const answer = await adminRequest(target, '/api/v1/reload', { method: 'POST', timeoutMs: 30_000, tokenHint: "the config's admin.tokenFile does not hold the daemon's token" });
+  if (!answer.ok) {
+    err.write(`${answer.error}\n`);
     return 1;
   }
   let body: { ok?: unknown; errors?: unknown };
   try {
-    body = (await res.json()) as { ok?: unknown; errors?: unknown };
+    body = JSON.parse(answer.text) as { ok?: unknown; errors?: unknown };
   } catch {
-    err.write(`${url} answered HTTP ${res.status} without JSON: is that kubeha's admin address? [KUBEHA_ERR_ADMIN_UNREACHABLE]\n`);
+    err.write(`${answer.url} answered HTTP ${answer.status} without JSON: is that kubeha's admin address? [KUBEHA_ERR_ADMIN_UNREACHABLE]\n`);
     return 1;
   }
   if (body.ok === true) {

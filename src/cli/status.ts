@@ -1,3 +1,4 @@
+import { statusReport } from '../observe/status-report.js';
 import { askDaemon, type AdminSelector } from './admin-client.js';
 
 export interface StatusOptions extends AdminSelector {
@@ -12,7 +13,8 @@ export interface StatusOptions extends AdminSelector {
 export async function statusCommand(o: StatusOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const asked = await askDaemon(o, err);
   if (typeof asked === 'number') return asked;
-  const { state, report } = asked.judged;
+  const { state } = asked;
+  const report = statusReport(state, Date.now());
   // Judged here, not taken from the daemon's `health`: the same verdict from any daemon version.
   out.write(o.json ? `${JSON.stringify({ ...state, health: { problems: report.problems, warnings: report.warnings } }, null, 2)}\n` : report.text);
   return report.problems.length > 0 ? 1 : 0;

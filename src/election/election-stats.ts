@@ -12,7 +12,7 @@ export class ElectionStats {
   lastKeepAliveMs: number | null = null;
   keepAliveFailures = 0;
   lastLoss: string | null = null;
-  /** Out of the election through the admin API (VIP election only). */
+  /** Out of the election through the admin API (VIP election only): no campaign until cleared. */
   maintenance = false;
   /** Keepalive round trips (ms) not yet scraped: the metrics histogram drains them. */
   readonly keepAliveLatencies: number[] = [];

@@ -20,8 +20,6 @@ export class VipElection {
   private leadership: Leadership | undefined;
   private readonly clock: Clock;
   private running: Promise<void> | undefined;
-  /** Out of the election (admin API): no campaign until cleared. */
-  private maintenance = false;
   /** Ends the current campaign or leadership (maintenance); wakes the loop when maintenance ends. */
   private cancelTerm: (() => void) | undefined;
   private resume: (() => void) | undefined;
@@ -55,7 +53,7 @@ export class VipElection {
       if (e.kind === 'retry') this.log.warn({ event: 'vip-election-retry', error: e.error }, `vip-election: etcd: ${e.error}; retrying`);
     };
     while (!this.stop.signal.aborted) {
-      if (this.maintenance) {
+      if (this.stats.maintenance) {
         await new Promise<void>((resolve) => {
           this.resume = resolve;
           this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -90,8 +88,7 @@ export class VipElection {
    * candidate takes over) and the node stops campaigning; off, it campaigns again.
    */
   setMaintenance(on: boolean): void {
-    if (this.maintenance === on) return;
-    this.maintenance = on;
+    if (this.stats.maintenance === on) return;
     this.stats.maintenance = on;
     this.log.warn({ event: 'vip-election-maintenance', maintenance: on }, `vip-election ${this.cfg.name}: maintenance ${on ? 'on: out of the election until cleared' : 'off: campaigning again'}`);
     if (on) this.cancelTerm?.();

@@ -40,82 +40,93 @@ function bindHost(bind: string): string {
   return typeof hp === 'string' ? bind : hp.host;
 }
 
-/** Judges a node's state as of `nowMs` (ages and since-times are relative to it). */
-export function statusReport(s: NodeState, nowMs: number): StatusReport {
+/** Whether frontend `f` is not listening only because its VIP is held elsewhere (a bind that waits, not a fault). */
+function vipWaiter(s: NodeState): (f: NodeState['frontends'][number]) => boolean {
+  const held = new Set<string>();
+  const notHeld = new Set<string>();
+  for (const v of s.vrrp) for (const cidr of v.vips) (v.state === 'master' ? held : notHeld).add(cidr.split('/')[0]!);
+  if (s.vipElection) for (const cidr of s.vipElection.vips) (s.vipElection.leader ? held : notHeld).add(cidr.split('/')[0]!);
+  return (f) => {
+    const host = bindHost(f.bind);
+    return !f.listening && notHeld.has(host) && !held.has(host);
+  };
+}
+
+/**
+ * What stops the node from serving and what is degraded: the verdict alone, without a clock or any
+ * formatting (the daemon adds it to every /api/v1/state answer).
+ */
+export function nodeHealth(s: NodeState): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
+  if (s.reloads.lastErrors.length > 0) warnings.push(`the last reload was refused (the previous config still runs): ${s.reloads.lastErrors[0]}`);
+  const waitsForVip = vipWaiter(s);
+  for (const f of s.frontends) if (!f.listening && !waitsForVip(f)) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);
+  for (const b of s.backends) {
+    const live = b.servers.filter((x) => !x.removed);
+    for (const x of live) {
+      if (x.state === 'down') warnings.push(`server ${b.name}/${x.name} (${x.address}) is down${x.lastCheck && !x.lastCheck.ok ? `: ${x.lastCheck.detail}` : ''}`);
+      else if (x.adminState !== 'ready') warnings.push(`server ${b.name}/${x.name} is in ${x.adminState}`);
+    }
+    if (!live.some((x) => x.state === 'up' && x.adminState === 'ready')) problems.push(`backend ${b.name} has no usable server (${live.length} configured)`);
+    if (b.queue.length > 0) warnings.push(`backend ${b.name}: ${b.queue.length} connections queued`);
+  }
+  for (const v of s.vrrp) {
+    if (v.maintenance) warnings.push(`vrrp ${v.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
+    else if (v.state === 'fault') problems.push(`vrrp ${v.name} is in FAULT: ${v.fault ?? 'unknown cause'}`);
+    else if (v.effectivePriority < v.priority) warnings.push(`vrrp ${v.name} runs at priority ${v.effectivePriority} of ${v.priority}: ${describeTrack(v.track)}`);
+    if (v.duplicateVip.events > 0 && v.duplicateVip.last) warnings.push(`vrrp ${v.name}: duplicate VIP seen (${v.duplicateVip.last.kind}: ${v.duplicateVip.last.detail}) at ${v.duplicateVip.last.at}`);
+  }
+  const e = s.vipElection;
+  if (e && e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);
+  if (e?.maintenance) warnings.push(`vip election ${e.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
+  return { problems, warnings };
+}
+
+/** `kubeha status`: the verdict of {@link nodeHealth} under tables of the state, ages as of `nowMs`. */
+export function statusReport(s: NodeState, nowMs: number): StatusReport {
+  const { problems, warnings } = nodeHealth(s);
   const sections: string[] = [];
-  const up = formatAge(nowMs - Date.parse(s.startedAt));
   sections.push(
-    `kubeha up ${up}${s.configPath ? `, config ${s.configPath}` : ''}, reloads ${s.reloads.success} ok / ${s.reloads.failure} refused, ` +
+    `kubeha up ${formatAge(nowMs - Date.parse(s.startedAt))}${s.configPath ? `, config ${s.configPath}` : ''}, reloads ${s.reloads.success} ok / ${s.reloads.failure} refused, ` +
       `event loop p99 ${s.eventLoopDelayMs.p99.toFixed(1)} ms`,
   );
-  if (s.reloads.lastErrors.length > 0) warnings.push(`the last reload was refused (the previous config still runs): ${s.reloads.lastErrors[0]}`);
-
-  // A VIP this node does not hold (backup, fault, lost election) is a bind that waits, not a fault.
-  const heldVips = new Set<string>();
-  const notHeldVips = new Set<string>();
-  for (const v of s.vrrp) for (const cidr of v.vips) (v.state === 'master' ? heldVips : notHeldVips).add(cidr.split('/')[0]!);
-  if (s.vipElection) for (const cidr of s.vipElection.vips) (s.vipElection.leader ? heldVips : notHeldVips).add(cidr.split('/')[0]!);
-
   if (s.frontends.length > 0) {
+    const waitsForVip = vipWaiter(s);
     const rows = [['FRONTEND', 'BIND', 'LISTENING', 'ACTIVE', 'ACCEPTED', 'REJECTED', 'BACKEND']];
     for (const f of s.frontends) {
-      const host = bindHost(f.bind);
-      const waitsForVip = !f.listening && notHeldVips.has(host) && !heldVips.has(host);
       const bind = f.port && /:0$/.test(f.bind) ? f.bind.replace(/:0$/, `:${f.port}`) : f.bind;
-      rows.push([f.name, bind, f.listening ? 'yes' : waitsForVip ? 'no (VIP elsewhere)' : 'NO', String(f.active), String(f.accepted), String(Object.values(f.rejected).reduce((a, b) => a + b, 0)), f.backend]);
-      if (!f.listening && !waitsForVip) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);
+      rows.push([f.name, bind, f.listening ? 'yes' : waitsForVip(f) ? 'no (VIP elsewhere)' : 'NO', String(f.active), String(f.accepted), String(Object.values(f.rejected).reduce((a, b) => a + b, 0)), f.backend]);
     }
     sections.push(table(rows));
   }
-
   if (s.backends.length > 0) {
     const rows = [['BACKEND', 'SERVER', 'ADDRESS', 'STATE', 'WEIGHT', 'ACTIVE', 'TOTAL', 'LAST CHECK']];
     for (const b of s.backends) {
-      const live = b.servers.filter((x) => !x.removed);
-      const usable = live.filter((x) => x.state === 'up' && x.adminState === 'ready');
       for (const x of b.servers) {
         const state = x.removed ? 'removed' : x.adminState !== 'ready' ? `${x.state}/${x.adminState}` : x.state;
         const check = x.lastCheck ? `${x.lastCheck.ok ? 'ok' : 'FAIL'} ${x.lastCheck.latencyMs.toFixed(1)} ms${x.lastCheck.ok ? '' : ` ${x.lastCheck.detail}`}` : '-';
         const weight = x.effectiveWeight === x.weight ? String(x.weight) : `${x.effectiveWeight}/${x.weight}`;
         rows.push([b.name, x.name, x.address, state === 'up' ? 'up' : state.toUpperCase(), weight, String(x.sessions.active), String(x.sessions.total), check]);
-        if (x.removed) continue;
-        if (x.state === 'down') warnings.push(`server ${b.name}/${x.name} (${x.address}) is down${x.lastCheck && !x.lastCheck.ok ? `: ${x.lastCheck.detail}` : ''}`);
-        else if (x.adminState !== 'ready') warnings.push(`server ${b.name}/${x.name} is in ${x.adminState}`);
       }
-      if (usable.length === 0) problems.push(`backend ${b.name} has no usable server (${live.length} configured)`);
-      if (b.queue.length > 0) warnings.push(`backend ${b.name}: ${b.queue.length} connections queued`);
     }
     sections.push(table(rows));
   }
-
   if (s.vrrp.length > 0) {
     const rows = [['VRRP', 'INTERFACE', 'VRID', 'VERSION', 'STATE', 'PRIORITY', 'MASTER', 'SINCE', 'VIPS']];
     for (const v of s.vrrp) {
       const prio = v.effectivePriority === v.priority ? String(v.priority) : `${v.effectivePriority}/${v.priority}`;
       const master = v.state === 'master' ? 'this node' : v.master ? `${v.master.address} (${v.master.priority})` : '-';
       rows.push([v.name, v.interface, String(v.virtualRouterId), `v${v.version}`, v.maintenance ? 'MAINTENANCE' : v.state.toUpperCase(), prio, master, formatAge(nowMs - Date.parse(v.since)), v.vips.join(',')]);
-      if (v.maintenance) warnings.push(`vrrp ${v.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
-      else if (v.state === 'fault') problems.push(`vrrp ${v.name} is in FAULT: ${v.fault ?? 'unknown cause'}`);
-      else if (v.effectivePriority < v.priority) warnings.push(`vrrp ${v.name} runs at priority ${v.effectivePriority} of ${v.priority}: ${describeTrack(v.track)}`);
-      if (v.duplicateVip.events > 0 && v.duplicateVip.last) warnings.push(`vrrp ${v.name}: duplicate VIP seen (${v.duplicateVip.last.kind}: ${v.duplicateVip.last.detail}) at ${v.duplicateVip.last.at}`);
     }
     sections.push(table(rows));
   }
-
-  if (s.vipElection) {
-    const e = s.vipElection;
-    sections.push(`vip election ${e.name}: ${e.leader ? `LEADER (epoch ${e.epoch})` : e.maintenance ? 'MAINTENANCE' : 'follower'} as ${e.identity}, VIPs ${e.vips.join(',')}` + (e.lastLoss ? `; last loss: ${e.lastLoss}` : ''));
-    if (e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);
-    if (e.maintenance) warnings.push(`vip election ${e.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
-  }
-
+  const e = s.vipElection;
+  if (e) sections.push(`vip election ${e.name}: ${e.leader ? `LEADER (epoch ${e.epoch})` : e.maintenance ? 'MAINTENANCE' : 'follower'} as ${e.identity}, VIPs ${e.vips.join(',')}` + (e.lastLoss ? `; last loss: ${e.lastLoss}` : ''));
   if (s.events.length > 0) {
     const recent = s.events.slice(-5).reverse();
-    sections.push(['LAST TRANSITIONS', ...recent.map((e) => `  ${formatAge(nowMs - Date.parse(e.at))} ago  ${e.backend}/${e.server} ${e.up ? 'UP' : 'DOWN'} (${e.cause}: ${e.detail})`)].join('\n'));
+    sections.push(['LAST TRANSITIONS', ...recent.map((ev) => `  ${formatAge(nowMs - Date.parse(ev.at))} ago  ${ev.backend}/${ev.server} ${ev.up ? 'UP' : 'DOWN'} (${ev.cause}: ${ev.detail})`)].join('\n'));
   }
-
   if (problems.length > 0) sections.push(['PROBLEMS', ...problems.map((p) => `  ${p}`)].join('\n'));
   if (warnings.length > 0) sections.push(['WARNINGS', ...warnings.map((w) => `  ${w}`)].join('\n'));
   if (problems.length === 0 && warnings.length === 0) sections.push('all good');

@@ -2,6 +2,9 @@
 import { stringify } from 'yaml';
 import type { Plan } from './inventory.js';
 
+/** Removes a VIP after the service's process exited however it exited; "-": already gone is fine. */
+const releaseVipLine = (v: { cidr: string; iface: string }) => `ExecStopPost=-/usr/sbin/ip addr del ${v.cidr} dev ${v.iface}`;
+
 /**
  * kubeha.service: the daemon with the capabilities VRRP needs, draining on stop. On an LB host,
  * `vips` (CIDR and interface) are removed after the daemon exits however it exited: one that was
@@ -9,7 +12,7 @@ import type { Plan } from './inventory.js';
  * the VIP against the new master until the restart.
  */
 export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = []): string {
-  const release = vips.map((v) => `ExecStopPost=-/usr/sbin/ip addr del ${v.cidr} dev ${v.iface}\n`).join('');
+  const release = vips.map((v) => `${releaseVipLine(v)}\n`).join('');
   return `[Unit]
 Description=kubeha: control-plane load balancer and VIP
 After=network-online.target
@@ -38,7 +41,7 @@ WantedBy=multi-user.target
 export function renderKeepalivedDropIn(vip: { cidr: string; iface: string }): string {
   return `# /etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf. Rendered by kubeha render.
 [Service]
-ExecStopPost=-/usr/sbin/ip addr del ${vip.cidr} dev ${vip.iface}
+${releaseVipLine(vip)}
 `;
 }
 

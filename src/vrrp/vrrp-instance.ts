@@ -371,7 +371,7 @@ export class VrrpInstance {
         // A second burst later catches switches and neighbours that missed the first (a port still
         // in STP learning, a busy ARP queue), as keepalived's garp_master_delay does.
         this.secondBurstTimer?.cancel();
-        if (this.cfg.garpMasterDelay > 0) this.secondBurstTimer = this.clock.setTimeout(() => this.garpBurst(this.cfg.garpRepeat, false), this.cfg.garpMasterDelay);
+        if (this.cfg.garpMasterDelay > 0) this.secondBurstTimer = this.clock.setTimeout(() => this.garpBurst(this.cfg.garpRepeat, 'secondBurstTimer'), this.cfg.garpMasterDelay);
         return this.garpBurst(this.cfg.garpRepeat);
       case 'transition':
         return this.transition(e.from, e.to, e.reason);
@@ -400,26 +400,22 @@ export class VrrpInstance {
   }
 
   /**
-   * `count` gratuitous ARPs per VIP, `garpDelay` apart (0: back to back, as keepalived). The first
-   * burst then starts the `garpRefresh` cycle; the second one (`refresh` false) leaves it alone.
+   * `count` gratuitous ARPs per VIP, `garpDelay` apart (0: back to back, as keepalived), timed on
+   * `slot`. The first burst (refreshTimer) then starts the `garpRefresh` cycle; the second burst
+   * (secondBurstTimer) leaves it alone.
    */
-  private garpBurst(count: number, refresh = true): void {
+  private garpBurst(count: number, slot: 'refreshTimer' | 'secondBurstTimer' = 'refreshTimer'): void {
     if (!this.link || count <= 0 || this.machine.state !== 'master') return;
     for (const vip of this.vipSet) {
       this.host.sendFrame(this.cfg.interface, garpFrame(this.link.mac, vip));
       this.stats.garps++;
     }
-    const timerOf = (fn: () => void, ms: number) => {
-      const t = this.clock.setTimeout(fn, ms);
-      if (refresh) this.refreshTimer = t;
-      else this.secondBurstTimer = t;
-    };
     if (count > 1) {
-      if (this.cfg.garpDelay > 0) timerOf(() => this.garpBurst(count - 1, refresh), this.cfg.garpDelay);
-      else this.garpBurst(count - 1, refresh);
-      return;
+      if (this.cfg.garpDelay > 0) this[slot] = this.clock.setTimeout(() => this.garpBurst(count - 1, slot), this.cfg.garpDelay);
+      else this.garpBurst(count - 1, slot);
+    } else if (slot === 'refreshTimer' && this.cfg.garpRefresh > 0) {
+      this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(1), this.cfg.garpRefresh);
     }
-    if (refresh && this.cfg.garpRefresh > 0) this.refreshTimer = this.clock.setTimeout(() => this.garpBurst(1), this.cfg.garpRefresh);
   }
 
   private transition(from: VrrpState, to: VrrpState, reason: string): void {

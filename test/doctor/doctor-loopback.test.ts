@@ -6,13 +6,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { doctorCommand, type DoctorOptions } from '../../src/cli/doctor.js';
 import type { Finding } from '../../src/doctor/assess.js';
 import { Daemon } from '../../src/daemon.js';
 import { SimApiserver } from '../../src/sim/apiserver.js';
 import { selfSignedCert, type CertPair } from '../../src/sim/self-signed.js';
+import { runWithStreams } from '../support/cli-streams.js';
 import { config, until } from '../support/tcp.js';
 
 const VIP = '127.0.0.10';
@@ -34,16 +34,11 @@ async function freePort(hosts: readonly string[]): Promise<number> {
   }
 }
 
+/** The doctor twice over the same live cluster: JSON for the findings, text for the table. */
 async function run(o: Partial<DoctorOptions> & { inventory: string }): Promise<{ code: number; findings: Finding[]; text: string }> {
-  const json = new PassThrough();
-  let jsonOut = '';
-  json.on('data', (c: Buffer) => (jsonOut += c.toString()));
-  const code = await doctorCommand({ timeout: '2s', etcd: false, json: true, ...o }, json, process.stderr);
-  const text = new PassThrough();
-  let textOut = '';
-  text.on('data', (c: Buffer) => (textOut += c.toString()));
-  await doctorCommand({ timeout: '2s', etcd: false, ...o }, text, process.stderr);
-  return { code, findings: (JSON.parse(jsonOut) as { findings: Finding[] }).findings, text: textOut };
+  const json = await runWithStreams((out, err) => doctorCommand({ timeout: '2s', etcd: false, json: true, ...o }, out, err));
+  const text = await runWithStreams((out, err) => doctorCommand({ timeout: '2s', etcd: false, ...o }, out, err));
+  return { code: json.code, findings: (JSON.parse(json.out) as { findings: Finding[] }).findings, text: text.out };
 }
 
 const find = (fs: Finding[], check: string, target: string) => fs.filter((f) => f.check === check && f.target === target);
@@ -134,12 +129,11 @@ test('kubeha doctor: a bad inventory or option exits 2 with the problem', async 
   t.after(() => rm(dir, { recursive: true, force: true }));
   const inventory = join(dir, 'inventory.yaml');
   await writeFile(inventory, 'cluster: x\nvip: 10.0.0.5/24\ninterface: eth0\nmasters: []\n');
-  const err = new PassThrough();
-  let text = '';
-  err.on('data', (c: Buffer) => (text += c.toString()));
-  assert.equal(await doctorCommand({ inventory, timeout: '1s', etcd: false }, new PassThrough(), err), 2);
-  assert.match(text, /inventory\.yaml:4:\d+: "masters"/);
+  const noMasters = await runWithStreams((out, err) => doctorCommand({ inventory, timeout: '1s', etcd: false }, out, err));
+  assert.equal(noMasters.code, 2);
+  assert.match(noMasters.err, /inventory\.yaml:4:\d+: "masters"/);
   await writeFile(inventory, 'cluster: x\nvip: 10.0.0.5/24\ninterface: eth0\nmasters: [{name: m1, ip: 10.0.0.1}]\n');
-  assert.equal(await doctorCommand({ inventory, timeout: 'soon', etcd: false }, new PassThrough(), err), 2);
-  assert.match(text, /--timeout is a duration/);
+  const badTimeout = await runWithStreams((out, err) => doctorCommand({ inventory, timeout: 'soon', etcd: false }, out, err));
+  assert.equal(badTimeout.code, 2);
+  assert.match(badTimeout.err, /--timeout is a duration/);
 });

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { assess, type Finding } from '../../src/doctor/assess.js';
 import { probeEtcd } from '../../src/doctor/probe.js';
 import { doctorCommand } from '../../src/cli/doctor.js';
+import { runWithStreams } from '../support/cli-streams.js';
 import { startEtcd, startTlsEtcd } from '../support/etcd.js';
 
 const judge = (etcd: Awaited<ReturnType<typeof probeEtcd>>[]) =>
@@ -50,11 +50,8 @@ test('doctor with TLS etcd: the client certificate from the options; without it,
   // Nothing listens for the apiservers or the VIP here: only the etcd findings are the point.
   await writeFile(inventory, `cluster: t\nvip: 127.0.0.10/8\ninterface: lo\nmasters: [{name: m1, ip: 127.0.0.21}]\netcd: {mode: external, endpoints: ['${endpoint}']}\npkiDir: ${dir}/none\n`);
   const run = async (extra: Record<string, string>) => {
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (c: Buffer) => (text += c.toString()));
-    await doctorCommand({ inventory, timeout: '2s', samples: '1', etcd: true, json: true, ...extra }, out, new PassThrough());
-    return (JSON.parse(text) as { findings: Finding[] }).findings.filter((f) => f.check.startsWith('etcd'));
+    const r = await runWithStreams((out, err) => doctorCommand({ inventory, timeout: '2s', samples: '1', etcd: true, json: true, ...extra }, out, err));
+    return (JSON.parse(r.out) as { findings: Finding[] }).findings.filter((f) => f.check.startsWith('etcd'));
   };
   const withCerts = await run({ etcdCacert: pki.caFile, etcdCert: pki.clientCert, etcdKey: pki.clientKey });
   assert.deepEqual(verdicts(withCerts), ['ok etcd-member', 'ok etcd-quorum', 'ok etcd-leader']);

@@ -92,11 +92,12 @@ export class Metrics {
     perInstance('kubeha_vrrp_adverts_sent_total', 'VRRP advertisements sent.', 'counter', (v) => v.adverts.sent);
     perInstance('kubeha_vrrp_adverts_received_total', 'Valid VRRP advertisements received for the instance\'s VRID.', 'counter', (v) => v.adverts.received);
     perInstance('kubeha_vrrp_advert_send_errors_total', 'VRRP advertisements the kernel refused to send.', 'counter', (v) => v.adverts.sendErrors);
-    scraped('kubeha_vrrp_adverts_dropped_total', 'VRRP packets dropped, by reason (checksum, ttl, auth, interval, version, unknown_peer, ...).', 'counter', ['vrrp_instance', 'reason'], function* () {
+    scraped('kubeha_vrrp_adverts_dropped_total', 'VRRP packets dropped, by reason (checksum, ttl, auth, interval, version, length, truncated, unknown_peer, second_master, ...); their senders are in the state API.', 'counter', ['vrrp_instance', 'reason'], function* () {
       for (const v of source.vrrp()) for (const [reason, n] of Object.entries(v.adverts.dropped)) yield [{ vrrp_instance: v.name, reason }, n ?? 0];
     });
     perInstance('kubeha_vrrp_garps_sent_total', 'Gratuitous ARPs sent for the instance\'s VIPs.', 'counter', (v) => v.garpsSent);
     perInstance('kubeha_vrrp_duplicate_vip_events_total', 'Times another host claimed a VIP or VRID of the instance (ARP or advert).', 'counter', (v) => v.duplicateVip.events);
+    perInstance('kubeha_vrrp_second_master_events_total', 'Times a router worse than the live master kept advertising as master for the VRID (its adverts ignored; the sender is in the log and the state API).', 'counter', (v) => v.secondMaster.events);
     perInstance('kubeha_vrrp_advert_gap_max_seconds', 'Longest gap between two adverts of one master, as this backup heard them.', 'gauge', (v) => v.adverts.maxGapMs / 1000);
 
     registerElectionMetrics(r, () => source.election()?.stats);

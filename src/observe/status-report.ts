@@ -35,6 +35,9 @@ export function formatAge(ms: number): string {
 }
 
 /** The host part of a `host:port` bind. */
+/** Dropped VRRP packets from one sender that make `kubeha status` name it (a stray packet does not). */
+const FLOOD_WARNING_PACKETS = 100;
+
 function bindHost(bind: string): string {
   const hp = parseHostPort(bind, true);
   return typeof hp === 'string' ? bind : hp.host;
@@ -76,6 +79,9 @@ export function nodeHealth(s: NodeState): { problems: string[]; warnings: string
     else if (v.state === 'fault') problems.push(`vrrp ${v.name} is in FAULT: ${v.fault ?? 'unknown cause'}`);
     else if (v.effectivePriority < v.priority) warnings.push(`vrrp ${v.name} runs at priority ${v.effectivePriority} of ${v.priority}: ${describeTrack(v.track)}`);
     if (v.duplicateVip.events > 0 && v.duplicateVip.last) warnings.push(`vrrp ${v.name}: duplicate VIP seen (${v.duplicateVip.last.kind}: ${v.duplicateVip.last.detail}) at ${v.duplicateVip.last.at}`);
+    if (v.secondMaster.events > 0 && v.secondMaster.last) warnings.push(`vrrp ${v.name}: second master ${v.secondMaster.last.source} (priority ${v.secondMaster.last.priority}) ignored, ${v.secondMaster.events} time(s), last at ${v.secondMaster.last.at}`);
+    const flooder = v.adverts.droppedBySource[0];
+    if (flooder && flooder.dropped >= FLOOD_WARNING_PACKETS) warnings.push(`vrrp ${v.name}: ${flooder.dropped} packets dropped from ${flooder.source} (last: ${flooder.lastReason}) at ${flooder.lastAt}`);
   }
   const e = s.vipElection;
   if (e && e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);

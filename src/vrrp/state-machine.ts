@@ -12,7 +12,13 @@ export type VrrpEffect =
   | { kind: 'sendAdvert'; priority: number }
   | { kind: 'addVips' }
   | { kind: 'removeVips' }
-  | { kind: 'garp' };
+  | { kind: 'garp' }
+  /**
+   * A backup ignored an advert from `src`: it is worse than this router (lower priority, or equal and
+   * a lower address) while a better master (`master`, `masterPriority`) is alive. A misconfigured or
+   * stale peer, or a forger: the driver counts it and reports a second master.
+   */
+  | { kind: 'ignoredAdvert'; src: string; priority: number; master: string; masterPriority: number };
 
 /** The settings the state machine needs (a subset of an instance's config). */
 export interface MachineSettings {
@@ -52,6 +58,8 @@ export class VrrpMachine {
   private adverAt: number | undefined;
   private masterDownAt: number | undefined;
   private preemptAt: number | undefined;
+  /** When a master last answered a lower-priority master at once (see receiveAsMaster). */
+  private answeredAt: number | undefined;
   private faulted = false;
 
   constructor(readonly settings: MachineSettings) {
@@ -115,6 +123,13 @@ export class VrrpMachine {
   }
 
   private receiveAsBackup(now: number, a: AdvertIn): VrrpEffect[] {
+    if (a.src !== this.masterAddress && this.betterMasterAlive(now) && this.worseThanUs(a)) {
+      // A router worse than us (a priority-0 "I resign" included) claims to be master while a better one is alive and advertising:
+      // RFC 5798 §6.4.2 discards it (with preemption on); so do we, whether or not we preempt, and
+      // without touching the Master_Down_Timer or the learnt interval. Only the live master's own
+      // adverts (a lowered priority included) can let us preempt it.
+      return [{ kind: 'ignoredAdvert', src: a.src, priority: a.priority, master: this.masterAddress!, masterPriority: this.masterPriority! }];
+    }
     if (a.priority === 0) {
       // RFC 5798 §6.4.2: "If the Priority is zero, then Set the Master_Down_Timer to Skew_Time".
       this.masterDownAt = now + this.skewMs();
@@ -124,7 +139,8 @@ export class VrrpMachine {
     if (this.mayPreempt(now, a.priority)) {
       // RFC 5798 §6.4.2 discards the advert and takes over when Master_Down_Timer fires. kubeha takes
       // over at once instead: the old master yields as soon as it hears our higher priority
-      // (§6.4.3), so a demoted master hands over in one advert, not three and a skew.
+      // (§6.4.3), so a demoted master hands over in one advert, not three and a skew. This is only
+      // reached when no better master is alive (above): a stranger cannot make us flap.
       this.masterAddress = a.src;
       this.masterPriority = a.priority;
       return this.becomeMaster(now, `preempting lower priority ${a.priority} master ${a.src}`);
@@ -159,9 +175,28 @@ export class VrrpMachine {
     }
     if (theirs === ours) return []; // our own advert looped back
     // A lower-priority router thinks it is master (start-up, or a healed partition): answer at once,
-    // as keepalived does, so it yields within one round trip instead of at our next advert.
-    this.adverAt = now + csToMs(this.settings.advertIntervalCs);
+    // as keepalived does, so it yields within one round trip instead of at our next advert. At most
+    // once a quarter interval: a peer (or a forger) that floods adverts must not make us flood too.
+    const intervalMs = csToMs(this.settings.advertIntervalCs);
+    if (this.answeredAt !== undefined && now - this.answeredAt < intervalMs / 4) return [];
+    this.answeredAt = now;
+    this.adverAt = now + intervalMs;
     return [{ kind: 'sendAdvert', priority: this.effectivePriority }];
+  }
+
+  /** Whether the master we follow is better than us and was heard within the Master_Down_Interval. */
+  private betterMasterAlive(now: number): boolean {
+    const { masterAddress, masterPriority } = this;
+    if (masterAddress === undefined || masterPriority === undefined || masterPriority === 0) return false;
+    if (this.masterDownAt === undefined || now >= this.masterDownAt) return false;
+    return masterPriority > this.effectivePriority
+      || (masterPriority === this.effectivePriority && ipv4ToNumber(masterAddress) > ipv4ToNumber(this.settings.primaryAddress));
+  }
+
+  /** Whether an advert loses to us: lower priority, or equal priority from a lower address (RFC 5798 §6.4.3's order). */
+  private worseThanUs(a: AdvertIn): boolean {
+    return a.priority < this.effectivePriority
+      || (a.priority === this.effectivePriority && ipv4ToNumber(a.src) < ipv4ToNumber(this.settings.primaryAddress));
   }
 
   /** The driver's tracked state changed the effective priority (configured + weights). */

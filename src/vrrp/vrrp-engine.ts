@@ -6,11 +6,17 @@ import type { VrrpInstanceConfig } from '../config/schema.js';
 import { VrrpInstance, type InstanceSink, type VrrpInstanceStatus } from './vrrp-instance.js';
 import type { VrrpHost } from './vrrp-host.js';
 
-/** An instance's status with its times as Unix milliseconds. */
-export type VrrpStatus = Omit<VrrpInstanceStatus, 'sinceMs' | 'lastTransition' | 'duplicateVip'> & {
+type WithAt<T> = Omit<T, 'atMs'> & { at: string };
+
+/** An instance's status with its times as ISO wall-clock times. */
+export type VrrpStatus = Omit<VrrpInstanceStatus, 'sinceMs' | 'lastTransition' | 'duplicateVip' | 'secondMaster' | 'adverts'> & {
   since: string;
-  lastTransition: (Omit<NonNullable<VrrpInstanceStatus['lastTransition']>, 'atMs'> & { at: string }) | null;
-  duplicateVip: { events: number; last: (Omit<NonNullable<VrrpInstanceStatus['duplicateVip']['last']>, 'atMs'> & { at: string }) | null };
+  lastTransition: WithAt<NonNullable<VrrpInstanceStatus['lastTransition']>> | null;
+  duplicateVip: { events: number; last: WithAt<NonNullable<VrrpInstanceStatus['duplicateVip']['last']>> | null };
+  secondMaster: { events: number; last: WithAt<NonNullable<VrrpInstanceStatus['secondMaster']['last']>> | null };
+  adverts: Omit<VrrpInstanceStatus['adverts'], 'droppedBySource'> & {
+    droppedBySource: (Omit<VrrpInstanceStatus['adverts']['droppedBySource'][number], 'lastAtMs'> & { lastAt: string })[];
+  };
 };
 
 /** The VRRP side of a node. */
@@ -89,12 +95,15 @@ export class VrrpEngine {
   status(): VrrpStatus[] {
     const iso = (ms: number) => new Date(Date.now() - (this.clock.now() - ms)).toISOString();
     return [...this.instances.values()].map(({ inst }) => {
-      const { sinceMs, lastTransition, duplicateVip, ...rest } = inst.status();
+      const { sinceMs, lastTransition, duplicateVip, secondMaster, adverts, ...rest } = inst.status();
+      const withAt = <T extends { atMs: number }>({ atMs, ...fields }: T) => ({ ...fields, at: iso(atMs) });
       return {
         ...rest,
         since: iso(sinceMs),
-        lastTransition: lastTransition && { from: lastTransition.from, to: lastTransition.to, reason: lastTransition.reason, at: iso(lastTransition.atMs) },
-        duplicateVip: { events: duplicateVip.events, last: duplicateVip.last && { kind: duplicateVip.last.kind, detail: duplicateVip.last.detail, at: iso(duplicateVip.last.atMs) } },
+        lastTransition: lastTransition && withAt(lastTransition),
+        duplicateVip: { events: duplicateVip.events, last: duplicateVip.last && withAt(duplicateVip.last) },
+        secondMaster: { events: secondMaster.events, last: secondMaster.last && withAt(secondMaster.last) },
+        adverts: { ...adverts, droppedBySource: adverts.droppedBySource.map(({ lastAtMs, ...d }) => ({ ...d, lastAt: iso(lastAtMs) })) },
       };
     });
   }

@@ -4,14 +4,59 @@ import type { Clock, Timer } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { KubehaError } from '../errors.js';
 import { garpFrame, macToString, parseArp } from './arp.js';
-import { decodePacket, encodeAdvert, VRRP_MULTICAST_GROUP, VrrpDecodeError, type DropReason } from './packet.js';
+import { bytesToIpv4, decodePacket, encodeAdvert, VRRP_MULTICAST_GROUP, VrrpDecodeError, type DropReason } from './packet.js';
 import { VrrpMachine, type VrrpEffect, type VrrpState } from './state-machine.js';
 import { TrackScript } from './track-script.js';
 import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
 import { killShell, spawnShell } from './shell.js';
 
 /** Drop reasons of the driver, on top of the codec's. */
-export type InstanceDropReason = DropReason | 'unknown_peer' | 'own_address';
+export type InstanceDropReason = DropReason | 'unknown_peer' | 'own_address' | 'second_master';
+
+/** Senders of dropped packets remembered per instance (the oldest is forgotten beyond it). */
+const MAX_DROP_SOURCES = 32;
+/** Senders of dropped packets shown in the status, most drops first. */
+const SHOWN_DROP_SOURCES = 8;
+/** At most one log line about dropped packets per this many ms: a flood must not flood the log. */
+const DROP_LOG_INTERVAL_MS = 10_000;
+
+/** What one sender's dropped packets were. */
+interface DropSource {
+  source: string;
+  dropped: number;
+  lastReason: InstanceDropReason;
+  lastAtMs: number;
+}
+
+/**
+ * Another router advertising as master for our VRID while a better master is alive: one episode per
+ * sender, reported once the sender is still advertising an advert interval after it was first heard
+ * (a peer that yields after one stale advert is not one). An episode ends after 3 quiet intervals.
+ */
+class SecondMasterEpisodes {
+  private readonly bySource = new Map<string, { sinceMs: number; lastMs: number; reported: boolean }>();
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** Records an advert from `src` at `now`; true when the episode is to be reported now. */
+  heard(src: string, now: number): boolean {
+    const e = this.bySource.get(src);
+    if (!e || now - e.lastMs > 3 * this.intervalMs) {
+      if (this.bySource.size >= MAX_DROP_SOURCES) this.forgetQuiet(now);
+      this.bySource.set(src, { sinceMs: now, lastMs: now, reported: false });
+      return false;
+    }
+    e.lastMs = now;
+    if (e.reported || now - e.sinceMs < this.intervalMs) return false;
+    e.reported = true;
+    return true;
+  }
+
+  private forgetQuiet(now: number): void {
+    for (const [src, e] of this.bySource) if (now - e.lastMs > 3 * this.intervalMs) this.bySource.delete(src);
+    if (this.bySource.size >= MAX_DROP_SOURCES) this.bySource.delete(this.bySource.keys().next().value!);
+  }
+}
 
 /** Where the instance reports what happens (logs go to the daemon's logger). */
 export interface InstanceSink {
@@ -47,9 +92,13 @@ export interface VrrpInstanceStatus {
     sendErrors: number;
     /** The longest gap between two adverts of one master, as this backup heard them (a missed advert shows here). */
     maxGapMs: number;
+    /** Who sent the dropped packets, most drops first (a flood names its source here). */
+    droppedBySource: { source: string; dropped: number; lastReason: InstanceDropReason; lastAtMs: number }[];
   };
   garpsSent: number;
   duplicateVip: { events: number; last: { atMs: number; kind: 'arp' | 'advert'; detail: string } | null };
+  /** Adverts from a router worse than us while a better master is alive, ignored (a backup's view). */
+  secondMaster: { events: number; last: { atMs: number; source: string; priority: number; detail: string } | null };
   track: {
     backends: { name: string; ok: boolean }[];
     scripts: { name: string; ok: boolean; weight: number; lastExit: number | string | null }[];
@@ -73,8 +122,11 @@ export class VrrpInstance {
   /** keepalived's second burst of gratuitous ARPs, `garpMasterDelay` after becoming master. */
   private secondBurstTimer: Timer | undefined;
   private holdTimer: Timer | undefined;
-  /** A lower-priority peer advertising as master while we are master: one episode (see onPacket). */
-  private lowerMaster: { src: string; sinceMs: number; lastMs: number; reported: boolean } | undefined;
+  /** Lower-priority peers advertising as master while we are master, or while we follow a better one. */
+  private readonly secondMasters: SecondMasterEpisodes;
+  private readonly dropSources = new Map<string, DropSource>();
+  private droppedSinceLog = 0;
+  private dropLoggedAtMs: number | undefined;
   /** An ARP claim on our VIP waiting one advert interval before it counts (see onArp). */
   private arpClaimTimer: Timer | undefined;
   private stopArp: (() => void) | undefined;
@@ -91,10 +143,13 @@ export class VrrpInstance {
   private readonly vipKey: string;
   private readonly stats = {
     sent: 0, received: 0, sendErrors: 0, garps: 0, transitions: 0, maxGapMs: 0,
-    lastAdvert: undefined as { from: string; atMs: number } | undefined,
+    /** When the master we follow was last heard (for maxGapMs). */
+    lastMasterAdvert: undefined as { from: string; atMs: number } | undefined,
     dropped: {} as Partial<Record<InstanceDropReason, number>>,
     duplicates: 0,
     lastDuplicate: null as VrrpInstanceStatus['duplicateVip']['last'],
+    secondMasters: 0,
+    lastSecondMaster: null as VrrpInstanceStatus['secondMaster']['last'],
     lastTransition: null as VrrpInstanceStatus['lastTransition'],
   };
   private warnedGap = false;
@@ -123,6 +178,7 @@ export class VrrpInstance {
       primaryAddress: primary,
     });
     for (const b of cfg.track.backends) this.backendOk.set(b, true);
+    this.secondMasters = new SecondMasterEpisodes(cfg.advertInterval);
   }
 
   get name(): string {
@@ -224,58 +280,97 @@ export class VrrpInstance {
     this.linkTimer = this.clock.setTimeout(() => this.pollLinks(), Math.min(1000, Math.max(100, this.cfg.advertInterval)));
   }
 
-  private drop(reason: InstanceDropReason): void {
+  /**
+   * Counts a dropped packet by reason and by sender. Nothing else happens per packet: no status
+   * message to the data plane (the periodic one carries the counters) and at most one log line per
+   * DROP_LOG_INTERVAL_MS, so a flood of garbage costs a map update per packet.
+   */
+  private drop(reason: InstanceDropReason, source: string): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+    const now = this.clock.now();
+    let s = this.dropSources.get(source);
+    if (!s) {
+      if (this.dropSources.size >= MAX_DROP_SOURCES) {
+        let oldest: DropSource | undefined;
+        for (const d of this.dropSources.values()) if (!oldest || d.lastAtMs < oldest.lastAtMs) oldest = d;
+        this.dropSources.delete(oldest!.source);
+      }
+      s = { source, dropped: 0, lastReason: reason, lastAtMs: now };
+      this.dropSources.set(source, s);
+    }
+    s.dropped++;
+    s.lastReason = reason;
+    s.lastAtMs = now;
+    this.droppedSinceLog++;
+    if (this.dropLoggedAtMs !== undefined && now - this.dropLoggedAtMs < DROP_LOG_INTERVAL_MS) return;
+    this.dropLoggedAtMs = now;
+    const top = this.topDropSources().slice(0, 3).map((d) => `${d.source} (${d.dropped}, last ${d.lastReason})`);
+    this.sink.log('warn', { event: 'vrrp-dropped', instance: this.name, dropped: this.droppedSinceLog, source, reason, top },
+      `vrrp ${this.name}: dropped ${this.droppedSinceLog} packet(s) since the last report, the latest from ${source} (${reason}); most from ${top.join(', ')}`);
+    this.droppedSinceLog = 0;
+  }
+
+  private topDropSources(): DropSource[] {
+    return [...this.dropSources.values()].sort((x, y) => y.dropped - x.dropped);
   }
 
   private onPacket(packet: Uint8Array): void {
-    // A packet for another VRID is another router's business (keepalived ignores it too).
-    const vrid = packet.length > 21 ? packet[((packet[0]! & 0x0f) * 4) + 1] : undefined;
-    if (vrid !== this.cfg.virtualRouterId) return;
+    // A packet for another VRID is another router's business (keepalived ignores it too); one too
+    // short to name a VRID is nobody's, and is counted by every instance that hears it.
+    const vridAt = (packet[0]! & 0x0f) * 4 + 1;
+    if (packet.length > vridAt && packet[vridAt] !== this.cfg.virtualRouterId) return;
+    const sender = packet.length >= 20 ? bytesToIpv4(packet, 12) : 'unknown';
     let decoded;
     try {
       decoded = decodePacket(packet, { authPass: this.cfg.version === 2 ? this.cfg.authPass : '' });
     } catch (err) {
-      if (err instanceof VrrpDecodeError) {
-        this.drop(err.reason);
-        this.sink.changed();
-        return;
-      }
+      if (err instanceof VrrpDecodeError) return this.drop(err.reason, sender);
       throw err;
     }
     const { ip, advert } = decoded;
-    if (ip.src === this.sourceAddress) return this.drop('own_address');
-    if (advert.version !== this.cfg.version) return this.drop('version');
+    if (ip.src === this.sourceAddress) return this.drop('own_address', sender);
+    if (advert.version !== this.cfg.version) return this.drop('version', sender);
     // RFC 3768 §7.1: a v2 advert with another interval is dropped (keepalived does the same).
-    if (advert.version === 2 && advert.advertIntervalCs !== this.machine.settings.advertIntervalCs) return this.drop('interval');
+    if (advert.version === 2 && advert.advertIntervalCs !== this.machine.settings.advertIntervalCs) return this.drop('interval', sender);
     if (this.cfg.unicastPeers.length > 0 && !this.cfg.unicastPeers.includes(ip.src)) {
-      this.drop('unknown_peer');
+      this.drop('unknown_peer', sender);
       this.duplicate('advert', `advert for VRID ${advert.vrid} from ${ip.src}, which is not a configured peer`);
       return;
     }
-    this.stats.received++;
-    this.checkAddresses(ip.src, advert.addresses);
     const now = this.clock.now();
-    const last = this.stats.lastAdvert;
-    if (last?.from === ip.src && this.machine.state === 'backup') this.stats.maxGapMs = Math.max(this.stats.maxGapMs, now - last.atMs);
-    this.stats.lastAdvert = { from: ip.src, atMs: now };
+    const fromOurMaster = this.machine.state === 'backup' && ip.src === this.machine.masterAddress;
     const wasMaster = this.machine.state === 'master';
     const fx = this.machine.receive(now, { src: ip.src, priority: advert.priority, advertIntervalCs: advert.advertIntervalCs });
+    const ignored = fx.find((e) => e.kind === 'ignoredAdvert');
+    if (ignored) {
+      this.drop('second_master', ip.src);
+      if (this.secondMasters.heard(ip.src, now)) {
+        this.secondMaster(ip.src, advert.priority, `${ip.src} advertises VRID ${advert.vrid} as master with priority ${advert.priority} while ${ignored.master} (priority ${ignored.masterPriority}) is master: its adverts are ignored`);
+      }
+      return this.apply(fx);
+    }
+    this.stats.received++;
+    this.checkAddresses(ip.src, advert.addresses);
+    const last = this.stats.lastMasterAdvert;
+    if (fromOurMaster && last?.from === ip.src) this.stats.maxGapMs = Math.max(this.stats.maxGapMs, now - last.atMs);
+    if (this.machine.state === 'backup') this.stats.lastMasterAdvert = { from: ip.src, atMs: now };
     if (wasMaster && this.machine.state === 'master' && advert.priority > 0 && advert.priority < this.machine.effectivePriority) {
       // A peer yielding to us can send one more advert before ours reaches it; one still advertising
       // an interval later does not hear us (a one-way path): that is a second master, once per episode.
-      const lm = this.lowerMaster;
-      if (!lm || lm.src !== ip.src || now - lm.lastMs > 3 * this.cfg.advertInterval) this.lowerMaster = { src: ip.src, sinceMs: now, lastMs: now, reported: false };
-      else {
-        lm.lastMs = now;
-        if (!lm.reported && now - lm.sinceMs >= this.cfg.advertInterval) {
-          lm.reported = true;
-          this.duplicate('advert', `${ip.src} also claims to be master of VRID ${advert.vrid} (priority ${advert.priority}) and does not yield: it does not hear our adverts`);
-        }
+      if (this.secondMasters.heard(ip.src, now)) {
+        this.duplicate('advert', `${ip.src} also claims to be master of VRID ${advert.vrid} (priority ${advert.priority}) and does not yield: it does not hear our adverts`);
       }
     }
     if (this.machine.state === 'backup' && advert.priority > this.machine.effectivePriority) this.checkWeightGap(ip.src, advert.priority);
     this.apply(fx);
+  }
+
+  /** A backup ignores a worse router that claims to be master: logged and counted, never followed. */
+  private secondMaster(source: string, priority: number, detail: string): void {
+    this.stats.secondMasters++;
+    this.stats.lastSecondMaster = { atMs: this.clock.now(), source, priority, detail };
+    this.sink.log('warn', { event: 'vrrp-second-master', instance: this.name, source, priority, detail }, `vrrp ${this.name}: second master: ${detail}`);
+    this.sink.changed();
   }
 
   /** Warns once per sender whose advert lists other VIPs than ours: the nodes disagree on what they protect. */
@@ -375,6 +470,8 @@ export class VrrpInstance {
         return this.garpBurst(this.cfg.garpRepeat);
       case 'transition':
         return this.transition(e.from, e.to, e.reason);
+      case 'ignoredAdvert':
+        return; // counted and reported by onPacket, which alone knows the packet
     }
   }
 
@@ -491,9 +588,13 @@ export class VrrpInstance {
       vips: this.cfg.vips,
       transitions: this.stats.transitions,
       lastTransition: this.stats.lastTransition,
-      adverts: { sent: this.stats.sent, received: this.stats.received, dropped: { ...this.stats.dropped }, sendErrors: this.stats.sendErrors, maxGapMs: this.stats.maxGapMs },
+      adverts: {
+        sent: this.stats.sent, received: this.stats.received, dropped: { ...this.stats.dropped }, sendErrors: this.stats.sendErrors, maxGapMs: this.stats.maxGapMs,
+        droppedBySource: this.topDropSources().slice(0, SHOWN_DROP_SOURCES).map((d) => ({ ...d })),
+      },
       garpsSent: this.stats.garps,
       duplicateVip: { events: this.stats.duplicates, last: this.stats.lastDuplicate },
+      secondMaster: { events: this.stats.secondMasters, last: this.stats.lastSecondMaster },
       track: {
         backends: [...this.backendOk].map(([name, ok]) => ({ name, ok })),
         scripts: this.scripts.map((s) => ({ name: s.cfg.name, ok: s.ok, weight: s.cfg.weight, lastExit: s.lastExit ?? null })),

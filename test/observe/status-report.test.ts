@@ -21,8 +21,8 @@ function vrrp(over: Partial<VrrpStatus> = {}): VrrpStatus {
   return {
     name: 'VI_1', interface: 'eth0', virtualRouterId: 51, version: 3, state: 'master', since: '2026-11-23T11:58:00Z',
     priority: 150, effectivePriority: 150, master: null, vips: ['10.0.0.100/24'], transitions: 1, lastTransition: null,
-    adverts: { sent: 10, received: 0, dropped: {}, sendErrors: 0, maxGapMs: 0 }, garpsSent: 5,
-    duplicateVip: { events: 0, last: null }, track: { backends: [{ name: 'apiservers', ok: true }], scripts: [], interfaces: [] }, fault: null, maintenance: false,
+    adverts: { sent: 10, received: 0, dropped: {}, sendErrors: 0, maxGapMs: 0, droppedBySource: [] }, garpsSent: 5,
+    duplicateVip: { events: 0, last: null }, secondMaster: { events: 0, last: null }, track: { backends: [{ name: 'apiservers', ok: true }], scripts: [], interfaces: [] }, fault: null, maintenance: false,
     ...over,
   };
 }

@@ -109,6 +109,80 @@ test('state machine: preempt — a higher-priority backup takes over at the firs
   assert.equal(runUntil(nopre, 20_000)[0]?.[1], 'master addVips advert:150 garp');
 });
 
+test('state machine: strangers worse than us cannot move a backup while a better master is alive, table', () => {
+  // The backup (10.0.0.2, priority 100, 100 ms) follows master 10.0.0.9 at priority 200.
+  const m100 = { src: '10.0.0.9', priority: 200, advertIntervalCs: 10 };
+  const table: [string, { src: string; priority: number; advertIntervalCs: number }, string][] = [
+    ['lower priority', { src: '10.0.0.7', priority: 1, advertIntervalCs: 10 }, 'ignoredAdvert'],
+    ['lower priority, another interval (would stretch the down timer)', { src: '10.0.0.7', priority: 2, advertIntervalCs: 300 }, 'ignoredAdvert'],
+    ['priority 0 (a forged "I resign")', { src: '10.0.0.7', priority: 0, advertIntervalCs: 10 }, 'ignoredAdvert'],
+    ['equal priority, lower address', { src: '10.0.0.1', priority: 100, advertIntervalCs: 10 }, 'ignoredAdvert'],
+    ['equal priority, higher address: accepted (RFC 5798 §6.4.2)', { src: '10.0.0.8', priority: 100, advertIntervalCs: 10 }, ''],
+    ['higher priority than us, lower than the master: accepted', { src: '10.0.0.7', priority: 150, advertIntervalCs: 10 }, ''],
+  ];
+  for (const [what, advert, want] of table) {
+    for (const preempt of [true, false]) {
+      const m = machine({ advertIntervalCs: 10, preempt });
+      m.start(0);
+      m.receive(100, m100);
+      const downAt = m.deadline;
+      const fx = m.receive(150, advert);
+      assert.equal(brief(fx), want, `${what}, preempt ${preempt}`);
+      assert.equal(m.state, 'backup', what);
+      if (want) {
+        assert.deepEqual(fx[0], { kind: 'ignoredAdvert', src: advert.src, priority: advert.priority, master: '10.0.0.9', masterPriority: 200 });
+        assert.equal(m.deadline, downAt, `${what}: the Master_Down_Timer is untouched`);
+        assert.equal(m.masterAddress, '10.0.0.9', what);
+        assert.equal(m.masterAdverIntervalCs, 10, what);
+      }
+    }
+  }
+});
+
+test('state machine: a stranger flooding low-priority adverts never moves the backup; the master\'s own lowered priority still does, at once', () => {
+  const m = machine({ advertIntervalCs: 10 });
+  m.start(0);
+  const transitions: string[] = [];
+  for (let t = 100; t < 10_000; t++) {
+    // The master every 100 ms; the stranger every millisecond in between.
+    const fx = t % 100 === 0 ? m.receive(t, { src: '10.0.0.9', priority: 200, advertIntervalCs: 10 }) : m.receive(t, { src: '10.0.0.7', priority: 1, advertIntervalCs: 10 });
+    for (const e of fx) if (e.kind === 'transition') transitions.push(e.to);
+    for (const [, e] of runUntil(m, t)) transitions.push(e);
+  }
+  assert.deepEqual(transitions, []);
+  // The master's own advert at a priority below ours: fast preemption, as before.
+  assert.equal(brief(m.receive(10_000, { src: '10.0.0.9', priority: 50, advertIntervalCs: 10 })), 'master addVips advert:100 garp');
+});
+
+test('state machine: when the better master falls silent, the stranger does not hold the backup off, and a third router can take over', () => {
+  // The master dies; the stranger keeps sending priority 1: the backup takes over at its Master_Down_Timer.
+  const m = machine({ advertIntervalCs: 10 });
+  m.start(0);
+  m.receive(100, { src: '10.0.0.9', priority: 200, advertIntervalCs: 10 });
+  const downAt = m.deadline!;
+  for (let t = 110; t < downAt; t += 10) assert.equal(brief(m.receive(t, { src: '10.0.0.7', priority: 1, advertIntervalCs: 10 })), 'ignoredAdvert');
+  assert.equal(brief(m.tick(downAt)), 'master addVips advert:100 garp');
+  // Three routers: A (200) dies, C (150) takes over first (its skew is shorter); B (100) follows C
+  // although A was heard within B's own down interval: C is better than B.
+  const b = machine({ advertIntervalCs: 10 });
+  b.start(0);
+  b.receive(100, { src: '10.0.0.9', priority: 200, advertIntervalCs: 10 });
+  assert.deepEqual(b.receive(380, { src: '10.0.0.3', priority: 150, advertIntervalCs: 10 }), []);
+  assert.equal(b.masterAddress, '10.0.0.3');
+  assert.equal(runUntil(b, 500).length, 0, 'no takeover: C is master');
+});
+
+test('state machine: a master answers a lower-priority master at once, but at most once a quarter interval', () => {
+  const m = machine({ priority: 200, advertIntervalCs: 100 });
+  m.start(0);
+  runUntil(m, m.deadline!);
+  assert.equal(m.state, 'master');
+  const t0 = 10_000;
+  const answers = [];
+  for (let t = t0; t < t0 + 1000; t += 10) answers.push(brief(m.receive(t, { src: '10.0.0.7', priority: 1, advertIntervalCs: 100 })));
+  assert.deepEqual(answers.filter(Boolean), ['advert:200', 'advert:200', 'advert:200', 'advert:200'], 'four answers in one 1 s interval');
+});
+
 test('state machine: preemptDelay holds a lower-priority master until the delay is over (keepalived preempt_delay)', () => {
   const m = machine({ priority: 150, preemptDelayMs: 5000, advertIntervalCs: 100 });
   m.start(0);

@@ -222,13 +222,44 @@ test('instance: malformed and foreign packets are dropped and counted by reason,
   n.host.receive(ip(adv()));
   clock.advance(10);
   const s = n.inst.status();
-  assert.deepEqual(s.adverts.dropped, { checksum: 1, ttl: 1, auth: 1 });
+  assert.deepEqual(s.adverts.dropped, { checksum: 1, ttl: 1, auth: 1, truncated: 1 });
+  assert.deepEqual(s.adverts.droppedBySource.map((d) => [d.source, d.dropped, d.lastReason]), [['10.0.0.9', 3, 'auth'], ['unknown', 1, 'truncated']]);
   assert.equal(s.adverts.received, 1);
   assert.equal(s.state, 'backup');
   assert.equal(n.logs.filter((l) => l.fields.event === 'vrrp-vips-mismatch').length, 0, 'same VIPs: no warning');
   n.host.receive(ip(adv({ addresses: ['10.0.0.101'] })));
   n.host.receive(ip(adv({ addresses: ['10.0.0.101'] })));
   assert.equal(n.logs.filter((l) => l.fields.event === 'vrrp-vips-mismatch').length, 1, 'other VIPs: warned once per sender');
+});
+
+test('instance: a stranger advertising a low priority as master is ignored by the backup, reported once as a second master', () => {
+  const { clock, nodes } = bed(200, 100);
+  for (const n of nodes) n.inst.start();
+  clock.advance(2000);
+  assert.equal(states(nodes), 'master backup');
+  const [master, backup] = nodes as [ReturnType<typeof node>, ReturnType<typeof node>];
+  const before = backup.inst.status().transitions;
+  const forged = encodeIpv4({ tos: 0, id: 0, ttl: 255, protocol: 112, src: '10.0.0.7', dst: '224.0.0.18' },
+    encodeAdvert({ version: 3, vrid: 51, priority: 1, advertIntervalCs: 10, addresses: ['10.0.0.100'], authPass: '' }, { src: '10.0.0.7', dst: '224.0.0.18' }));
+  for (let i = 0; i < 3000; i++) {
+    backup.host.receive(forged);
+    master.host.receive(forged);
+    clock.advance(3); // ~330 forged adverts a second for 9 s
+  }
+  assert.equal(states(nodes), 'master backup');
+  const s = backup.inst.status();
+  assert.equal(s.transitions, before, 'the backup never left BACKUP');
+  assert.deepEqual(s.master, { address: '10.0.0.1', priority: 200 });
+  assert.equal(s.adverts.dropped.second_master, 3000);
+  assert.deepEqual(s.adverts.droppedBySource.map((d) => [d.source, d.dropped, d.lastReason]), [['10.0.0.7', 3000, 'second_master']]);
+  assert.equal(s.secondMaster.events, 1, 'one episode');
+  assert.equal(s.secondMaster.last?.source, '10.0.0.7');
+  assert.ok(s.adverts.maxGapMs <= 103, `the master's adverts were measured apart from the stranger's (${s.adverts.maxGapMs} ms)`);
+  assert.equal(backup.logs.filter((l) => l.fields.event === 'vrrp-second-master').length, 1);
+  assert.ok(backup.logs.filter((l) => l.fields.event === 'vrrp-dropped').length <= 1, 'drops are logged at most once per 10 s');
+  // The master answered, but not once per forged advert.
+  const sent = master.inst.status().adverts.sent;
+  assert.ok(sent < 9000 / 25 + 9000 / 100 + 10, `master sent ${sent} adverts`);
 });
 
 test('instance: v2 with PASS and unicast peers; an advert from an address that is not a peer is dropped and reported', () => {

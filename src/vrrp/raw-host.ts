@@ -22,6 +22,20 @@ const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 /** The largest packet we read: one Ethernet MTU. */
 const MAX_PACKET = 2048;
+/**
+ * The receive buffer of the VRRP and ARP sockets. The default (~208 KiB, a few hundred small
+ * packets) overflows within milliseconds under a flood of garbage, and the kernel then drops the
+ * real master's adverts with it. 4 MiB (the kernel doubles it for its own bookkeeping) holds a
+ * quarter of a second of a 20k packets/s flood while the thread is busy; memory is only used while
+ * packets wait.
+ */
+const RECEIVE_BUFFER_BYTES = 4 << 20;
+/**
+ * Packets read per readiness callback. The poll is level-triggered, so what is left is read at the
+ * next turn of the loop, after the timers: a flood cannot hold the advert timer or the master-down
+ * timer behind an endless read loop.
+ */
+const MAX_PACKETS_PER_WAKE = 256;
 
 /** One attribute of an interface from /sys/class/net ('' when it cannot be read: no such interface, or down). */
 function sysfs(iface: string, attribute: string): string {
@@ -32,6 +46,13 @@ function sysfs(iface: string, attribute: string): string {
   }
 }
 
+/** Sets the socket's receive buffer to RECEIVE_BUFFER_BYTES: past net.core.rmem_max with CAP_NET_ADMIN, else as far as the limit allows. */
+function growReceiveBuffer(fd: number): void {
+  const c = libc();
+  const size = intOption(RECEIVE_BUFFER_BYTES);
+  if (c.setsockopt(fd, C.SOL_SOCKET, C.SO_RCVBUFFORCE, size, 4) < 0) c.setsockopt(fd, C.SOL_SOCKET, C.SO_RCVBUF, size, 4);
+}
+
 /** A non-blocking fd read on readiness; each datagram goes to every subscriber. */
 class SharedSocket {
   readonly subscribers = new Set<(data: Uint8Array) => void>();
@@ -39,12 +60,13 @@ class SharedSocket {
   private readonly buf = Buffer.alloc(MAX_PACKET);
 
   constructor(readonly fd: number) {
+    growReceiveBuffer(fd);
     this.stopWatch = libc().watch(fd, () => this.drain());
   }
 
   private drain(): void {
     const c = libc();
-    for (;;) {
+    for (let i = 0; i < MAX_PACKETS_PER_WAKE; i++) {
       const n = c.recvfrom(this.fd, this.buf, this.buf.length, C.MSG_DONTWAIT, null, null);
       if (n <= 0) return; // EAGAIN: nothing more queued
       const copy = new Uint8Array(this.buf.subarray(0, n));

@@ -9,6 +9,8 @@ import { Daemon } from '../../src/daemon.js';
 import { inventorySchema } from '../../src/plan/inventory.js';
 import { RULES } from '../../src/lint/rules/index.js';
 
+/** The repository root (tests run from dist/test/docs). */
+const root = new URL('../../../', import.meta.url);
 const doc = (name: string) => readFile(fileURLToPath(new URL(`../../../docs/${name}`, import.meta.url)), 'utf8');
 
 test('every error code is documented in docs/errors.md', async () => {
@@ -35,4 +37,12 @@ test('every inventory key is documented in docs/planner.md, and every lint rule'
   const text = await doc('planner.md');
   assert.deepEqual(allKeyPaths(inventorySchema).filter((key) => !text.includes(`| \`${key}\` |`)), []);
   assert.deepEqual(RULES.map((r) => r.code).filter((code) => !text.includes(`| \`${code}\` |`)), []);
+});
+
+test('every dependency with an install script is decided in package.json allowScripts (npm ci prints no advisory)', async () => {
+  const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as { allowScripts?: Record<string, boolean> };
+  const lock = JSON.parse(await readFile(new URL('package-lock.json', root), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+  const withScripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript).map(([path]) => path.replace(/^.*node_modules\//, ''));
+  assert.ok(withScripts.length > 0, 'koffi has one');
+  for (const name of withScripts) assert.equal(typeof pkg.allowScripts?.[name], 'boolean', `${name} is decided in allowScripts`);
 });

@@ -20,17 +20,42 @@ export interface AdminHandlers {
 
 const SERVER_ROUTE = /^\/api\/v1\/backends\/([^/]+)\/servers\/([^/]+)$/;
 const VRRP_ROUTE = /^\/api\/v1\/vrrp\/([^/]+)$/;
-const MAX_BODY_BYTES = 64 * 1024;
+/** The largest POST body (the runtime API's are a few bytes); a larger one is answered 413. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Limits that keep junk from holding the admin server's memory or sockets (Node's defaults allow a
+ * request 5 minutes and check every 30 s): a client has 5 s to send its headers and 10 s for the
+ * whole request; headers over 16 KiB are answered 431; at most 256 connections at once (more are
+ * closed at accept); a connection idle for 30 s is closed.
+ */
+export const ADMIN_LIMITS = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  maxHeaderBytes: 16 * 1024,
+  maxConnections: 256,
+  idleTimeoutMs: 30_000,
+  /** How often Node looks for requests past their timeouts. */
+  checkIntervalMs: 1_000,
+} as const;
+
+/** A body over MAX_BODY_BYTES. */
+class BodyTooLarge extends Error {}
 
 function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return reject(new BodyTooLarge(`the body is over ${MAX_BODY_BYTES} bytes`));
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
+      if (size <= MAX_BODY_BYTES) return void chunks.push(c);
+      // Stop buffering; the answer closes the connection, which discards the rest.
+      req.off('data', onData);
+      req.pause();
+      reject(new BodyTooLarge(`the body is over ${MAX_BODY_BYTES} bytes`));
+    };
+    req.on('data', onData);
     req.on('end', () => {
       try {
         resolve(chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {});
@@ -63,7 +88,14 @@ export class AdminServer {
     if (this.cfg.tokenFile) this.token = Buffer.from((await readFile(this.cfg.tokenFile, 'utf8')).trim());
     const hp = parseHostPort(this.cfg.bind, true);
     if (typeof hp === 'string') throw new Error(`unvalidated admin bind ${this.cfg.bind}`);
-    const server = createServer((req, res) => void this.handle(req, res));
+    const server = createServer({
+      headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
+      requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
+      maxHeaderSize: ADMIN_LIMITS.maxHeaderBytes,
+      connectionsCheckingInterval: ADMIN_LIMITS.checkIntervalMs,
+    }, (req, res) => void this.handle(req, res));
+    server.maxConnections = ADMIN_LIMITS.maxConnections;
+    server.setTimeout(ADMIN_LIMITS.idleTimeoutMs, (socket) => socket.destroy());
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -136,7 +168,8 @@ export class AdminServer {
             try {
               body = await readJson(req);
             } catch (err) {
-              return send(400, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+              if (err instanceof BodyTooLarge) res.setHeader('connection', 'close');
+              return send(err instanceof BodyTooLarge ? 413 : 400, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
             }
             const r = server
               ? this.handlers.setServer(decodeURIComponent(server[1]!), decodeURIComponent(server[2]!), body)

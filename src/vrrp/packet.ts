@@ -94,14 +94,16 @@ export function internetChecksum(...parts: Uint8Array[]): number {
 }
 
 /** RFC 5798 §5.2.8: the v3 checksum covers an IPv4 pseudo-header (src, dst, zero, protocol, length). */
-function pseudoHeader(src: string, dst: string, length: number): Uint8Array {
-  const p = new Uint8Array(12);
-  p.set(ipv4ToBytes(src), 0);
-  p.set(ipv4ToBytes(dst), 4);
-  p[9] = VRRP_PROTOCOL;
-  p[10] = length >> 8;
-  p[11] = length & 0xff;
-  return p;
+function pseudoHeader(ends: Endpoints, length: number): Uint8Array {
+  return pseudoHeaderFrom(endpointBytes(ends), length);
+}
+
+/** The 8 bytes of `ends` as they stand in an IP header. */
+function endpointBytes(ends: Endpoints): Uint8Array {
+  const b = new Uint8Array(8);
+  b.set(ipv4ToBytes(ends.src), 0);
+  b.set(ipv4ToBytes(ends.dst), 4);
+  return b;
 }
 
 /** Addresses of the IP header around a v3 message (its checksum depends on them). */
@@ -138,7 +140,7 @@ export function encodeAdvert(a: Advert, ends?: Endpoints): Uint8Array {
   if (v2) sum = internetChecksum(m);
   else {
     if (!ends) throw new Error('a VRRPv3 checksum needs the IP source and destination');
-    sum = internetChecksum(pseudoHeader(ends.src, ends.dst, length), m);
+    sum = internetChecksum(pseudoHeader(ends, length), m);
   }
   m[6] = sum >> 8;
   m[7] = sum & 0xff;
@@ -151,24 +153,37 @@ export interface DecodeOptions {
   authPass?: string;
 }
 
+/** Why a packet cannot be used, as data: the receive path drops a flood without building an Error per packet. */
+export interface Rejected {
+  rejected: DropReason;
+  detail: string;
+}
+
+const reject = (rejected: DropReason, detail: string): Rejected => ({ rejected, detail });
+
+/** Whether a parse result is a rejection. */
+export function isRejected<T extends object>(r: T | Rejected): r is Rejected {
+  return 'rejected' in r;
+}
+
 /**
- * Decodes a VRRP message (no IP header). `ends` are the IP header's addresses (v3 checksum).
- * Throws {@link VrrpDecodeError} on anything malformed; never anything else.
+ * Parses a VRRP message (no IP header). `pseudo` gives the v3 checksum's source and destination:
+ * the 8 address bytes of the IP header around it. Returns the advert, or why it is unusable; the
+ * cheap checks (version, type, length) come before the checksum, and nothing is allocated for a
+ * packet that fails them.
  */
-export function decodeAdvert(m: Uint8Array, ends: Endpoints, opts: DecodeOptions = {}): Advert {
-  if (m.length < 8) throw new VrrpDecodeError('truncated', `${m.length} bytes is shorter than a VRRP header`);
+export function parseAdvert(m: Uint8Array, pseudo: Uint8Array, opts: DecodeOptions = {}): Advert | Rejected {
+  if (m.length < 8) return reject('truncated', `${m.length} bytes is shorter than a VRRP header`);
   const version = m[0]! >> 4;
-  if (version !== 2 && version !== 3) throw new VrrpDecodeError('version', `VRRP version ${version}`);
-  if ((m[0]! & 0x0f) !== 1) throw new VrrpDecodeError('type', `VRRP type ${m[0]! & 0x0f} is not an advertisement`);
+  if (version !== 2 && version !== 3) return reject('version', `VRRP version ${version}`);
+  if ((m[0]! & 0x0f) !== 1) return reject('type', `VRRP type ${m[0]! & 0x0f} is not an advertisement`);
   const n = m[3]!;
   const v2 = version === 2;
   const expected = 8 + 4 * n + (v2 ? AUTH_PASS_LENGTH : 0);
-  if (m.length < expected) throw new VrrpDecodeError('length', `${m.length} bytes for ${n} addresses (need ${expected})`);
+  if (m.length < expected) return reject('length', `${m.length} bytes for ${n} addresses (need ${expected})`);
   const body = m.subarray(0, expected);
-  const sum = v2 ? internetChecksum(body) : internetChecksum(pseudoHeader(ends.src, ends.dst, expected), body);
-  if (sum !== 0) throw new VrrpDecodeError('checksum', `bad checksum 0x${((m[6]! << 8) | m[7]!).toString(16)}`);
-  const addresses: string[] = [];
-  for (let i = 0; i < n; i++) addresses.push(bytesToIpv4(m, 8 + 4 * i));
+  const sum = v2 ? internetChecksum(body) : internetChecksum(pseudoHeaderFrom(pseudo, expected), body);
+  if (sum !== 0) return reject('checksum', `bad checksum 0x${((m[6]! << 8) | m[7]!).toString(16)}`);
   let authPass = '';
   let advertIntervalCs: number;
   if (v2) {
@@ -178,24 +193,48 @@ export function decodeAdvert(m: Uint8Array, ends: Endpoints, opts: DecodeOptions
       const raw = m.subarray(8 + 4 * n, expected);
       const end = raw.indexOf(0);
       authPass = new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end));
-    } else if (authType !== 0) throw new VrrpDecodeError('auth', `unsupported auth type ${authType}`);
+    } else if (authType !== 0) return reject('auth', `unsupported auth type ${authType}`);
     const want = (opts.authPass ?? '').slice(0, AUTH_PASS_LENGTH);
-    if (authPass !== want) throw new VrrpDecodeError('auth', want ? 'wrong or missing password' : 'unexpected password');
-    if (advertIntervalCs === 0) throw new VrrpDecodeError('interval', 'advert interval 0');
+    if (authPass !== want) return reject('auth', want ? 'wrong or missing password' : 'unexpected password');
   } else {
     advertIntervalCs = ((m[4]! & 0x0f) << 8) | m[5]!;
-    if (advertIntervalCs === 0) throw new VrrpDecodeError('interval', 'advert interval 0');
   }
+  if (advertIntervalCs === 0) return reject('interval', 'advert interval 0');
+  const addresses: string[] = [];
+  for (let i = 0; i < n; i++) addresses.push(bytesToIpv4(m, 8 + 4 * i));
   return { version, vrid: m[1]!, priority: m[2]!, advertIntervalCs, addresses, authPass };
 }
 
-/** Decodes an IPv4 header; throws {@link VrrpDecodeError} when the bytes are not one. */
-export function decodeIpv4(p: Uint8Array): Ipv4Header {
-  if (p.length < 20) throw new VrrpDecodeError('truncated', `${p.length} bytes is shorter than an IPv4 header`);
-  if (p[0]! >> 4 !== 4) throw new VrrpDecodeError('not_ipv4', `IP version ${p[0]! >> 4}`);
+/** RFC 5798 §5.2.8's pseudo-header from the IP header's 8 address bytes. */
+function pseudoHeaderFrom(addresses: Uint8Array, length: number): Uint8Array {
+  const p = new Uint8Array(12);
+  p.set(addresses.subarray(0, 8), 0);
+  p[9] = VRRP_PROTOCOL;
+  p[10] = length >> 8;
+  p[11] = length & 0xff;
+  return p;
+}
+
+/**
+ * Decodes a VRRP message (no IP header). `ends` are the IP header's addresses (v3 checksum).
+ * Throws {@link VrrpDecodeError} on anything malformed; never anything else.
+ */
+export function decodeAdvert(m: Uint8Array, ends: Endpoints, opts: DecodeOptions = {}): Advert {
+  return orThrow(parseAdvert(m, endpointBytes(ends), opts));
+}
+
+function orThrow<T extends object>(r: T | Rejected): T {
+  if (isRejected(r)) throw new VrrpDecodeError(r.rejected, r.detail);
+  return r;
+}
+
+/** Parses an IPv4 header, or says why the bytes are not one. */
+export function parseIpv4(p: Uint8Array): Ipv4Header | Rejected {
+  if (p.length < 20) return reject('truncated', `${p.length} bytes is shorter than an IPv4 header`);
+  if (p[0]! >> 4 !== 4) return reject('not_ipv4', `IP version ${p[0]! >> 4}`);
   const headerLength = (p[0]! & 0x0f) * 4;
   const totalLength = (p[2]! << 8) | p[3]!;
-  if (headerLength < 20 || p.length < headerLength) throw new VrrpDecodeError('truncated', `IPv4 header length ${headerLength}`);
+  if (headerLength < 20 || p.length < headerLength) return reject('truncated', `IPv4 header length ${headerLength}`);
   return {
     tos: p[1]!,
     id: (p[4]! << 8) | p[5]!,
@@ -206,6 +245,11 @@ export function decodeIpv4(p: Uint8Array): Ipv4Header {
     headerLength,
     totalLength,
   };
+}
+
+/** Decodes an IPv4 header; throws {@link VrrpDecodeError} when the bytes are not one. */
+export function decodeIpv4(p: Uint8Array): Ipv4Header {
+  return orThrow(parseIpv4(p));
 }
 
 /** Encodes a 20-byte IPv4 header followed by `payload` (tests, fixtures, benchmarks). */
@@ -235,14 +279,22 @@ export interface ReceivedAdvert {
 }
 
 /**
- * Decodes an IPv4 packet carrying a VRRP advert, as a raw socket receives it. RFC 5798 §7.1: drops
- * anything whose TTL is not 255 (it crossed a router). Throws {@link VrrpDecodeError}.
+ * Parses an IPv4 packet carrying a VRRP advert, as a raw socket receives it, or says why it is
+ * unusable. RFC 5798 §7.1: anything whose TTL is not 255 (it crossed a router) is refused.
  */
-export function decodePacket(p: Uint8Array, opts: DecodeOptions = {}): ReceivedAdvert {
-  const ip = decodeIpv4(p);
-  if (ip.protocol !== VRRP_PROTOCOL) throw new VrrpDecodeError('not_vrrp', `IP protocol ${ip.protocol}`);
-  if (ip.ttl !== 255) throw new VrrpDecodeError('ttl', `TTL ${ip.ttl} is not 255`);
+export function parsePacket(p: Uint8Array, opts: DecodeOptions = {}): ReceivedAdvert | Rejected {
+  if (p.length < 20) return reject('truncated', `${p.length} bytes is shorter than an IPv4 header`);
+  // The cheap byte checks first: a flood of garbage is turned away before any string is built.
+  if (p[9] !== VRRP_PROTOCOL) return reject('not_vrrp', `IP protocol ${p[9]}`);
+  if (p[8] !== 255) return reject('ttl', `TTL ${p[8]} is not 255`);
+  const ip = parseIpv4(p);
+  if (isRejected(ip)) return ip;
   const end = Math.min(p.length, Math.max(ip.totalLength, ip.headerLength));
-  const advert = decodeAdvert(p.subarray(ip.headerLength, end), ip, opts);
-  return { ip, advert };
+  const advert = parseAdvert(p.subarray(ip.headerLength, end), p.subarray(12, 20), opts);
+  return isRejected(advert) ? advert : { ip, advert };
+}
+
+/** {@link parsePacket} that throws {@link VrrpDecodeError}. */
+export function decodePacket(p: Uint8Array, opts: DecodeOptions = {}): ReceivedAdvert {
+  return orThrow(parsePacket(p, opts));
 }

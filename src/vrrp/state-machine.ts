@@ -157,11 +157,8 @@ export class VrrpMachine {
   }
 
   private receiveAsMaster(now: number, a: AdvertIn): VrrpEffect[] {
-    if (a.priority === 0) {
-      // RFC 5798 §6.4.3: "If the Priority is zero, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
-      this.adverAt = now + csToMs(this.settings.advertIntervalCs);
-      return [{ kind: 'sendAdvert', priority: this.effectivePriority }];
-    }
+    // RFC 5798 §6.4.3: "If the Priority is zero, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
+    if (a.priority === 0) return this.answer(now);
     const theirs = ipv4ToNumber(a.src);
     const ours = ipv4ToNumber(this.settings.primaryAddress);
     // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local Priority, or the
@@ -175,8 +172,15 @@ export class VrrpMachine {
     }
     if (theirs === ours) return []; // our own advert looped back
     // A lower-priority router thinks it is master (start-up, or a healed partition): answer at once,
-    // as keepalived does, so it yields within one round trip instead of at our next advert. At most
-    // once a quarter interval: a peer (or a forger) that floods adverts must not make us flood too.
+    // as keepalived does, so it yields within one round trip instead of at our next advert.
+    return this.answer(now);
+  }
+
+  /**
+   * A master's advert out of turn, resetting the Adver_Timer. At most once a quarter interval: a
+   * peer (or a forger) that floods adverts must not make us flood the segment too.
+   */
+  private answer(now: number): VrrpEffect[] {
     const intervalMs = csToMs(this.settings.advertIntervalCs);
     if (this.answeredAt !== undefined && now - this.answeredAt < intervalMs / 4) return [];
     this.answeredAt = now;

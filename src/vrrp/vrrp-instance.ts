@@ -4,7 +4,7 @@ import type { Clock, Timer } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { KubehaError } from '../errors.js';
 import { garpFrame, macToString, parseArp } from './arp.js';
-import { bytesToIpv4, decodePacket, encodeAdvert, VRRP_MULTICAST_GROUP, VrrpDecodeError, type DropReason } from './packet.js';
+import { bytesToIpv4, encodeAdvert, isRejected, parsePacket, VRRP_MULTICAST_GROUP, type DropReason } from './packet.js';
 import { VrrpMachine, type VrrpEffect, type VrrpState } from './state-machine.js';
 import { TrackScript } from './track-script.js';
 import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
@@ -320,13 +320,8 @@ export class VrrpInstance {
     const vridAt = (packet[0]! & 0x0f) * 4 + 1;
     if (packet.length > vridAt && packet[vridAt] !== this.cfg.virtualRouterId) return;
     const sender = packet.length >= 20 ? bytesToIpv4(packet, 12) : 'unknown';
-    let decoded;
-    try {
-      decoded = decodePacket(packet, { authPass: this.cfg.version === 2 ? this.cfg.authPass : '' });
-    } catch (err) {
-      if (err instanceof VrrpDecodeError) return this.drop(err.reason, sender);
-      throw err;
-    }
+    const decoded = parsePacket(packet, { authPass: this.cfg.version === 2 ? this.cfg.authPass : '' });
+    if (isRejected(decoded)) return this.drop(decoded.rejected, sender);
     const { ip, advert } = decoded;
     if (ip.src === this.sourceAddress) return this.drop('own_address', sender);
     if (advert.version !== this.cfg.version) return this.drop('version', sender);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { createBed, nsFetchJson, nsFetchText, startKeepalived, startKubeha, SUBNET, type Bed, type BedHost, type NsProcess, type VrrpSettings } from '../support/netns.js';
+import { createBed, nsFetchJson, nsFetchText, startKeepalived, startKubeha, SUBNET, VIP, type Bed, type BedHost, type NsProcess, type VrrpSettings } from '../support/netns.js';
 
 const FLOOD = fileURLToPath(new URL('../support/vrrp-flood.js', import.meta.url));
 const ADMIN = { admin: { bind: '127.0.0.1:9000' } };
@@ -121,5 +121,9 @@ test('hostile VRRP: a flood of 100k malformed packets of every kind from spoofed
     assert.ok((w.b1.adverts.dropped[reason] ?? 0) > 0, `drops counted as ${reason}`);
   }
   assert.deepEqual(w.b1.adverts.droppedBySource.map((d) => d.source).sort(), [...spoofed].sort(), 'every sender named');
-  assert.ok(w.b1.adverts.maxGapMs < 3 * s.advertIntervalMs, `no advert lost behind the garbage (longest gap ${w.b1.adverts.maxGapMs} ms)`);
+  assert.ok(w.b1.transitions - w.b0.transitions <= w.keepalivedTransitions);
+  // A lost advert shows as a gap of two intervals; how far below that it stays (1.5 × is the target)
+  // is measured in bench/vrrp-flood.ts, not asserted against the clock here.
+  assert.ok(w.b1.adverts.maxGapMs < 2 * s.advertIntervalMs, `no advert lost behind the garbage (longest gap ${w.b1.adverts.maxGapMs} ms)`);
+  assert.ok(pair.master.hasAddress(VIP) && !pair.backup.hasAddress(VIP), 'the VIP stayed on the master');
 });

@@ -39,10 +39,13 @@ test('track.backends: the master whose backend servers all die releases the VIP 
   assert.ok(await until(() => a.hasAddress(VIP) && !b.hasAddress(VIP), 1000));
 });
 
-test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases it for the hold time', async (t) => {
+test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases it and holds it off', async (t) => {
   const bed = createBed(t, 2);
   const [a, intruder] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
-  const ka = startKubeha(bed, a, V3, 150, { duplicateVip: { policy: 'stepDown', holdTime: '2s' } }, { admin: { bind: '127.0.0.1:9000' } });
+  // A hold far longer than the test: every check below sees the node in its hold, however slow the
+  // machine. That the node competes again when the hold is over is shown on a fake clock
+  // (test/vrrp/vrrp-instance.test.ts, "back after the hold time").
+  const ka = startKubeha(bed, a, V3, 150, { duplicateVip: { policy: 'stepDown', holdTime: '10m' } }, { admin: { bind: '127.0.0.1:9000' } });
   await ka.waitLine(/"to":"master"/);
   assert.ok(await until(() => a.hasAddress(VIP), 1000));
   const claim = intruder.spawn(process.execPath, [ARP_CLAIM, 'eth0', VIP]);
@@ -63,8 +66,9 @@ test('duplicate VIP: a host that ARPs for the VIP is detected; stepDown releases
   assert.match(status.stdout, /^VI_1\s+eth0\s+91\s+v3\s+FAULT\s/m);
   assert.match(status.stdout, /PROBLEMS\n  vrrp VI_1 is in FAULT: /);
   assert.match(status.stdout, /duplicate VIP seen \(arp: /);
-  await ka.waitLine(/"from":"backup","to":"master"/, 4000, fault);
-  assert.ok(await until(() => a.hasAddress(VIP), 1000), 'back after the hold time');
+  assert.match(status.stdout, /stepped down: duplicate VIP/);
+  assert.ok(!a.hasAddress(VIP), 'still released: the hold is not over');
+  assert.ok(!ka.lines.slice(fault).some((l) => /"to":"master"/.test(l.line)), 'and the node did not compete meanwhile');
 });
 
 test('without CAP_NET_RAW and CAP_NET_ADMIN the daemon refuses to start and says what to grant', async (t) => {

@@ -45,7 +45,7 @@ function expect(alert: string, labels: Record<string, string>, annotate: (a: str
 }
 const fill = (vars: Record<string, string>) => (s: string) => s.replace(/\{\{ \$(labels\.(\w+)|value) \}\}/g, (_, __, label: string | undefined) => (label ? vars[label]! : vars.$value!));
 
-test('promtool test rules: split brain, no master, FAULT, no usable server, a refused reload, dropped adverts fire; a healthy pair is quiet', () => {
+test('promtool test rules: split brain, no master, FAULT, no usable server, a refused reload, dropped adverts, a second master fire; a healthy pair is quiet', () => {
   const vi = { vrrp_instance: 'VI_1' };
   const state = (n: number, st: string, values: string) => series('kubeha_vrrp_state', { ...node(n), ...vi, state: st }, values);
   const tests = [
@@ -82,9 +82,11 @@ test('promtool test rules: split brain, no master, FAULT, no usable server, a re
       input_series: [
         series('kubeha_config_reloads_total', { ...node(1), result: 'failure' }, '0 0 1 1 1'),
         series('kubeha_vrrp_adverts_dropped_total', { ...node(2), ...vi, reason: 'auth' }, '0+600x20'),
+        series('kubeha_vrrp_second_master_events_total', { ...node(2), ...vi }, '0 0 1 1 1'),
       ],
       alert_rule_test: [
         { eval_time: '3m', alertname: 'KubehaReloadRefused', exp_alerts: [expect('KubehaReloadRefused', { ...node(1), result: 'failure' }, fill(node(1)))] },
+        { eval_time: '3m', alertname: 'KubehaVrrpSecondMaster', exp_alerts: [expect('KubehaVrrpSecondMaster', { ...node(2), ...vi }, fill({ ...node(2), ...vi }))] },
         { eval_time: '15m', alertname: 'KubehaVrrpAdvertsDropped', exp_alerts: [expect('KubehaVrrpAdvertsDropped', { instance: node(2).instance, ...vi, reason: 'auth' }, fill({ ...node(2), ...vi, reason: 'auth' }))] }, // summed by instance: no job
       ],
     },

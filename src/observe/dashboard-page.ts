@@ -97,7 +97,7 @@ function render(st, rates) {
   $('#backends').innerHTML = st.backends.map((b) => '<section data-backend="' + esc(b.name) + '"><h2>' + esc(b.name) + ' <small>' + esc(b.balance) + ', ' + b.servers.filter((s) => s.state === 'up' && s.adminState === 'ready').length + '/' + b.servers.length + ' up, queue ' + b.queue.length + '</small></h2><div class="servers">' + b.servers.map((s) => serverCard(b, s)).join('') + '</div></section>').join('');
   const vrrp = st.vrrp || [];
   $('#vrrp').style.display = vrrp.length ? '' : 'none';
-  if (vrrp.length) $('#vrrp').innerHTML = '<h2>VRRP</h2><div class="scroll"><table><tr><th>instance</th><th>state</th><th>priority</th><th>master</th><th>VIPs</th><th>adverts</th><th>dropped</th><th>dup. VIP</th><th></th></tr>'
+  if (vrrp.length) $('#vrrp').innerHTML = '<h2>VRRP</h2><div class="scroll"><table><tr><th>instance</th><th>state</th><th>priority</th><th>master</th><th>VIPs</th><th>adverts</th><th>dropped</th><th>dup. VIP</th><th>2nd master</th><th></th></tr>'
     + vrrp.map((v) => '<tr data-vrrp="' + esc(v.name) + '"><td>' + esc(v.name) + ' <small>' + esc(v.interface) + ' vrid ' + v.virtualRouterId + ' v' + v.version + '</small></td>'
       + (v.maintenance ? '<td><b style="color:var(--warn)">MAINTENANCE</b></td>'
         : '<td><b style="color:var(' + (v.state === 'master' ? '--up' : v.state === 'fault' ? '--down' : '--muted') + ')">' + esc(v.state.toUpperCase()) + '</b>' + (v.fault ? ' <small>' + esc(v.fault) + '</small>' : '') + '</td>')
@@ -105,8 +105,10 @@ function render(st, rates) {
       + '<td>' + (v.master ? esc(v.master.address) + ' <small>(' + v.master.priority + ')</small>' : '-') + '</td>'
       + '<td>' + v.vips.map(esc).join(' ') + '</td>'
       + '<td>' + v.adverts.sent + ' out, ' + v.adverts.received + ' in</td>'
-      + '<td>' + Object.values(v.adverts.dropped).reduce((a, b) => a + b, 0) + '</td>'
+      + '<td>' + Object.values(v.adverts.dropped).reduce((a, b) => a + b, 0)
+        + (v.adverts.droppedBySource.length ? ' <small>most from ' + esc(v.adverts.droppedBySource[0].source) + '</small>' : '') + '</td>'
       + '<td>' + v.duplicateVip.events + '</td>'
+      + '<td>' + v.secondMaster.events + (v.secondMaster.last ? ' <small>' + esc(v.secondMaster.last.source) + '</small>' : '') + '</td>'
       + '<td><button data-vrrp-maint="' + (v.maintenance ? 'off' : 'on') + '" data-i="' + esc(v.name) + '">' + (v.maintenance ? 'Resume' : 'Maintenance') + '</button></td></tr>').join('') + '</table></div>';
   const e = st.vipElection;
   $('#election').style.display = e ? '' : 'none';

@@ -120,6 +120,25 @@ test('VRRP fault is a problem; a lowered priority names the failing tracks; dupl
   assert.match(lowered.text, /MASTER\s+130\/150/);
 });
 
+test('a second master and a sender of many dropped packets warn, naming the sender; a stray drop does not', () => {
+  const hostile = statusReport(node({
+    vrrp: [vrrp({
+      state: 'backup',
+      secondMaster: { events: 3, last: { at: '2026-11-23T11:59:30Z', source: '10.0.0.7', priority: 1, detail: '...' } },
+      adverts: { sent: 0, received: 900, dropped: { checksum: 5000 }, sendErrors: 0, maxGapMs: 101, droppedBySource: [{ source: '10.0.0.66', dropped: 5000, lastReason: 'checksum', lastAt: '2026-11-23T11:59:59Z' }] },
+    })],
+  }), NOW);
+  assert.deepEqual(hostile.problems, []);
+  assert.deepEqual(hostile.warnings, [
+    'vrrp VI_1: second master 10.0.0.7 (priority 1) ignored, 3 time(s), last at 2026-11-23T11:59:30Z',
+    'vrrp VI_1: 5000 packets dropped from 10.0.0.66 (last: checksum) at 2026-11-23T11:59:59Z',
+  ]);
+  const stray = statusReport(node({
+    vrrp: [vrrp({ adverts: { sent: 9, received: 0, dropped: { ttl: 2 }, sendErrors: 0, maxGapMs: 0, droppedBySource: [{ source: '10.0.0.66', dropped: 2, lastReason: 'ttl', lastAt: '2026-11-23T11:59:59Z' }] } })],
+  }), NOW);
+  assert.deepEqual(stray.warnings, []);
+});
+
 test('a VIP election follower waits for the VIP without a problem; the leader shows its epoch', () => {
   const election = { name: 'vip', identity: 'lb2/42', leader: false, epoch: null, transitions: 0, lastAcquireMs: null, lastKeepAliveMs: null, keepAliveFailures: 0, lastLoss: null, maintenance: false, vips: ['10.0.0.100/24'] };
   const follower = statusReport(node({ vipElection: election, frontends: [{ ...node().frontends[0]!, listening: false }] }), NOW);

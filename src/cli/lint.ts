@@ -1,35 +1,41 @@
 import { readFile } from 'node:fs/promises';
-import { detectKind, lintFile, type LintFile } from '../lint/lint-model.js';
+import { detectKind, lintFile, type LintFile, type NginxContext } from '../lint/lint-model.js';
 import { formatFinding, lintFiles, systemHost } from '../lint/lint.js';
 
+/** Options of `kubeha lint`. */
+export interface LintOptions {
+  /** The context an nginx snippet (a conf.d file without http/stream blocks) is included in; default http. */
+  nginxContext?: NginxContext;
+}
+
 /**
- * `kubeha lint FILE...`: reads haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs (by name or
- * content), prints every finding as `file:line: severity code: what; why; fix`, and exits 1 when
- * one is an error. Files given together are also checked against each other.
+ * `kubeha lint FILE...`: reads haproxy.cfg, nginx.conf (or a conf.d snippet), keepalived.conf and
+ * kubeconfigs (by name or content), prints every finding as `file:line: severity code: what; why;
+ * fix`, and exits 1 when one is an error. Files given together are also checked against each other.
  */
-export async function lintCommand(paths: string[]): Promise<number> {
+export async function lintCommand(paths: string[], o: LintOptions = {}, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const files: LintFile[] = [];
   let failed = false;
   for (const path of paths) {
     let text: string;
     try {
       text = await readFile(path, 'utf8');
-    } catch (err) {
-      process.stderr.write(`${path}:1: error read: ${err instanceof Error ? err.message : String(err)}\n`);
+    } catch (e) {
+      err.write(`${path}:1: error read: ${e instanceof Error ? e.message : String(e)}\n`);
       failed = true;
       continue;
     }
     const kind = detectKind(path, text);
     if (!kind) {
-      process.stderr.write(`${path}:1: error unknown-file: not a keepalived, haproxy, nginx or kubeconfig file; name it keepalived.conf, haproxy.cfg, nginx.conf or *.kubeconfig\n`);
+      err.write(`${path}:1: error unknown-file: not a keepalived, haproxy, nginx or kubeconfig file; name it keepalived.conf, haproxy.cfg, nginx.conf or *.kubeconfig\n`);
       failed = true;
       continue;
     }
-    files.push(lintFile(path, kind, text));
+    files.push(lintFile(path, kind, text, { nginxContext: o.nginxContext }));
   }
   const findings = lintFiles(files, systemHost);
-  for (const f of findings) process.stdout.write(`${formatFinding(f)}\n`);
+  for (const f of findings) out.write(`${formatFinding(f)}\n`);
   const errors = findings.filter((f) => f.severity === 'error').length;
-  process.stdout.write(`${files.length} file(s): ${errors} error(s), ${findings.length - errors} warning(s)\n`);
+  out.write(`${files.length} file(s): ${errors} error(s), ${findings.length - errors} warning(s)\n`);
   return failed || errors > 0 ? 1 : 0;
 }

@@ -5,7 +5,7 @@ import { doctorCommand, type DoctorOptions } from './doctor.js';
 import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
-import { lintCommand } from './lint.js';
+import { lintCommand, type LintOptions } from './lint.js';
 import { maintenanceCommand, type MaintenanceOptions } from './maintenance.js';
 import { importCommand } from './import.js';
 import { runCommand } from './run.js';
@@ -73,7 +73,8 @@ export async function main(argv: string[]): Promise<void> {
     .command('lint')
     .description('check haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
     .argument('<files...>', 'config files; given together they are also checked against each other')
-    .action(async (files: string[]) => exit(await lintCommand(files)));
+    .addOption(new Option('--nginx-context <context>', 'where an nginx snippet without http/stream blocks (conf.d/*.conf) is included (default: http)').choices(['http', 'stream']))
+    .action(async (files: string[], o: LintOptions) => exit(await lintCommand(files, o)));
   program
     .command('doctor')
     .description('check the live control plane of an inventory from this host: apiservers (ready, certificate names the VIP, expiry, clock), the VIP (answers, reaches every apiserver), etcd (quorum, leader, alarms)')

@@ -1,15 +1,26 @@
-// `kubeha import`: keepalived.conf + haproxy.cfg or nginx.conf → the equivalent kubeha.yaml, so a
-// running pair can migrate. Pure: parsed files in, a config object and notes out. What has no
-// equivalent becomes a note, printed as comments at the top of the file.
+// `kubeha import`: keepalived.conf (VRRP and LVS virtual servers) + haproxy.cfg or nginx.conf → the
+// equivalent kubeha.yaml, so a running pair can migrate. Pure: parsed files in, a config object and
+// notes out. What has no equivalent becomes a note, printed as comments at the top of the file.
 import { stringify } from 'yaml';
+import { formatHostPort } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
-import { child, findAll } from './conf-tree.js';
-import { directiveNumber, haproxyMs, hapProxies, nginxMs, kaInstances, kaScripts, portOf, type HapProxy, type LintContext } from './lint-model.js';
+import { child, findAll, type Directive } from './conf-tree.js';
+import {
+  APISERVER_PORTS, directiveNumber, haproxyMs, hapProxies, kaInstances, kaScripts, kaVirtualServers, listenAddress, nginxBlocks, nginxMs, portOf, upstreamServers,
+  type HapProxy, type KaRealServer, type KaVirtualServer, type LintContext,
+} from './lint-model.js';
 
 /** The imported config and what could not be carried over. */
 export interface Imported {
   config: Record<string, unknown>;
   notes: string[];
+}
+
+/** A frontend as the importer writes it. */
+interface ImportedFrontend {
+  name: string;
+  bind: string;
+  backend: string;
 }
 
 const ms = (n: number) => formatDuration(n);
@@ -20,8 +31,10 @@ export function importConfigs(ctx: LintContext): Imported {
   const notes: string[] = [];
   const config: Record<string, unknown> = { global: { shutdownGrace: '30s' } };
   const lb = importHaproxy(ctx, notes) ?? importNginx(ctx, notes);
-  if (lb) Object.assign(config, lb, { admin: { bind: '127.0.0.1:9000' } });
-  const backendNames = ((lb?.backends ?? []) as { name: string }[]).map((b) => b.name);
+  const lvs = importVirtualServers(ctx, notes, (lb?.frontends ?? []) as ImportedFrontend[]);
+  const backends = [...(lb?.backends ?? []), ...lvs.backends];
+  if (lb || lvs.frontends.length > 0) Object.assign(config, { frontends: [...(lb?.frontends ?? []), ...lvs.frontends], backends, admin: { bind: '127.0.0.1:9000' } });
+  const backendNames = (backends as { name: string }[]).map((b) => b.name);
   const instances = importKeepalived(ctx, notes, backendNames);
   if (instances.length > 0) config.vrrp = { instances };
   return { config, notes };
@@ -31,6 +44,24 @@ export function importConfigs(ctx: LintContext): Imported {
 export function importedYaml(imported: Imported, sources: string[]): string {
   const head = [`# Imported by kubeha import from ${sources.join(', ')}.`, '# Check it with: kubeha check --config THIS_FILE', ...imported.notes.map((n) => `# NOTE: ${n}`)];
   return `${head.join('\n')}\n${stringify(imported.config)}`;
+}
+
+/** What the notes say of a check that only connects. */
+const TCP_ONLY_NOTE = 'checks with TCP connects only; kubeha can check GET /readyz over HTTPS instead (healthCheck: { type: https, path: /readyz })';
+
+/** Ports that speak only TLS: the apiserver's, and 443. */
+const TLS_ONLY_PORTS = new Set([...APISERVER_PORTS, 443]);
+
+/**
+ * The type of an imported HTTP check of `port`. Plain HTTP to a port that speaks only TLS fails
+ * every check (the apiserver answers "client sent an HTTP request to an HTTPS server"), and kubeha
+ * would mark every apiserver down, so such a check is imported as https, with a note.
+ */
+function httpCheckType(tls: boolean, port: number | undefined, subject: string, notes: string[]): 'http' | 'https' {
+  if (tls) return 'https';
+  if (!TLS_ONLY_PORTS.has(port ?? 0)) return 'http';
+  notes.push(`${subject} checks port ${port} with plain HTTP, but that port speaks only TLS (every check would fail); it was imported as an https check`);
+  return 'https';
 }
 
 function importHaproxy(ctx: LintContext, notes: string[]): { frontends: unknown[]; backends: unknown[] } | undefined {
@@ -80,7 +111,8 @@ function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
   const downinter = haproxyMs(opt(all, 'downinter'));
   const slow = haproxyMs(opt(all, 'slowstart'));
   const check = p.timeouts.get('check')?.ms;
-  const healthCheck: Record<string, unknown> = { type: httpchk ? (ssl ? 'https' : 'http') : 'tcp' };
+  const checkPort = Number(opt(all, 'port')) || portOf(first[1]);
+  const healthCheck: Record<string, unknown> = { type: httpchk ? httpCheckType(ssl, checkPort, `haproxy backend ${p.name}`, notes) : 'tcp' };
   if (path) healthCheck.path = path;
   if (inter) healthCheck.interval = ms(inter);
   if (fastinter) healthCheck.fastInterval = ms(fastinter);
@@ -90,7 +122,7 @@ function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
   const fall = opt(all, 'fall');
   if (rise) healthCheck.rise = Number(rise);
   if (fall) healthCheck.fall = Number(fall);
-  if (!httpchk) notes.push(`haproxy backend ${p.name} checks with TCP connects only; kubeha can check GET /readyz over HTTPS instead (healthCheck: { type: https, path: /readyz })`);
+  if (!httpchk) notes.push(`haproxy backend ${p.name} ${TCP_ONLY_NOTE}`);
   const balance = p.balance === 'roundrobin' || p.balance === 'static-rr' ? 'roundrobin' : p.balance === 'leastconn' || p.balance === 'source' ? p.balance : undefined;
   if (p.balance && !balance) notes.push(`haproxy backend ${p.name}: balance ${p.balance} has no kubeha equivalent; roundrobin is used`);
   const backend: Record<string, unknown> = {
@@ -113,14 +145,14 @@ function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
 }
 
 function importNginx(ctx: LintContext, notes: string[]): { frontends: unknown[]; backends: unknown[] } | undefined {
-  const files = ctx.files.filter((f) => f.kind === 'nginx');
-  const streams = files.flatMap((f) => findAll(f.tree.directives, 'stream'));
+  const blocks = nginxBlocks(ctx.files);
+  const streams = blocks.filter((b) => b.context === 'stream');
   if (streams.length === 0) return undefined;
   const frontends: unknown[] = [];
   const backends: unknown[] = [];
   for (const stream of streams) {
-    for (const up of stream.children.filter((d) => d.name === 'upstream')) {
-      const servers = up.children.filter((d) => d.name === 'server');
+    for (const up of stream.upstreams.values()) {
+      const servers = upstreamServers(up);
       const maxFails = servers.map((s) => s.args.find((a) => a.startsWith('max_fails='))).find(Boolean);
       backends.push({
         name: safeName(up.args[0] ?? 'upstream', 'backend'),
@@ -134,7 +166,7 @@ function importNginx(ctx: LintContext, notes: string[]): { frontends: unknown[];
       });
     }
     notes.push('nginx (open source) has no active health checks; the imported backends check GET /readyz over HTTPS, which is what an apiserver needs');
-    for (const srv of stream.children.filter((d) => d.name === 'server' && d.block)) {
+    for (const srv of stream.directives.filter((d) => d.name === 'server' && d.block)) {
       const target = child(srv, 'proxy_pass')?.args[0] ?? '';
       const listen = child(srv, 'listen')?.args[0] ?? '';
       const port = Number(listen.replace(/^.*:/, ''));
@@ -148,7 +180,114 @@ function importNginx(ctx: LintContext, notes: string[]): { frontends: unknown[];
       if (b && connect) b.connectTimeout = ms(connect);
     }
   }
-  if (files.some((f) => findAll(f.tree.directives, 'http').length > 0)) notes.push('the http { } block of nginx.conf was not imported: kubeha proxies TCP only');
+  if (blocks.some((b) => b.context === 'http')) notes.push('the http { } block of nginx.conf was not imported: kubeha proxies TCP only');
+  return { frontends, backends };
+}
+
+/** keepalived schedulers (lvs_sched / lb_algo) that kubeha has an equivalent of. */
+const LVS_BALANCE: Record<string, string> = { rr: 'roundrobin', wrr: 'roundrobin', lc: 'leastconn', wlc: 'leastconn', sh: 'source' };
+
+/**
+ * A keepalived timer (seconds, fractions allowed) in milliseconds, from the first scope that writes
+ * it: keepalived.conf(5) lets a checker inherit connect_timeout and delay_loop from its real_server,
+ * and that from its virtual_server.
+ */
+function kaTimer(name: string, scopes: Directive[]): { text: string; ms: number } | undefined {
+  const d = scopes.map((s) => child(s, name)).find((x) => x?.args[0] !== undefined);
+  const seconds = Number(d?.args[0]);
+  return d && Number.isFinite(seconds) && seconds > 0 ? { text: d.args[0]!, ms: Math.round(seconds * 1000) } : undefined;
+}
+
+/** keepalived's status_code list (`200`, `200-299 503`) as kubeha's expectStatus. */
+function statusCodes(d: Directive | undefined): number[] | undefined {
+  const codes = (d?.args ?? []).flatMap((a) => {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(a);
+    if (!m) return [];
+    const from = Number(m[1]);
+    return Array.from({ length: Math.max(0, Number(m[2] ?? m[1]) - from + 1) }, (_, i) => from + i);
+  }).filter((c) => c >= 100 && c <= 599);
+  return codes.length > 0 ? codes : undefined;
+}
+
+/** The health check of an LVS backend: the first real server's TCP_CHECK, SSL_GET or HTTP_GET. */
+function lvsHealthCheck(vs: KaVirtualServer, notes: string[]): Record<string, unknown> {
+  const rs = vs.realServers.find((r) => r.checkers.length > 0);
+  const checker = rs?.checkers.find((c) => c.name === 'SSL_GET' || c.name === 'HTTP_GET' || c.name === 'TCP_CHECK');
+  if (!rs || !checker) {
+    notes.push(`${vs.label}: ${rs ? `${rs.checkers.map((c) => c.name).join(', ')} has no kubeha equivalent` : 'its real servers have no checks'}; the backend ${TCP_ONLY_NOTE}`);
+    return { type: 'tcp' };
+  }
+  const shape = (r: typeof rs) => r.checkers.map((c) => c.name).join(' ');
+  if (vs.realServers.some((r) => shape(r) !== shape(rs))) notes.push(`${vs.label}: its real servers are checked differently; the check of ${rs.ip} (${shape(rs)}) applies to every server`);
+  const port = directiveNumber(child(checker, 'connect_port')) ?? rs.port;
+  const hc: Record<string, unknown> = {};
+  if (checker.name === 'TCP_CHECK') {
+    hc.type = 'tcp';
+    notes.push(`${vs.label} ${TCP_ONLY_NOTE}`);
+  } else {
+    hc.type = httpCheckType(checker.name === 'SSL_GET', port, `${vs.label} ${checker.name}`, notes);
+    const urls = checker.children.filter((c) => c.name === 'url');
+    const path = urls[0] ? child(urls[0], 'path')?.args[0] : undefined;
+    if (path) hc.path = path;
+    const expect = urls[0] ? statusCodes(child(urls[0], 'status_code')) : undefined;
+    if (expect) hc.expectStatus = expect;
+    if (urls.length > 1) notes.push(`${vs.label}: ${checker.name} checks ${urls.length} urls; kubeha checks one path, ${path ?? '/readyz'}`);
+  }
+  if (port !== undefined && port !== rs.port) hc.port = port;
+  const scopes = [checker, rs.directive, vs.directive];
+  const timeout = kaTimer('connect_timeout', scopes);
+  if (timeout) hc.timeout = ms(timeout.ms);
+  const delayLoop = kaTimer('delay_loop', scopes);
+  if (delayLoop) {
+    hc.interval = ms(delayLoop.ms);
+    notes.push(`${vs.label}: delay_loop ${delayLoop.text} became healthCheck.interval ${ms(delayLoop.ms)}`);
+  }
+  return hc;
+}
+
+/**
+ * keepalived virtual_servers (LVS) → a frontend on VIP:port and a backend of its real servers each.
+ * One on a port that the haproxy/nginx frontends already serve is left out: kubeha runs one
+ * balancer per port.
+ */
+function importVirtualServers(ctx: LintContext, notes: string[], taken: ImportedFrontend[]): { frontends: ImportedFrontend[]; backends: Record<string, unknown>[] } {
+  const frontends: ImportedFrontend[] = [];
+  const backends: Record<string, unknown>[] = [];
+  for (const vs of kaVirtualServers(ctx)) {
+    const { ip, port } = vs;
+    const skip = (why: string) => notes.push(`${vs.label} was not imported: ${why}`);
+    if (!ip || !port) {
+      skip('it names no IP and port (fwmark and virtual_server_group forms are not imported)');
+      continue;
+    }
+    const servers = vs.realServers.filter((rs): rs is KaRealServer & { port: number } => rs.port !== undefined);
+    const stackedOn = taken.find((f) => {
+      const l = listenAddress(f.bind);
+      return !!l && l.port === port && (l.host === '*' || l.host === ip);
+    });
+    const unfit = vs.protocol !== 'TCP' ? `it is protocol ${vs.protocol}; kubeha proxies TCP only`
+      : servers.length === 0 ? 'it has no real_server with a port'
+      : stackedOn ? `the ${stackedOn.name} frontend already serves ${stackedOn.bind} (one balancer per port)` : undefined;
+    if (unfit) {
+      skip(unfit);
+      continue;
+    }
+    const name = safeName(`lvs-${ip}-${port}`, 'lvs');
+    const balance = LVS_BALANCE[vs.scheduler.value];
+    if (!balance) notes.push(`${vs.label}: lvs_sched ${vs.scheduler.value} has no kubeha equivalent; roundrobin is used`);
+    if (vs.persistenceTimeout) notes.push(`${vs.label}: persistence_timeout ${vs.persistenceTimeout.args[0] ?? '360'} (a client kept on one real server) has no kubeha equivalent; balance: source keeps a client on one server while the servers stay the same`);
+    if (vs.method.written) notes.push(`${vs.label}: lvs_method ${vs.method.value} has no kubeha equivalent and needs none: kubeha proxies the connections, so the masters need no route back through the director and no VIP on lo`);
+    if (vs.sorryServer) notes.push(`${vs.label}: sorry_server ${vs.sorryServer.args.join(' ')} has no kubeha equivalent and was left out`);
+    // keepalived.conf(5): a real_server's weight defaults to 1; written for all once one is written.
+    const weighted = servers.some((rs) => rs.weight !== undefined);
+    backends.push({
+      name,
+      ...(balance ? { balance } : {}),
+      healthCheck: lvsHealthCheck(vs, notes),
+      servers: servers.map((rs, i) => ({ name: `server${i + 1}`, address: formatHostPort(rs.ip, rs.port), ...(weighted ? { weight: rs.weight ?? 1 } : {}) })),
+    });
+    frontends.push({ name, bind: formatHostPort(ip, port), backend: name });
+  }
   return { frontends, backends };
 }
 

@@ -1,11 +1,15 @@
 // What the lint rules see: parsed files, typed views of each config language, and the facts of
 // the host that some rules need (files, interfaces), passed in so the rules stay pure.
 import { parse as parseYaml } from 'yaml';
+import { inSubnet, parseIpv4Cidr } from '../config/address.js';
 import { parseDuration } from '../config/duration.js';
 import { child, findAll, parseBraced, parseHaproxy, type ConfTree, type Directive } from './conf-tree.js';
 
 /** The config languages the linter reads. */
 export type ConfKind = 'keepalived' | 'haproxy' | 'nginx' | 'kubeconfig';
+
+/** The two contexts nginx proxies in: `http { }` (L7, terminates TLS) and `stream { }` (L4). */
+export type NginxContext = 'http' | 'stream';
 
 /** One file given to `kubeha lint`. */
 export interface LintFile {
@@ -13,6 +17,11 @@ export interface LintFile {
   kind: ConfKind;
   text: string;
   tree: ConfTree;
+  /**
+   * For an nginx snippet (no http/stream block of its own), the context its top level is included
+   * in (`--nginx-context`); undefined: http, as the official image includes conf.d/*.conf.
+   */
+  nginxContext?: NginxContext;
 }
 
 /** A finding: `file:line: severity code: what is wrong; why it breaks HA; the fix`. */
@@ -56,17 +65,24 @@ export function detectKind(path: string, text: string): ConfKind | undefined {
   if (/haproxy/i.test(base)) return 'haproxy';
   if (/nginx/i.test(base)) return 'nginx';
   if (/kubeconfig|\.kubeconfig$/i.test(base)) return 'kubeconfig';
-  if (/^\s*vrrp_instance\b/m.test(text)) return 'keepalived';
+  if (/^\s*(vrrp_instance|virtual_server|virtual_server_group)\b/m.test(text)) return 'keepalived';
   if (/^(frontend|backend|listen)\s+\S+\s*$/m.test(text)) return 'haproxy';
-  if (/^\s*(stream|http|events)\s*\{/m.test(text)) return 'nginx';
+  // a conf.d snippet has no http/stream block: its top level is upstream, server or location
+  if (/^\s*(stream|http|events|server|upstream\s+\S+|location\s[^{]*)\s*\{/m.test(text)) return 'nginx';
   if (/^kind:\s*Config\s*$/m.test(text)) return 'kubeconfig';
   return undefined;
 }
 
-/** Parses a file of a known kind. */
-export function lintFile(path: string, kind: ConfKind, text: string): LintFile {
+/** Parses a file of a known kind; `nginxContext` says where an nginx snippet is included. */
+export function lintFile(path: string, kind: ConfKind, text: string, options: { nginxContext?: NginxContext } = {}): LintFile {
   const tree = kind === 'haproxy' ? parseHaproxy(text) : kind === 'kubeconfig' ? { directives: [], problems: [] } : parseBraced(text, kind);
-  return { path, kind, text, tree };
+  return { path, kind, text, tree, ...(kind === 'nginx' && options.nginxContext ? { nginxContext: options.nginxContext } : {}) };
+}
+
+/** Whether IPv4 `ip` lies in `cidr` (`10.0.0.11/24`: the host bits of the CIDR are ignored). */
+export function insideCidr(ip: string, cidr: string): boolean {
+  const net = parseIpv4Cidr(cidr, true);
+  return !!net && inSubnet(ip, net.ip, net.prefix);
 }
 
 /** A keepalived vrrp_instance, as the rules need it. */
@@ -136,6 +152,82 @@ export function kaScripts(ctx: LintContext): KaScript[] {
       const script = child(d, 'script');
       const command = script?.args.join(' ') ?? '';
       return { file: f.path, directive: d, name: d.args[0] ?? '', line: d.line, script, command, program: command.split(/\s+/)[0] ?? '', weight: num(child(d, 'weight')) ?? 0 };
+    }));
+}
+
+/** keepalived.conf(5) "healthcheckers": the checker blocks a real_server may hold. */
+const KA_CHECKERS = new Set(['HTTP_GET', 'SSL_GET', 'TCP_CHECK', 'SMTP_CHECK', 'DNS_CHECK', 'MISC_CHECK', 'BFD_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK']);
+
+/** A real_server of a keepalived virtual_server. */
+export interface KaRealServer {
+  directive: Directive;
+  ip: string;
+  /** The port written, else the virtual server's. */
+  port: number | undefined;
+  /** `weight` as written (keepalived's default is 1). */
+  weight: number | undefined;
+  /** The forwarding method: its own lvs_method, else the virtual server's. */
+  method: string;
+  /** Its health checkers (TCP_CHECK, SSL_GET, HTTP_GET, MISC_CHECK, ...). */
+  checkers: Directive[];
+}
+
+/**
+ * A keepalived virtual_server (LVS), with the old keyword names (lb_algo, lb_kind) and the new
+ * (lvs_sched, lvs_method) read alike, and keepalived's defaults filled in.
+ */
+export interface KaVirtualServer {
+  file: string;
+  directive: Directive;
+  line: number;
+  /** How findings and notes name it: `virtual_server 10.0.0.100 6443`. */
+  label: string;
+  /** `virtual_server IP [PORT]`; both undefined for the `fwmark N` and `group NAME` forms. */
+  ip: string | undefined;
+  port: number | undefined;
+  /** lvs_sched / lb_algo; keepalived's default is wlc (IPVS_DEF_SCHED). */
+  scheduler: { value: string; line: number; written: boolean };
+  /** lvs_method / lb_kind, upper-cased; keepalived's default is NAT. */
+  method: { value: string; line: number; written: boolean };
+  /** protocol, upper-cased; TCP by default. */
+  protocol: string;
+  persistenceTimeout: Directive | undefined;
+  sorryServer: Directive | undefined;
+  realServers: KaRealServer[];
+}
+
+/** `IP [PORT]` of a virtual_server or real_server; both undefined for the fwmark/group forms. */
+function ipPort(args: string[]): { ip: string | undefined; port: number | undefined } {
+  if (args[0] === undefined || args[0] === 'fwmark' || args[0] === 'group') return { ip: undefined, port: undefined };
+  return { ip: args[0], port: args[1] !== undefined && /^\d+$/.test(args[1]) ? Number(args[1]) : undefined };
+}
+
+/** The virtual_servers of every keepalived file (virtual_server_group blocks are not read). */
+export function kaVirtualServers(ctx: LintContext): KaVirtualServer[] {
+  return ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) =>
+    findAll(f.tree.directives, 'virtual_server').filter((d) => d.block).map((d) => {
+      const { ip, port } = ipPort(d.args);
+      const setting = (names: string[], fallback: string) => {
+        const w = names.map((n) => child(d, n)).find((x) => x?.args[0] !== undefined);
+        return { value: w?.args[0] ?? fallback, line: w?.line ?? d.line, written: !!w };
+      };
+      const method = setting(['lvs_method', 'lb_kind'], 'NAT');
+      return {
+        file: f.path, directive: d, line: d.line, label: ['virtual_server', ...d.args].join(' '), ip, port,
+        scheduler: setting(['lvs_sched', 'lb_algo'], 'wlc'),
+        method: { ...method, value: method.value.toUpperCase() },
+        protocol: (child(d, 'protocol')?.args[0] ?? 'TCP').toUpperCase(),
+        persistenceTimeout: child(d, 'persistence_timeout'),
+        sorryServer: child(d, 'sorry_server'),
+        realServers: d.children.filter((c) => c.name === 'real_server').map((rs) => {
+          const own = ipPort(rs.args);
+          const ownMethod = (child(rs, 'lvs_method') ?? child(rs, 'lb_kind'))?.args[0] ?? method.value;
+          return {
+            directive: rs, ip: own.ip ?? '', port: own.port ?? port, weight: num(child(rs, 'weight')),
+            method: ownMethod.toUpperCase(), checkers: rs.children.filter((c) => KA_CHECKERS.has(c.name)),
+          };
+        }),
+      };
     }));
 }
 
@@ -218,6 +310,72 @@ export function isApiserverProxy(p: HapProxy, all: HapProxy[]): boolean {
   if (targets(p) || p.binds.some((b) => APISERVER_PORTS.has(portOf(b.args[0]) ?? 0))) return true;
   const be = all.find((x) => x.file === p.file && x.name === p.defaultBackend && x.kind === 'backend');
   return !!be && targets(be);
+}
+
+/** The apiserver's insecure port: plain HTTP, no authentication (Kubernetes 1.20 removed it). */
+export const APISERVER_INSECURE_PORT = 8080;
+
+const WILDCARD_HOSTS = new Set(['', '*', '0.0.0.0', '::']);
+
+/**
+ * The host and port a haproxy `bind` address or an nginx `listen` names; host `*` for every
+ * wildcard form (`*:443`, `:443`, `0.0.0.0:443`, `[::]:443`, `:::443`, nginx's bare `443`).
+ */
+export function listenAddress(text: string): { host: string; port: number } | undefined {
+  const addr = text.replace(/^(ipv4|ipv6)@/, '');
+  if (/^\d+$/.test(addr)) return { host: '*', port: Number(addr) };
+  const m = /^(.*):(\d+)$/.exec(addr);
+  if (!m) return undefined;
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  return { host: WILDCARD_HOSTS.has(host) ? '*' : host, port: Number(m[2]) };
+}
+
+/** One http or stream context of an nginx file: its directives and the upstreams defined in it. */
+export interface NginxBlock {
+  file: string;
+  context: NginxContext;
+  /** The file's top level is the context (a conf.d snippet), not an http/stream block in it. */
+  snippet: boolean;
+  directives: Directive[];
+  upstreams: Map<string, Directive>;
+}
+
+const SNIPPET_TOP_LEVEL = new Set(['server', 'upstream', 'location']);
+
+/**
+ * The http and stream contexts of every nginx file. A file with http/stream blocks is read as
+ * written; a snippet (a conf.d file whose top level has server, upstream or location, included
+ * inside http { } by the main nginx.conf, as the official image does) is one context: the file's
+ * `nginxContext`, else http.
+ */
+export function nginxBlocks(files: LintFile[]): NginxBlock[] {
+  const block = (file: LintFile, context: NginxContext, snippet: boolean, directives: Directive[]): NginxBlock => ({
+    file: file.path, context, snippet, directives,
+    upstreams: new Map(directives.filter((d) => d.name === 'upstream').map((u) => [u.args[0] ?? '', u])),
+  });
+  return files.filter((f) => f.kind === 'nginx').flatMap((f) => {
+    const top = f.tree.directives;
+    if (top.some((d) => d.name === 'http' || d.name === 'stream')) {
+      return (['http', 'stream'] as const).flatMap((context) => findAll(top, context).map((b) => block(f, context, false, b.children)));
+    }
+    return top.some((d) => SNIPPET_TOP_LEVEL.has(d.name)) ? [block(f, f.nginxContext ?? 'http', true, top)] : [];
+  });
+}
+
+/** The `server` lines of an nginx upstream block. */
+export function upstreamServers(upstream: Directive): Directive[] {
+  return upstream.children.filter((c) => c.name === 'server');
+}
+
+/** What a proxy_pass names, without its scheme and URI: an upstream's name or host:port. */
+export function proxyPassTarget(pass: Directive): string {
+  return (pass.args[0] ?? '').replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+}
+
+/** The addresses a proxy_pass sends to: the servers of the upstream it names, or the address it gives. */
+export function proxyPassAddresses(block: NginxBlock, pass: Directive): string[] {
+  const upstream = block.upstreams.get(proxyPassTarget(pass));
+  return upstream ? upstreamServers(upstream).map((s) => s.args[0] ?? '') : [proxyPassTarget(pass)];
 }
 
 /** Servers of a kubeconfig file. */

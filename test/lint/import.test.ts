@@ -134,3 +134,101 @@ test('import round trip: what kubeha render writes for haproxy imports back into
   assert.deepEqual([vi.virtualRouterId, vi.priority, vi.unicastSrcIp, vi.unicastPeers, vi.track.backends], [77, 140, '192.168.10.12', ['192.168.10.11'], ['apiservers']]);
   assert.deepEqual([config.backends[0]!.healthCheck.type, config.backends[0]!.healthCheck.path], ['https', '/readyz']);
 });
+
+/** keepalived with a VRRP instance and an LVS virtual_server of three masters checked by SSL_GET /readyz. */
+const LVS_KEEPALIVED = `vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.0.100/24
+    }
+}
+virtual_server 192.168.0.100 6443 {
+    delay_loop 6
+    lvs_sched wlc
+    lvs_method NAT
+    persistence_timeout 1800
+    protocol TCP
+    sorry_server 192.168.0.9 6443
+    real_server 192.168.0.2 6443 {
+        weight 2
+        SSL_GET {
+            url {
+                path /readyz
+                status_code 200
+            }
+            connect_port 6443
+            connect_timeout 3
+        }
+    }
+    real_server 192.168.0.3 6443 {
+        SSL_GET {
+            url {
+                path /readyz
+                status_code 200
+            }
+            connect_port 6443
+            connect_timeout 3
+        }
+    }
+    real_server 192.168.0.4 6443 {
+        SSL_GET {
+            url {
+                path /readyz
+                status_code 200
+            }
+            connect_port 6443
+            connect_timeout 3
+        }
+    }
+}
+`;
+
+test('import: a keepalived virtual_server with three SSL_GET /readyz real servers becomes a frontend, a backend and an https check', () => {
+  const { config, notes } = imported([['keepalived.conf', LVS_KEEPALIVED]]);
+  assert.deepEqual(config.frontends.map((f) => [f.name, f.bind, f.backend]), [['lvs-192.168.0.100-6443', '192.168.0.100:6443', 'lvs-192.168.0.100-6443']]);
+  const be = config.backends[0]!;
+  assert.equal(be.balance, 'leastconn', 'wlc');
+  assert.deepEqual(be.servers.map((s) => [s.address, s.weight]), [['192.168.0.2:6443', 2], ['192.168.0.3:6443', 1], ['192.168.0.4:6443', 1]], 'weights kept, keepalived\'s default 1 written out');
+  assert.deepEqual([be.healthCheck.type, be.healthCheck.path, be.healthCheck.expectStatus, be.healthCheck.timeout, be.healthCheck.interval, be.healthCheck.port],
+    ['https', '/readyz', [200], 3000, 6000, undefined]);
+  assert.equal(config.vrrp!.instances[0]!.vips[0], '192.168.0.100/24');
+  for (const fragment of ['persistence_timeout 1800', 'lvs_method NAT', 'sorry_server 192.168.0.9 6443', 'delay_loop 6 became healthCheck.interval 6s']) {
+    assert.ok(notes.some((n) => n.includes(fragment)), `a note about ${fragment}: ${notes.join(' | ')}`);
+  }
+});
+
+test('import: virtual_server checks and schedulers: TCP_CHECK → tcp, HTTP_GET to the TLS port → https with a note, old keywords, what is left out', () => {
+  const withCheck = (check: string, extra = '') => imported([['keepalived.conf', LVS_KEEPALIVED.replace(/SSL_GET \{[^]*?connect_timeout 3\n {8}\}/g, check).replace('lvs_sched wlc', extra)]]);
+  const tcp = withCheck('TCP_CHECK {\n            connect_port 6443\n        }', 'lb_algo rr');
+  assert.deepEqual([tcp.config.backends[0]!.healthCheck.type, tcp.config.backends[0]!.balance], ['tcp', 'roundrobin']);
+  assert.ok(tcp.notes.some((n) => n.includes('TCP connects only')));
+  const http = withCheck('HTTP_GET {\n            url {\n                path /readyz\n            }\n        }', 'lvs_sched sh');
+  assert.deepEqual([http.config.backends[0]!.healthCheck.type, http.config.backends[0]!.balance], ['https', 'source']);
+  assert.ok(http.notes.some((n) => n.includes('HTTP_GET checks port 6443 with plain HTTP')), http.notes.join(' | '));
+  const healthz = withCheck('HTTP_GET {\n            url {\n                path /healthz\n            }\n            connect_port 10256\n        }', 'lvs_sched lblc');
+  assert.deepEqual([healthz.config.backends[0]!.healthCheck.type, healthz.config.backends[0]!.healthCheck.port, healthz.config.backends[0]!.balance], ['http', 10256, 'roundrobin'], 'plain HTTP to a plain port stays http');
+  assert.ok(healthz.notes.some((n) => n.includes('lvs_sched lblc has no kubeha equivalent')));
+  const forms = imported([['keepalived.conf', `${LVS_KEEPALIVED}virtual_server fwmark 1 {\n    real_server 192.168.0.2 6443 {\n    }\n}\nvirtual_server_group g {\n    192.168.0.100 443\n}\n`]]);
+  assert.equal(forms.config.frontends.length, 1);
+  assert.ok(forms.notes.some((n) => n.startsWith('virtual_server fwmark 1 was not imported')));
+});
+
+test('import: a virtual_server stacked on the haproxy frontend of its port is left out with a note', () => {
+  const haproxy = GUIDE_HAPROXY.replace('*:16443', '*:6443');
+  const { config, notes } = imported([['keepalived.conf', LVS_KEEPALIVED], ['haproxy.cfg', haproxy]]);
+  assert.deepEqual(config.frontends.map((f) => f.bind), ['0.0.0.0:6443']);
+  assert.ok(notes.some((n) => n.includes('virtual_server 192.168.0.100 6443 was not imported: the kubernetes-apiserver frontend already serves 0.0.0.0:6443')), notes.join(' | '));
+  const besides = imported([['keepalived.conf', LVS_KEEPALIVED], ['haproxy.cfg', GUIDE_HAPROXY]]);
+  assert.deepEqual(besides.config.frontends.map((f) => f.bind), ['0.0.0.0:16443', '192.168.0.100:6443']);
+});
+
+test('import: haproxy httpchk without check-ssl to the apiserver port becomes an https check, with a note', () => {
+  const plain = GUIDE_HAPROXY.replace('    balance     roundrobin\n', '    balance     roundrobin\n    option httpchk GET /readyz\n');
+  const { config, notes } = imported([['haproxy.cfg', plain]]);
+  assert.deepEqual([config.backends[0]!.healthCheck.type, config.backends[0]!.healthCheck.path], ['https', '/readyz']);
+  assert.ok(notes.some((n) => n.includes('haproxy backend kubernetes-apiserver checks port 6443 with plain HTTP')), notes.join(' | '));
+});

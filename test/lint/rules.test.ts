@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectKind, lintFile, type HostFacts } from '../../src/lint/lint-model.js';
@@ -26,6 +28,10 @@ const hap = (backend: string, defaults = 'defaults\n  mode tcp\n  timeout client
   `${defaults}${frontend}backend apiservers\n${backend}`;
 const GOOD_BACKEND = '  option httpchk GET /readyz\n  http-check expect status 200\n  server m1 10.0.0.11:6443 check check-ssl verify none\n';
 const ngx = (server: string, http = '') => `events {}\nstream {\n  upstream apiservers {\n    server 10.0.0.11:6443;\n  }\n  server {\n    listen 16443;\n    proxy_pass apiservers;\n${server}  }\n}\n${http}`;
+/** A keepalived virtual_server on the VIP of ka() with `realServers` (IP last octets), each checked by `check`. */
+const lvs = (realServers: number[], { port = 6443, method = 'DR', check = 'SSL_GET {\n      url {\n        path /readyz\n        status_code 200\n      }\n    }' } = {}) =>
+  `virtual_server 10.0.0.100 ${port} {\n  lvs_sched rr\n  lvs_method ${method}\n  protocol TCP\n${realServers.map((n) => `  real_server 10.0.0.${n} ${port} {\n    ${check}\n  }\n`).join('')}}\n`;
+const kaLvs = (...args: Parameters<typeof lvs>) => ka('  priority 100') + lvs(...args);
 const AUTH = (pass: string) => `\n  authentication {\n    auth_type PASS\n    auth_pass ${pass}\n  }`;
 const GOOD_NGX = '    proxy_timeout 1h;\n    proxy_connect_timeout 2s;\n';
 
@@ -59,10 +65,21 @@ const CASES: [string, Files, Files][] = [
   ['nginx-proxy-timeout', [['nginx.conf', ngx('    proxy_connect_timeout 2s;\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
   ['nginx-connect-timeout', [['nginx.conf', ngx('    proxy_timeout 1h;\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
   ['nginx-http-upstream', [['nginx.conf', ngx(GOOD_NGX, 'http {\n  upstream api {\n    server 10.0.0.11:6443;\n  }\n}\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
+  ['keepalived-lvs-single-real-server', [['keepalived.conf', kaLvs([11])]], [['keepalived.conf', kaLvs([11, 12])]]],
+  ['keepalived-lvs-nat-same-subnet', [['keepalived.conf', kaLvs([11, 12], { method: 'NAT' })]], [['keepalived.conf', kaLvs([11, 12])]]],
+  ['keepalived-lvs-nat-same-subnet', [['keepalived.conf', kaLvs([11, 12]).replace('lvs_method DR', 'lb_kind NAT')]], [['keepalived.conf', kaLvs([11, 12], { method: 'NAT' }).replace(/10\.0\.0\.1([12]) 6443/g, '10.9.0.1$1 6443')]]],
+  ['keepalived-lvs-tcp-only-check', [['keepalived.conf', kaLvs([11, 12], { check: 'TCP_CHECK {\n      connect_timeout 3\n    }' })]], [['keepalived.conf', kaLvs([11, 12])]]],
+  ['haproxy-apiserver-insecure-port', [['haproxy.cfg', hap(GOOD_BACKEND.replace(':6443', ':8080'))]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
+  ['nginx-http-upstream', [['conf.d/k8s.conf', 'upstream api {\n  server 10.0.0.11:6443;\n}\nserver {\n  listen 16443;\n  location / {\n    proxy_pass https://api;\n  }\n}\n']], [['nginx.conf', ngx(GOOD_NGX)]]],
+  ['nginx-http-upstream', [['nginx.conf', ngx(GOOD_NGX, 'http {\n  server {\n    location / {\n      proxy_pass https://10.0.0.11:6443/;\n    }\n  }\n}\n')]], [['nginx.conf', ngx(GOOD_NGX, 'http {\n  server {\n    location / {\n      proxy_pass http://10.0.0.5:3000/;\n    }\n  }\n}\n')]]],
+  ['nginx-apiserver-insecure-port', [['nginx.conf', ngx(GOOD_NGX).replace('10.0.0.11:6443', '10.0.0.11:8080')]], [['nginx.conf', ngx(GOOD_NGX)]]],
+  ['nginx-apiserver-insecure-port', [['nginx.conf', ngx(GOOD_NGX).replace('proxy_pass apiservers', 'proxy_pass 10.0.0.11:8080')]], [['nginx.conf', ngx(GOOD_NGX).replace('proxy_pass apiservers', 'proxy_pass 10.0.0.11:6443')]]],
   ['cross-vip-mismatch', [['keepalived.conf', ka('  priority 100')], ['kubelet.kubeconfig', 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.0.0.11:6443\n  name: c\n']],
     [['keepalived.conf', ka('  priority 100')], ['kubelet.kubeconfig', 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.0.0.100:16443\n  name: c\n']]],
   ['cross-vip-mismatch', [['keepalived.conf', ka('  priority 100')], ['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend api\n  bind 10.0.0.99:16443\n  default_backend apiservers\n')]], [['keepalived.conf', ka('  priority 100')], ['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend api\n  bind 10.0.0.100:16443\n  default_backend apiservers\n')]]],
   ['cross-check-script-target', [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'check_nginx.sh')], ['haproxy.cfg', hap(GOOD_BACKEND)]], [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'check_nginx.sh')], ['nginx.conf', ngx(GOOD_NGX)]]],
+  ['cross-lvs-stacked-balancer', [['keepalived.conf', kaLvs([11, 12], { port: 16443 })], ['haproxy.cfg', hap(GOOD_BACKEND)]], [['keepalived.conf', kaLvs([11, 12], { port: 16443 })], ['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend api\n  bind 10.0.0.11:16443\n  default_backend apiservers\n')]]],
+  ['cross-lvs-stacked-balancer', [['keepalived.conf', kaLvs([11, 12], { port: 16443 })], ['nginx.conf', ngx(GOOD_NGX)]], [['keepalived.conf', kaLvs([11, 12])], ['nginx.conf', ngx(GOOD_NGX)]]],
 ];
 
 const run = (files: Files) => lintFiles(files.map(([p, text]) => lintFile(p, detectKind(p, text)!, text)), HOST);
@@ -103,4 +120,153 @@ test('lint: what kubeha render writes passes kubeha lint (every LB host and kube
     assert.ok(files.length >= 4, stack);
     assert.deepEqual(lintFiles(files, installed).map(formatFinding), [], stack);
   }
+});
+
+/** The conf.d snippet a guide ships, included inside http { } by the main nginx.conf (as the official image does). */
+const GUIDE_NGINX_SNIPPET = `upstream k8smaster {
+    server 192.168.0.2:8080;
+    server 192.168.0.3:8080;
+    server 192.168.0.4:8080;
+}
+server {
+    listen 8888;
+    location / {
+        proxy_pass http://k8smaster;
+    }
+}
+`;
+/** The same masters behind a stream snippet on the secure port, as it should be. */
+const GOOD_STREAM_SNIPPET = `upstream k8smaster {
+    server 192.168.0.2:6443;
+    server 192.168.0.3:6443;
+    server 192.168.0.4:6443;
+}
+server {
+    listen 8888;
+    proxy_pass k8smaster;
+    proxy_timeout 1h;
+    proxy_connect_timeout 2s;
+}
+`;
+const located = (findings: ReturnType<typeof lintFiles>) => findings.map((f) => `${f.file}:${f.line} ${f.code}`);
+
+test('lint an nginx conf.d snippet: http context by default, both the http-upstream and the insecure-port rules fire', () => {
+  assert.equal(detectKind('conf.d/k8s.conf', GUIDE_NGINX_SNIPPET), 'nginx', 'recognised by its content, whatever its name');
+  const findings = lintFiles([lintFile('conf.d/mynginx.conf', 'nginx', GUIDE_NGINX_SNIPPET)], HOST);
+  assert.deepEqual(located(findings), ['conf.d/mynginx.conf:1 nginx-http-upstream', 'conf.d/mynginx.conf:2 nginx-apiserver-insecure-port']);
+  assert.match(formatFinding(findings[0]!), /upstream k8smaster of apiservers is in an http snippet/);
+  assert.match(formatFinding(findings[1]!), /^conf\.d\/mynginx\.conf:2: error nginx-apiserver-insecure-port: http upstream k8smaster sends to port 8080 of 192\.168\.0\.2, 192\.168\.0\.3, 192\.168\.0\.4; .*no authentication.*cluster-admin.*; proxy the secure port in a stream \{ \} block/);
+});
+
+test('lint an nginx snippet with nginxContext stream: read as stream (no http finding), the insecure port still fires; 6443 in stream is clean', () => {
+  const asStream = lintFiles([lintFile('conf.d/mynginx.conf', 'nginx', GUIDE_NGINX_SNIPPET, { nginxContext: 'stream' })], HOST);
+  assert.deepEqual(located(asStream), ['conf.d/mynginx.conf:2 nginx-apiserver-insecure-port']);
+  assert.match(asStream[0]!.what, /^stream upstream k8smaster/);
+  assert.deepEqual(lintFiles([lintFile('conf.d/k8s.conf', 'nginx', GOOD_STREAM_SNIPPET, { nginxContext: 'stream' })], HOST).map(formatFinding), []);
+  const fullFile = `events {}\nstream {\n${GOOD_STREAM_SNIPPET}}\n`;
+  assert.deepEqual(run([['nginx.conf', fullFile]]).map(formatFinding), [], 'a stream block of the same is clean without the option');
+  assert.deepEqual(lintFiles([lintFile('nginx.conf', 'nginx', fullFile, { nginxContext: 'http' })], HOST).map(formatFinding), [], 'the option does not override blocks the file writes');
+});
+
+test('kubeha lint --nginx-context: the option reaches the rules through the CLI; a bad value is refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-lint-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'conf.d'));
+  const snippet = join(dir, 'conf.d', 'mynginx.conf');
+  writeFileSync(snippet, GUIDE_NGINX_SNIPPET);
+  const good = join(dir, 'conf.d', 'k8s.conf');
+  writeFileSync(good, GOOD_STREAM_SNIPPET);
+  const cli = fileURLToPath(new URL('../../../bin/kubeha.js', import.meta.url));
+  const kubeha = (...args: string[]) => spawnSync(process.execPath, [cli, 'lint', ...args], { encoding: 'utf8' });
+  /** `LINE CODE` of each finding printed for `file`. */
+  const printed = (stdout: string, file: string) => stdout.split('\n').flatMap((l) => {
+    const m = l.startsWith(`${file}:`) ? /^:(\d+): (?:error|warning) ([\w-]+):/.exec(l.slice(file.length)) : null;
+    return m ? [`${m[1]} ${m[2]}`] : [];
+  });
+  const byDefault = kubeha(snippet);
+  assert.equal(byDefault.status, 1);
+  assert.deepEqual(printed(byDefault.stdout, snippet), ['1 nginx-http-upstream', '2 nginx-apiserver-insecure-port']);
+  const asStream = kubeha('--nginx-context', 'stream', snippet);
+  assert.equal(asStream.status, 1);
+  assert.deepEqual(printed(asStream.stdout, snippet), ['2 nginx-apiserver-insecure-port']);
+  assert.match(asStream.stdout, /:2: error nginx-apiserver-insecure-port: stream upstream k8smaster/);
+  const clean = kubeha('--nginx-context', 'stream', good);
+  assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stdout, /1 file\(s\): 0 error\(s\), 0 warning\(s\)/);
+  const bad = kubeha('--nginx-context', 'tcp', snippet);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /Allowed choices are http, stream/);
+});
+
+/** A guide's LVS pair: on both VRRP nodes, a virtual_server of the VIP with the first master only, next to a haproxy on the same port. */
+const GUIDE_LVS = `global_defs {
+   router_id LVS_DEVEL
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.168.0.100
+    }
+}
+virtual_server 192.168.0.100 443 {
+    delay_loop 6
+    lvs_sched wlc
+    lvs_method NAT
+    persistence_timeout 1800
+    protocol TCP
+    real_server 192.168.0.2 443 {
+        weight 1
+        TCP_CHECK {
+            connect_port 443
+        }
+    }
+}
+`;
+const guideHaproxy = (bind: string) => `defaults
+    mode tcp
+    timeout client 1h
+    timeout server 1h
+frontend k8s
+    bind ${bind}
+    default_backend masters
+backend masters
+    option httpchk GET /readyz
+    server m1 192.168.0.2:6443 check check-ssl verify none
+    server m2 192.168.0.3:6443 check check-ssl verify none
+`;
+/** The LB host of the guide: eth0 in 192.168.0.0/24 (the VIP is written without a prefix, as guides do). */
+const GUIDE_HOST: HostFacts = { ...HOST, interfaceCidrs: (n) => (n === 'eth0' ? ['192.168.0.11/24'] : undefined), localAddresses: () => ['192.168.0.11'] };
+const LVS_CODES = ['keepalived-lvs-single-real-server', 'keepalived-lvs-nat-same-subnet', 'keepalived-lvs-tcp-only-check', 'cross-lvs-stacked-balancer'];
+const lvsFindings = (files: Files, host = GUIDE_HOST) => lintFiles(files.map(([p, text]) => lintFile(p, detectKind(p, text)!, text)), host).filter((f) => LVS_CODES.includes(f.code));
+
+test('lint a guide\'s keepalived virtual_server: single real server, stacked on haproxy, NAT inside the VIP subnet, TCP_CHECK only', () => {
+  for (const bind of ['*:443', '192.168.0.100:443']) {
+    const found = lvsFindings([['keepalived.conf', GUIDE_LVS], ['haproxy.cfg', guideHaproxy(bind)]]);
+    assert.deepEqual(located(found).sort(), [
+      'keepalived.conf:14 cross-lvs-stacked-balancer',
+      'keepalived.conf:14 keepalived-lvs-single-real-server',
+      'keepalived.conf:17 keepalived-lvs-nat-same-subnet',
+      'keepalived.conf:22 keepalived-lvs-tcp-only-check',
+    ], bind);
+    const stacked = found.find((f) => f.code === 'cross-lvs-stacked-balancer')!;
+    assert.match(stacked.what, new RegExp(`haproxy frontend k8s \\(haproxy\\.cfg:6\\) also serves on ${bind === '*:443' ? '\\*' : '192\\.168\\.0\\.100'}:443`));
+    for (const f of found) assert.match(formatFinding(f), /^keepalived\.conf:\d+: (error|warning) [\w-]+: .+; .+; .+$/);
+  }
+  assert.equal(lvsFindings([['keepalived.conf', GUIDE_LVS], ['haproxy.cfg', guideHaproxy('192.168.0.11:443')]]).filter((f) => f.code === 'cross-lvs-stacked-balancer').length, 0, 'another address of the port is no stack');
+  assert.deepEqual(located(lvsFindings([['keepalived.conf', GUIDE_LVS]], { ...GUIDE_HOST, interfaceCidrs: () => undefined })),
+    ['keepalived.conf:14 keepalived-lvs-single-real-server', 'keepalived.conf:22 keepalived-lvs-tcp-only-check'], 'alone: no stack; the VIP\'s subnet unknown (no prefix, interface not here): no NAT guess');
+});
+
+test('lint keepalived virtual_server: a passing counterpart, old keyword names, and the fwmark/group forms do not crash', () => {
+  const good = GUIDE_LVS.replace('443 {', '6443 {').replace('lvs_method NAT', 'lvs_method DR').replace(/    real_server[^]*?\n    }\n/, [2, 3, 4].map((n) =>
+    `    real_server 192.168.0.${n} 6443 {\n        SSL_GET {\n            url {\n                path /readyz\n                status_code 200\n            }\n        }\n    }\n`).join(''));
+  assert.deepEqual(lvsFindings([['keepalived.conf', good], ['haproxy.cfg', guideHaproxy('*:16443')]]).map(formatFinding), []);
+  const old = GUIDE_LVS.replace('lvs_sched wlc', 'lb_algo wlc').replace('lvs_method NAT', 'lb_kind NAT');
+  assert.deepEqual(located(lvsFindings([['keepalived.conf', old]])).filter((l) => l.includes('nat')), ['keepalived.conf:17 keepalived-lvs-nat-same-subnet']);
+  const forms = `${GUIDE_LVS}virtual_server_group k8s {\n    192.168.0.100 6443\n}\nvirtual_server group k8s {\n    real_server 192.168.0.2 6443 {\n        TCP_CHECK {\n        }\n    }\n}\nvirtual_server fwmark 1 {\n    real_server 192.168.0.2 6443 {\n    }\n}\n`;
+  assert.ok(run([['keepalived.conf', forms]]).every((f) => f.code !== 'parse'));
 });

@@ -1,5 +1,5 @@
 import { findAll } from '../conf-tree.js';
-import { finding, hapProxies, kaInstances, kaScripts, kubeconfigServers, scriptText, type Rule } from '../lint-model.js';
+import { finding, hapProxies, kaInstances, kaScripts, kaVirtualServers, kubeconfigServers, listenAddress, scriptText, type LintContext, type Rule } from '../lint-model.js';
 
 /** The VIP in keepalived.conf differs from the address the LB binds or the kubeconfigs use. */
 export const crossVipMismatch: Rule = {
@@ -48,6 +48,36 @@ export const crossCheckScriptTarget: Rule = {
       return [finding(this.code, 'warning', s.file, s.script!.line, `vrrp_script ${s.name} checks ${checked.join(', ')}, but the load balancer here is ${lbs.join(', ')}`,
         'the VIP follows the health of a process that does not serve it: a node whose load balancer died keeps the VIP',
         `check ${lbs[0]} itself, e.g. a TCP connect to its port`)];
+    });
+  },
+};
+
+/** Every address the haproxy and nginx files listen on: binds of frontends and listens, nginx listen lines. */
+function lbListeners(ctx: LintContext): { file: string; line: number; who: string; host: string; port: number }[] {
+  const haproxy = hapProxies(ctx).filter((p) => p.kind !== 'backend').flatMap((p) => p.binds.flatMap((b) =>
+    (b.args[0] ?? '').split(',').flatMap((text) => {
+      const a = listenAddress(text);
+      return a ? [{ file: p.file, line: b.line, who: `haproxy ${p.kind} ${p.name}`, ...a }] : [];
+    })));
+  const nginx = ctx.files.filter((f) => f.kind === 'nginx').flatMap((f) => findAll(f.tree.directives, 'listen').flatMap((l) => {
+    const a = listenAddress(l.args[0] ?? '');
+    return a ? [{ file: f.path, line: l.line, who: 'nginx', ...a }] : [];
+  }));
+  return [...haproxy, ...nginx];
+}
+
+/** A keepalived virtual_server (LVS) on a VIP:port that the haproxy or nginx given with it also serves. */
+export const crossLvsStackedBalancer: Rule = {
+  code: 'cross-lvs-stacked-balancer',
+  check(ctx) {
+    const listeners = lbListeners(ctx);
+    if (listeners.length === 0) return [];
+    return kaVirtualServers(ctx).flatMap((vs) => {
+      const clash = listeners.find((l) => l.port === vs.port && (l.host === '*' || l.host === vs.ip));
+      if (!clash || !vs.ip) return [];
+      return [finding(this.code, 'error', vs.file, vs.line, `${vs.label} balances a port that ${clash.who} (${clash.file}:${clash.line}) also serves on ${clash.host}:${clash.port}`,
+        'two balancers are stacked on one port: IPVS takes the packets for the VIP in the kernel before they reach the local proxy, so on the VIP holder the proxy, its checks and its timeouts are bypassed, and what you tune is not what serves',
+        'keep one balancer per port: drop the virtual_server and let keepalived only float the VIP in front of the proxy (or use kubeha, which does both), or move one of them to another port')];
     });
   },
 };

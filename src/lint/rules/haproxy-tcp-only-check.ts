@@ -1,5 +1,8 @@
 import { finding, hapProxies, isApiserverProxy, type Rule } from '../lint-model.js';
 
+/** Why a TCP connect is no check of an apiserver (keepalived's TCP_CHECK rule says the same). */
+export const TCP_CHECK_MISSES_READINESS = 'an apiserver accepts TCP while it cannot reach etcd and during its whole shutdown delay, so clients keep landing on it; /readyz turns 500 at once in both cases';
+
 /** Checks of apiservers that only test TCP. */
 export const haproxyTcpOnlyCheck: Rule = {
   code: 'haproxy-tcp-only-check',
@@ -9,7 +12,7 @@ export const haproxyTcpOnlyCheck: Rule = {
       .filter((p) => !p.options.some((o) => o.args[0] === 'httpchk'))
       .filter((p) => p.servers.some((s) => s.args.includes('check')) || p.defaultServer?.args.includes('check'))
       .map((p) => finding(this.code, 'warning', p.file, p.line, `${p.kind} ${p.name} checks its apiservers with TCP connects only`,
-        'an apiserver accepts TCP while it cannot reach etcd and during its whole shutdown delay, so clients keep landing on it; /readyz turns 500 at once in both cases',
+        TCP_CHECK_MISSES_READINESS,
         'option httpchk GET /readyz, http-check expect status 200, and check check-ssl verify none on the servers'));
   },
 };

@@ -1,6 +1,7 @@
-// Every lint rule, in the order findings are reported. docs/lint.md lists each code (a test checks).
+// Every lint rule, in the order findings are reported. docs/planner.md lists each code (a test checks).
 import type { Rule } from '../lint-model.js';
-import { crossCheckScriptTarget, crossVipMismatch } from './cross-file-rules.js';
+import { haproxyApiserverInsecurePort, nginxApiserverInsecurePort } from './apiserver-insecure-port.js';
+import { crossCheckScriptTarget, crossLvsStackedBalancer, crossVipMismatch } from './cross-file-rules.js';
 import { haproxyBindApiserverPort } from './haproxy-bind-apiserver-port.js';
 import { haproxyHttpchkWithoutTls } from './haproxy-httpchk-without-tls.js';
 import { haproxyModeHttp } from './haproxy-mode-http.js';
@@ -13,6 +14,9 @@ import { keepalivedBadVip } from './keepalived-bad-vip.js';
 import { keepalivedDuplicateVrid } from './keepalived-duplicate-vrid.js';
 import { keepalivedPeerMismatch } from './keepalived-peer-mismatch.js';
 import { keepalivedEqualPriority } from './keepalived-equal-priority.js';
+import { keepalivedLvsNatSameSubnet } from './keepalived-lvs-nat-same-subnet.js';
+import { keepalivedLvsSingleRealServer } from './keepalived-lvs-single-real-server.js';
+import { keepalivedLvsTcpOnlyCheck } from './keepalived-lvs-tcp-only-check.js';
 import { keepalivedScriptGrepsPs } from './keepalived-script-greps-ps.js';
 import { keepalivedScriptNotExecutable } from './keepalived-script-not-executable.js';
 import { keepalivedUndefinedTrackScript } from './keepalived-undefined-track-script.js';
@@ -25,7 +29,9 @@ export const RULES: Rule[] = [
   keepalivedUndefinedTrackScript, keepalivedScriptNotExecutable, keepalivedBadVip, keepalivedVipOutsideSubnet,
   keepalivedEqualPriority, keepalivedWeightGap, keepalivedAuthPassLength, keepalivedUnicastWithoutSrc,
   keepalivedDuplicateVrid, keepalivedScriptGrepsPs, keepalivedPeerMismatch,
+  keepalivedLvsSingleRealServer, keepalivedLvsNatSameSubnet, keepalivedLvsTcpOnlyCheck,
   haproxyModeHttp, haproxyMultipleChecks, haproxyServerWithoutCheck, haproxyTcpOnlyCheck, haproxyShortTimeouts, haproxyBindApiserverPort, haproxyHttpchkWithoutTls,
-  nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream,
-  crossVipMismatch, crossCheckScriptTarget,
+  haproxyApiserverInsecurePort,
+  nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream, nginxApiserverInsecurePort,
+  crossVipMismatch, crossCheckScriptTarget, crossLvsStackedBalancer,
 ];

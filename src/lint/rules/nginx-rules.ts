@@ -1,19 +1,14 @@
 import { child, findAll, type Directive } from '../conf-tree.js';
-import { APISERVER_PORTS, finding, nginxMs, portOf, type LintFile, type Rule } from '../lint-model.js';
-
+import { APISERVER_INSECURE_PORT, APISERVER_PORTS, finding, listenAddress, nginxBlocks, nginxMs, portOf, proxyPassAddresses, proxyPassTarget, upstreamServers, type LintFile, type Rule } from '../lint-model.js';
 
 /** stream servers that proxy to an upstream of apiservers, with their file. */
 function apiserverStreamServers(files: LintFile[]): { file: string; server: Directive }[] {
-  return files.filter((f) => f.kind === 'nginx').flatMap((f) =>
-    findAll(f.tree.directives, 'stream').flatMap((stream) => {
-      const upstreams = new Map(stream.children.filter((d) => d.name === 'upstream').map((u) => [u.args[0] ?? '', u]));
-      return stream.children.filter((d) => d.name === 'server' && d.block).filter((s) => {
-        const target = child(s, 'proxy_pass')?.args[0] ?? '';
-        const up = upstreams.get(target);
-        const ports = up ? up.children.filter((c) => c.name === 'server').map((c) => portOf(c.args[0])) : [portOf(target)];
-        return ports.some((p) => APISERVER_PORTS.has(p ?? 0)) || s.children.some((c) => c.name === 'listen' && APISERVER_PORTS.has(portOf(`:${c.args[0]?.replace(/^.*:/, '')}`) ?? 0));
-      }).map((server) => ({ file: f.path, server }));
-    }));
+  return nginxBlocks(files).filter((b) => b.context === 'stream').flatMap((stream) =>
+    stream.directives.filter((d) => d.name === 'server' && d.block).filter((s) => {
+      const pass = child(s, 'proxy_pass');
+      const ports = [...(pass ? proxyPassAddresses(stream, pass).map(portOf) : []), ...s.children.filter((c) => c.name === 'listen').map((l) => listenAddress(l.args[0] ?? '')?.port)];
+      return ports.some((p) => APISERVER_PORTS.has(p ?? 0));
+    }).map((server) => ({ file: stream.file, server })));
 }
 
 /**
@@ -50,15 +45,25 @@ export const nginxConnectTimeout: Rule = {
   },
 };
 
-/** An apiserver upstream inside `http` instead of `stream`. */
+/** An upstream or proxy_pass is of apiservers: it targets their secure ports or the insecure 8080. */
+const isApiserverPort = (port: number | undefined) => APISERVER_PORTS.has(port ?? 0) || port === APISERVER_INSECURE_PORT;
+
+/**
+ * Apiservers proxied in an http context instead of `stream`: an upstream of apiservers, or a
+ * proxy_pass straight to one, in an http block or in a conf.d snippet included inside http { }.
+ */
 export const nginxHttpUpstream: Rule = {
   code: 'nginx-http-upstream',
   check(ctx) {
-    return ctx.files.filter((f) => f.kind === 'nginx').flatMap((f) =>
-      findAll(f.tree.directives, 'http').flatMap((h) => h.children.filter((d) => d.name === 'upstream')
-        .filter((u) => u.children.some((s) => s.name === 'server' && APISERVER_PORTS.has(portOf(s.args[0]) ?? 0)))
-        .map((u) => finding(this.code, 'error', f.path, u.line, `upstream ${u.args[0]} of apiservers is in the http block`,
-          'an http proxy terminates TLS: client certificates never reach the apiserver (kubelets are refused, nodes go NotReady) and watch streams break',
-          'move it to a stream { } block (libnginx-mod-stream) with proxy_pass, so TLS passes through'))));
+    return nginxBlocks(ctx.files).filter((b) => b.context === 'http').flatMap((h) => {
+      const where = h.snippet ? 'an http snippet (included inside http { })' : 'the http block';
+      const upstreams = [...h.upstreams.values()].filter((u) => upstreamServers(u).some((s) => isApiserverPort(portOf(s.args[0]))))
+        .map((u) => ({ line: u.line, what: `upstream ${u.args[0]} of apiservers is in ${where}` }));
+      const direct = findAll(h.directives, 'proxy_pass').filter((p) => !h.upstreams.has(proxyPassTarget(p)) && isApiserverPort(portOf(proxyPassTarget(p))))
+        .map((p) => ({ line: p.line, what: `proxy_pass ${p.args[0]} to an apiserver is in ${where}` }));
+      return [...upstreams, ...direct].map(({ line, what }) => finding(this.code, 'error', h.file, line, what,
+        'an http proxy cannot pass TLS through: client certificates never reach the apiserver (kubelets are refused, nodes go NotReady), and its proxy_read_timeout (60s) and buffering break watch streams',
+        'move it to a stream { } block (libnginx-mod-stream) with proxy_pass to the apiservers\' port 6443, so TLS passes through'));
+    });
   },
 };

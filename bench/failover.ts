@@ -45,7 +45,7 @@ async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'):
     await master.waitLine(masterRe(d), 15_000);
     const backup = start(d, bed, 1, s, 100);
     await backup.waitLine(backupRe(d), 15_000);
-    const mon = watchAddresses(b);
+    const mon = await watchAddresses(b);
     await new Promise((r) => setTimeout(r, Math.max(500, 2 * s.advertIntervalMs)));
     const garpsBefore = observer.lines.length;
     const pidFile = (k: string) => Number(readFileSync(`${bed.dir}/${a.ns}-${k}.pid`, 'utf8'));

@@ -7,16 +7,14 @@
 // kubeha the longest gap between the master's adverts as the backup heard them
 // (kubeha_vrrp_advert_gap_max_seconds). Not a test: it asserts nothing, it measures.
 //   BENCH_TRIALS=3 (per cell)   BENCH_SCENARIOS=stranger,malformed
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpuMs } from './proc-stats.js';
-import { createBed, nsFetchJson, startKeepalived, startKubeha, SUBNET, type BedHost, type NsProcess, type VrrpSettings } from '../test/support/netns.js';
+import { createBed, NS_ADMIN, nsFetchJson, startKeepalived, startKubeha, SUBNET, vrrpSocketDrops, type BedHost, type NsProcess, type VrrpSettings } from '../test/support/netns.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
 const FLOOD = fileURLToPath(new URL('../test/support/vrrp-flood.js', import.meta.url));
 const S: VrrpSettings = { version: 3, advertIntervalMs: 100, vrid: 111 };
-const ADMIN = { admin: { bind: '127.0.0.1:9000' } };
 const MALFORMED = ['random', 'truncated', 'checksum', 'ttl', 'version', 'type', 'length', 'other_vrid', 'zero'];
 
 interface Scenario { rate: number; seconds: number; max: number; classes: string[]; spoof: boolean }
@@ -34,12 +32,6 @@ function scope() {
   return { t: { after: (fn: () => unknown) => void after.push(fn) }, close: async () => { for (const fn of after.reverse()) await fn(); } };
 }
 
-/** Packets the kernel dropped on the namespace's VRRP raw sockets (receive buffer full). */
-function rawDrops(h: BedHost): number {
-  const table = execFileSync('ip', ['netns', 'exec', h.ns, 'cat', '/proc/net/raw']).toString().trim().split('\n').slice(1);
-  return table.map((l) => l.trim().split(/\s+/)).filter((f) => f[1]?.endsWith(':0070')).reduce((n, f) => n + Number(f[f.length - 1]), 0);
-}
-
 interface Result { transitions: number; masterTransitions: number; cpuMs: number; kernelDrops: number; gapMs: number; sent: number; floodMs: number }
 
 async function trial(kind: Kind, sc: Scenario): Promise<Result> {
@@ -47,9 +39,9 @@ async function trial(kind: Kind, sc: Scenario): Promise<Result> {
   try {
     const bed = createBed(t, 3);
     const [stranger, master, backup] = bed.hosts as [BedHost, BedHost, BedHost];
-    const m = startKubeha(bed, master, S, 200, {}, ADMIN);
+    const m = startKubeha(bed, master, S, 200, {}, NS_ADMIN);
     await m.waitLine(/"to":"master"/, 15_000);
-    const b: NsProcess = kind === 'kubeha' ? startKubeha(bed, backup, S, 100, {}, ADMIN) : startKeepalived(bed, backup, S, 100);
+    const b: NsProcess = kind === 'kubeha' ? startKubeha(bed, backup, S, 100, {}, NS_ADMIN) : startKeepalived(bed, backup, S, 100);
     await b.waitLine(kind === 'kubeha' ? /"to":"backup"/ : /Entering BACKUP STATE/, 15_000);
     await new Promise((r) => setTimeout(r, 1000)); // settled: the backup follows the master
     const pids = kind === 'kubeha' ? [b.child.pid!] : ['main', 'vrrp'].map((k) => Number(readFileSync(`${bed.dir}/${backup.ns}-${k}.pid`, 'utf8')));
@@ -58,7 +50,7 @@ async function trial(kind: Kind, sc: Scenario): Promise<Result> {
     const transitionsBefore = kind === 'kubeha' ? vrrp(backup).transitions : 0;
     const masterBefore = vrrp(master).transitions;
     const cpuBefore = cpuMs(pids);
-    const dropsBefore = rawDrops(backup);
+    const dropsBefore = vrrpSocketDrops(backup);
     const sources = sc.spoof ? [stranger.ip, `${SUBNET}.50`, `${SUBNET}.51`, `${SUBNET}.52`] : [stranger.ip];
     const f = stranger.spawn('nice', ['-n', '19', process.execPath, FLOOD, 'eth0', String(S.vrid), String(sc.rate), String(sc.seconds), String(sc.max), sc.classes.join(','), sources.join(',')]);
     const done = JSON.parse((await f.waitLine(/flood-done/, (sc.seconds + 30) * 1000)).line) as { sent: number; ms: number };
@@ -69,7 +61,7 @@ async function trial(kind: Kind, sc: Scenario): Promise<Result> {
       transitions,
       masterTransitions: vrrp(master).transitions - masterBefore,
       cpuMs: cpuMs(pids) - cpuBefore,
-      kernelDrops: rawDrops(backup) - dropsBefore,
+      kernelDrops: vrrpSocketDrops(backup) - dropsBefore,
       gapMs: kind === 'kubeha' ? vrrp(backup).adverts.maxGapMs : NaN,
       sent: done.sent,
       floodMs: done.ms,

@@ -130,7 +130,11 @@ export class RawHost implements VrrpHost {
     const receiver = shared;
     receiver.subscribers.add(onPacket);
 
-    const fd = check(c.socket(C.AF_INET, C.SOCK_RAW | C.SOCK_CLOEXEC, VRRP_PROTOCOL), 'socket(AF_INET, SOCK_RAW, 112)');
+    // Non-blocking like the receiver (and keepalived's): a blocking sendto would wait whenever the
+    // send buffer is full of packets the kernel has not let go of yet, and hold the VRRP thread's
+    // timers with it. A send that would block fails at once and is counted
+    // (kubeha_vrrp_advert_send_errors_total); the next advert follows on time.
+    const fd = check(c.socket(C.AF_INET, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, VRRP_PROTOCOL), 'socket(AF_INET, SOCK_RAW, 112)');
     try {
       const dev = Buffer.from(`${iface}\0`);
       check(c.setsockopt(fd, C.SOL_SOCKET, C.SO_BINDTODEVICE, dev, dev.length), `SO_BINDTODEVICE ${iface}`);

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -13,26 +12,11 @@ import { Daemon } from '../../src/daemon.js';
 import { SimApiserver } from '../../src/sim/apiserver.js';
 import { selfSignedCert, type CertPair } from '../../src/sim/self-signed.js';
 import { runWithStreams } from '../support/cli-streams.js';
+import { freePort } from '../support/etcd.js';
 import { config, until } from '../support/tcp.js';
 
 const VIP = '127.0.0.10';
 const MASTERS = [['master1', '127.0.0.2'], ['master2', '127.0.0.3'], ['master3', '127.0.0.4']] as const;
-
-/** A port free on every address given (the apiservers share one, as the inventory says). */
-async function freePort(hosts: readonly string[]): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer().listen(0, hosts[0], () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      }).on('error', reject);
-    });
-    const free = await Promise.all(hosts.map((h) => new Promise<boolean>((resolve) => {
-      const s = createServer().once('error', () => resolve(false)).listen(port, h, () => s.close(() => resolve(true)));
-    })));
-    if (free.every(Boolean)) return port;
-  }
-}
 
 /** The doctor twice over the same live cluster: JSON for the findings, text for the table. */
 async function run(o: Partial<DoctorOptions> & { inventory: string }): Promise<{ code: number; findings: Finding[]; text: string }> {
@@ -48,6 +32,8 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   t.after(() => rm(dir, { recursive: true, force: true }));
   const withVip = await Promise.all(MASTERS.map(([name, ip]) => selfSignedCert(name, [`IP:${ip}`, `IP:${VIP}`, 'DNS:kubernetes'])));
   const withoutVip = await selfSignedCert('master3', ['IP:127.0.0.4', 'DNS:kubernetes']);
+  // Ports outside the ephemeral range (support/etcd.ts): the closed-door checks at the end expect
+  // ECONNREFUSED there, which a listen(0) of a test file running alongside could otherwise break.
   const apiPort = await freePort(MASTERS.map(([, ip]) => ip));
   const lbPort = await freePort([VIP]);
   const adminPort = await freePort(['127.0.0.1']);

@@ -6,6 +6,7 @@ import { EtcdClient } from '../../src/election/etcd-client.js';
 import { startEtcd } from '../support/etcd.js';
 import { faultProxy } from '../support/fault-proxy.js';
 import { startTlsEtcd } from '../support/etcd.js';
+import { until } from '../support/tcp.js';
 
 const TIMING = { ttlMs: 2000, marginMs: 500 };
 
@@ -33,7 +34,9 @@ test('election: one leader; resign hands over in milliseconds; epochs strictly i
     assert.ok(l.valid());
     epochs.push(l.epoch);
     leaders.push(l.identity);
-    await new Promise((r) => setTimeout(r, 300)); // long enough for the observer to see this leader
+    // Both observers have seen this leader before it resigns (they only report the current one).
+    const sees = (views: (LeaderView | null)[]) => views.at(-1)?.identity === l.identity;
+    await until(() => sees(seen) && sees(streamed), 10_000, `the observers to see ${l.identity}`);
     const resignedAt = performance.now();
     await l.resign();
     assert.equal(l.signal.aborted, true);
@@ -46,7 +49,8 @@ test('election: one leader; resign hands over in milliseconds; epochs strictly i
   }
   assert.equal(new Set(leaders).size, 3, 'each candidate led once');
   for (let i = 1; i < epochs.length; i++) assert.ok(epochs[i]! > epochs[i - 1]!, `epochs increase: ${epochs.join(' < ')}`);
-  await new Promise((r) => setTimeout(r, 300));
+  // ...and the end of the last term: they have caught up.
+  await until(() => seen.at(-1) === null && streamed.at(-1) === null, 10_000, 'the observers to see no leader');
   const ids = seen.filter((v): v is LeaderView => v !== null).map((v) => v.identity);
   assert.deepEqual(ids, leaders, 'observe saw each leader in order');
   assert.deepEqual(streamed.filter((v): v is LeaderView => v !== null).map((v) => v.identity), leaders, 'so did the async iterable');

@@ -1,13 +1,14 @@
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server } from 'node:net';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { selfSignedCert, type CertPair } from '../../src/sim/self-signed.js';
 import { buildProbe } from '../../src/health/probes.js';
+import { freePort } from '../support/etcd.js';
 import { healthCheckSchema } from '../../src/config/schema.js';
 import type { ProbeOutcome } from '../../src/health/probe.js';
 
@@ -17,6 +18,7 @@ before(async () => {
   tls = await selfSignedCert('probe-test');
   dir = await mkdtemp(join(tmpdir(), 'kubeha-probe-'));
 });
+after(() => rm(dir, { recursive: true, force: true }));
 
 async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1');
@@ -86,11 +88,9 @@ test('tls and tcp probes', async (t) => {
   assert.equal((await probe({ type: 'tls' }, tlsPort)).ok, true);
   assert.equal((await probe({ type: 'tls' }, plainPort)).ok, false, 'a plain TCP server fails the handshake');
   assert.equal((await probe({ type: 'tcp' }, plainPort)).ok, true);
-  const closed = createTcpServer();
-  const closedPort = await listen(closed);
-  closed.close();
-  await once(closed, 'close');
-  const r = await probe({ type: 'tcp' }, closedPort);
+  // Free and outside the ephemeral range (support/etcd.ts): nothing of a test file running
+  // alongside can be listening there (a port from listen(0), once closed, could be handed out again).
+  const r = await probe({ type: 'tcp' }, await freePort());
   assert.equal(r.ok, false);
   assert.match(r.detail, /ECONNREFUSED/);
 });

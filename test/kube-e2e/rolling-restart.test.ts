@@ -13,10 +13,13 @@ test('rolling restart of every apiserver behind kubeha: zero failed kubectl requ
   const creates = createLoop(c.kubeconfig, 'rolling');
   const started = Date.now();
   for (const s of c.servers) {
+    const stoppedAt = Date.now();
     await s.stop('SIGTERM').catch(() => undefined); // resolves at exit; the listener is gone after the shutdown delay
     s.start();
     await s.ready();
-    await new Promise((r) => setTimeout(r, 1000));
+    // The next one stops only once kubeha has this one back in rotation (rise 2 × 200 ms after
+    // ready), not after a fixed second that a busy machine may not give it.
+    await c.lb.waitFor((l) => l.event === 'server-state' && l.server === s.name && l.up === true && Date.parse(String(l.time)) > stoppedAt, 30_000, `${s.name} back up`);
   }
   const results = await creates.stop();
   const failed = results.filter((r) => !r.ok);

@@ -90,7 +90,8 @@ test('the check script works: exit 0 while the local LB listens, 1 when it does 
 
 test('the three rendered etcd.env files form a healthy 3-member etcd cluster (TLS, peer and client certs)', async (t) => {
   const ips = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
-  const [clientPort, peerPort] = await Promise.all([freePort(), freePort()]);
+  // Free on all three addresses: each member binds its own (127.0.0.1 alone was checked before).
+  const [clientPort, peerPort] = [await freePort(ips), await freePort(ips)];
   const pkiDir = mkdtempSync(join(tmpdir(), 'kubeha-etcd-pki-'));
   t.after(() => rmSync(pkiDir, { recursive: true, force: true }));
   const pki = makePki(pkiDir, ips);

@@ -3,17 +3,18 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { freePort } from '../support/etcd.js';
 import { config, greet, lbConfig, markDown, memoryLogger, startDaemon, taggedBackend, until, whoAnswers } from '../support/tcp.js';
 import { pino } from 'pino';
 import { Daemon } from '../../src/daemon.js';
 import { FakeClock } from '../../src/clock.js';
 
-/** A port that refuses connections: bound once, then closed. */
-async function refusedPort(): Promise<number> {
-  const b = await taggedBackend('gone');
-  await b.close();
-  return b.port;
-}
+/**
+ * A port that refuses connections: free, and outside the ephemeral range (support/etcd.ts), so no
+ * listen(0) of a test file running alongside can start answering on it (a port just closed by
+ * listen(0) and close() could be handed out again).
+ */
+const refusedPort = () => freePort();
 
 test('roundrobin spreads sessions by weight across servers', async (t) => {
   const backends = await Promise.all(['a', 'b', 'c'].map((n) => taggedBackend(n)));

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -21,7 +22,7 @@ export async function workspace(): Promise<Workspace> {
   const keyFile = join(dir, 'key.pem');
   await writeFile(certFile, pair.cert);
   await writeFile(keyFile, pair.key);
-  process.on('exit', () => void rm(dir, { recursive: true, force: true }));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true })); // an exit handler runs no promises
   return { dir, certFile, keyFile };
 }
 

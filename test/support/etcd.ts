@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +12,48 @@ import type { TestContextLike } from './tcp.js';
  */
 export const DIE_WITH_TEST = ['--pdeathsig', 'SIGKILL', '--'];
 
-/** A free loopback port. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+/** The kernel's ephemeral range (net.ipv4.ip_local_port_range): what listen(0) and connect() take ports from. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    // not Linux: the IANA range
+  }
+  return [49152, 65535];
+}
+
+/** Ports freePort has returned in this process. */
+const handedOut = new Set<number>();
+
+/** Whether `port` can be bound on `host` now. */
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port free on every one of `hosts` (loopback by default), for a child process that must be told
+ * its port. Between this check and the child's bind the port is unheld, so it is picked at random
+ * outside the kernel's ephemeral range: no listen(0) or outgoing connection of a test file running
+ * at the same time can take it meanwhile (a port from listen(0) could be handed out again at once).
+ */
+export async function freePort(hosts: readonly string[] = ['127.0.0.1']): Promise<number> {
+  const [lo, hi] = ephemeralRange();
+  const [from, to] = lo > 11_000 ? [10_000, lo - 1] : [hi + 1, 65_535];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (handedOut.has(port)) continue; // given to another child of this process, maybe not bound yet
+    let free = true;
+    for (const h of hosts) if (!(free = await bindable(port, h))) break;
+    if (!free) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${from}-${to} on ${hosts.join(', ')}`);
 }
 
 /** One member of a test etcd cluster. */
@@ -42,7 +78,8 @@ export interface EtcdCluster {
 
 export async function startEtcd(t: TestContextLike, size = 3): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'kubeha-etcd-'));
-  const ports = await Promise.all(Array.from({ length: size * 2 }, freePort));
+  const ports: number[] = [];
+  for (let i = 0; i < size * 2; i++) ports.push(await freePort());
   const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
   const peer = (i: number) => `http://127.0.0.1:${ports[size + i]}`;
   const initialCluster = names.map((n, i) => `${n}=${peer(i)}`).join(',');
@@ -145,7 +182,7 @@ export function makePki(dir: string, ips: string[] = ['127.0.0.1']): TestPki {
 export async function startTlsEtcd(t: TestContextLike): Promise<{ endpoint: string; pki: TestPki }> {
   const dir = mkdtempSync(join(tmpdir(), 'kubeha-etcd-tls-'));
   const pki = makePki(dir);
-  const [client, peer] = await Promise.all([freePort(), freePort()]);
+  const [client, peer] = [await freePort(), await freePort()];
   const endpoint = `https://127.0.0.1:${client}`;
   const proc = spawn('setpriv', [...DIE_WITH_TEST, 'etcd',
     '--name', 'tls', '--data-dir', join(dir, 'data'),
@@ -160,6 +197,21 @@ export async function startTlsEtcd(t: TestContextLike): Promise<{ endpoint: stri
     await exited;
     rmSync(dir, { recursive: true, force: true });
   });
-  await new Promise((r) => setTimeout(r, 1500)); // the TLS endpoint is probed by the test's own client
+  // Ready when /health answers over TLS with the client certificate (a readiness check, not a sleep).
+  const tls = { ca: readFileSync(pki.caFile), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) };
+  const health = () => new Promise<number>((resolve) => {
+    const req = request({ host: '127.0.0.1', port: client, path: '/health', agent: false, timeout: 1000, ...tls }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+  const deadline = Date.now() + 20_000;
+  while ((await health()) !== 200) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`TLS etcd on ${endpoint} did not become ready (exit code ${proc.exitCode})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return { endpoint, pki };
 }

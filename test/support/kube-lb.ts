@@ -2,7 +2,7 @@
 // watch, a kubectl create loop, and a whole cluster (etcd, PKI, three apiservers, kubeha).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startEtcd } from './etcd.js';
+import { startEtcd } from './etcd.js';
 import { kubectlAsync, makeKubePki, startApiservers, writeKubeconfig, type Apiserver, type KubePki } from './kube.js';
 import { spawnKubeha, type JsonProcess } from './processes.js';
 import type { TestContextLike } from './tcp.js';
@@ -11,20 +11,21 @@ const CHECK = { type: 'https', path: '/readyz', interval: '200ms', timeout: '1s'
 
 /** kubeha in front of the apiservers; resolves with its process, frontend and admin ports. */
 export async function startLb(t: TestContextLike, pki: KubePki, servers: Apiserver[], dir: string): Promise<{ lb: JsonProcess; port: number; admin: number }> {
-  const [port, admin] = await Promise.all([freePort(), freePort()]);
   const file = join(dir, 'kubeha.yaml');
+  // Port 0, read back from the log: no port is free-then-bound, so none can be taken in between.
   writeFileSync(file, JSON.stringify({
     global: { shutdownGrace: '1s' },
-    frontends: [{ name: 'apiserver', bind: `127.0.0.1:${port}`, backend: 'apiservers' }],
+    frontends: [{ name: 'apiserver', bind: '127.0.0.1:0', backend: 'apiservers' }],
     backends: [{
       name: 'apiservers', slowStart: '3s',
       healthCheck: { ...CHECK, caFile: pki.ca, serverName: 'kubernetes' },
       servers: servers.map((s) => ({ name: s.name, address: `127.0.0.1:${s.port}` })),
     }],
-    admin: { bind: `127.0.0.1:${admin}` },
+    admin: { bind: '127.0.0.1:0' },
   }));
   const lb = spawnKubeha(['run', '--config', file], t);
-  await lb.waitFor((l) => l.event === 'listening', 15_000, 'kubeha to listen');
+  const port = Number((await lb.waitFor((l) => l.event === 'listening', 15_000, 'kubeha to listen')).port);
+  const admin = Number((await lb.waitFor((l) => l.event === 'started', 15_000, 'kubeha to start')).admin);
   for (const s of servers) await lb.waitFor((l) => l.event === 'server-state' && l.server === s.name && l.up === true, 15_000, `${s.name} up`).catch(() => undefined);
   return { lb, port, admin };
 }

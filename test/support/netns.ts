@@ -1,5 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KUBEHA_BIN } from './processes.js';
@@ -28,8 +29,8 @@ export interface BedHost {
   ip: string;
   /** The host-side veth end (on the bridge); set it down to cut this host off. */
   port: string;
-  /** Runs a command in the namespace; killed by PID when the test ends. */
-  spawn(cmd: string, args: string[]): NsProcess;
+  /** Runs a command in the namespace; killed by PID when the test ends. `keep` picks the lines that go to `lines` (default: all). */
+  spawn(cmd: string, args: string[], keep?: (line: string) => boolean): NsProcess;
   /** Whether `address` is on this host's eth0 now. */
   hasAddress(address: string): boolean;
 }
@@ -49,7 +50,10 @@ let beds = 0;
 
 /** Creates the bed. Needs root (CAP_NET_ADMIN); everything is removed in `t.after`. */
 export function createBed(t: TestContextLike, n: number): Bed {
-  const id = `kh${process.pid % 10000}${beds++}`;
+  // The whole pid, a separator, the counter and a random tail: beds of two test files running at
+  // once never share a name (pid % 10000 could, and so could pid 123 bed 45 and pid 1234 bed 5
+  // without the separator), nor does a bed meet one left behind by a killed run with a reused pid.
+  const id = `kh${process.pid}x${beds++}${randomBytes(2).toString('hex')}`;
   const brNs = `${id}br`;
   const dir = mkdtempSync(join(tmpdir(), `kubeha-${id}-`));
   const procs: NsProcess[] = [];
@@ -64,6 +68,7 @@ export function createBed(t: TestContextLike, n: number): Bed {
         // already gone
       }
     }
+    rmSync(dir, { recursive: true, force: true });
   });
   ip('netns', 'add', brNs);
   namespaces.push(brNs);
@@ -84,8 +89,8 @@ export function createBed(t: TestContextLike, n: number): Bed {
     ip('-n', ns, 'link', 'set', 'lo', 'up');
     hosts.push({
       ns, ip: addr, port,
-      spawn(cmd, args) {
-        const p = nsSpawn(ns, cmd, args);
+      spawn(cmd, args, keep) {
+        const p = nsSpawn(ns, cmd, args, keep);
         procs.push(p);
         return p;
       },
@@ -95,7 +100,7 @@ export function createBed(t: TestContextLike, n: number): Bed {
   return { hosts, dir, plug: (i, up) => void ip('-n', brNs, 'link', 'set', `p${i}`, ...(up ? ['master', 'br0'] : ['nomaster'])) };
 }
 
-function nsSpawn(ns: string, cmd: string, args: string[]): NsProcess {
+function nsSpawn(ns: string, cmd: string, args: string[], keep: (line: string) => boolean = () => true): NsProcess {
   const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let partial = '';
@@ -109,6 +114,7 @@ function nsSpawn(ns: string, cmd: string, args: string[]): NsProcess {
     while ((nl = partial.indexOf('\n')) >= 0) {
       const entry = { line: partial.slice(0, nl), atMs };
       partial = partial.slice(nl + 1);
+      if (!keep(entry.line)) continue;
       lines.push(entry);
       for (const w of [...waiters]) if (w.re.test(entry.line)) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -175,8 +181,8 @@ export async function startEtcdIn(bed: Bed, host: BedHost): Promise<string> {
   return url;
 }
 
-/** Starts Debian's keepalived in `host` (foreground, logging to stdout) with the same settings. */
-export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priority: number): NsProcess {
+/** Starts Debian's keepalived in `host` (foreground, logging to stdout) with the same settings; `nice` lowers its CPU priority. */
+export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, opts: { nice?: number; quiet?: boolean } = {}): NsProcess {
   const file = join(bed.dir, `keepalived-${host.ns}.conf`);
   const interval = s.version === 2 ? String(Math.max(1, Math.round(s.advertIntervalMs / 1000))) : String(s.advertIntervalMs / 1000);
   const unicast = s.peers?.length ? `  unicast_src_ip ${host.ip}\n  unicast_peer {\n${s.peers.map((p) => `    ${p}\n`).join('')}  }\n` : '';
@@ -185,7 +191,14 @@ export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priori
     `vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id ${s.vrid}\n  priority ${priority}\n  advert_int ${interval}\n` +
     `${s.preempt === false ? '  nopreempt\n' : ''}${unicast}${auth}  virtual_ipaddress {\n    ${VIP}/24\n  }\n}\n`);
   const pid = (k: string) => join(bed.dir, `${host.ns}-${k}.pid`);
-  return host.spawn('keepalived', ['-n', '-l', '-D', '-f', file, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')]);
+  const args = ['-n', '-l', ...(opts.quiet ? [] : ['-D']), '-f', file, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')];
+  return opts.nice === undefined ? host.spawn('keepalived', args) : host.spawn('nice', ['-n', String(opts.nice), 'keepalived', ...args]);
+}
+
+/** Packets the kernel dropped on `host`'s VRRP raw sockets (protocol 112) because a receive buffer was full (/proc/net/raw). */
+export function vrrpSocketDrops(host: BedHost): number {
+  const rows = ip('netns', 'exec', host.ns, 'cat', '/proc/net/raw').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+  return rows.filter((f) => f[1]?.endsWith(':0070')).reduce((n, f) => n + Number(f[f.length - 1]), 0);
 }
 
 /** GETs `url` from inside the namespace (the admin API listens on the namespace's own loopback). */
@@ -199,9 +212,84 @@ export function nsFetchText(host: BedHost, url: string): string {
   return execFileSync('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script]).toString();
 }
 
-/** Time-stamps every address added to or removed from `host`'s eth0 (`ip monitor address`). */
-export function watchAddresses(host: BedHost): NsProcess {
-  return host.spawn('ip', ['-o', 'monitor', 'address', 'dev', 'eth0']);
+/**
+ * Fetches `url` from inside the namespace without blocking the test's event loop (line time stamps
+ * stay true meanwhile); the body, or undefined when nothing answered.
+ */
+export function nsFetchTextAsync(host: BedHost, url: string, init: { method?: string; body?: string } = {}): Promise<string | undefined> {
+  const script = `fetch(${JSON.stringify(url)}, ${JSON.stringify(init)}).then((r) => r.text()).then((t) => process.stdout.write(t))`;
+  return new Promise((resolve) => {
+    execFile('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script], { timeout: 10_000 }, (err, stdout) => resolve(err ? undefined : stdout));
+  });
+}
+
+/** The part of a VRRP instance in /api/v1/state that the tests read. */
+export interface VrrpView {
+  state: string;
+  transitions: number;
+  lastTransition: { from: string; to: string; reason: string } | null;
+  /** The master this instance follows (itself when master). */
+  master: { address: string; priority: number } | null;
+  adverts: { sent: number; received: number; maxGapMs: number };
+}
+
+/** The admin bind the netns tests give kubeha (the namespace's own loopback: no other test file shares it). */
+export const NS_ADMIN = { admin: { bind: '127.0.0.1:9000' } };
+
+/**
+ * Polls the first VRRP instance of the kubeha in `host` (started with {@link NS_ADMIN}) until
+ * `pred` holds, and resolves with that snapshot: an event count instead of a sleep ("wait until
+ * the backup has accepted N adverts", not "wait 500 ms"). The VRRP thread sends its counters once
+ * a second and at every transition; each snapshot is one moment of that thread, so its state,
+ * transitions and counters agree with each other. A snapshot can be up to a second old, so a count
+ * "since X" must start from a snapshot that shows X (a transition, the master followed), not from
+ * one merely fetched after X.
+ */
+export async function untilVrrp<V extends VrrpView = VrrpView>(host: BedHost, pred: (v: V) => boolean, what: string, timeoutMs = 20_000): Promise<V> {
+  const deadline = Date.now() + timeoutMs;
+  let last: V | undefined;
+  for (;;) {
+    const body = await nsFetchTextAsync(host, 'http://127.0.0.1:9000/api/v1/state');
+    if (body) {
+      last = (JSON.parse(body) as { vrrp: V[] }).vrrp[0];
+      if (last && pred(last)) return last;
+    }
+    if (Date.now() > deadline) throw new Error(`${host.ns}: no ${what} in ${timeoutMs} ms; last VRRP state: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** An `ip -o monitor address` line about eth0 (added, or `Deleted ...`). */
+const ETH0_ADDRESS_LINE = /^(Deleted )?\d+: eth0\s/;
+
+/**
+ * Time-stamps every address added to or removed from `host`'s eth0 (`ip -o monitor address`);
+ * resolves once the monitor is subscribed. `ip monitor` prints nothing when it is, so a readiness
+ * handshake stands in for a sleep: a probe address is added to and deleted from the namespace's
+ * lo (which no daemon under test looks at) until the monitor reports the deletion. Only eth0's
+ * lines go to `lines`.
+ */
+export async function watchAddresses(host: BedHost, timeoutMs = 10_000): Promise<NsProcess> {
+  const mon = host.spawn('ip', ['-o', 'monitor', 'address'], (line) => ETH0_ADDRESS_LINE.test(line));
+  const probe = '198.51.100.254/32'; // TEST-NET-2, never used by the tests
+  const probeDeleted = /^Deleted \d+: lo\s+inet 198\.51\.100\.254\//m;
+  const seen = new Promise<void>((resolve) => {
+    const check = () => {
+      if (!probeDeleted.test(mon.output())) return;
+      mon.child.stdout?.off('data', check);
+      resolve();
+    };
+    mon.child.stdout?.on('data', check);
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (let ready = false; !ready;) {
+    if (Date.now() > deadline || !mon.running()) throw new Error(`ip monitor in ${host.ns} did not report a probe address in ${timeoutMs} ms; output:\n${mon.output()}`);
+    ip('-n', host.ns, 'addr', 'add', probe, 'dev', 'lo');
+    ip('-n', host.ns, 'addr', 'del', probe, 'dev', 'lo');
+    // Not subscribed yet when the probe came and went: try again.
+    ready = await Promise.race([seen.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 100))]);
+  }
+  return mon;
 }
 
 /** Polls until `pred` holds or `timeoutMs` passes; resolves with whether it held. */

@@ -2,26 +2,37 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createBed, startKubeha, until, VIP, watchAddresses, type VrrpSettings } from '../support/netns.js';
+import { createBed, NS_ADMIN, startKubeha, until, untilVrrp, VIP, watchAddresses, type BedHost, type VrrpSettings } from '../support/netns.js';
 import { KUBEHA_BIN } from '../support/processes.js';
 
 const V3: VrrpSettings = { version: 3, advertIntervalMs: 100, vrid: 51 };
 const masterLine = /"to":"master"/;
 
+/**
+ * Adverts a backup must accept while it stays backup, counted from a moment it was already backup:
+ * the 5th comes 4 intervals after the 1st, past the master down interval (3 × 100 ms + skew), so a
+ * backup whose timer the adverts did not reset would show MASTER in that same snapshot.
+ */
+const STAY_ADVERTS = 5;
+
+/** Waits until the kubeha in `host` has accepted `n` adverts more than `from`; resolves with that snapshot. */
+const heard = (host: BedHost, from: number, n = STAY_ADVERTS) =>
+  untilVrrp(host, (v) => v.adverts.received >= from + n, `${n} adverts accepted after ${from}`);
+
 test('two kubeha nodes: one master holds the VIP; SIGTERM hands over within skew time, SIGKILL within the master down interval', async (t) => {
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
-  const ka = startKubeha(bed, a, V3, 150);
+  const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
   await ka.waitLine(masterLine);
-  const kb = startKubeha(bed, b, V3, 100);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await kb.waitLine(/"to":"backup"/);
   assert.ok(a.hasAddress(VIP), 'the master holds the VIP');
   assert.ok(!b.hasAddress(VIP));
-  await new Promise((r) => setTimeout(r, 500));
+  const stayed = await heard(b, 0);
+  assert.deepEqual([stayed.state, stayed.transitions], ['backup', 1], 'the backup stays backup while adverts arrive');
   assert.ok(!kb.lines.some((l) => masterLine.test(l.line)), 'the backup stays backup while adverts arrive');
 
-  const monB = watchAddresses(b);
-  await new Promise((r) => setTimeout(r, 200));
+  const monB = await watchAddresses(b);
   const killedAt = Date.now();
   ka.child.kill('SIGTERM');
   const added = await monB.waitLine(new RegExp(`inet ${VIP.replace(/\./g, '\\.')}/`), 5000);
@@ -42,10 +53,12 @@ test('two kubeha nodes: one master holds the VIP; SIGTERM hands over within skew
   const taken = monB.lines.slice(before).find((l) => l.line.includes(`inet ${VIP}/`) && !l.line.startsWith('Deleted'))!;
   t.diagnostic(`SIGKILL → VIP on the backup: ${taken.atMs - killed2} ms`);
   // RFC 5798: Master_Down_Interval = 3 × advert + skew, skew = (256 − priority) × advert / 256. The
-  // ≤ 500 ms target is the benchmark's (bench/failover); here the bound is the interval plus slack
-  // for a loaded CI machine, which still fails on a takeover driven by anything but the down timer.
+  // figure itself (~300 ms, ≤ 500 ms target) is measured in bench/failover (docs/benchmarks.md);
+  // here the bound is a sanity bound with room for a loaded 2-core CI machine running two test files
+  // (interval + 250 ms was within 2× of what such a machine takes), which still fails on a down timer
+  // counted in the wrong unit or from the wrong interval (seconds: 3.6 s).
   const masterDownMs = 3 * 100 + ((256 - 100) * 100) / 256;
-  assert.ok(taken.atMs - killed2 <= masterDownMs + 250, `crash takeover took ${taken.atMs - killed2} ms (master down interval ${masterDownMs} ms)`);
+  assert.ok(taken.atMs - killed2 <= masterDownMs + 1000, `crash takeover took ${taken.atMs - killed2} ms (master down interval ${masterDownMs} ms)`);
   // A SIGKILLed node leaves its VIP behind (nothing ran to remove it); the next start removes it
   // before it competes, so the node never answers for a VIP it does not hold.
   assert.ok(a.hasAddress(VIP), 'the killed node still has the stale VIP');
@@ -60,17 +73,23 @@ test('three kubeha nodes elect the highest priority; the next one takes over whe
   const bed = createBed(t, 3);
   const [a, b, c] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
   // The lowest starts last: started first, it would be master until the others' processes are up.
-  const procs = [undefined, startKubeha(bed, b, V3, 200), startKubeha(bed, c, V3, 150)];
+  // After b's priority 0 both backups wait their skew time, (256 − priority) × 100 ms / 256: the
+  // priorities keep c's (6 ms) and a's (96 ms) far apart, so a hears c's first advert long before
+  // its own timer (150 and 100 left 20 ms, less than a busy 2-core machine can delay a thread).
+  const procs = [undefined, startKubeha(bed, b, V3, 250), startKubeha(bed, c, V3, 240)];
   await procs[1]!.waitLine(masterLine);
-  procs[0] = startKubeha(bed, a, V3, 100);
+  procs[0] = startKubeha(bed, a, V3, 10, {}, NS_ADMIN);
   await procs[0].waitLine(/"to":"backup"/);
-  await new Promise((r) => setTimeout(r, 600));
-  assert.deepEqual([a, b, c].map((h) => h.hasAddress(VIP)), [false, true, false]);
+  const vipsAt = () => [a, b, c].map((h) => h.hasAddress(VIP)).join();
+  assert.ok(await until(() => vipsAt() === 'false,true,false', 2000), `only b holds the VIP: ${vipsAt()}`);
   const seen = procs[2]!.lines.length;
   procs[1]!.child.kill('SIGTERM');
   await procs[2]!.waitLine(masterLine, 3000, seen);
-  await new Promise((r) => setTimeout(r, 400));
-  assert.deepEqual([a, b, c].map((h) => h.hasAddress(VIP)), [false, false, true]);
+  assert.ok(await until(() => vipsAt() === 'false,false,true', 2000), `only c holds the VIP: ${vipsAt()}`);
+  // a follows c, for several adverts, and its state has never left BACKUP (one transition: start-up).
+  const following = await untilVrrp(a, (v) => v.master?.address === c.ip, 'a following c');
+  const followed = await heard(a, following.adverts.received);
+  assert.deepEqual([followed.state, followed.transitions], ['backup', 1], 'the lowest never became master');
   assert.ok(!procs[0]!.lines.some((l) => masterLine.test(l.line)), 'the lowest never became master');
 });
 
@@ -78,22 +97,24 @@ test('partition and heal: two masters while cut off, exactly one master after th
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
   const ka = startKubeha(bed, a, V3, 150);
-  const kb = startKubeha(bed, b, V3, 100);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await ka.waitLine(masterLine);
   await kb.waitLine(/"to":"backup"/);
-  const monA = watchAddresses(a);
-  const monB = watchAddresses(b);
-  await new Promise((r) => setTimeout(r, 300));
+  const monA = await watchAddresses(a);
+  const monB = await watchAddresses(b);
   bed.plug(0, false);
   await kb.waitLine(masterLine, 3000);
   assert.ok(await until(() => a.hasAddress(VIP) && b.hasAddress(VIP), 1000), 'both hold the VIP while partitioned (each alone on its side)');
+  const cutOff = await untilVrrp(b, (v) => v.state === 'master', 'b master while cut off');
   const healedAt = Date.now();
   bed.plug(0, true);
   // The monitor's line, not a poll of the address: it carries the time the kernel reported the removal.
   const released = await monB.waitLine(new RegExp(`^Deleted.* inet ${VIP.replace(/\./g, '\\.')}/`), 3000);
   const twoMasterMs = released.atMs - healedAt;
   t.diagnostic(`two masters for ${twoMasterMs} ms after the heal`);
-  await new Promise((r) => setTimeout(r, 500));
+  // b follows a again for several adverts: it stays backup and the VIP stays on a.
+  const following = await heard(b, cutOff.adverts.received);
+  assert.equal(following.state, 'backup', 'exactly one master after the heal');
   assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [true, false], 'exactly one master after the heal');
   assert.ok(twoMasterMs < 400, `two masters for ${twoMasterMs} ms after the heal`);
   assert.ok(!monA.lines.some((l) => l.line.startsWith('Deleted')), 'the higher priority kept the VIP throughout');
@@ -102,9 +123,8 @@ test('partition and heal: two masters while cut off, exactly one master after th
 test('maintenance: `kubeha maintenance on` moves the VIP to the peer at once and keeps it there; `off` brings the node back', async (t) => {
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
-  const admin = { admin: { bind: '127.0.0.1:9000' } };
-  const ka = startKubeha(bed, a, V3, 150, {}, admin);
-  const kb = startKubeha(bed, b, V3, 100, {}, admin);
+  const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await ka.waitLine(masterLine);
   await kb.waitLine(/"to":"backup"/);
   const cli = (...args: string[]) => spawnSync('ip', ['netns', 'exec', a.ns, process.execPath, KUBEHA_BIN, ...args, '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
@@ -117,7 +137,10 @@ test('maintenance: `kubeha maintenance on` moves the VIP to the peer at once and
   const took = await kb.waitLine(masterLine, 2000, seen);
   assert.ok(await until(() => b.hasAddress(VIP) && !a.hasAddress(VIP), 1000));
   t.diagnostic(`maintenance on → VIP on the peer ${took.atMs - asked} ms after the command started (node start-up included)`);
-  await new Promise((r) => setTimeout(r, 500));
+  // a hears b's adverts for several intervals and stays out (in FAULT: maintenance).
+  const out = await untilVrrp(a, (v) => v.state !== 'master', 'a out of the election');
+  const stillOut = await heard(a, out.adverts.received);
+  assert.equal(stillOut.state, 'fault', 'it stays out');
   assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [false, true], 'it stays out');
   const status = cli('status');
   assert.equal(status.status, 0, 'maintenance is a warning, not a problem');

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { createBed, nsFetchJson, startKubeha, type VrrpSettings } from '../support/netns.js';
+import { createBed, nsFetchJson, startKubeha, untilVrrp, type VrrpSettings } from '../support/netns.js';
 
 const ECHO_LOAD = fileURLToPath(new URL('../support/echo-load.js', import.meta.url));
 const V3: VrrpSettings = { version: 3, advertIntervalMs: 100, vrid: 71 };
@@ -33,7 +33,8 @@ test('a saturated proxy: the backup hears every 100 ms advert and no healthy ser
   await ka.waitLine(/"to":"master"/);
   const kb = startKubeha(bed, b, V3, 100, {}, { admin: { bind: '127.0.0.1:9000' } });
   await kb.waitLine(/"to":"backup"/);
-  await new Promise((r) => setTimeout(r, 500));
+  // The backup follows the master (a few adverts accepted) before the load starts.
+  await untilVrrp(b, (v) => v.adverts.received >= 3, 'the backup following the master');
   const before = nsFetchJson(b, 'http://127.0.0.1:9000/api/v1/state') as unknown as StateView;
 
   const load = a.spawn(process.execPath, [ECHO_LOAD, 'load', '7000', '6', '64']);

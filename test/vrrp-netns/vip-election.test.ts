@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createBed, nsFetchJson, nsFetchText, startEtcdIn, startKubehaConfig, until, VIP, watchAddresses } from '../support/netns.js';
+import { createBed, nsFetchText, nsFetchTextAsync, startEtcdIn, startKubehaConfig, until, VIP, watchAddresses } from '../support/netns.js';
 import { KUBEHA_BIN } from '../support/processes.js';
 import type { TestContextLike } from '../support/tcp.js';
 
@@ -15,21 +15,37 @@ async function electionBed(t: TestContextLike) {
   const [a, b, e] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
   const etcd = await startEtcdIn(bed, e);
   const cfg = (id: string) => ({ admin: { bind: '127.0.0.1:9000' }, vipElection: { etcd: [etcd], identity: id, ttl: '2s', margin: '500ms', interface: 'eth0', vips: [`${VIP}/24`] } });
-  return { bed, a, b, cfg };
+  /**
+   * Resolves once `n` candidates have their key in the election (asked of etcd itself, from its own
+   * namespace): the synchronisation point a fixed sleep after starting a node only hoped for.
+   */
+  const candidates = async (n: number, timeoutMs = 15_000) => {
+    const b64 = (x: string) => Buffer.from(x).toString('base64');
+    const body = JSON.stringify({ key: b64('/kubeha/election/vip/'), range_end: b64('/kubeha/election/vip0'), count_only: true });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await nsFetchTextAsync(e, `${etcd}/v3/kv/range`, { method: 'POST', body });
+      const count = r ? Number((JSON.parse(r) as { count?: string }).count ?? 0) : -1;
+      if (count >= n) return;
+      if (Date.now() > deadline) throw new Error(`not ${n} candidates in the election after ${timeoutMs} ms (${count})`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+  return { bed, a, b, cfg, candidates };
 }
 
 test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut off removes it before the other adds it', async (t) => {
-  const { bed, a, b, cfg } = await electionBed(t);
+  const { bed, a, b, cfg, candidates } = await electionBed(t);
   const ka = startKubehaConfig(bed, a, cfg('a'));
   await ka.waitLine(/vip-election-won/);
   assert.ok(await until(() => a.hasAddress(VIP), 1000));
   const kb = startKubehaConfig(bed, b, cfg('b'));
-  await new Promise((r) => setTimeout(r, 1000));
+  await candidates(2); // b campaigns, behind a: the resign below hands over to a waiting candidate
   assert.ok(!b.hasAddress(VIP), 'only the leader holds the VIP');
+  assert.doesNotMatch(kb.output(), /vip-election-won/, 'only the leader holds the VIP');
 
-  const monA = watchAddresses(a);
-  const monB = watchAddresses(b);
-  await new Promise((r) => setTimeout(r, 200));
+  const monA = await watchAddresses(a);
+  const monB = await watchAddresses(b);
   const stoppedAt = Date.now();
   ka.child.kill('SIGTERM');
   const added = await monB.waitLine(vipLine, 5000);
@@ -37,7 +53,16 @@ test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut
   assert.ok(added.atMs - stoppedAt < 1000, 'a resign hands over at once');
   await ka.exited;
   assert.ok(!a.hasAddress(VIP));
-  const state = nsFetchJson(b, 'http://127.0.0.1:9000/api/v1/state') as { vipElection: { leader: boolean; epoch: string; identity: string } };
+  // The keepalive metric needs b's first keepalive (a third of the TTL after its lease): wait for it
+  // in b's state rather than hope a sleep covered it.
+  type Election = { vipElection: { leader: boolean; epoch: string; identity: string; lastKeepAliveMs: number | null } };
+  let state: Election | undefined;
+  for (const deadline = Date.now() + 10_000; !(state?.vipElection.lastKeepAliveMs != null) && Date.now() < deadline;) {
+    const body = await nsFetchTextAsync(b, 'http://127.0.0.1:9000/api/v1/state');
+    state = body ? (JSON.parse(body) as Election) : undefined;
+    if (!(state?.vipElection.lastKeepAliveMs != null)) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(state, 'b answers on its admin API');
   assert.deepEqual([state.vipElection.leader, state.vipElection.identity], [true, 'b']);
   const metrics = nsFetchText(b, 'http://127.0.0.1:9000/metrics');
   assert.match(metrics, /kubeha_election_is_leader\{election="vip"\} 1/);
@@ -45,9 +70,8 @@ test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut
   assert.match(metrics, /kubeha_election_keepalive_latency_seconds_count\{election="vip"\} [1-9]/);
 
   // Now b leads; cut it off the bridge (and so from etcd) while a campaigns again.
-  const ka2 = startKubehaConfig(bed, a, cfg('a2'));
-  await ka2.waitLine(/"event":"listening"|vip-election|started/, 10_000);
-  await new Promise((r) => setTimeout(r, 500));
+  startKubehaConfig(bed, a, cfg('a2'));
+  await candidates(2); // a2 campaigns behind b
   const seenA = monA.lines.length;
   const seenB = monB.lines.length;
   bed.plug(1, false);
@@ -59,12 +83,11 @@ test('vipElection: the leader holds the VIP; SIGTERM hands it over; a leader cut
 });
 
 test('vipElection maintenance: the leader gives the VIP up at once and stays out; off, it campaigns again', async (t) => {
-  const { bed, a, b, cfg } = await electionBed(t);
+  const { bed, a, b, cfg, candidates } = await electionBed(t);
   const ka = startKubehaConfig(bed, a, cfg('a'));
   await ka.waitLine(/vip-election-won/);
   const kb = startKubehaConfig(bed, b, cfg('b'));
-  await kb.waitLine(/"event":"listening"|vip-election|started|admin/, 10_000);
-  await new Promise((r) => setTimeout(r, 500));
+  await candidates(2); // b campaigns behind a: it takes over when a goes into maintenance
   const cli = (...args: string[]) => spawnSync('ip', ['netns', 'exec', a.ns, process.execPath, KUBEHA_BIN, ...args, '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
 
   const on = cli('maintenance', 'on');

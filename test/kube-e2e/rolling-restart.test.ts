@@ -41,7 +41,7 @@ test('rolling restart of every apiserver behind kubeha: zero failed kubectl requ
   t.diagnostic(`rolling restart of 3 apiservers in ${((Date.now() - started) / 1000).toFixed(1)} s: ${results.length} kubectl creates, ${failed.length} failed; ${watch.rounds()} watch rounds through kubeha, ${watch.failures()} failed`);
   assert.deepEqual(failed.map((f) => `${f.name}: ${f.out}`), []);
   assert.ok(results.length > 20, 'the loop ran throughout');
-  assert.equal(watch.failures(), 0, 'no watch round failed');
+  assert.equal(watch.failures(), 0, `no watch round failed: ${watch.failed.join('; ')}`);
   // Every created object arrives on the watch, with resourceVersions in order.
   const missing = [...want].filter((n) => !watch.events.some((e) => e.name === n && e.type === 'ADDED'));
   assert.deepEqual(missing, [], 'no ADDED event missing');

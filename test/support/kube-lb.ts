@@ -41,12 +41,15 @@ export function resumingWatch(kubeconfig: string, startRv: string) {
   let stopped = false;
   let rounds = 0;
   let failures = 0;
+  /** The last lines kubectl printed for each failed round. */
+  const failed: string[] = [];
   const done = (async () => {
     while (!stopped) {
       const r = await kubectlAsync(kubeconfig, ['get', '--raw', `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${rv}&timeoutSeconds=3`], 30);
       rounds++;
       if (r.code !== 0) {
         failures++;
+        failed.push(r.out.trim().split('\n').slice(-3).join(' | '));
         await new Promise((res) => setTimeout(res, 100));
         continue;
       }
@@ -59,7 +62,7 @@ export function resumingWatch(kubeconfig: string, startRv: string) {
       }
     }
   })();
-  return { events, rounds: () => rounds, failures: () => failures, stop: async () => { stopped = true; await done; } };
+  return { events, rounds: () => rounds, failures: () => failures, failed, stop: async () => { stopped = true; await done; } };
 }
 
 /** Sequential `kubectl create configmap` until stopped; every result with its start time. */

@@ -61,9 +61,12 @@ export class VrrpMachine {
   /** When a master last answered a lower-priority master at once (see receiveAsMaster). */
   private answeredAt: number | undefined;
   private faulted = false;
+  /** Our primary address as a number, for the tie-break: parsed once, not per advert. */
+  private readonly ourAddress: number;
 
   constructor(readonly settings: MachineSettings) {
     this.effectivePriority = settings.priority;
+    this.ourAddress = ipv4ToNumber(settings.primaryAddress);
     this.masterAdverIntervalCs = settings.advertIntervalCs;
   }
 
@@ -123,11 +126,11 @@ export class VrrpMachine {
   }
 
   private receiveAsBackup(now: number, a: AdvertIn): VrrpEffect[] {
-    if (a.src !== this.masterAddress && this.betterMasterAlive(now) && this.worseThanUs(a)) {
-      // A router worse than us (a priority-0 "I resign" included) claims to be master while a better one is alive and advertising:
-      // RFC 5798 §6.4.2 discards it (with preemption on); so do we, whether or not we preempt, and
-      // without touching the Master_Down_Timer or the learnt interval. Only the live master's own
-      // adverts (a lowered priority included) can let us preempt it.
+    if (a.src !== this.masterAddress && this.betterMasterAlive(now) && this.outranks(this.effectivePriority, this.ourAddress, a.priority, ipv4ToNumber(a.src))) {
+      // A router worse than us (a priority-0 "I resign" included) claims to be master while a better
+      // one is alive and advertising: RFC 5798 §6.4.2 discards it (with preemption on); so do we,
+      // whether or not we preempt, and without touching the Master_Down_Timer or the learnt
+      // interval. Only the live master's own adverts (a lowered priority included) can let us preempt it.
       return [{ kind: 'ignoredAdvert', src: a.src, priority: a.priority, master: this.masterAddress!, masterPriority: this.masterPriority! }];
     }
     if (a.priority === 0) {
@@ -160,17 +163,16 @@ export class VrrpMachine {
     // RFC 5798 §6.4.3: "If the Priority is zero, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
     if (a.priority === 0) return this.answer(now);
     const theirs = ipv4ToNumber(a.src);
-    const ours = ipv4ToNumber(this.settings.primaryAddress);
     // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local Priority, or the
     // Priority is equal and the primary IPvX Address of the sender is greater than the local primary
     // IPvX Address, then: Cancel Adver_Timer; Set Master_Adver_Interval; Transition to Backup".
-    if (a.priority > this.effectivePriority || (a.priority === this.effectivePriority && theirs > ours)) {
+    if (this.outranks(a.priority, theirs, this.effectivePriority, this.ourAddress)) {
       if (this.settings.version === 3) this.masterAdverIntervalCs = a.advertIntervalCs;
       this.masterAddress = a.src;
       this.masterPriority = a.priority;
       return this.becomeBackup(now, `higher priority ${a.priority} master ${a.src}`);
     }
-    if (theirs === ours) return []; // our own advert looped back
+    if (theirs === this.ourAddress) return []; // our own advert looped back
     // A lower-priority router thinks it is master (start-up, or a healed partition): answer at once,
     // as keepalived does, so it yields within one round trip instead of at our next advert.
     return this.answer(now);
@@ -193,14 +195,15 @@ export class VrrpMachine {
     const { masterAddress, masterPriority } = this;
     if (masterAddress === undefined || masterPriority === undefined || masterPriority === 0) return false;
     if (this.masterDownAt === undefined || now >= this.masterDownAt) return false;
-    return masterPriority > this.effectivePriority
-      || (masterPriority === this.effectivePriority && ipv4ToNumber(masterAddress) > ipv4ToNumber(this.settings.primaryAddress));
+    return this.outranks(masterPriority, ipv4ToNumber(masterAddress), this.effectivePriority, this.ourAddress);
   }
 
-  /** Whether an advert loses to us: lower priority, or equal priority from a lower address (RFC 5798 §6.4.3's order). */
-  private worseThanUs(a: AdvertIn): boolean {
-    return a.priority < this.effectivePriority
-      || (a.priority === this.effectivePriority && ipv4ToNumber(a.src) < ipv4ToNumber(this.settings.primaryAddress));
+  /**
+   * RFC 5798 §6.4.3's order between two routers: the higher priority wins, and between equal
+   * priorities the higher primary address.
+   */
+  private outranks(priority: number, address: number, otherPriority: number, otherAddress: number): boolean {
+    return priority > otherPriority || (priority === otherPriority && address > otherAddress);
   }
 
   /** The driver's tracked state changed the effective priority (configured + weights). */

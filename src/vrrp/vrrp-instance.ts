@@ -4,7 +4,7 @@ import type { Clock, Timer } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { KubehaError } from '../errors.js';
 import { garpFrame, macToString, parseArp } from './arp.js';
-import { bytesToIpv4, encodeAdvert, isRejected, parsePacket, VRRP_MULTICAST_GROUP, type DropReason } from './packet.js';
+import { bytesToIpv4, encodeAdvert, isRejected, parsePacket, VRRP_MULTICAST_GROUP, type DecodeOptions, type DropReason } from './packet.js';
 import { VrrpMachine, type VrrpEffect, type VrrpState } from './state-machine.js';
 import { TrackScript } from './track-script.js';
 import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
@@ -13,8 +13,8 @@ import { killShell, spawnShell } from './shell.js';
 /** Drop reasons of the driver, on top of the codec's. */
 export type InstanceDropReason = DropReason | 'unknown_peer' | 'own_address' | 'second_master';
 
-/** Senders of dropped packets remembered per instance (the oldest is forgotten beyond it). */
-const MAX_DROP_SOURCES = 32;
+/** Senders remembered per instance, of dropped packets and of second-master episodes (the oldest is forgotten beyond it). */
+const MAX_TRACKED_SENDERS = 32;
 /** Senders of dropped packets shown in the status, most drops first. */
 const SHOWN_DROP_SOURCES = 8;
 /** At most one log line about dropped packets per this many ms: a flood must not flood the log. */
@@ -42,7 +42,7 @@ class SecondMasterEpisodes {
   heard(src: string, now: number): boolean {
     const e = this.bySource.get(src);
     if (!e || now - e.lastMs > 3 * this.intervalMs) {
-      if (this.bySource.size >= MAX_DROP_SOURCES) this.forgetQuiet(now);
+      if (this.bySource.size >= MAX_TRACKED_SENDERS) this.forgetQuiet(now);
       this.bySource.set(src, { sinceMs: now, lastMs: now, reported: false });
       return false;
     }
@@ -54,7 +54,7 @@ class SecondMasterEpisodes {
 
   private forgetQuiet(now: number): void {
     for (const [src, e] of this.bySource) if (now - e.lastMs > 3 * this.intervalMs) this.bySource.delete(src);
-    if (this.bySource.size >= MAX_DROP_SOURCES) this.bySource.delete(this.bySource.keys().next().value!);
+    if (this.bySource.size >= MAX_TRACKED_SENDERS) this.bySource.delete(this.bySource.keys().next().value!);
   }
 }
 
@@ -139,6 +139,8 @@ export class VrrpInstance {
   /** Set through the admin API: out of the election (FAULT) until cleared, like keepalived's track_file at -254. */
   private maintenance = false;
   private readonly vipSet: Set<string>;
+  /** What received adverts are checked against (v2's password), built once rather than per packet. */
+  private readonly decodeOptions: DecodeOptions;
   /** Our VIPs sorted and joined, to compare with each advert's list without sorting ours every time. */
   private readonly vipKey: string;
   private readonly stats = {
@@ -179,6 +181,7 @@ export class VrrpInstance {
     });
     for (const b of cfg.track.backends) this.backendOk.set(b, true);
     this.secondMasters = new SecondMasterEpisodes(cfg.advertInterval);
+    this.decodeOptions = { authPass: cfg.version === 2 ? cfg.authPass : '' };
   }
 
   get name(): string {
@@ -290,7 +293,7 @@ export class VrrpInstance {
     const now = this.clock.now();
     let s = this.dropSources.get(source);
     if (!s) {
-      if (this.dropSources.size >= MAX_DROP_SOURCES) {
+      if (this.dropSources.size >= MAX_TRACKED_SENDERS) {
         let oldest: DropSource | undefined;
         for (const d of this.dropSources.values()) if (!oldest || d.lastAtMs < oldest.lastAtMs) oldest = d;
         this.dropSources.delete(oldest!.source);
@@ -319,16 +322,15 @@ export class VrrpInstance {
     // short to name a VRID is nobody's, and is counted by every instance that hears it.
     const vridAt = (packet[0]! & 0x0f) * 4 + 1;
     if (packet.length > vridAt && packet[vridAt] !== this.cfg.virtualRouterId) return;
-    const sender = packet.length >= 20 ? bytesToIpv4(packet, 12) : 'unknown';
-    const decoded = parsePacket(packet, { authPass: this.cfg.version === 2 ? this.cfg.authPass : '' });
-    if (isRejected(decoded)) return this.drop(decoded.rejected, sender);
+    const decoded = parsePacket(packet, this.decodeOptions);
+    if (isRejected(decoded)) return this.drop(decoded.rejected, packet.length >= 20 ? bytesToIpv4(packet, 12) : 'unknown');
     const { ip, advert } = decoded;
-    if (ip.src === this.sourceAddress) return this.drop('own_address', sender);
-    if (advert.version !== this.cfg.version) return this.drop('version', sender);
+    if (ip.src === this.sourceAddress) return this.drop('own_address', ip.src);
+    if (advert.version !== this.cfg.version) return this.drop('version', ip.src);
     // RFC 3768 §7.1: a v2 advert with another interval is dropped (keepalived does the same).
-    if (advert.version === 2 && advert.advertIntervalCs !== this.machine.settings.advertIntervalCs) return this.drop('interval', sender);
+    if (advert.version === 2 && advert.advertIntervalCs !== this.machine.settings.advertIntervalCs) return this.drop('interval', ip.src);
     if (this.cfg.unicastPeers.length > 0 && !this.cfg.unicastPeers.includes(ip.src)) {
-      this.drop('unknown_peer', sender);
+      this.drop('unknown_peer', ip.src);
       this.duplicate('advert', `advert for VRID ${advert.vrid} from ${ip.src}, which is not a configured peer`);
       return;
     }

@@ -19,6 +19,8 @@ import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
+import { checkedUp } from './health/health-state.js';
+import { MaintenanceStore } from './maintenance-store.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -71,6 +73,10 @@ export class Daemon {
   private vrrpMasters = new Set<string>();
   /** The VIP by etcd election (vipElection), when configured. */
   private vipElection: VipElection | undefined;
+  /** Where maintenance is saved (global.stateDir, or systemd's $STATE_DIRECTORY); undefined: not kept. */
+  private maintenanceStore: MaintenanceStore | undefined;
+  /** The names in maintenance when this process started (from the store). */
+  private restoredMaintenance = new Set<string>();
   /** Event-loop delay of the data plane's thread (what health checks and the proxy live with). */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** The latest server transitions, newest last (the dashboard's event list). */
@@ -93,7 +99,7 @@ export class Daemon {
     if (!config.vipElection) return undefined;
     try {
       const election = new VipElection(config.vipElection, new RawHost(), this.log, `${hostname()}/${process.pid}`, () => this.retryBinds());
-      if (old?.stats.maintenance) election.setMaintenance(true); // kept across a reload that changes the election
+      if (old?.stats.maintenance || this.restoredMaintenance.has(config.vipElection.name)) election.setMaintenance(true); // kept across a reload that changes the election, and a restart
       election.start();
       this.vipElection = election;
       return undefined;
@@ -116,7 +122,8 @@ export class Daemon {
 
   /**
    * The in-process replacement for check_haproxy.sh: a tracked backend can serve when one of its
-   * servers is up and usable and a frontend that uses it is listening. Called wherever one of those
+   * servers is up by a check (not merely in its start-up state: a rebooted node must not take the VIP
+   * before it has seen a server answer) and usable, and a frontend that uses it is listening. Called wherever one of those
    * can change (a server transition, the runtime API, a bind, a reload); the VRRP thread hears only changes.
    */
   private reportTrackedBackends(): void {
@@ -124,7 +131,7 @@ export class Daemon {
     for (const name of tracked) {
       const pool = this.backends.get(name)?.pool;
       const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening);
-      this.vrrp.setBackend(name, !!pool && serving && pool.servers.some((s) => pool.usable(s)));
+      this.vrrp.setBackend(name, !!pool && serving && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health)));
     }
   }
 
@@ -211,6 +218,7 @@ export class Daemon {
     } catch (err) {
       return refuse([err instanceof Error ? err.message : String(err)]);
     }
+    if (isFirst) this.restoreMaintenance(config);
     // VRRP validates (interfaces, addresses) before it changes anything; instances whose config did
     // not change keep running untouched.
     const vrrpErrors = await this.vrrp.apply(config.vrrp?.instances ?? []);
@@ -283,7 +291,10 @@ export class Daemon {
         if (t.up) this.log.info(fields, `server ${t.pool.name}/${t.server.id} is UP (${t.cause}: ${t.detail})`);
         else this.log.warn(fields, `server ${t.pool.name}/${t.server.id} is DOWN (${t.cause}: ${t.detail})`);
       });
-      const checks = new CheckScheduler(pool, b.healthCheck, probe, this.clock, (server, check) => this.metrics.observeCheck(pool, server, check.ok, check.latencyMs));
+      const checks = new CheckScheduler(pool, b.healthCheck, probe, this.clock, (server, check) => {
+        this.metrics.observeCheck(pool, server, check.ok, check.latencyMs);
+        if (check.ok && server.health.transitions === 0) this.reportTrackedBackends(); // the first pass confirms the start-up state
+      });
       checks.reconcile();
       this.backends.set(b.name, { pool, checks });
     }
@@ -395,9 +406,38 @@ export class Daemon {
     return { status: 200, body: { name, adminState: server.adminState, weight: server.weight, effectiveWeight: server.effectiveWeight } };
   }
 
+  /** Reads the maintenance an earlier run saved, so the instances start in it (never master for a moment). */
+  private restoreMaintenance(config: Config): void {
+    const dir = config.global.stateDir ?? process.env.STATE_DIRECTORY?.split(':')[0];
+    if (!dir) return;
+    this.maintenanceStore = new MaintenanceStore(dir);
+    try {
+      this.restoredMaintenance = new Set(this.maintenanceStore.load());
+    } catch (err) {
+      this.log.error({ event: 'maintenance-file-unreadable', path: this.maintenanceStore.path, err }, `cannot read ${this.maintenanceStore.path} (${err instanceof Error ? err.message : String(err)}): starting without saved maintenance; fix or remove the file [KUBEHA_ERR_STATE_FILE]`);
+      return;
+    }
+    if (this.restoredMaintenance.size === 0) return;
+    this.vrrp.restoreMaintenance(this.restoredMaintenance);
+    this.log.warn({ event: 'maintenance-restored', names: [...this.restoredMaintenance], path: this.maintenanceStore.path }, `maintenance restored from ${this.maintenanceStore.path}: ${[...this.restoredMaintenance].join(', ')} stay out of the election until \`kubeha maintenance off\``);
+  }
+
+  /** Saves what is in maintenance now (a failure is logged: the change itself already applies). */
+  private saveMaintenance(): void {
+    if (!this.maintenanceStore) return;
+    const names = new Set(this.vrrp.inMaintenance);
+    if (this.vipElection?.stats.maintenance) names.add(this.vipElection.cfg.name);
+    try {
+      this.maintenanceStore.save(names);
+    } catch (err) {
+      this.log.error({ event: 'maintenance-file-unwritable', path: this.maintenanceStore.path, err }, `cannot save maintenance to ${this.maintenanceStore.path} (${err instanceof Error ? err.message : String(err)}): it applies now but a restart forgets it [KUBEHA_ERR_STATE_FILE]`);
+    }
+  }
+
   /**
    * The runtime API for a VRRP instance: `{ "maintenance": true }` takes it out of the election (a
-   * master hands the VIP over at once), `false` brings it back. Kept across reloads, not restarts.
+   * master hands the VIP over at once), `false` brings it back. Kept across reloads, and across
+   * restarts when there is a state directory.
    */
   setVrrp(instance: string, change: unknown): { status: number; body: unknown } {
     const parsed = vrrpChangeSchema.safeParse(change);
@@ -410,6 +450,7 @@ export class Daemon {
     } else {
       return { status: 404, body: { error: `no vrrp instance ${instance}` } };
     }
+    this.saveMaintenance();
     return { status: 200, body: { name: instance, maintenance: on } };
   }
 

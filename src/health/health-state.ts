@@ -37,9 +37,18 @@ function maxHealth(t: HealthThresholds): number {
   return t.rise + t.fall - 1;
 }
 
-/** Applies one check result. */
+/**
+ * Whether the server's "up" was confirmed by a check (or carried over from a process that had
+ * checked it): the start-up state serves traffic, but is not proof that the server can serve.
+ */
+export function checkedUp(s: HealthState): boolean {
+  return s.up && s.cause !== 'init';
+}
+
+/** Applies one check result. The first pass confirms the start-up state (cause `check`) without a transition. */
 export function applyCheck(s: HealthState, passed: boolean, t: HealthThresholds, nowMs: number): HealthState {
   if (passed) {
+    if (s.cause === 'init' && s.up) return { ...s, health: Math.min(maxHealth(t), s.health + 1), cause: 'check' };
     if (s.health >= maxHealth(t)) return s.health === maxHealth(t) ? s : { ...s, health: maxHealth(t) };
     const health = s.health + 1;
     if (!s.up && health >= t.rise) {

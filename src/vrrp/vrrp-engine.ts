@@ -75,14 +75,16 @@ export class VrrpEngine {
     for (const { inst } of this.instances.values()) inst.setBackend(name, ok);
   }
 
-  /** Puts the instance `name` in maintenance or takes it out; false when there is no such instance. */
+  /**
+   * Puts the instance `name` in maintenance or takes it out; false when there is no such instance
+   * (yet: the setting is kept, so an instance that starts later starts in maintenance).
+   */
   setMaintenance(name: string, on: boolean): boolean {
-    const entry = this.instances.get(name);
-    if (!entry) return false;
     if (on) this.maintenance.add(name);
     else this.maintenance.delete(name);
-    entry.inst.setMaintenance(on);
-    return true;
+    const entry = this.instances.get(name);
+    entry?.inst.setMaintenance(on);
+    return !!entry;
   }
 
   /** Stops every instance: masters send priority 0 and release their VIPs. */

@@ -133,6 +133,8 @@ export class VrrpInstance {
   private link: LinkInfo | undefined;
   private readonly scripts: TrackScript[] = [];
   private readonly backendOk = new Map<string, boolean>();
+  /** Tracked backends the data plane has reported on at least once. */
+  private readonly backendReported = new Set<string>();
   private readonly interfaceUp = new Map<string, boolean>();
   private duplicateHold = false;
   private faultReason: string | null = null;
@@ -179,7 +181,9 @@ export class VrrpInstance {
       preemptDelayMs: cfg.preemptDelay,
       primaryAddress: primary,
     });
-    for (const b of cfg.track.backends) this.backendOk.set(b, true);
+    // A tracked backend is down until the data plane reports it can serve (its first passed check):
+    // a rebooted node must not take the VIP back before it has seen an apiserver answer.
+    for (const b of cfg.track.backends) this.backendOk.set(b, false);
     this.secondMasters = new SecondMasterEpisodes(cfg.advertInterval);
     this.decodeOptions = { authPass: cfg.version === 2 ? cfg.authPass : '' };
   }
@@ -227,7 +231,10 @@ export class VrrpInstance {
 
   /** The daemon reports whether a tracked backend has a healthy server and a listening frontend. */
   setBackend(name: string, ok: boolean): void {
-    if (!this.backendOk.has(name) || this.backendOk.get(name) === ok) return;
+    if (!this.backendOk.has(name)) return;
+    const first = !this.backendReported.has(name);
+    this.backendReported.add(name);
+    if (this.backendOk.get(name) === ok && !first) return;
     this.backendOk.set(name, ok);
     this.retrack(`backend ${name} ${ok ? 'has healthy servers' : 'has no healthy server or no listening frontend'}`);
   }
@@ -249,7 +256,7 @@ export class VrrpInstance {
     let weight = 0;
     for (const [name, ok] of this.backendOk) {
       if (ok) continue;
-      if (this.cfg.track.backendWeight === 0) faults.push(`backend ${name} down`);
+      if (this.cfg.track.backendWeight === 0) faults.push(this.backendReported.has(name) ? `backend ${name} down` : `backend ${name}: waiting for its first passed check`);
       else weight += this.cfg.track.backendWeight;
     }
     for (const s of this.scripts) {

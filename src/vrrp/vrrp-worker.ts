@@ -78,9 +78,10 @@ export class VrrpWorker {
     this.worker ??= this.start();
     const id = this.nextId++;
     const done = new Promise<string[]>((resolve) => this.pending.set(id, resolve));
-    this.worker.postMessage({ type: 'apply', id, instances } satisfies ToVrrpWorker);
-    for (const [name, ok] of this.backends) this.worker.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+    // Maintenance and backend health first, so an instance starts with them (never master for a moment).
     for (const name of this.maintenance) this.worker.postMessage({ type: 'maintenance', name, on: true } satisfies ToVrrpWorker);
+    for (const [name, ok] of this.backends) this.worker.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+    this.worker.postMessage({ type: 'apply', id, instances } satisfies ToVrrpWorker);
     return done;
   }
 
@@ -89,6 +90,16 @@ export class VrrpWorker {
     if (this.backends.get(name) === ok) return;
     this.backends.set(name, ok);
     this.worker?.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
+  }
+
+  /** Instances in maintenance (what a restart must restore). */
+  get inMaintenance(): ReadonlySet<string> {
+    return this.maintenance;
+  }
+
+  /** Restores maintenance saved by an earlier run, before the first apply starts the instances. */
+  restoreMaintenance(names: Iterable<string>): void {
+    for (const name of names) this.maintenance.add(name);
   }
 
   /** Takes instance `name` out of the election (on) or back in; false when no such instance is configured. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  applyCheck, applyConnectResult, effectiveWeight, initialHealth, nextCheckDelayMs, type HealthState,
+  applyCheck, applyConnectResult, checkedUp, effectiveWeight, initialHealth, nextCheckDelayMs, type HealthState,
 } from '../../src/health/health-state.js';
 
 const T = { rise: 2, fall: 3 };
@@ -83,4 +83,16 @@ test('slow start ramps weight after a recovery, not after start-up', () => {
   const table: [number, number][] = [[2000, 1], [2300, 1], [5000, 10], [17_000, 50], [31_999, 100], [32_000, 100], [90_000, 100]];
   for (const [now, w] of table) assert.equal(effectiveWeight(100, s, 30_000, now), w, `at ${now}ms`);
   assert.equal(effectiveWeight(100, s, 0, 2000), 100, 'slowStart 0 is off');
+});
+
+test('health: the start-up state serves but is not checked up until a check passes; a failure takes it down as before', () => {
+  for (const t of [T, { rise: 1, fall: 1 }]) {
+    const start = initialHealth(t, 0);
+    assert.equal(start.up, true);
+    assert.equal(checkedUp(start), false, 'start-up is not proof');
+    const passed = applyCheck(start, true, t, 1000);
+    assert.equal(checkedUp(passed), true);
+    assert.equal(passed.transitions, 0, 'confirming is not a transition');
+    assert.equal(applyCheck(start, false, t, 1000).up, false);
+  }
 });

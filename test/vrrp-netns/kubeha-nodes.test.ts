@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createBed, NS_ADMIN, startKubeha, until, untilVrrp, VIP, watchAddresses, type BedHost, type VrrpSettings } from '../support/netns.js';
 import { KUBEHA_BIN } from '../support/processes.js';
 
@@ -120,10 +121,11 @@ test('partition and heal: two masters while cut off, exactly one master after th
   assert.ok(!monA.lines.some((l) => l.line.startsWith('Deleted')), 'the higher priority kept the VIP throughout');
 });
 
-test('maintenance: `kubeha maintenance on` moves the VIP to the peer at once and keeps it there; `off` brings the node back', async (t) => {
+test('maintenance: `kubeha maintenance on` moves the VIP to the peer at once and keeps it there, across a restart; `off` brings the node back', async (t) => {
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
-  const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
+  const withState = { ...NS_ADMIN, global: { shutdownGrace: '0s', stateDir: join(bed.dir, 'state-a') } };
+  const ka = startKubeha(bed, a, V3, 150, {}, withState);
   const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await ka.waitLine(masterLine);
   await kb.waitLine(/"to":"backup"/);
@@ -145,6 +147,15 @@ test('maintenance: `kubeha maintenance on` moves the VIP to the peer at once and
   const status = cli('status');
   assert.equal(status.status, 0, 'maintenance is a warning, not a problem');
   assert.match(status.stdout, /VI_1 is in maintenance, out of the election/);
+
+  // "maintenance on, patch, reboot": the restarted node comes up still out of the election
+  ka.child.kill('SIGTERM');
+  await ka.exited;
+  const again = startKubeha(bed, a, V3, 150, {}, withState);
+  await again.waitLine(/"event":"maintenance-restored".*"VI_1"/);
+  const restarted = await untilVrrp(a, (v) => v.state === 'fault', 'a restarted in maintenance');
+  await heard(a, restarted.adverts.received);
+  assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [false, true], 'the restarted node does not take the VIP back');
 
   const off = cli('maintenance', 'off');
   assert.equal(off.status, 0, off.stderr);

@@ -17,9 +17,12 @@ type Logged = { level: string; fields: Record<string, unknown>; msg: string };
 const config = (over: Record<string, unknown> = {}) =>
   vrrpInstanceSchema.parse({ name: 'VI_1', interface: 'eth0', virtualRouterId: 51, advertInterval: '100ms', vips: ['10.0.0.100/24'], ...over });
 
-function node(net: FakeNetwork, host: FakeHost, over: Record<string, unknown> = {}) {
+/** An instance; its tracked backends are reported serving before it starts (as the daemon does once a check passed), unless `unchecked`. */
+function node(net: FakeNetwork, host: FakeHost, over: Record<string, unknown> = {}, unchecked = false) {
   const logs: Logged[] = [];
-  const inst = new VrrpInstance(config(over), host, net.clock, { log: (level, fields, msg) => logs.push({ level, fields, msg }), changed: () => {} });
+  const cfg = config(over);
+  const inst = new VrrpInstance(cfg, host, net.clock, { log: (level, fields, msg) => logs.push({ level, fields, msg }), changed: () => {} });
+  if (!unchecked) for (const b of cfg.track.backends) inst.setBackend(b, true);
   return { inst, host, logs };
 }
 
@@ -190,6 +193,39 @@ test('instance: track.backends — weight 0 faults the master at once; a negativ
     clock.advance(weight === 0 ? 400 : 5); // out of FAULT, a waits for the master down interval (or a lower advert) first
     assert.equal(a.inst.machine.state, 'master', 'recovered: preempts back');
   }
+});
+
+test('instance: a rebooted higher-priority node takes the VIP only after its tracked backend passed a check, and after preemptDelay', () => {
+  const clock = new FakeClock(0);
+  const net = new FakeNetwork(clock);
+  const b = node(net, net.host('b', '10.0.0.2'), { priority: 100 });
+  b.inst.start();
+  clock.advance(2000);
+  assert.equal(b.inst.machine.state, 'master');
+  // a (150) boots: its checks have not run yet, so it does not preempt at the first advert it hears
+  const a = node(net, net.host('a', '10.0.0.1'), { priority: 150, preemptDelay: '5s', track: { backends: ['apiservers'] } }, true);
+  a.inst.start();
+  clock.advance(10_000);
+  assert.equal(a.inst.machine.state, 'fault');
+  assert.match(a.inst.status().fault ?? '', /backend apiservers: waiting for its first passed check/);
+  assert.deepEqual(b.host.vips, ['10.0.0.100'], 'the VIP stays where it is served');
+  a.inst.setBackend('apiservers', true); // the first check passed
+  clock.advance(4000);
+  assert.equal(a.inst.machine.state, 'backup', 'preemptDelay (5 s since start-up or since the master was first seen) holds it back');
+  clock.advance(2000);
+  assert.equal(a.inst.machine.state, 'master');
+  assert.deepEqual(b.host.vips, []);
+
+  // the bootstrap case: a lone node takes the VIP as soon as its first apiserver answers a check
+  const clock2 = new FakeClock(0);
+  const net2 = new FakeNetwork(clock2);
+  const lone = node(net2, net2.host('m1', '10.0.0.1'), { priority: 150, preemptDelay: '5s', track: { backends: ['apiservers'] } }, true);
+  lone.inst.start();
+  clock2.advance(5000);
+  assert.deepEqual(lone.host.vips, [], 'no VIP while no apiserver answers');
+  lone.inst.setBackend('apiservers', true);
+  clock2.advance(400); // the master down interval after the fault cleared; preemptDelay does not apply without a master to preempt
+  assert.deepEqual(lone.host.vips, ['10.0.0.100']);
 });
 
 test('instance: a link going down faults the instance; track.interfaces likewise', () => {

@@ -5,10 +5,35 @@ import { loadInventoryFile, makePlan } from '../plan/inventory.js';
 import { lineDiff } from '../plan/line-diff.js';
 import { renderBundle } from '../plan/render-bundle.js';
 
+let quiet: { write(text: string): void } | undefined;
+
+/**
+ * stdout that stops writing, quietly, once its reader went away (`kubeha render --diff | head`):
+ * EPIPE is then no error of ours, and the exit code still says whether something would change.
+ */
+function quietStdout(): { write(text: string): void } {
+  if (quiet) return quiet;
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+      closed = true;
+      return;
+    }
+    throw err;
+  };
+  process.stdout.on('error', onError);
+  quiet = {
+    write(text: string) {
+      if (!closed && !process.stdout.destroyed) process.stdout.write(text);
+    },
+  };
+  return quiet;
+}
+
 /**
  * `kubeha render --inventory F --out DIR [--diff]`: writes one folder per host with everything it
  * needs and an index README; with --diff, writes nothing and shows what would change (exit 1 when
- * something would).
+ * something would). Warnings (a derived VRRP id) go to stderr, and into the README.
  */
 export async function renderCommand(o: { inventory: string; out: string; diff?: boolean }): Promise<number> {
   const loaded = await loadInventoryFile(o.inventory);
@@ -16,22 +41,25 @@ export async function renderCommand(o: { inventory: string; out: string; diff?: 
     for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
     return 1;
   }
-  const bundle = renderBundle(makePlan(loaded.inventory));
+  const plan = makePlan(loaded.inventory);
+  for (const w of plan.warnings) process.stderr.write(`kubeha render: warning: ${w}\n`);
+  const bundle = renderBundle(plan);
+  const stdout = quietStdout();
   if (o.diff) {
     let changed = 0;
     for (const [path, file] of bundle) {
       const old = await readFile(join(o.out, path), 'utf8').catch(() => undefined);
       if (old === file.content) continue;
       changed++;
-      if (old === undefined) process.stdout.write(`+++ ${path} (new)\n`);
-      else process.stdout.write(`--- ${path}\n+++ ${path}\n${lineDiff(old, file.content).join('\n')}\n`);
+      if (old === undefined) stdout.write(`+++ ${path} (new)\n`);
+      else stdout.write(`--- ${path}\n+++ ${path}\n${lineDiff(old, file.content).join('\n')}\n`);
     }
     for (const path of await existingFiles(o.out)) {
       if (bundle.has(path)) continue;
       changed++;
-      process.stdout.write(`--- ${path} (no longer rendered; kubeha render leaves it in place)\n`);
+      stdout.write(`--- ${path} (no longer rendered; kubeha render leaves it in place)\n`);
     }
-    process.stdout.write(changed ? `${changed} file(s) would change\n` : 'no changes\n');
+    stdout.write(changed ? `${changed} file(s) would change\n` : 'no changes\n');
     return changed ? 1 : 0;
   }
   for (const [path, file] of bundle) {
@@ -41,7 +69,7 @@ export async function renderCommand(o: { inventory: string; out: string; diff?: 
     await chmod(target, file.mode);
   }
   const hosts = new Set([...bundle.keys()].map((p) => p.split('/')[0]).filter((h) => h !== 'README.md'));
-  process.stdout.write(`wrote ${bundle.size} files for ${hosts.size} hosts to ${o.out} (see ${join(o.out, 'README.md')})\n`);
+  stdout.write(`wrote ${bundle.size} files for ${hosts.size} hosts to ${o.out} (see ${join(o.out, 'README.md')})\n`);
   return 0;
 }
 

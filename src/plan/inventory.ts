@@ -11,20 +11,29 @@ import { parseDuration } from '../config/duration.js';
 const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, { message: 'a host name is lower-case letters, digits, "." and "-" (a DNS label)' });
 const ipv4 = z.string().refine((s) => isIPv4(s), { message: 'an IPv4 address like 10.8.4.91' });
 const host = z.strictObject({ name, ip: ipv4 });
+/** A Linux interface name: at most 15 bytes (IFNAMSIZ 16 with the NUL), no whitespace and no "/". */
+const ifname = z.string().regex(/^[^\s/]{1,15}$/, { message: 'an interface name like eth0: at most 15 characters, no spaces or "/"' });
+/** An LB host: a host that may carry the VIP on an interface of its own (default: the inventory's `interface`). */
+const lbHost = z.strictObject({ name, ip: ipv4, interface: ifname.optional() });
+/**
+ * A master. `join: true` says it joins a running cluster (etcdctl member add, kubeadm join) rather
+ * than bootstrapping it with the others; it stays true after the join, so the files stay the same.
+ */
+const master = z.strictObject({ name, ip: ipv4, interface: ifname.optional(), join: z.boolean().optional() });
 const port = z.number().int().min(1).max(65535);
 
 export const inventorySchema = z.strictObject({
   cluster: name,
   vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: 'the VIP is an IPv4 address with the prefix of its subnet, like 10.8.4.55/24' }),
-  interface: z.string().min(1),
+  interface: ifname,
   apiPort: port.default(6443),
   /** The port each kube-apiserver listens on. */
   apiserverPort: port.default(6443),
-  masters: z.array(host).min(1),
+  masters: z.array(master).min(1),
   workers: z.array(host).default([]),
   lb: z.strictObject({
     flavor: z.enum(['kubeha', 'haproxy', 'nginx']).default('kubeha'),
-    hosts: z.array(host).default([]),
+    hosts: z.array(lbHost).default([]),
     /** The LB frontend port when it shares a host with an apiserver on apiPort. */
     sharedPort: port.default(16443),
   }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443 }),
@@ -57,13 +66,17 @@ export const inventorySchema = z.strictObject({
 /** A validated inventory. */
 export type Inventory = z.output<typeof inventorySchema>;
 export type Host = z.output<typeof host>;
+/** An LB host (a master when the LB runs on the masters): a host with an optional interface of its own. */
+export type LbHost = z.output<typeof lbHost>;
+/** A master of the inventory. */
+export type Master = z.output<typeof master>;
 
 /** Everything the renderers need, derived once. */
 export interface Plan {
   inv: Inventory;
   vipAddress: string;
   vipPrefix: number;
-  lbHosts: Host[];
+  lbHosts: LbHost[];
   /** Whether the LB runs on the masters (and so must avoid the apiserver's port). */
   lbOnMasters: boolean;
   /** The port the LB listens on and clients use on the VIP. */
@@ -77,6 +90,38 @@ export interface Plan {
   /** The negative track weight that moves the VIP off a node whose LB failed. */
   trackWeight: number;
   etcdEndpoints: string[];
+  /** Whether the virtual router id came from the cluster name (no vrrp.virtualRouterId): it may collide. */
+  virtualRouterIdDerived: boolean;
+  /** The masters that bootstrap the cluster (no `join`), in inventory order; the first runs kubeadm init. */
+  founders: Master[];
+  /** The masters that join the running cluster, in inventory order: the order they are added in. */
+  joiners: Master[];
+  /** kubeadm's config API for the inventory's kubernetesVersion. */
+  kubeadmApi: KubeadmApi;
+  /** Things the operator should know that are not errors; render prints them to stderr and the index README. */
+  warnings: string[];
+}
+
+/** A kubeadm configuration API version (kubeadm.k8s.io/...). */
+export type KubeadmApi = 'v1beta2' | 'v1beta3' | 'v1beta4';
+
+/**
+ * The kubeadm config API that the kubeadm of `kubernetesVersion` reads:
+ * v1beta3 was added in kubeadm v1.22 and v1beta2 removed in v1.27 (kubernetes/kubernetes#114540;
+ * the v1beta4 package doc: "kubeadm v1.27.x and newer no longer support v1beta2"); v1beta4 was
+ * added in v1.31, where v1beta3 became deprecated. Without a version, v1beta3: kubeadm then deploys
+ * the release it finds or its own, and v1beta3 is the one version every kubeadm from v1.22 on reads.
+ */
+export function kubeadmApiFor(kubernetesVersion: string | undefined): KubeadmApi {
+  const m = kubernetesVersion ? /^v(\d+)\.(\d+)\./.exec(kubernetesVersion) : null;
+  if (!m) return 'v1beta3';
+  const minor = Number(m[1]) > 1 ? Infinity : Number(m[2]);
+  return minor < 22 ? 'v1beta2' : minor < 31 ? 'v1beta3' : 'v1beta4';
+}
+
+/** The interface that carries the VIP on `host`: its own, else the inventory's. */
+export function interfaceOf(plan: Plan, host: LbHost): string {
+  return host.interface ?? plan.inv.interface;
 }
 
 /** RFC 5798 priorities: the first LB host 150, then 10 less each; the weight must exceed their spread. */
@@ -98,17 +143,27 @@ export function makePlan(inv: Inventory): Plan {
   const lbOnMasters = lbHosts.some((h) => masterIps.has(h.ip));
   const frontendPort = lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort;
   const priorities = new Map(lbHosts.map((h, i) => [h.name, PRIORITY_TOP - i * PRIORITY_STEP]));
+  const virtualRouterIdDerived = inv.vrrp.virtualRouterId === undefined;
+  const virtualRouterId = inv.vrrp.virtualRouterId ?? virtualRouterIdFor(inv.cluster);
+  const warnings = virtualRouterIdDerived
+    ? [`vrrp.virtualRouterId is not set: ${virtualRouterId} is derived from the cluster name "${inv.cluster}", and another VRRP router on the same L2 segment (keepalived, a firewall pair) with that id would fight over the VIP; pick an id that is free on the segment and set vrrp.virtualRouterId`]
+    : [];
   const etcdEndpoints = inv.etcd.mode === 'external'
     ? inv.etcd.endpoints.map((e) => e.replace(/\/$/, ''))
     : inv.masters.map((m) => `${inv.etcd.tls ? 'https' : 'http'}://${m.ip}:${inv.etcd.clientPort}`);
   return {
     inv, vipAddress, vipPrefix: prefix, lbHosts, lbOnMasters, frontendPort,
     endpoint: `https://${vipAddress}:${frontendPort}`,
-    virtualRouterId: inv.vrrp.virtualRouterId ?? virtualRouterIdFor(inv.cluster),
+    virtualRouterId,
     advertIntervalMs: parseDuration(inv.vrrp.advertInterval) ?? 100,
     priorities,
     trackWeight: -(PRIORITY_STEP * Math.max(1, lbHosts.length - 1) + PRIORITY_STEP),
     etcdEndpoints,
+    virtualRouterIdDerived,
+    founders: inv.masters.filter((m) => !m.join),
+    joiners: inv.masters.filter((m) => m.join),
+    kubeadmApi: kubeadmApiFor(inv.kubernetesVersion),
+    warnings,
   };
 }
 
@@ -122,7 +177,7 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   if (!usableVip) {
     problem(['vip'], `vip ${inv.vip} is not an IPv4 address with a prefix between 8 and 32; write the VIP with its subnet's prefix, like 10.8.4.55/24`);
   }
-  const groups: [string, Host[]][] = [['masters', inv.masters], ['workers', inv.workers], ['lb.hosts', inv.lb.hosts]];
+  const groups: [string, (Host | LbHost | Master)[]][] = [['masters', inv.masters], ['workers', inv.workers], ['lb.hosts', inv.lb.hosts]];
   const names = new Map<string, string>();
   const ips = new Map<string, string>();
   for (const [group, hosts] of groups) {
@@ -141,9 +196,12 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   const lbPath: Path = inv.lb.hosts.length > 0 ? ['lb', 'hosts'] : ['masters'];
   lbHosts.forEach((h, i) => {
     if (usableVip && !inSubnet(h.ip, usableVip.ip, usableVip.prefix)) {
-      problem([...lbPath, i, 'ip'], `the VIP ${inv.vip} is not in the subnet of LB host ${h.name} (${h.ip}): a VIP only works on the hosts' own segment (gratuitous ARP does not cross routers); pick a free address in ${h.ip}'s subnet`);
+      problem([...lbPath, i, 'ip'], `the VIP ${inv.vip} is not in the subnet of LB host ${h.name} (${h.ip}/${usableVip.prefix} on ${h.interface ?? inv.interface}): a VIP only works on the hosts' own segment, on the interface that holds their address there (gratuitous ARP does not cross routers); pick a free address in ${h.ip}'s subnet, or set this host's interface to the one on the VIP's segment`);
     }
   });
+  if (inv.masters.every((m) => m.join)) {
+    problem(['masters'], 'every master has join: true, but a cluster is bootstrapped by the masters without it; remove join from the masters that started the cluster');
+  }
   if (inv.masters.length % 2 === 0 && inv.etcd.mode === 'stacked') {
     problem(['masters'], `${inv.masters.length} masters with stacked etcd: an even member count tolerates no more failures than one fewer; use 3 or 5 masters`);
   }

@@ -1,12 +1,12 @@
 // The whole rendered stack: one folder per host with what that host needs, and an index README.
 // Deterministic: the same inventory gives byte-identical files (no times, stable order).
-import type { Host, Plan } from './inventory.js';
+import { interfaceOf, type Host, type Plan } from './inventory.js';
 import { renderApiserverFlags, renderLeaderElectedFlags } from './render-control-plane.js';
-import { renderEtcdEnv } from './render-etcd.js';
+import { etcdPeerUrl, renderEtcdEnv } from './render-etcd.js';
 import { renderHaproxy } from './render-haproxy.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
 import { renderKubeconfig } from './render-kubeconfig.js';
-import { renderKubeadmConfig } from './render-kubeadm.js';
+import { kubeadmJoinLine, renderKubeadmConfig } from './render-kubeadm.js';
 import { renderKubehaLb, renderKubehaLocal } from './render-kubeha.js';
 import { renderNginx } from './render-nginx.js';
 import { renderEtcdUnit, renderKeepalivedDropIn, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
@@ -31,7 +31,7 @@ export function renderBundle(plan: Plan): Bundle {
       add(m, 'etcd.env', renderEtcdEnv(plan, m));
       add(m, 'etcd.service', renderEtcdUnit());
     }
-    if (m === inv.masters[0]) add(m, 'kubeadm-config.yaml', renderKubeadmConfig(plan, m));
+    if (m === plan.founders[0]) add(m, 'kubeadm-config.yaml', renderKubeadmConfig(plan, m));
     add(m, 'kube-apiserver.flags', renderApiserverFlags(plan, m));
     add(m, 'kube-controller-manager.flags', renderLeaderElectedFlags(plan, 'kube-controller-manager'));
     add(m, 'kube-scheduler.flags', renderLeaderElectedFlags(plan, 'kube-scheduler'));
@@ -39,12 +39,12 @@ export function renderBundle(plan: Plan): Bundle {
   for (const h of plan.lbHosts) {
     if (inv.lb.flavor === 'kubeha') {
       add(h, 'kubeha.yaml', renderKubehaLb(plan, h));
-      add(h, 'kubeha.service', renderKubehaUnit([{ cidr: inv.vip, iface: inv.interface }]));
+      add(h, 'kubeha.service', renderKubehaUnit([{ cidr: inv.vip, iface: interfaceOf(plan, h) }]));
       add(h, 'kubeha.static-pod.yaml', renderKubehaStaticPod(plan));
     } else {
       add(h, inv.lb.flavor === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf', inv.lb.flavor === 'haproxy' ? renderHaproxy(plan) : renderNginx(plan));
       add(h, 'keepalived.conf', renderKeepalived(plan, h));
-      add(h, 'keepalived-release-vip.conf', renderKeepalivedDropIn({ cidr: inv.vip, iface: inv.interface }));
+      add(h, 'keepalived-release-vip.conf', renderKeepalivedDropIn({ cidr: inv.vip, iface: interfaceOf(plan, h) }));
       add(h, 'check_lb.sh', renderCheckScript(plan), 0o755);
     }
   }
@@ -72,7 +72,7 @@ function renderIndex(plan: Plan, paths: string[]): string {
     byHost.set(host, [...(byHost.get(host) ?? []), file]);
   }
   const role = (name: string) => [
-    inv.masters.some((m) => m.name === name) ? 'master' : '',
+    inv.masters.some((m) => m.name === name) ? (plan.joiners.some((m) => m.name === name) ? 'master (joins the running cluster)' : 'master') : '',
     plan.lbHosts.some((h) => h.name === name) ? `LB (VRRP priority ${plan.priorities.get(name)})` : '',
     inv.workers.some((w) => w.name === name) ? 'worker' : '',
   ].filter(Boolean).join(', ');
@@ -87,6 +87,8 @@ function renderIndex(plan: Plan, paths: string[]): string {
     'kube-controller-manager.flags': 'kube-controller-manager flags', 'kube-scheduler.flags': 'kube-scheduler flags',
     'kubelet.kubeconfig': '/etc/kubernetes/kubelet.conf', 'kube-proxy.kubeconfig': '/var/lib/kube-proxy/kubeconfig.conf',
   };
+  const overrides = plan.lbHosts.filter((h) => h.interface && h.interface !== inv.interface).map((h) => `${h.name}: ${h.interface}`);
+  const warnings = plan.warnings.map((w) => `\n> **Warning:** ${w}\n`).join('');
   const rows = [...byHost].filter(([h]) => h !== 'README.md').map(([h, files]) => `| ${h} | ${role(h)} | ${files.map((f) => `\`${f}\` → ${where[f] ?? f}`).join('<br>')} |`);
   return `# ${inv.cluster}: the rendered HA control plane
 
@@ -94,12 +96,98 @@ Rendered by \`kubeha render\` from the inventory; render again rather than editi
 (\`kubeha render --diff\` shows what a change would do).
 
 - Control-plane endpoint: **${plan.endpoint}** (kubeadm \`--control-plane-endpoint ${plan.vipAddress}:${plan.frontendPort}\`)${plan.frontendPort !== inv.apiPort ? `\n  — port ${plan.frontendPort}, not ${inv.apiPort}: the load balancer shares the masters, whose apiservers hold ${inv.apiserverPort}` : ''}
-- VIP ${inv.vip} on ${inv.interface}, VRRP v${inv.vrrp.version}, virtual router id ${plan.virtualRouterId}, adverts every ${inv.vrrp.advertInterval}, ${inv.vrrp.unicast ? 'unicast' : 'multicast'}
+- VIP ${inv.vip} on ${inv.interface}${overrides.length ? ` (${overrides.join(', ')})` : ''}, VRRP v${inv.vrrp.version}, virtual router id ${plan.virtualRouterId}, adverts every ${inv.vrrp.advertInterval}, ${inv.vrrp.unicast ? 'unicast' : 'multicast'}
 - Load balancer: ${inv.lb.flavor} on ${plan.lbHosts.map((h) => h.name).join(', ')}; etcd: ${inv.etcd.mode} (${plan.etcdEndpoints.join(', ')})
 - Workers reach the apiservers through ${inv.workerAccess === 'local' ? `a node-local kubeha on 127.0.0.1:${inv.localPort}` : 'the VIP'}
-
+${warnings}
 | host | role | files → where they go |
 |---|---|---|
 ${rows.join('\n')}
+${renderCertificates(plan)}${renderEtcdNotes(plan)}${renderJoin(plan)}`;
+}
+
+/** Who issues which certificate: kubeadm the cluster's, nobody here etcd's. */
+function renderCertificates(plan: Plan): string {
+  const inv = plan.inv;
+  const pki = inv.pkiDir.replace(/\/$/, '');
+  const first = plan.founders[0]!;
+  const etcd = !inv.etcd.tls
+    ? '- etcd runs without TLS (`etcd.tls: false`): no etcd certificates.\n'
+    : `- etcd's certificates are issued by neither kubeadm nor kubeha render. kubeadm-config.yaml gives kubeadm etcd as
+  \`external\` (${inv.etcd.mode === 'stacked' ? "kubeha's etcd.service runs it on the masters" : 'it runs elsewhere'}), and kubeadm then skips them ("External etcd
+  mode: Skipping etcd/ca certificate authority generation", and the same for etcd/server, etcd/peer,
+  etcd/healthcheck-client and apiserver-etcd-client). Before ${inv.etcd.mode === 'stacked' ? 'etcd and ' : ''}the apiservers start, provide: on every master \`${pki}/etcd/ca.crt\`
+  and \`${pki}/apiserver-etcd-client.crt\`/\`.key\` (a client certificate of that CA)${inv.etcd.mode === 'stacked' ? `; on every etcd member
+  \`${inv.etcd.pkiDir.replace(/\/$/, '')}/\` \`ca.crt\`, \`server.crt\`/\`.key\` and \`peer.crt\`/\`.key\`, the server and peer certificates naming that
+  member's address (and 127.0.0.1 for the server one)` : ''}. \`kubeadm join --control-plane --certificate-key\` copies
+  the CA and the apiserver-etcd-client pair named in the config to a joining master${inv.etcd.mode === 'stacked' ? '; its member certificates are yours to issue' : ''}.
+`;
+  return `
+## Certificates
+
+- \`kubeadm init\` on ${first.name} issues the cluster CA and the apiserver's serving certificate, which names
+  the VIP (${plan.vipAddress}, the control-plane endpoint) and every master in \`certSANs\`; \`kubeadm join
+  --control-plane\` issues each joining master's own, naming its address and the VIP. Without kubeadm, issue
+  them yourself with the same names (\`kubeha doctor\` checks the VIP is there).
+${etcd}`;
+}
+
+/** What the initial-cluster variables mean once the cluster runs. */
+function renderEtcdNotes(plan: Plan): string {
+  if (plan.inv.etcd.mode !== 'stacked') return '';
+  return `
+## etcd
+
+Each master's \`etcd.env\` names the members it starts with. etcd reads \`ETCD_INITIAL_CLUSTER\`,
+\`ETCD_INITIAL_CLUSTER_STATE\` and \`ETCD_INITIAL_CLUSTER_TOKEN\` only when it starts on an empty data dir
+(\`${plan.inv.etcd.dataDir}\`), and ignores them on every restart after that: a running member never needs a
+new copy of its file. The masters without \`join\` bootstrap together (state \`new\`); a master with
+\`join: true\` is added to the running cluster (state \`existing\`), and the files of the others stay the same.
+`;
+}
+
+/** The ordered steps that add the masters with `join: true` to the running cluster. */
+function renderJoin(plan: Plan): string {
+  if (plan.joiners.length === 0) return '';
+  const inv = plan.inv;
+  const first = plan.founders[0]!;
+  const pki = inv.pkiDir.replace(/\/$/, '');
+  const stacked = inv.etcd.mode === 'stacked';
+  const env = `ETCDCTL_API=3 ETCDCTL_ENDPOINTS=${inv.etcd.tls ? 'https' : 'http'}://${first.ip}:${inv.etcd.clientPort}${inv.etcd.tls ? ` ETCDCTL_CACERT=${pki}/etcd/ca.crt ETCDCTL_CERT=${pki}/apiserver-etcd-client.crt ETCDCTL_KEY=${pki}/apiserver-etcd-client.key` : ''}`;
+  const etcdctl = 'etcdctl';
+  const steps = plan.joiners.map((j, k) => {
+    const members = plan.founders.length + k + 1;
+    const quorum = Math.floor(members / 2) + 1;
+    const tolerates = members - 1 - quorum;
+    const etcdSteps = stacked ? [
+      `On ${first.name}: \`${etcdctl} member add ${j.name} --peer-urls=${etcdPeerUrl(plan, j)}\`. The cluster now counts ${members} members and needs ${quorum}; until ${j.name}'s etcd runs it ${tolerates > 0 ? `tolerates ${tolerates} more failure${tolerates > 1 ? 's' : ''}` : 'tolerates no failure: go on at once'}.`,
+      `On ${j.name}: its etcd certificates (see Certificates), \`etcd.env\` → /etc/etcd/etcd.env, \`etcd.service\` → /etc/systemd/system/etcd.service, \`systemctl daemon-reload && systemctl enable --now etcd\`. Wait for \`${etcdctl} endpoint health --cluster\` to report every member healthy${k + 1 < plan.joiners.length ? ` before adding ${plan.joiners[k + 1]!.name}: its etcd.env lists ${j.name}, so it must be a member by then` : ''}.`,
+    ] : [];
+    const kubeadmStep = `On ${j.name}: \`${kubeadmJoinLine(plan, j.ip)}\` (the token and hash: \`kubeadm token create --print-join-command\` on ${first.name}; the certificate key: \`kubeadm init phase upload-certs --upload-certs\` there, valid 2 h).`;
+    return `${k + 1}. **${j.name}** (${j.ip})\n${[...etcdSteps, kubeadmStep].map((s, i) => `   ${i + 1}. ${s}`).join('\n')}`;
+  });
+  const lbFile = inv.lb.flavor === 'kubeha' ? 'kubeha.yaml (`kubeha reload`)' : inv.lb.flavor === 'haproxy' ? 'haproxy.cfg (`systemctl reload haproxy`)' : 'nginx.conf (`systemctl reload nginx`)';
+  return `
+## Joining the running cluster: ${plan.joiners.map((j) => j.name).join(', ')}
+
+The masters with \`join: true\` are added one at a time, in this order (skip what is done already;
+\`kubeha render --diff\` shows which files changed).${stacked ? ` etcd adds members one by one: a member is
+started and healthy before the next \`member add\`, or the cluster loses quorum. The \`etcdctl\` commands
+run on ${first.name} with:
+
+    export ${env}` : ''}
+
+${steps.join('\n')}
+
+Then:
+- Every LB host: the new ${lbFile}, which adds ${plan.joiners.map((j) => j.name).join(', ')} as servers; they get traffic once their \`/readyz\` passes.
+- \`kubeadm-config.yaml\` on ${first.name} now names the new masters in \`certSANs\`. It is not run again: \`kubeadm join\`
+  issued each new master's certificate (its address, the VIP and the certSANs stored in the \`kubeadm-config\`
+  ConfigMap). For the older masters' certificates to name the new masters too, update certSANs in that ConfigMap
+  and reissue their apiserver certificates (docs/operations.md, "Adding a master").
+${stacked ? `- \`kube-apiserver.flags\` on every master now lists the new members in \`--etcd-servers\` (an apiserver needs one
+  reachable member; the endpoints kubeadm stored in the ConfigMap's \`etcd.external\` are the old ones until you update them).
+` : ''}
+To replace a master, remove its etcd member first (\`member remove\`), then add the new one: docs/operations.md, "Replacing a master".
 `;
 }

@@ -1,5 +1,5 @@
 // keepalived.conf and the check script for the classic flavors (haproxy or nginx + keepalived).
-import type { Host, Plan } from './inventory.js';
+import { interfaceOf, type LbHost, type Plan } from './inventory.js';
 
 /** The script keepalived runs to see that the local LB accepts connections on its port. */
 export function checkScriptPath(plan: Plan): string {
@@ -16,8 +16,9 @@ exec timeout 2 bash -c '</dev/tcp/127.0.0.1/${plan.frontendPort}' 2>/dev/null
 }
 
 /** keepalived.conf for one LB host. */
-export function renderKeepalived(plan: Plan, host: Host): string {
+export function renderKeepalived(plan: Plan, host: LbHost): string {
   const inv = plan.inv;
+  const iface = interfaceOf(plan, host);
   const peers = plan.lbHosts.filter((h) => h.name !== host.name);
   const interval = inv.vrrp.version === 2 ? String(Math.max(1, Math.round(plan.advertIntervalMs / 1000))) : String(plan.advertIntervalMs / 1000);
   const lines = [
@@ -41,13 +42,13 @@ export function renderKeepalived(plan: Plan, host: Host): string {
     '',
     `vrrp_instance VI_${inv.cluster.replace(/[^A-Za-z0-9_]/g, '_')} {`,
     '    state BACKUP',
-    `    interface ${inv.interface}`,
+    `    interface ${iface}`,
     `    virtual_router_id ${plan.virtualRouterId}`,
     `    priority ${plan.priorities.get(host.name)}`,
     `    advert_int ${interval}`,
   ];
   if (inv.vrrp.version === 2 && inv.vrrp.authPass) lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${inv.vrrp.authPass}`, '    }');
   if (inv.vrrp.unicast) lines.push(`    unicast_src_ip ${host.ip}`, '    unicast_peer {', ...peers.map((p) => `        ${p.ip}`), '    }');
-  lines.push('    virtual_ipaddress {', `        ${inv.vip} dev ${inv.interface}`, '    }', '    track_script {', '        chk_lb', '    }', '}', '');
+  lines.push('    virtual_ipaddress {', `        ${inv.vip} dev ${iface}`, '    }', '    track_script {', '        chk_lb', '    }', '}', '');
   return lines.join('\n');
 }

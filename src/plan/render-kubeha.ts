@@ -1,6 +1,6 @@
 // kubeha.yaml for an LB host (load balancer + VRRP) and for a worker's node-local LB.
 import { stringify } from 'yaml';
-import type { Host, Plan } from './inventory.js';
+import { interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
 
 const HEADER = (what: string) => `# ${what}\n# Rendered by kubeha render; edit the inventory and render again rather than this file.\n`;
 
@@ -15,7 +15,7 @@ function apiserverBackend(plan: Plan) {
 }
 
 /** The LB host's daemon: the apiserver frontend on the VIP port, and the VRRP instance that floats the VIP. */
-export function renderKubehaLb(plan: Plan, host: Host): string {
+export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const inv = plan.inv;
   const peers = plan.lbHosts.filter((h) => h.name !== host.name).map((h) => h.ip);
   const config = {
@@ -25,7 +25,7 @@ export function renderKubehaLb(plan: Plan, host: Host): string {
     vrrp: {
       instances: [{
         name: `VI_${inv.cluster}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
-        interface: inv.interface,
+        interface: interfaceOf(plan, host),
         virtualRouterId: plan.virtualRouterId,
         priority: plan.priorities.get(host.name),
         version: inv.vrrp.version,

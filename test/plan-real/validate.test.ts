@@ -3,7 +3,7 @@
 // rendered etcd.env files (TLS on, certificates from a test CA) that must form a healthy cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,4 +131,110 @@ test('the three rendered etcd.env files form a healthy 3-member etcd cluster (TL
     one.close();
     assert.equal(r.kvs[0]?.value, 'v', `member at ${ip} serves the write`);
   }
+});
+
+/** Starts the etcd member `m` from its rendered etcd.env, as etcd.service would (one machine plays every host). */
+function startMember(t: TestContextLike, dir: string, m: string, envText: string): ChildProcess {
+  const env: Record<string, string> = {};
+  for (const line of envText.split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (match) env[match[1]!] = match[2]!;
+  }
+  env.ETCD_DATA_DIR = join(dir, `data-${m}`); // each member its own data dir
+  env.ETCD_LISTEN_CLIENT_URLS = env.ETCD_LISTEN_CLIENT_URLS!.split(',')[0]!; // 127.0.0.1:clientPort is m1's own address here
+  const p = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'etcd'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+  t.after(() => new Promise((r) => {
+    if (p.exitCode !== null || p.signalCode !== null) return r(null);
+    p.once('exit', r);
+    p.kill('SIGKILL');
+  }));
+  return p;
+}
+
+interface Member { ID: string; name?: string; peerURLs?: string[] }
+
+test('a growing cluster through its rendered etcd.env: m4 and m5 join a running 3-member cluster (member add, one at a time); m2 is replaced by m6 (member remove first)', async (t) => {
+  const ips = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
+  const [clientPort, peerPort] = [await freePort(ips), await freePort(ips)];
+  const pkiDir = mkdtempSync(join(tmpdir(), 'kubeha-etcd-pki-'));
+  t.after(() => rmSync(pkiDir, { recursive: true, force: true }));
+  const pki = makePki(pkiDir, ips);
+  const head = `cluster: grow\nvip: 127.0.0.100/8\ninterface: lo\netcd: { mode: stacked, tls: true, pkiDir: ${pkiDir}, clientPort: ${clientPort}, peerPort: ${peerPort} }\nmasters:\n`;
+  const line = (i: number, join = false) => `  - { name: m${i}, ip: 127.0.0.${i}${join ? ', join: true' : ''} }\n`;
+  const base = render(t, () => head + [1, 2, 3].map((i) => line(i)).join(''));
+  const grown = render(t, () => head + [1, 2, 3].map((i) => line(i)).join('') + line(4, true) + line(5, true));
+  const replaced = render(t, () => head + [1, 3].map((i) => line(i)).join('') + line(4, true) + line(5, true) + line(6, true));
+  for (const m of ['m1', 'm2', 'm3']) assert.equal(grown.bundle.get(`${m}/etcd.env`)!.content, base.bundle.get(`${m}/etcd.env`)!.content, `${m}: the same file after the growth`);
+
+  const tls = { caFile: pki.caFile, certFile: pki.clientCert, keyFile: pki.clientKey };
+  const clientOf = (i: number) => {
+    const c = new EtcdClient({ endpoints: [`https://127.0.0.${i}:${clientPort}`], tls });
+    t.after(() => c.close());
+    return c;
+  };
+  const m1 = clientOf(1);
+  const dir = base.dir;
+  const procs = new Map<string, ChildProcess>();
+  const started = async (names: string[]) => {
+    let members: Member[] = [];
+    for (let i = 0; i < 80; i++) {
+      try {
+        members = (await m1.call<{ members?: Member[] }>('/v3/cluster/member/list', {}, 1000)).members ?? [];
+        if (members.map((m) => m.name ?? '').sort().join() === [...names].sort().join()) return members;
+      } catch { /* not ready */ }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.fail(`members ${members.map((m) => m.name || '(unstarted)').join(',')}, want ${names.join(',')}`);
+  };
+  const reads = async (i: number, value: string) => {
+    const c = clientOf(i);
+    for (let k = 0; k < 40; k++) {
+      try {
+        if ((await c.rangePrefix('k', 2000)).kvs[0]?.value === value) return;
+      } catch { /* catching up */ }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.fail(`m${i} does not serve k=${value}`);
+  };
+
+  // etcd answers member add with "unhealthy cluster" until every member has been connected for a
+  // few seconds (its strict reconfiguration check): retry that one.
+  const memberAdd = async (peerUrl: string) => {
+    for (let i = 0; ; i++) {
+      try {
+        return await m1.call('/v3/cluster/member/add', { peerURLs: [peerUrl] }, 3000);
+      } catch (err) {
+        if (i > 60 || !/unhealthy cluster/.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+  for (const m of ['m1', 'm2', 'm3']) procs.set(m, startMember(t, dir, m, base.bundle.get(`${m}/etcd.env`)!.content));
+  await started(['m1', 'm2', 'm3']);
+  await m1.call('/v3/kv/put', { key: Buffer.from('k').toString('base64'), value: Buffer.from('v1').toString('base64') }, 3000);
+
+  // What the README says, in its order: member add, start it from its etcd.env, then the next.
+  for (const [m, bundle, want] of [['m4', grown.bundle, ['m1', 'm2', 'm3', 'm4']], ['m5', grown.bundle, ['m1', 'm2', 'm3', 'm4', 'm5']]] as const) {
+    const env = bundle.get(`${m}/etcd.env`)!.content;
+    assert.match(env, /^ETCD_INITIAL_CLUSTER_STATE=existing$/m, m);
+    const ip = `127.0.0.${m.slice(1)}`;
+    await memberAdd(`https://${ip}:${peerPort}`);
+    procs.set(m, startMember(t, dir, m, env));
+    await started([...want]);
+    await reads(Number(m.slice(1)), 'v1');
+  }
+
+  // Replacing m2: remove it first (5 → 4 members, quorum 3 of the 4 running), then add m6.
+  const members = await started(['m1', 'm2', 'm3', 'm4', 'm5']);
+  const m2 = members.find((m) => m.name === 'm2')!;
+  await m1.call('/v3/cluster/member/remove', { ID: m2.ID }, 3000);
+  procs.get('m2')!.kill('SIGKILL');
+  await started(['m1', 'm3', 'm4', 'm5']);
+  const env6 = replaced.bundle.get('m6/etcd.env')!.content;
+  assert.match(env6, new RegExp(`^ETCD_INITIAL_CLUSTER=${['1', '3', '4', '5', '6'].map((i) => `m${i}=https://127\\.0\\.0\\.${i}:${peerPort}`).join(',')}$`, 'm'));
+  await memberAdd(`https://127.0.0.6:${peerPort}`);
+  startMember(t, dir, 'm6', env6);
+  await started(['m1', 'm3', 'm4', 'm5', 'm6']);
+  await m1.call('/v3/kv/put', { key: Buffer.from('k').toString('base64'), value: Buffer.from('v2').toString('base64') }, 3000);
+  await reads(6, 'v2');
 });

@@ -1,16 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfigText, formatProblem } from '../../src/config/load.js';
-import { makePlan, parseInventoryText, virtualRouterIdFor } from '../../src/plan/inventory.js';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { detectKind, lintFile, type HostFacts } from '../../src/lint/lint-model.js';
+import { formatFinding, lintFiles } from '../../src/lint/lint.js';
+import { kubeadmApiFor, makePlan, parseInventoryText, virtualRouterIdFor, type Inventory } from '../../src/plan/inventory.js';
 import { renderBundle } from '../../src/plan/render-bundle.js';
-import { spawnKubeha } from '../support/processes.js';
+import { checkScriptPath } from '../../src/plan/render-keepalived.js';
+import { renderKubehaUnit } from '../../src/plan/render-systemd.js';
+import { KUBEHA_BIN, spawnKubeha } from '../support/processes.js';
 
 const SRC = fileURLToPath(new URL('../../../test/plan/', import.meta.url));
-const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local'];
+const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local', 'kubeha-grow'];
 
 function bundleOf(name: string) {
   const r = parseInventoryText(readFileSync(join(SRC, 'inventories', `${name}.yaml`), 'utf8'), `${name}.yaml`);
@@ -22,7 +28,7 @@ function filesUnder(dir: string, prefix = ''): string[] {
   return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(dir, join(prefix, e.name)) : [join(prefix, e.name)]));
 }
 
-test('render: golden files for three inventories (UPDATE_GOLDEN=1 rewrites them)', () => {
+test('render: golden files for four inventories (UPDATE_GOLDEN=1 rewrites them)', () => {
   for (const name of CASES) {
     const bundle = bundleOf(name);
     const golden = join(SRC, 'golden', name);
@@ -95,7 +101,9 @@ test('kubeha render writes the folders; --diff shows a change and exits 1, then 
   const inv = join(dir, 'inv.yaml');
   writeFileSync(inv, readFileSync(join(SRC, 'inventories', 'kubeha-stacked.yaml'), 'utf8'));
   const out = join(dir, 'out');
-  assert.equal(await spawnKubeha(['render', '--inventory', inv, '--out', out], t).exited, 0);
+  const first = spawnKubeha(['render', '--inventory', inv, '--out', out], t);
+  assert.equal(await first.exited, 0);
+  assert.match(first.stderr(), /^kubeha render: warning: vrrp\.virtualRouterId is not set: \d+ is derived from the cluster name "prod-a"/m);
   assert.ok(readFileSync(join(out, 'README.md'), 'utf8').includes('https://10.8.4.55:16443'));
   const same = spawnKubeha(['render', '--inventory', inv, '--out', out, '--diff'], t);
   assert.equal(await same.exited, 0);
@@ -109,4 +117,210 @@ test('kubeha render writes the folders; --diff shows a change and exits 1, then 
   const bad = spawnKubeha(['render', '--inventory', join(dir, 'missing.yaml'), '--out', out], t);
   assert.equal(await bad.exited, 1);
   assert.match(bad.stderr(), /cannot read the inventory/);
+});
+
+/** An inventory from text; throws with the problems. */
+function inventoryOf(text: string): Inventory {
+  const r = parseInventoryText(text, 'inv.yaml');
+  if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+  return r.inventory;
+}
+
+/** The ETCD_* variables of an etcd.env. */
+function envOf(text: string): Record<string, string> {
+  return Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+const BASE = readFileSync(join(SRC, 'inventories', 'kubeha-stacked.yaml'), 'utf8');
+const GROWN = BASE.replace('  - { name: master3, ip: 10.8.4.93 }\n', '  - { name: master3, ip: 10.8.4.93 }\n  - { name: master4, ip: 10.8.4.94, join: true }\n  - { name: master5, ip: 10.8.4.95, join: true }\n');
+
+test('a growing cluster: founders\' etcd.env stay byte-identical; each joiner gets state existing and the members before it plus itself', () => {
+  assert.notEqual(GROWN, BASE);
+  const before = renderBundle(makePlan(inventoryOf(BASE)));
+  const after = renderBundle(makePlan(inventoryOf(GROWN)));
+  for (const m of ['master1', 'master2', 'master3']) assert.equal(after.get(`${m}/etcd.env`)!.content, before.get(`${m}/etcd.env`)!.content, `${m}/etcd.env unchanged`);
+  const peers = (n: number) => [1, 2, 3, 4, 5].slice(0, n).map((i) => `master${i}=https://10.8.4.9${i}:2380`).join(',');
+  const table: [string, string, string][] = [
+    ['master1', 'new', peers(3)],
+    ['master4', 'existing', peers(4)],
+    ['master5', 'existing', peers(5)],
+  ];
+  for (const [m, state, cluster] of table) {
+    const env = envOf(after.get(`${m}/etcd.env`)!.content);
+    assert.equal(env.ETCD_INITIAL_CLUSTER_STATE, state, m);
+    assert.equal(env.ETCD_INITIAL_CLUSTER, cluster, m);
+    assert.equal(env.ETCD_NAME, m);
+  }
+  assert.match(after.get('master4/etcd.env')!.content, /^# First, on a running member: etcdctl member add master4 --peer-urls=https:\/\/10\.8\.4\.94:2380$/m);
+  // The index lists the steps in order: member add master4, start it, then master5.
+  const readme = after.get('README.md')!.content;
+  const at = (s: string) => { const i = readme.indexOf(s); assert.ok(i >= 0, `README has ${s}`); return i; };
+  assert.ok(at('etcdctl member add master4 --peer-urls=https://10.8.4.94:2380') < at('systemctl daemon-reload && systemctl enable --now etcd'));
+  assert.ok(at('systemctl daemon-reload && systemctl enable --now etcd') < at('etcdctl member add master5 --peer-urls=https://10.8.4.95:2380'));
+  assert.match(readme, /counts 4 members and needs 3; until master4's etcd runs it tolerates no failure/);
+  assert.match(readme, /counts 5 members and needs 3; until master5's etcd runs it tolerates 1 more failure/);
+  assert.match(readme, /kubeadm join 10\.8\.4\.55:16443 --control-plane --apiserver-advertise-address 10\.8\.4\.95 /);
+  assert.match(readme, /ignores them on every restart/);
+  assert.match(readme, /certSANs/);
+  assert.match(readme, /Replacing a master/);
+  assert.doesNotMatch(before.get('README.md')!.content, /## Joining the running cluster/);
+  // certSANs name the new masters; kubeadm-config.yaml goes to the first founder only.
+  assert.deepEqual([...after.keys()].filter((p) => p.endsWith('kubeadm-config.yaml')), ['master1/kubeadm-config.yaml']);
+  const [cluster] = parseAllDocuments(after.get('master1/kubeadm-config.yaml')!.content).map((d) => d.toJS() as { apiServer?: { certSANs?: string[] } });
+  assert.deepEqual(cluster!.apiServer!.certSANs, ['10.8.4.55', '10.8.4.91', '10.8.4.92', '10.8.4.93', '10.8.4.94', '10.8.4.95']);
+  // A joiner listed first does not get kubeadm init; the first founder does.
+  const joinerFirst = makePlan(inventoryOf(GROWN.replace('masters:\n', 'masters:\n  - { name: master0, ip: 10.8.4.90, join: true }\n').replace('  - { name: master5, ip: 10.8.4.95, join: true }\n', '')));
+  assert.equal(joinerFirst.founders[0]!.name, 'master1');
+  assert.ok(renderBundle(joinerFirst).has('master1/kubeadm-config.yaml'));
+  assert.match(renderBundle(joinerFirst).get('README.md')!.content, /ETCDCTL_ENDPOINTS=https:\/\/10\.8\.4\.91:2379/);
+  // External etcd: no etcd.env at all, the README keeps the kubeadm join and skips etcdctl.
+  const external = renderBundle(makePlan(parseOk('haproxy-dedicated')));
+  assert.doesNotMatch(external.get('README.md')!.content, /## Joining/);
+  const extGrown = renderBundle(makePlan(inventoryOf(readFileSync(join(SRC, 'inventories', 'haproxy-dedicated.yaml'), 'utf8').replace('  - { name: cp3, ip: 192.168.20.13 }\n', '  - { name: cp3, ip: 192.168.20.13 }\n  - { name: cp4, ip: 192.168.20.14, join: true }\n'))));
+  const extReadme = extGrown.get('README.md')!.content;
+  assert.match(extReadme, /## Joining the running cluster: cp4/);
+  assert.doesNotMatch(extReadme, /etcdctl member add/);
+  assert.match(extReadme, /--apiserver-advertise-address 192\.168\.20\.14 /);
+  assert.ok(![...extGrown.keys()].some((p) => p.endsWith('etcd.env')));
+});
+
+test('inventory: join and interface problems, table', () => {
+  const base = 'cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.11 }\n  - { name: m2, ip: 10.0.0.12 }\n  - { name: m3, ip: 10.0.0.13 }\n';
+  const table: [string, string, string][] = [
+    ['every master joins', base.replace(/ip: (10\.0\.0\.1\d) }/g, 'ip: $1, join: true }'), 'every master has join: true'],
+    ['an interface name longer than IFNAMSIZ', base.replace('interface: eth0', 'interface: enp0s31f6-with-a-long-name'), 'at most 15 characters'],
+    ['a host interface with a space', base.replace('{ name: m2, ip: 10.0.0.12 }', '{ name: m2, ip: 10.0.0.12, interface: "eth 1" }'), 'at most 15 characters'],
+    ['a worker with an interface', `${base}workers:\n  - { name: w1, ip: 10.0.0.21, interface: eth1 }\n`, 'interface'],
+    ['the VIP off a host\'s segment names its interface', base.replace('{ name: m3, ip: 10.0.0.13 }', '{ name: m3, ip: 10.9.0.13, interface: bond0 }'), 'not in the subnet of LB host m3 (10.9.0.13/24 on bond0)'],
+  ];
+  for (const [what, yaml, fragment] of table) {
+    const r = parseInventoryText(yaml, 'inv.yaml');
+    assert.equal(r.ok, false, what);
+    if (r.ok) continue;
+    assert.ok(r.problems.some((p) => p.message.includes(fragment)), `${what}: ${r.problems.map(formatProblem).join('\n')}`);
+  }
+  assert.ok(parseInventoryText(`${base.replace('{ name: m3, ip: 10.0.0.13 }', '{ name: m3, ip: 10.0.0.13, interface: bond0.12 }')}`, 'inv.yaml').ok, 'a VLAN interface name');
+});
+
+test('per-host interface: the host\'s keepalived.conf, kubeha.yaml, release drop-in and unit use it; the others keep the inventory\'s', () => {
+  for (const flavor of ['kubeha', 'haproxy', 'nginx']) {
+    const inv = inventoryOf(`cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.11 }\n  - { name: m2, ip: 10.0.0.12, interface: bond0 }\n  - { name: m3, ip: 10.0.0.13 }\nlb: { flavor: ${flavor} }\nvrrp: { virtualRouterId: 9 }\n`);
+    const bundle = renderBundle(makePlan(inv));
+    for (const [host, iface] of [['m1', 'eth0'], ['m2', 'bond0']] as const) {
+      if (flavor === 'kubeha') {
+        const config = parseYaml(bundle.get(`${host}/kubeha.yaml`)!.content) as { vrrp: { instances: { interface: string }[] } };
+        assert.equal(config.vrrp.instances[0]!.interface, iface, `${flavor} ${host}`);
+        assert.match(bundle.get(`${host}/kubeha.service`)!.content, new RegExp(`^ExecStopPost=-/usr/sbin/ip addr del 10\\.0\\.0\\.100/24 dev ${iface}$`, 'm'));
+      } else {
+        const ka = bundle.get(`${host}/keepalived.conf`)!.content;
+        assert.match(ka, new RegExp(`^    interface ${iface}$`, 'm'), `${flavor} ${host}`);
+        assert.match(ka, new RegExp(`^        10\\.0\\.0\\.100/24 dev ${iface}$`, 'm'));
+        assert.match(bundle.get(`${host}/keepalived-release-vip.conf`)!.content, new RegExp(`dev ${iface}$`, 'm'));
+      }
+    }
+    assert.match(bundle.get('README.md')!.content, /VIP 10\.0\.0\.100\/24 on eth0 \(m2: bond0\)/);
+  }
+});
+
+test('kubeadm config API from kubernetesVersion: v1beta2 < v1.22 ≤ v1beta3 < v1.31 ≤ v1beta4; extraArgs a list in v1beta4', () => {
+  const table: [string | undefined, string][] = [
+    ['v1.20.2', 'v1beta2'], ['v1.21.14', 'v1beta2'], ['v1.22.0', 'v1beta3'], ['v1.26.15', 'v1beta3'],
+    ['v1.30.9', 'v1beta3'], ['v1.31.0', 'v1beta4'], ['v1.33.1', 'v1beta4'], ['v2.0.0', 'v1beta4'], [undefined, 'v1beta3'],
+  ];
+  for (const [version, api] of table) {
+    assert.equal(kubeadmApiFor(version), api, String(version));
+    const text = `cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.11 }\n${version ? `kubernetesVersion: ${version}\n` : ''}`;
+    const yaml = renderBundle(makePlan(inventoryOf(text))).get('m1/kubeadm-config.yaml')!.content;
+    const docs = parseAllDocuments(yaml).map((d) => d.toJS() as Record<string, unknown>);
+    assert.deepEqual(docs.map((d) => `${d.apiVersion} ${d.kind}`), [`kubeadm.k8s.io/${api} ClusterConfiguration`, `kubeadm.k8s.io/${api} InitConfiguration`], String(version));
+    const cluster = docs[0] as { kubernetesVersion?: string; apiServer: { extraArgs: unknown }; controllerManager: { extraArgs: unknown }; scheduler: { extraArgs: unknown }; dns?: unknown; useHyperKubeImage?: unknown };
+    assert.equal(cluster.kubernetesVersion, version);
+    assert.equal(cluster.useHyperKubeImage, undefined);
+    assert.equal(cluster.dns, undefined, 'no dns.type (removed in v1beta3)');
+    const expected = { 'endpoint-reconciler-type': 'lease', 'shutdown-delay-duration': '5s' };
+    const elected = { 'leader-elect': 'true', 'bind-address': '127.0.0.1' };
+    const asList = (o: Record<string, string>) => Object.entries(o).map(([name, value]) => ({ name, value }));
+    assert.deepEqual(cluster.apiServer.extraArgs, api === 'v1beta4' ? asList(expected) : expected, String(version));
+    assert.deepEqual(cluster.controllerManager.extraArgs, api === 'v1beta4' ? asList(elected) : elected);
+    assert.deepEqual(cluster.scheduler.extraArgs, api === 'v1beta4' ? asList(elected) : elected);
+    assert.match(yaml, new RegExp(`^# kubeadm\\.k8s\\.io/${api} \\(`, 'm'));
+  }
+});
+
+test('the VRID: a derived one is a warning (stderr and README), a set one is not', () => {
+  const derived = makePlan(parseOk('kubeha-stacked'));
+  assert.equal(derived.virtualRouterIdDerived, true);
+  assert.equal(derived.warnings.length, 1);
+  assert.match(derived.warnings[0]!, /same L2 segment/);
+  assert.match(renderBundle(derived).get('README.md')!.content, /^> \*\*Warning:\*\* vrrp\.virtualRouterId is not set/m);
+  const set = makePlan(parseOk('haproxy-dedicated'));
+  assert.deepEqual(set.warnings, []);
+  assert.doesNotMatch(renderBundle(set).get('README.md')!.content, /Warning/);
+});
+
+test('kubeha render --diff | head: a closed stdout ends the diff quietly, and the exit code still says "changes"', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-render-pipe-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inv = join(dir, 'inv.yaml');
+  // Many hosts, nothing rendered yet: a diff of every file, far more than a pipe buffer holds.
+  const workers = Array.from({ length: 200 }, (_, i) => `  - { name: w${i}, ip: 10.8.${5 + Math.floor(i / 200)}.${(i % 200) + 10} }`).join('\n');
+  writeFileSync(inv, `${BASE.replace(/workers:\n.*\n/, `workers:\n${workers}\n`)}`.replace('workerAccess: vip', 'workerAccess: local'));
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  for (const h of ['master1', 'master2', 'master3']) {
+    mkdirSync(join(out, h));
+    for (const f of ['kubeha.yaml', 'etcd.env', 'kube-apiserver.flags']) writeFileSync(join(out, h, f), 'old\n'.repeat(2000));
+  }
+  const child = spawn(process.execPath, [KUBEHA_BIN, 'render', '--inventory', inv, '--out', out, '--diff'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  await new Promise((r) => child.stdout.once('data', r));
+  child.stdout.destroy(); // what head does after its lines
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 1, 'changes pending');
+  assert.doesNotMatch(stderr, /EPIPE|Error|\n\s+at /, stderr);
+});
+
+test('the rendered LB files pass kubeha lint on the host they were rendered for (its interface, its check script)', () => {
+  for (const name of ['kubeha-stacked', 'kubeha-grow']) {
+    const plan = makePlan(parseOk(name));
+    const bundle = renderBundle(plan);
+    for (const h of plan.lbHosts) {
+      const iface = h.interface ?? plan.inv.interface;
+      const onHost: HostFacts = { exists: () => false, executable: () => false, readFile: () => undefined, interfaceCidrs: (n) => (n === iface ? [`${h.ip}/${plan.vipPrefix}`] : undefined), localAddresses: () => ['127.0.0.1', h.ip] };
+      const path = `${h.name}/kubeha.yaml`;
+      const text = bundle.get(path)!.content;
+      assert.deepEqual(lintFiles([lintFile(path, detectKind(path, text)!, text)], onHost).map(formatFinding), [], `${name}/${h.name} (VIP on ${iface})`);
+    }
+  }
+  for (const name of ['haproxy-dedicated', 'nginx-local']) {
+    const plan = makePlan(parseOk(name));
+    const bundle = renderBundle(plan);
+    for (const h of plan.lbHosts) {
+      const iface = h.interface ?? plan.inv.interface;
+      const script = bundle.get(`${h.name}/check_lb.sh`)!.content;
+      const onHost: HostFacts = {
+        exists: (p) => p === checkScriptPath(plan),
+        executable: (p) => p === checkScriptPath(plan),
+        readFile: (p) => (p === checkScriptPath(plan) ? script : undefined),
+        interfaceCidrs: (n) => (n === iface ? [`${h.ip}/${plan.vipPrefix}`] : undefined),
+        localAddresses: () => ['127.0.0.1', h.ip],
+      };
+      const files = [...bundle].filter(([p]) => p.startsWith(`${h.name}/`) && /(haproxy\.cfg|nginx\.conf|keepalived\.conf)$/.test(p))
+        .map(([p, f]) => lintFile(p, detectKind(p, f.content)!, f.content));
+      assert.equal(files.length, 2, `${name}/${h.name}`);
+      assert.deepEqual(lintFiles(files, onHost).map(formatFinding), [], `${name}/${h.name}`);
+      // Elsewhere (no such script, no such interface): exactly the host-fact rules, what --no-host skips.
+      const elsewhere: HostFacts = { ...onHost, exists: () => false, executable: () => false, readFile: () => undefined, interfaceCidrs: () => ['198.51.100.7/24'], localAddresses: () => ['127.0.0.1'] };
+      assert.deepEqual([...new Set(lintFiles(files, elsewhere).map((f) => f.code))].sort(), ['keepalived-script-not-executable', 'keepalived-vip-outside-subnet'], `${name}/${h.name} off its host`);
+    }
+  }
+});
+
+test('docs/operations.md shows the kubeha.service that kubeha render writes', () => {
+  const ops = readFileSync(fileURLToPath(new URL('../../../docs/operations.md', import.meta.url)), 'utf8');
+  const block = /^## Install\n[\s\S]*?```ini\n([\s\S]*?)```/m.exec(ops);
+  assert.ok(block, 'an ini block under ## Install');
+  assert.equal(block[1], renderKubehaUnit(), 'update the unit in docs/operations.md "Install" with src/plan/render-systemd.ts');
 });

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_INVENTORY: 'an inventory that cannot give a working HA stack',
   KUBEHA_ERR_BIND: 'a listening socket could not be opened',
   KUBEHA_ERR_RELOAD_REJECTED: 'a reload was refused and the running config kept',
+  KUBEHA_ERR_STATE_FILE: 'state kept across restarts (maintenance) could not be read or saved',
   KUBEHA_ERR_ADMIN_UNREACHABLE: 'the admin API of the running daemon did not answer',
   KUBEHA_ERR_VRRP_PERMISSION: 'VRRP lacks CAP_NET_RAW or CAP_NET_ADMIN',
   KUBEHA_ERR_VRRP_UNSUPPORTED: 'VRRP cannot run on this platform (koffi or libc missing)',

@@ -28,9 +28,10 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o: { config: string }) => exit(await runCommand(o.config)));
   program
     .command('check')
-    .description('validate a config; prints file:line:col problems and exits 1 when there are any')
+    .description('validate a config and run the lint rules for kubeha.yaml on it, every problem in one pass; exits 1 on an error (warnings are printed, exit 0)')
     .requiredOption('-c, --config <file>', 'kubeha.yaml')
-    .action(async (o: { config: string }) => exit(await checkCommand(o.config)));
+    .option('--host', 'also check against this machine: the files the config names, its interfaces and their subnets, local addresses')
+    .action(async (o: { config: string; host?: boolean }) => exit(await checkCommand(o.config, { host: o.host === true })));
   program
     .command('reload')
     .description("ask the running daemon to re-read its config (through admin.bind)")
@@ -71,9 +72,10 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
   program
     .command('lint')
-    .description('check haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
+    .description('check kubeha.yaml, haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
     .argument('<files...>', 'config files; given together they are also checked against each other')
     .addOption(new Option('--nginx-context <context>', 'where an nginx snippet without http/stream blocks (conf.d/*.conf) is included (default: http)').choices(['http', 'stream']))
+    .option('--no-host', 'do not look at this machine (script and file existence, interfaces, local addresses), as in CI')
     .action(async (files: string[], o: LintOptions) => exit(await lintCommand(files, o)));
   program
     .command('doctor')

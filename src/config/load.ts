@@ -35,25 +35,76 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    return {
-      ok: false,
-      problems: [{ code: 'KUBEHA_ERR_CONFIG_READ', file, line: 1, col: 1, path: '', message: `cannot read the config: ${reason}; check the path and its permissions` }],
-    };
+    return { ok: false, problems: [readProblem(file, err)] };
   }
   return parseConfigText(text, file);
+}
+
+/** Reads a config file as far as it goes (analyzeConfigText); an unreadable file is its one problem. */
+export async function analyzeConfigFile(file: string): Promise<{ text: string; analysis: ConfigAnalysis }> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return { text, analysis: analyzeConfigText(text, file) };
+  } catch (err) {
+    const problem = readProblem(file, err);
+    return { text: '', analysis: { problems: [problem], config: undefined, locate: () => ({ line: 1, col: 1 }), pathInFile: (p) => p, repaired: () => false } };
+  }
+}
+
+function readProblem(file: string, err: unknown): ConfigProblem {
+  const reason = err instanceof Error ? err.message : String(err);
+  return { code: 'KUBEHA_ERR_CONFIG_READ', file, line: 1, col: 1, path: '', message: `cannot read the config: ${reason}; check the path and its permissions` };
 }
 
 export type Path = (string | number)[];
 
 /** Validates config text (pure: no I/O). `file` is used only to label problems. */
 export function parseConfigText(text: string, file: string): LoadResult {
-  const r = parseYamlWithSchema(text, file, configSchema, crossCheck);
-  return r.ok ? { ok: true, config: r.value } : r;
+  const a = analyzeConfigText(text, file);
+  return a.problems.length === 0 && a.config ? { ok: true, config: a.config } : { ok: false, problems: a.problems };
+}
+
+/**
+ * A config read as far as it goes (pure: no I/O): every problem of the file in one pass, and the
+ * config that validated or, when parts of it did not, the rest of it with those parts left out or
+ * at their defaults, so that more checks (the lint rules) can look at the rest in the same pass.
+ */
+export interface ConfigAnalysis {
+  /** Schema and cross-reference problems together, by line. */
+  problems: ConfigProblem[];
+  /** The validated config, or what is left of it; undefined when the YAML does not parse or nothing is left. */
+  config: Config | undefined;
+  /** file:line:col of a key path of `config`. */
+  locate: Locate;
+  /** The key path of `config` as written in the file (they differ once an invalid list item is left out). */
+  pathInFile(path: Path): Path;
+  /**
+   * Whether a key path of `config` lies where an invalid value was dropped or defaulted, or holds
+   * such a place: a check there would judge what the user did not write.
+   */
+  repaired(path: Path): boolean;
+}
+
+/** Reads config text as far as it goes; see ConfigAnalysis. */
+export function analyzeConfigText(text: string, file: string): ConfigAnalysis {
+  const a = analyzeYaml(text, file, configSchema, crossCheck, true);
+  return { problems: a.problems, config: a.value, locate: a.locate, pathInFile: a.pathInFile, repaired: a.repaired };
 }
 
 /** Where a cross-check reports: the problem's code, the key path, and the message. */
 export type Locate = (path: Path, preferKey?: string) => { line: number; col: number };
+
+/** What a cross-check of a repaired value is told (see analyzeYaml). */
+export interface RepairInfo {
+  /** The path as written in the file. */
+  pathInFile(path: Path): Path;
+  /** The path lies where a value was dropped or defaulted, or holds such a place. */
+  repaired(path: Path): boolean;
+  /** Items and sections left out, with their paths in the file and their values as written. */
+  removed: { path: Path; value: unknown }[];
+  /** file:line:col of a path as written in the file (of a removed item, say). */
+  locateInFile: Locate;
+}
 
 /**
  * Parses YAML `text`, validates it against a zod `schema`, then runs `crossCheck` on the result;
@@ -65,15 +116,34 @@ export function parseYamlWithSchema<S extends z.ZodType>(
   schema: S,
   crossCheck: (value: z.output<S>, file: string, locate: Locate) => ConfigProblem[],
 ): { ok: true; value: z.output<S> } | { ok: false; problems: ConfigProblem[] } {
+  const a = analyzeYaml(text, file, schema, crossCheck, false);
+  return a.problems.length === 0 && a.value !== undefined ? { ok: true, value: a.value } : { ok: false, problems: a.problems };
+}
+
+/**
+ * parseYamlWithSchema's work. With `repair`, a value the schema refuses does not stop the
+ * cross-checks: the refused values are dropped (a key falls back to its default; a list item or
+ * section that cannot stand without it is left out) until the rest validates, and `crossCheck`
+ * runs on that, told what was repaired so that it says nothing about what it cannot judge.
+ */
+function analyzeYaml<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  crossCheck: (value: z.output<S>, file: string, locate: Locate, repair?: RepairInfo) => ConfigProblem[],
+  repair: boolean,
+): { problems: ConfigProblem[]; value: z.output<S> | undefined; locate: Locate; pathInFile(path: Path): Path; repaired(path: Path): boolean } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined) => {
     const pos = lineCounter.linePos(offset ?? 0);
     return { line: pos.line, col: pos.col };
   };
+  const asWritten = (path: Path) => path;
+  const none = { value: undefined, locate: ((path, preferKey) => at(nodeOffset(doc, path, preferKey))) as Locate, pathInFile: asWritten, repaired: () => false };
   if (doc.errors.length > 0) {
     return {
-      ok: false,
+      ...none,
       problems: doc.errors.map((e) => ({
         code: 'KUBEHA_ERR_CONFIG_YAML' as const,
         file,
@@ -89,16 +159,119 @@ export function parseYamlWithSchema<S extends z.ZodType>(
     raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    return { ok: false, problems: [{ code: 'KUBEHA_ERR_CONFIG_YAML', file, ...at(0), path: '', message: `${reason}; fix the anchors and aliases (&name, *name)` }] };
+    return { ...none, problems: [{ code: 'KUBEHA_ERR_CONFIG_YAML', file, ...at(0), path: '', message: `${reason}; fix the anchors and aliases (&name, *name)` }] };
   }
   const parsed = schema.safeParse(raw);
-  const locate: Locate = (path, preferKey) => at(nodeOffset(doc, path, preferKey));
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, raw, file, locate, schema));
-    return { ok: false, problems: sortProblems(problems) };
+  if (parsed.success) {
+    const problems = crossCheck(parsed.data, file, none.locate);
+    return { ...none, value: parsed.data, problems: sortProblems(problems) };
   }
-  const problems = crossCheck(parsed.data, file, locate);
-  return problems.length > 0 ? { ok: false, problems: sortProblems(problems) } : { ok: true, value: parsed.data };
+  const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, raw, file, none.locate, schema));
+  const fixed = repair ? repairValue(raw, schema, parsed.error.issues) : undefined;
+  if (!fixed) return { ...none, problems: sortProblems(problems) };
+  const locate: Locate = (path, preferKey) => at(nodeOffset(doc, fixed.pathInFile(path), preferKey));
+  const more = crossCheck(fixed.value, file, locate, { ...fixed, locateInFile: none.locate });
+  return { problems: sortProblems([...problems, ...more]), value: fixed.value, locate, pathInFile: fixed.pathInFile, repaired: fixed.repaired };
+}
+
+/** `a` is `b` or lies inside it. */
+function within(a: Path, b: Path): boolean {
+  return b.length <= a.length && b.every((step, i) => a[i] === step);
+}
+
+/** Orders paths so that deleting in this order never moves one still to delete: deeper first, higher index first. */
+function deleteOrder(a: Path, b: Path): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as string | number;
+    const y = b[i] as string | number;
+    if (x !== y) return typeof x === 'number' && typeof y === 'number' ? y - x : String(y).localeCompare(String(x));
+  }
+  return b.length - a.length;
+}
+
+/**
+ * Drops what `schema` refuses in (a copy of) `raw` until the rest validates, in at most a few
+ * rounds: a refused value is deleted (its key falls back to the default, a refused list entry
+ * goes); a key that cannot be missing takes its list item (or its top-level section) with it.
+ * Returns the validated rest, how its paths map back to the file's, and where it was changed.
+ */
+function repairValue<S extends z.ZodType>(raw: unknown, schema: S, first: z.core.$ZodIssue[]): (Omit<RepairInfo, 'locateInFile'> & { value: z.output<S> }) | undefined {
+  const copy: unknown = structuredClone(raw);
+  // Each list of the copy keeps the file's index of every item still in it.
+  const indexes = new WeakMap<unknown[], number[]>();
+  const seen = new WeakSet<object>();
+  const index = (v: unknown) => {
+    // an alias of its own ancestor (`a: &x [*x]`) makes the value a cycle
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) indexes.set(v, v.map((_, i) => i));
+    Object.values(v).forEach(index);
+  };
+  index(copy);
+  const pathInFile = (path: Path): Path => {
+    let node: unknown = copy;
+    return path.map((step) => {
+      const list = Array.isArray(node) ? node : undefined;
+      node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[step] : undefined;
+      return list && typeof step === 'number' ? (indexes.get(list)?.[step] ?? step) : step;
+    });
+  };
+  const zones: Path[] = [];
+  const removed: { path: Path; value: unknown }[] = [];
+  let issues = first;
+  for (let round = 0; round < 6; round++) {
+    const targets: Path[] = [];
+    const unknownKeys = new Set<string>();
+    for (const issue of issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      if (issue.code === 'unrecognized_keys') {
+        // An unknown key changes nothing else of its mapping; only the key it was likely meant as.
+        for (const key of issue.keys) {
+          targets.push([...path, key]);
+          unknownKeys.add(JSON.stringify([...path, key]));
+          const guess = didYouMean(key, knownKeysAt(path, schema));
+          if (guess) zones.push([...pathInFile(path), guess]);
+        }
+        continue;
+      }
+      if (path.length > 0 && valueAt(copy, path) !== undefined) {
+        targets.push(path);
+        continue;
+      }
+      // Missing and required: the list item holding it goes, or else its top-level section.
+      let item = path.length - 1;
+      while (item >= 0 && typeof path[item] !== 'number') item--;
+      if (item >= 0) targets.push(path.slice(0, item + 1));
+      else if (path.length > 0) targets.push(path.slice(0, 1));
+      else return undefined;
+    }
+    const unique = [...new Map(targets.map((t) => [JSON.stringify(t), t])).values()].sort(deleteOrder);
+    const found = unique.map((t) => ({ target: t, inFile: pathInFile(t), value: valueAt(copy, t), unknownKey: unknownKeys.has(JSON.stringify(t)) }));
+    for (const { target, inFile, value, unknownKey } of found) {
+      const parent = valueAt(copy, target.slice(0, -1));
+      const last = target[target.length - 1] as string | number;
+      if (Array.isArray(parent) && typeof last === 'number') {
+        parent.splice(last, 1);
+        indexes.get(parent)?.splice(last, 1);
+      } else if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
+      else continue;
+      if (unknownKey) continue;
+      // Checks name what they read (the key paths they depend on), so the dropped path is enough.
+      zones.push(inFile);
+      if (typeof last === 'number' || inFile.length === 1) removed.push({ path: inFile, value });
+    }
+    const again = schema.safeParse(copy);
+    if (again.success) {
+      // A path is repaired when it lies in a changed place or holds one (a check of the whole mapping).
+      const repaired = (path: Path) => {
+        const p = pathInFile(path);
+        return zones.some((z) => within(p, z) || within(z, p));
+      };
+      return { value: again.data, pathInFile, removed, repaired };
+    }
+    issues = again.error.issues;
+  }
+  return undefined;
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
@@ -196,7 +369,7 @@ function describeIssue(
 }
 
 /** VRRP settings that parse but cannot work on the wire or with keepalived peers. */
-function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string) => void): void {
+function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string, deps?: Path[]) => void): void {
   const vrids = new Map<string, number>();
   config.vrrp?.instances.forEach((inst, i) => {
     const at = (...rest: (string | number)[]): Path => ['vrrp', 'instances', i, ...rest];
@@ -213,11 +386,11 @@ function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, messa
       if (inst.vips.some((v) => v.split('/')[0] === peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer ${peer} is one of the VIPs; list the peers' own addresses`);
     });
     if (inst.unicastSrcIp !== undefined && !isIPv4(inst.unicastSrcIp)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastSrcIp'), `unicastSrcIp "${inst.unicastSrcIp}" is not an IPv4 address`);
-    if (inst.version === 3 && inst.authPass) problem('KUBEHA_ERR_CONFIG_VRRP', at('authPass'), 'VRRPv3 has no authentication (RFC 5798 removed it), so authPass would be ignored; remove it or set version: 2');
-    if (inst.version === 2 && inst.advertInterval % 1000 !== 0) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), `VRRPv2 carries the advert interval in whole seconds, so ${inst.advertInterval}ms cannot be sent; use 1s, 2s, ... or version: 3 for sub-second adverts`);
-    if (inst.version === 3 && inst.advertInterval > 40_950) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), 'VRRPv3 carries the advert interval in 12 bits of centiseconds, at most 40.95s; use a shorter interval');
+    if (inst.version === 3 && inst.authPass) problem('KUBEHA_ERR_CONFIG_VRRP', at('authPass'), 'VRRPv3 has no authentication (RFC 5798 removed it), so authPass would be ignored; remove it or set version: 2', [at('version')]);
+    if (inst.version === 2 && inst.advertInterval % 1000 !== 0) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), `VRRPv2 carries the advert interval in whole seconds, so ${inst.advertInterval}ms cannot be sent; use 1s, 2s, ... or version: 3 for sub-second adverts`, [at('version')]);
+    if (inst.version === 3 && inst.advertInterval > 40_950) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), 'VRRPv3 carries the advert interval in 12 bits of centiseconds, at most 40.95s; use a shorter interval', [at('version')]);
     const weighted = inst.track.scripts.some((sc) => sc.weight !== 0) || inst.track.backendWeight !== 0;
-    if (inst.priority === 255 && weighted) problem('KUBEHA_ERR_CONFIG_VRRP', at('priority'), 'priority 255 marks the address owner, which track weights never change (keepalived does the same); use 254 or less so the weights can move the VIP');
+    if (inst.priority === 255 && weighted) problem('KUBEHA_ERR_CONFIG_VRRP', at('priority'), 'priority 255 marks the address owner, which track weights never change (keepalived does the same); use 254 or less so the weights can move the VIP', [at('track')]);
   });
 }
 
@@ -227,19 +400,42 @@ function article(expected: string): string {
 }
 
 /** Checks that span keys: names unique, references resolved, nothing defined for nothing. */
-function crossCheck(config: Config, file: string, locate: (path: Path, preferKey?: string) => { line: number; col: number }): ConfigProblem[] {
+function crossCheck(config: Config, file: string, locate: Locate, repair?: RepairInfo): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const problem = (code: ErrorCode, path: Path, message: string) => problems.push({ code, file, ...locate(path), path: pathText(path), message });
+  /** A problem at `path`; of a repaired config, only when neither it nor what it depends on (`deps`) was repaired. */
+  const problem = (code: ErrorCode, path: Path, message: string, deps: Path[] = []) => {
+    if (repair && [path, ...deps].some((p) => repair.repaired(p))) return;
+    problems.push({ code, file, ...locate(path), path: pathText(repair?.pathInFile(path) ?? path), message });
+  };
+  // Names of the items left out of a repaired config, as written; undefined: the whole list went.
+  const removedNames = (list: 'frontends' | 'backends', key: 'name' | 'backend'): Set<unknown> | undefined => {
+    const gone = repair?.removed.filter((r) => r.path[0] === list) ?? [];
+    if (gone.some((r) => r.path.length === 1)) return undefined;
+    return new Set(gone.filter((r) => r.path.length === 2).map((r) => (r.value as Record<string, unknown> | null)?.[key]));
+  };
+  const removedBackends = removedNames('backends', 'name');
+  const removedFrontendTargets = removedNames('frontends', 'backend');
 
   const unique = (items: { name: string }[], base: Path, what: string) => {
-    const seen = new Map<string, number>();
-    items.forEach((item, i) => {
-      const first = seen.get(item.name);
-      if (first !== undefined) {
-        const firstLine = locate([...base, first, 'name']).line;
-        problem('KUBEHA_ERR_CONFIG_DUPLICATE_NAME', [...base, i, 'name'], `${what} name "${item.name}" is already used at line ${firstLine}; give each ${what} its own name`);
-      } else seen.set(item.name, i);
+    type Entry = { name: string; index: number; line: () => number; report: (message: string) => void };
+    const present: Entry[] = items.map((item, i) => {
+      const path = [...base, i, 'name'];
+      return { name: item.name, index: Number((repair?.pathInFile([...base, i]) ?? [i]).at(-1)), line: () => locate(path).line, report: (m) => problem('KUBEHA_ERR_CONFIG_DUPLICATE_NAME', path, m) };
     });
+    // Items left out of a repaired config still have their names as written (at their own lines).
+    const baseInFile = repair?.pathInFile(base) ?? base;
+    const left: Entry[] = (repair?.removed ?? []).flatMap((r) => {
+      const name = (r.value as { name?: unknown } | null)?.name;
+      if (r.path.length !== baseInFile.length + 1 || !within(r.path, baseInFile) || typeof name !== 'string') return [];
+      const at = repair!.locateInFile([...r.path, 'name']);
+      return [{ name, index: Number(r.path.at(-1)), line: () => at.line, report: (m) => problems.push({ code: 'KUBEHA_ERR_CONFIG_DUPLICATE_NAME', file, ...at, path: pathText([...r.path, 'name']), message: m }) }];
+    });
+    const seen = new Map<string, Entry>();
+    for (const e of [...present, ...left].sort((a, b) => a.index - b.index)) {
+      const first = seen.get(e.name);
+      if (first) e.report(`${what} name "${e.name}" is already used at line ${first.line()}; give each ${what} its own name`);
+      else seen.set(e.name, e);
+    }
   };
   unique(config.frontends, ['frontends'], 'frontend');
   unique(config.backends, ['backends'], 'backend');
@@ -256,7 +452,7 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
 
   const backendNames = config.backends.map((b) => b.name);
   const backendRef = (name: string, path: Path, who: string, otherwise: string) => {
-    if (backendNames.includes(name)) return;
+    if (backendNames.includes(name) || !removedBackends || removedBackends.has(name)) return;
     const guess = didYouMean(name, backendNames);
     problem('KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', path, `${who} backend "${name}", which is not defined; ${guess ? `did you mean "${guess}"?` : otherwise}`);
   };
@@ -268,21 +464,21 @@ function crossCheck(config: Config, file: string, locate: (path: Path, preferKey
   vrrpChecks(config, problem);
   const used = new Set(config.frontends.map((f) => f.backend));
   config.backends.forEach((b, i) => {
-    if (!used.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);
+    if (!used.has(b.name) && removedFrontendTargets && !removedFrontendTargets.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);
   });
   if (config.admin && !config.admin.tokenFile) {
     const hp = parseHostPort(config.admin.bind, true);
     if (typeof hp !== 'string' && !isLoopbackHost(hp.host)) {
-      problem('KUBEHA_ERR_CONFIG_ADMIN_TOKEN', ['admin', 'bind'], `admin.bind ${config.admin.bind} is reachable from other hosts, and without a token anyone there could reload the config; set admin.tokenFile or bind to 127.0.0.1`);
+      problem('KUBEHA_ERR_CONFIG_ADMIN_TOKEN', ['admin', 'bind'], `admin.bind ${config.admin.bind} is reachable from other hosts, and without a token anyone there could reload the config; set admin.tokenFile or bind to 127.0.0.1`, [['admin', 'tokenFile']]);
     }
   }
-  if (config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0 && !config.vipElection) {
+  if (!repair && config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0 && !config.vipElection) {
     problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends, no vrrp instances and no vipElection, so there is nothing to run; add a frontend (see examples/)');
   }
   const ve = config.vipElection;
   if (ve) {
     const timing = checkTiming({ ttlMs: ve.ttl, marginMs: ve.margin });
-    if (timing) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'margin'], `${timing}; the defaults (ttl 5s, margin 1s) work`);
+    if (timing) problem('KUBEHA_ERR_CONFIG_ELECTION', ['vipElection', 'margin'], `${timing}; the defaults (ttl 5s, margin 1s) work`, [['vipElection', 'ttl']]);
     const vrrpVips = new Set(config.vrrp?.instances.flatMap((i) => i.vips.map((v) => v.split('/')[0])) ?? []);
     ve.vips.forEach((v, j) => {
       const ip = v.split('/')[0] ?? '';

@@ -7,9 +7,25 @@ import { parseHostPort } from './address.js';
 // duration in a parsed Config is a number of milliseconds. Defaults live here and in
 // docs/configuration.md; a test checks that the two agree on every key.
 
-/** A duration string (`2s`) parsed to milliseconds. */
+/** What to write instead of a bare number where a duration goes (`3` → `3s (or 3000ms)`). */
+function bareNumberMessage(n: number): string {
+  return Number.isFinite(n) && n >= 0
+    ? `a duration needs a unit: write ${n}s (or ${Math.round(n * 1000)}ms)`
+    : `a duration needs a unit: write a number with ms, s, m, h or d (e.g. 300ms, 2s), not ${n}`;
+}
+
+/**
+ * A duration string (`2s`) parsed to milliseconds. Read from `unknown` so that a bare number
+ * (`connectTimeout: 3`) is told what to write rather than "must be a string".
+ */
 const duration = (min = 0) =>
-  z.string().transform((text, ctx) => {
+  z.unknown().transform((input, ctx) => {
+    if (typeof input !== 'string') {
+      const got = typeof input === 'number' ? bareNumberMessage(input) : `a duration is a string with a unit (e.g. 2s), not ${input === null ? 'null' : Array.isArray(input) ? 'a list' : typeof input === 'object' ? 'a mapping' : `${typeof input} ${JSON.stringify(input)}`}`;
+      ctx.issues.push({ code: 'custom', input, message: got, params: { kubeha: 'KUBEHA_ERR_CONFIG_TYPE' } });
+      return z.NEVER;
+    }
+    const text = input;
     const ms = parseDuration(text);
     if (ms === undefined) {
       ctx.issues.push({
@@ -115,6 +131,11 @@ export const accessLogSchema = z.strictObject({
 export const globalSchema = z.strictObject({
   shutdownGrace: duration().default(30_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /**
+   * Where state that must survive a restart is kept (maintenance). Default: systemd's
+   * $STATE_DIRECTORY (StateDirectory=kubeha: /var/lib/kubeha), else nothing is kept.
+   */
+  stateDir: z.string().min(1).optional(),
 });
 
 const trackScriptSchema = z.strictObject({

@@ -5,10 +5,12 @@ import { stringify } from 'yaml';
 import { formatHostPort } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
 import { child, findAll, type Directive } from './conf-tree.js';
+import { describeCheck, hapCheck, onlyConnects, TLS_ONLY_PORTS, type HapCheck, type HapServerCheck } from './haproxy-check.js';
 import {
-  APISERVER_PORTS, directiveNumber, haproxyMs, hapProxies, kaInstances, kaScripts, kaVirtualServers, listenAddress, nginxBlocks, nginxMs, portOf, upstreamServers,
-  type HapProxy, type KaRealServer, type KaVirtualServer, type LintContext,
+  APISERVER_PORTS, directiveNumber, haproxyMs, hapProxies, kaInstances, kaTracks, kaVirtualServers, listenAddress, nginxBlocks, nginxMs, portOf, upstreamServers,
+  type HapProxy, type KaInstance, type KaRealServer, type KaTrack, type KaVirtualServer, type LintContext,
 } from './lint-model.js';
+import { weakTracks } from './rules/keepalived-weight-gap.js';
 
 /** The imported config and what could not be carried over. */
 export interface Imported {
@@ -46,11 +48,8 @@ export function importedYaml(imported: Imported, sources: string[]): string {
   return `${head.join('\n')}\n${stringify(imported.config)}`;
 }
 
-/** What the notes say of a check that only connects. */
-const TCP_ONLY_NOTE = 'checks with TCP connects only; kubeha can check GET /readyz over HTTPS instead (healthCheck: { type: https, path: /readyz })';
-
-/** Ports that speak only TLS: the apiserver's, and 443. */
-const TLS_ONLY_PORTS = new Set([...APISERVER_PORTS, 443]);
+/** What the notes say of a check of a port that is no apiserver's that only connects. */
+const TCP_ONLY_NOTE = 'checks with TCP connects only, and so does kubeha (healthCheck.type: tcp); for an apiserver on another port, check GET /readyz over HTTPS (healthCheck: { type: https, path: /readyz })';
 
 /**
  * The type of an imported HTTP check of `port`. Plain HTTP to a port that speaks only TLS fails
@@ -60,7 +59,7 @@ const TLS_ONLY_PORTS = new Set([...APISERVER_PORTS, 443]);
 function httpCheckType(tls: boolean, port: number | undefined, subject: string, notes: string[]): 'http' | 'https' {
   if (tls) return 'https';
   if (!TLS_ONLY_PORTS.has(port ?? 0)) return 'http';
-  notes.push(`${subject} checks port ${port} with plain HTTP, but that port speaks only TLS (every check would fail); it was imported as an https check`);
+  notes.push(`${subject} checks port ${port} with plain HTTP, but that port speaks only TLS: the original check could never pass; it was imported as an https check`);
   return 'https';
 }
 
@@ -95,43 +94,126 @@ function importHaproxy(ctx: LintContext, notes: string[]): { frontends: unknown[
   return { frontends, backends: backends.filter((b) => frontends.some((f) => (f as { backend: string }).backend === b.name)) };
 }
 
+/**
+ * Why an apiserver is checked at /readyz whatever path the source checked (/healthz, /livez, /,
+ * /version): kubeha's front door exists to drain an apiserver before it goes away, and /readyz is
+ * the one endpoint that fails as soon as a kube-apiserver starts its graceful shutdown
+ * (--shutdown-delay-duration) or loses etcd, while /healthz (deprecated since Kubernetes 1.16) and
+ * /livez keep answering 200 until the listener closes, and / and most API paths answer an
+ * unauthenticated check with 403. Keeping /healthz would carry the old config's defect over
+ * (new connections sent to an apiserver that is about to close them); a note says what changed
+ * and how to get the old path back (healthCheck.path).
+ */
+const APISERVER_CHECK_PATH = '/readyz';
+
+/** The note for an apiserver check whose path the import changes to /readyz (see APISERVER_CHECK_PATH). */
+function apiserverPath(subject: string, path: string | undefined, notes: string[]): string {
+  if (path === undefined || path.startsWith(APISERVER_CHECK_PATH)) return path ?? APISERVER_CHECK_PATH;
+  notes.push(`${subject}: the apiserver is checked at ${APISERVER_CHECK_PATH}, not ${path}: ${APISERVER_CHECK_PATH} fails as soon as an apiserver starts shutting down or loses etcd, while /healthz and /livez answer 200 until it is gone (and / answers an anonymous check with 403); set healthCheck.path: ${path} to keep the old path`);
+  return APISERVER_CHECK_PATH;
+}
+
+/** The note for an apiserver check that only connected (TCP or TLS), imported as HTTPS /readyz. */
+function connectOnlyNote(subject: string, what: string, notes: string[]): void {
+  notes.push(`${subject} checked its apiservers with ${what}, which pass while an apiserver cannot reach etcd and during its whole shutdown delay; kubeha checks HTTPS GET ${APISERVER_CHECK_PATH} instead (healthCheck: { type: https, path: ${APISERVER_CHECK_PATH} })`);
+}
+
+/** HTTP status codes in use (IANA registry), to write `http-check expect status 200-399` as a short list. */
+const STATUS_CODES = [100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451,
+  500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511];
+
+/** The expectStatus of an httpchk's expect rule; undefined when kubeha's default (200) is what it meant or it matches no status. */
+function expectStatus(c: HapCheck, subject: string, notes: string[]): number[] | undefined {
+  const e = c.expect;
+  if (!e) return undefined;
+  const line = `http-check expect ${e.negate ? '! ' : ''}${e.match} ${e.pattern}`.trim();
+  if (!e.statuses) {
+    notes.push(`${subject}: "${line}" (line ${e.line}) matches more than the status, which kubeha does not check; it expects status 200 (healthCheck.expectStatus)`);
+    return undefined;
+  }
+  const codes = e.statuses.filter((x) => STATUS_CODES.includes(x));
+  return codes.length === 1 && codes[0] === 200 ? undefined : codes.length > 0 ? codes : undefined;
+}
+
+/** The healthCheck of a haproxy backend: what haproxy really ran (haproxy-check.ts), apiserver ports checked at HTTPS /readyz. */
+function haproxyHealthCheck(p: HapProxy, notes: string[]): Record<string, unknown> {
+  const c = hapCheck(p);
+  const subject = `haproxy ${p.kind} ${p.name}`;
+  const checked = c.servers.filter((x) => x.checked);
+  const s: HapServerCheck | undefined = checked[0] ?? c.servers[0];
+  if (checked.length === 0) notes.push(`${subject}: no server has "check", so haproxy never checked them (every server counted as up); kubeha checks every server`);
+  else if (checked.length < c.servers.length) notes.push(`${subject}: ${c.servers.filter((x) => !x.checked).map((x) => x.name).join(', ')} had no "check" (haproxy counted them as always up); kubeha checks every server`);
+  const shape = (x: HapServerCheck) => `${x.tls} ${x.port === portOf(x.address) ? '' : x.port} ${x.addr ?? ''}`;
+  if (s && checked.some((x) => shape(x) !== shape(s))) notes.push(`${subject}: its servers are checked differently; the check of ${s.name} applies to every server`);
+  const what = describeCheck(c, s);
+  if (c.written.length > 1) {
+    const ignored = c.ignoredHttpRules.length > 0 ? `, and its ${c.ignoredHttpRules.map((d) => `"${['http-check', ...d.args].join(' ')}"`).join(', ')} was ignored` : '';
+    notes.push(`${subject}: ${c.written.map((o) => `"option ${o.args.join(' ')}" (line ${o.line})`).join(' then ')}: haproxy runs only the last check option, so it checked with ${what}${ignored}`);
+  } else if (c.ignoredHttpRules.length > 0) {
+    notes.push(`${subject}: haproxy ignores http-check rules without option httpchk (lines ${c.ignoredHttpRules.map((d) => d.line).join(', ')}), and so does the import`);
+  }
+  const port = s?.port;
+  const hc: Record<string, unknown> = {};
+  const req = c.request;
+  if (APISERVER_PORTS.has(port ?? 0)) {
+    // Never plain http, never a mere connect, to an apiserver port: HTTPS GET /readyz.
+    hc.type = 'https';
+    hc.path = APISERVER_CHECK_PATH;
+    if (c.method === 'httpchk' && !s!.tls) {
+      notes.push(`${subject} checked port ${port} with ${what}, but that port speaks only TLS: every check failed (the apiserver answers "client sent an HTTP request to an HTTPS server") and haproxy marked every server down; it was imported as HTTPS GET ${APISERVER_CHECK_PATH}`);
+    } else if (onlyConnects(c)) connectOnlyNote(subject, what, notes);
+    else if (c.method !== 'httpchk') notes.push(`${subject} checked its apiservers with ${what}, which kubeha has no equivalent of; kubeha checks HTTPS GET ${APISERVER_CHECK_PATH} instead`);
+    // only the httpchk that ran (the method that won) counts; a replaced one was noted above
+    if (req) hc.path = apiserverPath(subject, req.uri, notes);
+  } else if (c.method === 'httpchk') {
+    hc.type = s?.tls ? 'https' : httpCheckType(false, port, subject, notes);
+    hc.path = req!.uri;
+    if (!c.expect) notes.push(`${subject}: haproxy counted any 2xx or 3xx answer as passing; kubeha expects 200 (healthCheck.expectStatus)`);
+  } else if (c.method === 'ssl-hello-chk' || onlyConnects(c)) {
+    hc.type = s?.tls || c.method === 'ssl-hello-chk' ? 'tls' : 'tcp';
+  } else {
+    hc.type = s?.tls ? 'tls' : 'tcp';
+    notes.push(`${subject} checked with ${what}, which kubeha has no equivalent of; it was imported as a ${hc.type === 'tls' ? 'TLS handshake' : 'TCP connect'} check`);
+  }
+  if (req && (hc.type === 'http' || hc.type === 'https')) {
+    const statuses = expectStatus(c, subject, notes);
+    if (statuses) hc.expectStatus = statuses;
+    if (req.host) hc.host = req.host;
+    if (req.method !== 'GET') notes.push(`${subject}: haproxy sent ${req.method} ${req.uri}; kubeha checks with GET`);
+    if (c.requests > 1) notes.push(`${subject}: its http-check ruleset sends ${c.requests} requests; kubeha checks the first, ${req.uri}`);
+  }
+  if (!s) return hc;
+  if (port !== undefined && port !== portOf(s.address)) hc.port = port;
+  if (s.addr) notes.push(`${subject}: checks went to addr ${s.addr}; kubeha checks each server's own address`);
+  if ((hc.type === 'https' || hc.type === 'tls') && s.tls) {
+    if (s.caFile && s.verify !== 'none') hc.caFile = s.caFile;
+    if (s.sni) hc.serverName = s.sni;
+  }
+  if (s.settings.has('inter')) hc.interval = ms(s.interMs);
+  if (s.fastinterMs) hc.fastInterval = ms(s.fastinterMs);
+  if (s.downinterMs) hc.downInterval = ms(s.downinterMs);
+  hc.timeout = ms(s.timeoutMs);
+  if (s.settings.has('rise')) hc.rise = s.rise;
+  if (s.settings.has('fall')) hc.fall = s.fall;
+  return hc;
+}
+
 function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
-  const ds = p.defaultServer?.args ?? [];
-  const opt = (args: string[], key: string) => {
-    const i = args.indexOf(key);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const httpchk = p.options.find((o) => o.args[0] === 'httpchk');
-  const first = p.servers[0]?.args ?? [];
-  const all = [...ds, ...first];
-  const ssl = all.includes('check-ssl') || all.includes('ssl');
-  const path = httpchk ? (httpchk.args.find((a) => a.startsWith('/')) ?? '/') : undefined;
-  const inter = haproxyMs(opt(all, 'inter'));
-  const fastinter = haproxyMs(opt(all, 'fastinter'));
-  const downinter = haproxyMs(opt(all, 'downinter'));
-  const slow = haproxyMs(opt(all, 'slowstart'));
-  const check = p.timeouts.get('check')?.ms;
-  const checkPort = Number(opt(all, 'port')) || portOf(first[1]);
-  const healthCheck: Record<string, unknown> = { type: httpchk ? httpCheckType(ssl, checkPort, `haproxy backend ${p.name}`, notes) : 'tcp' };
-  if (path) healthCheck.path = path;
-  if (inter) healthCheck.interval = ms(inter);
-  if (fastinter) healthCheck.fastInterval = ms(fastinter);
-  if (downinter) healthCheck.downInterval = ms(downinter);
-  if (check) healthCheck.timeout = ms(check);
-  const rise = opt(all, 'rise');
-  const fall = opt(all, 'fall');
-  if (rise) healthCheck.rise = Number(rise);
-  if (fall) healthCheck.fall = Number(fall);
-  if (!httpchk) notes.push(`haproxy backend ${p.name} ${TCP_ONLY_NOTE}`);
+  // server settings with the default-server lines of the defaults section and the backend applied
+  const servers = hapCheck(p).servers;
+  const setting = (s: HapServerCheck | undefined, key: string) => (typeof s?.settings.get(key) === 'string' ? (s.settings.get(key) as string) : undefined);
+  const slow = haproxyMs(setting(servers[0], 'slowstart'));
+  const healthCheck = haproxyHealthCheck(p, notes);
   const balance = p.balance === 'roundrobin' || p.balance === 'static-rr' ? 'roundrobin' : p.balance === 'leastconn' || p.balance === 'source' ? p.balance : undefined;
   if (p.balance && !balance) notes.push(`haproxy backend ${p.name}: balance ${p.balance} has no kubeha equivalent; roundrobin is used`);
   const backend: Record<string, unknown> = {
     name: safeName(p.name, 'backend'),
     ...(balance ? { balance } : {}),
     healthCheck,
-    servers: p.servers.map((s) => {
-      const weight = opt(s.args, 'weight');
-      return { name: safeName(s.args[0] ?? 'server', 'server'), address: s.args[1] ?? '', ...(weight ? { weight: Number(weight) } : {}) };
+    servers: servers.map((s) => {
+      const weight = setting(s, 'weight');
+      return { name: safeName(s.name || 'server', 'server'), address: s.address, ...(weight ? { weight: Number(weight) } : {}) };
     }),
   };
   if (slow) backend.slowStart = ms(slow);
@@ -139,7 +221,7 @@ function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
   if (connect) backend.connectTimeout = ms(connect);
   const idle = p.timeouts.get('server')?.ms;
   if (idle && idle >= 1000) backend.idleTimeout = ms(idle);
-  const maxconn = opt(all, 'maxconn');
+  const maxconn = setting(servers[0], 'maxconn');
   if (maxconn) backend.maxConnPerServer = Number(maxconn);
   return backend;
 }
@@ -154,10 +236,16 @@ function importNginx(ctx: LintContext, notes: string[]): { frontends: unknown[];
     for (const up of stream.upstreams.values()) {
       const servers = upstreamServers(up);
       const maxFails = servers.map((s) => s.args.find((a) => a.startsWith('max_fails='))).find(Boolean);
+      const name = safeName(up.args[0] ?? 'upstream', 'backend');
+      // open-source nginx has no active checks: an apiserver upstream gets HTTPS /readyz, any other a TCP connect
+      const apiserver = servers.some((s) => APISERVER_PORTS.has(portOf(s.args[0]) ?? 0));
+      notes.push(apiserver
+        ? `nginx upstream ${up.args[0] ?? ''} had no active health checks (open-source nginx has none, only max_fails); kubeha checks GET ${APISERVER_CHECK_PATH} over HTTPS, which is what an apiserver needs`
+        : `nginx upstream ${up.args[0] ?? ''} had no active health checks (open-source nginx has none, only max_fails); kubeha checks it with TCP connects (healthCheck.type: tcp)`);
       backends.push({
-        name: safeName(up.args[0] ?? 'upstream', 'backend'),
+        name,
         ...(up.children.some((d) => d.name === 'least_conn') ? { balance: 'leastconn' } : up.children.some((d) => d.name === 'hash') ? { balance: 'source' } : {}),
-        healthCheck: { type: 'https', path: '/readyz' },
+        healthCheck: apiserver ? { type: 'https', path: APISERVER_CHECK_PATH } : { type: 'tcp' },
         ...(maxFails ? { passiveFailures: Number(maxFails.split('=')[1]) } : {}),
         servers: servers.map((s, i) => {
           const weight = s.args.find((a) => a.startsWith('weight='));
@@ -165,7 +253,6 @@ function importNginx(ctx: LintContext, notes: string[]): { frontends: unknown[];
         }),
       });
     }
-    notes.push('nginx (open source) has no active health checks; the imported backends check GET /readyz over HTTPS, which is what an apiserver needs');
     for (const srv of stream.directives.filter((d) => d.name === 'server' && d.block)) {
       const target = child(srv, 'proxy_pass')?.args[0] ?? '';
       const listen = child(srv, 'listen')?.args[0] ?? '';
@@ -213,21 +300,32 @@ function statusCodes(d: Directive | undefined): number[] | undefined {
 function lvsHealthCheck(vs: KaVirtualServer, notes: string[]): Record<string, unknown> {
   const rs = vs.realServers.find((r) => r.checkers.length > 0);
   const checker = rs?.checkers.find((c) => c.name === 'SSL_GET' || c.name === 'HTTP_GET' || c.name === 'TCP_CHECK');
+  const apiserver = (port: number | undefined) => APISERVER_PORTS.has(port ?? 0);
   if (!rs || !checker) {
-    notes.push(`${vs.label}: ${rs ? `${rs.checkers.map((c) => c.name).join(', ')} has no kubeha equivalent` : 'its real servers have no checks'}; the backend ${TCP_ONLY_NOTE}`);
+    const why = rs ? `${rs.checkers.map((c) => c.name).join(', ')} has no kubeha equivalent` : 'its real servers have no checks';
+    if (apiserver(vs.port)) {
+      notes.push(`${vs.label}: ${why}; kubeha checks its apiservers with HTTPS GET ${APISERVER_CHECK_PATH}`);
+      return { type: 'https', path: APISERVER_CHECK_PATH };
+    }
+    notes.push(`${vs.label}: ${why}; the backend ${TCP_ONLY_NOTE}`);
     return { type: 'tcp' };
   }
   const shape = (r: typeof rs) => r.checkers.map((c) => c.name).join(' ');
   if (vs.realServers.some((r) => shape(r) !== shape(rs))) notes.push(`${vs.label}: its real servers are checked differently; the check of ${rs.ip} (${shape(rs)}) applies to every server`);
   const port = directiveNumber(child(checker, 'connect_port')) ?? rs.port;
   const hc: Record<string, unknown> = {};
-  if (checker.name === 'TCP_CHECK') {
+  if (checker.name === 'TCP_CHECK' && apiserver(port)) {
+    hc.type = 'https';
+    hc.path = APISERVER_CHECK_PATH;
+    connectOnlyNote(vs.label, 'TCP_CHECK (TCP connects)', notes);
+  } else if (checker.name === 'TCP_CHECK') {
     hc.type = 'tcp';
     notes.push(`${vs.label} ${TCP_ONLY_NOTE}`);
   } else {
     hc.type = httpCheckType(checker.name === 'SSL_GET', port, `${vs.label} ${checker.name}`, notes);
     const urls = checker.children.filter((c) => c.name === 'url');
-    const path = urls[0] ? child(urls[0], 'path')?.args[0] : undefined;
+    const written = urls[0] ? child(urls[0], 'path')?.args[0] : undefined;
+    const path = apiserver(port) ? apiserverPath(`${vs.label} ${checker.name}`, written, notes) : written;
     if (path) hc.path = path;
     const expect = urls[0] ? statusCodes(child(urls[0], 'status_code')) : undefined;
     if (expect) hc.expectStatus = expect;
@@ -291,43 +389,124 @@ function importVirtualServers(ctx: LintContext, notes: string[], taken: Imported
   return { frontends, backends };
 }
 
+/** A track script that checks the local load balancer (or the apiserver through it): kubeha's track.backends replaces it. */
+const CHECKS_LB = /haproxy|nginx|\/dev\/tcp|check_lb|check_apiserver/;
+
+/** How keepalived.conf(5) applies a weight, in words: `weight -2` → "lowers the priority by 2 while it fails". */
+function weightEffect(weight: number): string {
+  return weight === 0 ? 'puts the instance in FAULT while it fails' : weight < 0 ? `lowers the priority by ${-weight} while it fails` : `raises the priority by ${weight} while it passes`;
+}
+
+/** The script kubeha runs for a weighted track_interface: up with carrier, as keepalived's IFF_UP|IFF_RUNNING. */
+const carrierScript = (iface: string) => `grep -qx 1 /sys/class/net/${iface}/carrier`;
+
+/**
+ * A vrrp_instance's track_script / track_interface / track_file entries → kubeha's track (and the
+ * priority, which a positive weight on the load balancer check moves). keepalived.conf(5): weight 0
+ * = FAULT while failing, < 0 added while failing, > 0 added while passing, `reverse` turns the
+ * direction round; kubeha's track.scripts[].weight has the same three meanings, track.interfaces
+ * only FAULT, track.backendWeight only 0 or negative. Whatever changes meaning gets a note.
+ */
+function importTracks(ctx: LintContext, i: KaInstance, notes: string[], backends: string[]): { track: Record<string, unknown>; priority: number } {
+  let priority = directiveNumber(i.priority) ?? 100;
+  const track: Record<string, unknown> = {};
+  const scripts: Record<string, unknown>[] = [];
+  const interfaces: string[] = [];
+  const lb: KaTrack[] = [];
+  const scriptOf = (t: KaTrack, name: string, command: string, timing: { interval?: number; timeout?: number; rise?: number; fall?: number }) => {
+    // keepalived.conf(5) vrrp_script: interval 1 s by default, timeout = interval, rise/fall 1
+    const intervalMs = Math.round((timing.interval ?? 1) * 1000);
+    const rise = timing.rise ?? 1;
+    const fall = timing.fall ?? 1;
+    // reverse (keepalived.conf(5) vrrp_bfd's table: +w reverse lowers the priority by w while up,
+    // -w reverse raises it by |w| while down, 0 reverse faults while up): the same as `! cmd` (sh)
+    // with the weight negated, kubeha's weight applying while the inverted script passes (> 0) or
+    // fails (<= 0); rise and fall swap with the roles of passing and failing.
+    const weight = t.reverse ? -t.weight || 0 : t.weight;
+    scripts.push({
+      name: safeName(name, 'script'), command: t.reverse ? `! ${command}` : command,
+      interval: ms(intervalMs), timeout: ms(timing.timeout !== undefined ? Math.round(timing.timeout * 1000) : intervalMs),
+      ...(t.reverse ? { rise: fall, fall: rise } : { rise, fall }),
+      weight,
+    });
+    if (t.reverse) notes.push(`${i.name}: ${t.kind === 'script' ? 'track_script' : `track_${t.kind}`} ${t.name} has "weight ${t.weight} reverse"; kubeha has no reverse, so the imported script runs "! ${command}" (rise and fall swapped) with weight ${weight}: the same ${t.weight === 0 ? 'FAULT while the original passes' : `${t.weight > 0 ? `priority -${t.weight} while the original passes` : `priority +${-t.weight} while the original fails`}`}`);
+  };
+  for (const t of kaTracks(ctx, i)) {
+    if (t.kind === 'script') {
+      const s = t.script;
+      if (!s) {
+        notes.push(`${i.name}: track_script ${t.name} names no vrrp_script (keepalived ignores it) and was left out`);
+        continue;
+      }
+      if (!t.reverse && CHECKS_LB.test(s.command) && backends.length > 0) {
+        lb.push(t);
+        continue;
+      }
+      const num = (name: string) => directiveNumber(child(s.directive, name));
+      if (child(s.directive, 'init_fail')) notes.push(`${i.name}: vrrp_script ${s.name} has init_fail; a kubeha script counts as passing until it has failed fall times`);
+      scriptOf(t, s.name, s.command, { interval: num('interval'), timeout: num('timeout'), rise: num('rise'), fall: num('fall') });
+    } else if (t.kind === 'interface') {
+      if (t.weight === 0 && !t.reverse) interfaces.push(t.name);
+      else {
+        scriptOf(t, `if-${t.name}`, carrierScript(t.name), {});
+        notes.push(`${i.name}: track_interface ${t.name} weight ${t.weight}${t.reverse ? ' reverse' : ''}: kubeha's track.interfaces can only FAULT, so it became the script "${carrierScript(t.name)}" (every 1s) with weight ${t.weight}`);
+      }
+    } else {
+      const path = t.fileBlock ? child(t.fileBlock, 'file')?.args[0] : undefined;
+      if (t.weight === 0 && path) {
+        // keepalived.conf(5) track_file: with weight 0 "a non-zero value in the file will be treated as a failure status"
+        scriptOf(t, `file-${t.name}`, `[ "$(cat ${path})" -eq 0 ]`, {});
+        notes.push(`${i.name}: track_file ${t.name} (weight 0) became a script that fails while ${path} holds a non-zero number, read every 1s (keepalived reads it when it changes)`);
+      } else notes.push(`${i.name}: track_file ${t.name} ${path ? `adds the number in ${path} times ${t.weight} to the priority, which has no kubeha equivalent` : 'names no track_file block'}; it was left out`);
+    }
+  }
+  if (lb.length > 0) {
+    track.backends = backends;
+    const names = lb.map((t) => `${t.name} (${t.script!.command}, weight ${t.weight})`).join(', ');
+    const faults = lb.some((t) => t.weight === 0);
+    const down = lb.reduce((n, t) => n + Math.min(0, t.weight), 0);
+    const up = lb.reduce((n, t) => n + Math.max(0, t.weight), 0);
+    let effect = 'while no backend can serve, the instance goes to FAULT, as keepalived\'s weight 0 did';
+    if (!faults) {
+      // a positive weight is added while the check passes: the same order of priorities as a
+      // priority that much higher and a backendWeight that lowers it back while the backends fail
+      const raised = Math.min(254, priority + up);
+      const backendWeight = Math.max(-254, down - (raised - priority));
+      effect = up > 0
+        ? `keepalived added ${up} to priority ${priority} while it passed; kubeha has priority ${raised} and track.backendWeight ${backendWeight}, the same priorities (${raised} while the backends serve, ${raised + backendWeight} while none can)`
+        : `while no backend can serve, the priority drops by ${-backendWeight} (track.backendWeight ${backendWeight}), as keepalived's weight ${down} did, instead of FAULT`;
+      priority = raised;
+      track.backendWeight = backendWeight;
+    }
+    notes.push(`${i.name}: track_script ${names} checked the local load balancer; kubeha tracks its own backends instead (track.backends), no script needed: ${effect}`);
+  }
+  if (scripts.length > 0) track.scripts = scripts;
+  if (interfaces.length > 0) track.interfaces = interfaces;
+  // A weight too small to move the VIP: what keepalived-weight-gap says, or how to check it.
+  const weak = weakTracks(ctx, i);
+  if (weak) notes.push(`${i.name}: priority ${weak.mine} is ${weak.gap} above its lowest peer, but ${weak.weak.map((t) => `a failing ${t.name} (weight ${t.weight}) lowers it by only ${t.drop}`).join(', ')}: the VIP never moves away (kubeha lint: keepalived-weight-gap)`);
+  else if (!kaInstances(ctx).some((o) => o.file !== i.file && directiveNumber(o.vrid) === directiveNumber(i.vrid))) {
+    const weighted = kaTracks(ctx, i).filter((t) => !t.reverse && t.weight !== 0 && t.kind !== 'file');
+    const mine = directiveNumber(i.priority) ?? 100;
+    const worst = Math.min(...weighted.map((t) => Math.abs(t.weight)));
+    if (weighted.length > 0) notes.push(`${i.name}: ${weighted.map((t) => `${t.name} weight ${t.weight} ${weightEffect(t.weight)}`).join('; ')}; the VIP moves away only to a healthy peer whose priority is above ${mine} - ${worst} = ${mine - worst}; check the gap with kubeha lint on every node's keepalived.conf together (keepalived-weight-gap)`);
+  }
+  return { track, priority };
+}
+
 function importKeepalived(ctx: LintContext, notes: string[], backends: string[]): unknown[] {
-  const scripts = kaScripts(ctx);
   const globals = ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) => findAll(f.tree.directives, 'global_defs'));
   const version = Number(globals.map((g) => child(g, 'vrrp_version')?.args[0]).find(Boolean) ?? 2) === 3 ? 3 : 2;
   return kaInstances(ctx).map((i) => {
     const inst = i.directive;
     const advert = Number(child(inst, 'advert_int')?.args[0] ?? 1);
-    const track: Record<string, unknown> = {};
-    const trackScripts: unknown[] = [];
-    for (const t of i.trackScripts) {
-      const s = scripts.find((x) => x.file === i.file && x.name === t.name);
-      if (!s) continue;
-      const { command, directive: def } = s;
-      if (/haproxy|nginx|\/dev\/tcp|check_lb|check_apiserver/.test(command) && backends.length > 0) {
-        track.backends = backends;
-        notes.push(`track_script ${s.name} (${command}) checked the local load balancer; kubeha tracks its own backends instead (track.backends): no script needed`);
-        continue;
-      }
-      const num = (name: string) => directiveNumber(child(def, name));
-      trackScripts.push({
-        name: safeName(s.name, 'script'), command,
-        ...(num('interval') ? { interval: ms(num('interval')! * 1000) } : {}),
-        ...(num('timeout') ? { timeout: ms(num('timeout')! * 1000) } : {}),
-        ...(num('rise') ? { rise: num('rise') } : {}),
-        ...(num('fall') ? { fall: num('fall') } : {}),
-        weight: s.weight,
-      });
-    }
-    if (trackScripts.length > 0) track.scripts = trackScripts;
-    const trackIf = child(inst, 'track_interface')?.children.map((c) => c.name) ?? [];
-    if (trackIf.length > 0) track.interfaces = trackIf;
+    const { track, priority } = importTracks(ctx, i, notes, backends);
     const notify: Record<string, string> = {};
     for (const k of ['master', 'backup', 'fault'] as const) {
       const n = child(inst, `notify_${k}`)?.args.join(' ');
       if (n) notify[k] = n;
     }
-    for (const k of ['notify', 'notify_stop', 'garp_master_refresh_repeat', 'smtp_alert', 'dont_track_primary']) {
+    for (const k of ['notify', 'notify_stop', 'garp_master_refresh_repeat', 'smtp_alert', 'dont_track_primary', 'track_process', 'track_bfd', 'track_src_ip']) {
       if (child(inst, k)) notes.push(`${i.name}: ${k} has no kubeha equivalent and was left out`);
     }
     const refresh = directiveNumber(child(inst, 'garp_master_refresh'));
@@ -339,7 +518,7 @@ function importKeepalived(ctx: LintContext, notes: string[], backends: string[])
       name: safeName(i.name, 'VI_1'),
       interface: i.iface?.args[0] ?? 'eth0',
       virtualRouterId: directiveNumber(i.vrid) ?? 51,
-      priority: directiveNumber(i.priority) ?? 100,
+      priority,
       version,
       advertInterval: version === 2 ? `${Math.max(1, Math.round(advert))}s` : ms(Math.round(advert * 1000)),
       preempt: !i.nopreempt,

@@ -3,10 +3,11 @@
 import { parse as parseYaml } from 'yaml';
 import { inSubnet, parseIpv4Cidr } from '../config/address.js';
 import { parseDuration } from '../config/duration.js';
+import { analyzeConfigText, type ConfigAnalysis } from '../config/load.js';
 import { child, findAll, parseBraced, parseHaproxy, type ConfTree, type Directive } from './conf-tree.js';
 
 /** The config languages the linter reads. */
-export type ConfKind = 'keepalived' | 'haproxy' | 'nginx' | 'kubeconfig';
+export type ConfKind = 'keepalived' | 'haproxy' | 'nginx' | 'kubeconfig' | 'kubeha';
 
 /** The two contexts nginx proxies in: `http { }` (L7, terminates TLS) and `stream { }` (L4). */
 export type NginxContext = 'http' | 'stream';
@@ -22,6 +23,8 @@ export interface LintFile {
    * in (`--nginx-context`); undefined: http, as the official image includes conf.d/*.conf.
    */
   nginxContext?: NginxContext;
+  /** For kubeha.yaml: the file as kubeha's own loader reads it (its problems, and the config for the rules). */
+  kubeha?: ConfigAnalysis;
 }
 
 /** A finding: `file:line: severity code: what is wrong; why it breaks HA; the fix`. */
@@ -44,6 +47,33 @@ export interface HostFacts {
   interfaceCidrs(name: string): string[] | undefined;
   /** Addresses of this host (an apiserver "on this host" listens on one of them). */
   localAddresses(): string[];
+  /**
+   * True for a host that knows nothing of the machine (NEUTRAL_HOST: `kubeha check` without
+   * `--host`, `kubeha lint --no-host`): rules that would report something absent skip.
+   */
+  neutral?: boolean;
+}
+
+/** Host facts that know nothing: every file present and executable, no interface, no address. */
+export const NEUTRAL_HOST: HostFacts = {
+  exists: () => true,
+  executable: () => true,
+  readFile: () => undefined,
+  interfaceCidrs: () => undefined,
+  localAddresses: () => [],
+  neutral: true,
+};
+
+/** The IPv4 subnets of interface `iface` on this host; undefined when the host does not know it. */
+export function ipv4Subnets(host: HostFacts, iface: string): string[] | undefined {
+  return host.interfaceCidrs(iface)?.filter((c) => c.includes('.'));
+}
+
+/** What is wrong with a program a script runs (its first word, when it is a path), or undefined. */
+export function programProblem(program: string, host: HostFacts): 'does not exist' | 'is not executable' | undefined {
+  if (!program.startsWith('/')) return undefined;
+  if (!host.exists(program)) return 'does not exist';
+  return host.executable(program) ? undefined : 'is not executable';
 }
 
 /** Everything a rule gets. */
@@ -61,6 +91,7 @@ export interface Rule {
 /** Guesses the language of a file from its name, then its content. */
 export function detectKind(path: string, text: string): ConfKind | undefined {
   const base = path.split('/').pop() ?? path;
+  if (/^kubeha.*\.ya?ml$/i.test(base)) return 'kubeha';
   if (/keepalived/i.test(base)) return 'keepalived';
   if (/haproxy/i.test(base)) return 'haproxy';
   if (/nginx/i.test(base)) return 'nginx';
@@ -70,11 +101,14 @@ export function detectKind(path: string, text: string): ConfKind | undefined {
   // a conf.d snippet has no http/stream block: its top level is upstream, server or location
   if (/^\s*(stream|http|events|server|upstream\s+\S+|location\s[^{]*)\s*\{/m.test(text)) return 'nginx';
   if (/^kind:\s*Config\s*$/m.test(text)) return 'kubeconfig';
+  // kubeha.yaml under another name: YAML with kubeha's own top-level sections
+  if (/^(frontends|backends|vrrp|admin|vipElection):/m.test(text)) return 'kubeha';
   return undefined;
 }
 
 /** Parses a file of a known kind; `nginxContext` says where an nginx snippet is included. */
 export function lintFile(path: string, kind: ConfKind, text: string, options: { nginxContext?: NginxContext } = {}): LintFile {
+  if (kind === 'kubeha') return { path, kind, text, tree: { directives: [], problems: [] }, kubeha: analyzeConfigText(text, path) };
   const tree = kind === 'haproxy' ? parseHaproxy(text) : kind === 'kubeconfig' ? { directives: [], problems: [] } : parseBraced(text, kind);
   return { path, kind, text, tree, ...(kind === 'nginx' && options.nginxContext ? { nginxContext: options.nginxContext } : {}) };
 }
@@ -113,7 +147,9 @@ export interface KaScript {
   /** The `script` line as keepalived runs it, and its program (first word). */
   command: string;
   program: string;
+  /** keepalived.conf(5) `weight <-253..253> [reverse]`: 0 when not written. */
   weight: number;
+  reverse: boolean;
 }
 
 /** What a script does: its command line and, for a program given by path, that file's text. */
@@ -151,8 +187,73 @@ export function kaScripts(ctx: LintContext): KaScript[] {
     findAll(f.tree.directives, 'vrrp_script').map((d) => {
       const script = child(d, 'script');
       const command = script?.args.join(' ') ?? '';
-      return { file: f.path, directive: d, name: d.args[0] ?? '', line: d.line, script, command, program: command.split(/\s+/)[0] ?? '', weight: num(child(d, 'weight')) ?? 0 };
+      const w = kaWeight(child(d, 'weight')?.args ?? []);
+      return { file: f.path, directive: d, name: d.args[0] ?? '', line: d.line, script, command, program: command.split(/\s+/)[0] ?? '', weight: w.weight ?? 0, reverse: w.reverse ?? false };
     }));
+}
+
+/** `<-253..253> [reverse|noreverse]`, the words after `weight`; undefined where not written. */
+function kaWeight(args: string[]): { weight: number | undefined; reverse: boolean | undefined } {
+  const n = args[0] !== undefined && /^[-+]?\d+$/.test(args[0]) ? Number(args[0]) : undefined;
+  return { weight: n, reverse: args.includes('reverse') ? true : args.includes('noreverse') ? false : undefined };
+}
+
+/** One thing a vrrp_instance tracks, with the weight keepalived applies to it. */
+export interface KaTrack {
+  kind: 'script' | 'interface' | 'file';
+  name: string;
+  /** The entry's line in the instance's track_script / track_interface / track_file block. */
+  line: number;
+  /**
+   * keepalived.conf(5): the weight written on the entry, else (scripts and files) the one of the
+   * vrrp_script / track_file block, else 0. 0: FAULT while it fails; > 0: added to the priority
+   * while it passes; < 0: added while it fails.
+   */
+  weight: number;
+  /** `reverse`: "the direction of the adjustment of the priority is reversed" (`weight 0 reverse`: FAULT while it passes). */
+  reverse: boolean;
+  /** The vrrp_script a script entry names (undefined when none is defined). */
+  script: KaScript | undefined;
+  /** The track_file block a file entry names. */
+  fileBlock: Directive | undefined;
+}
+
+/** What `i` tracks: its track_script, track_interface and track_file entries, weights resolved. */
+export function kaTracks(ctx: LintContext, i: KaInstance): KaTrack[] {
+  const scripts = kaScripts(ctx).filter((s) => s.file === i.file);
+  const top = ctx.files.find((f) => f.path === i.file)?.tree.directives ?? [];
+  const files = top.filter((d) => (d.name === 'track_file' || d.name === 'vrrp_track_file') && d.block);
+  const entries = (block: string) => child(i.directive, block)?.children ?? [];
+  return [
+    ...entries('track_script').map((e) => {
+      const script = scripts.find((s) => s.name === e.name);
+      const own = kaWeight(e.args.slice(e.args[0] === 'weight' ? 1 : 0));
+      return { kind: 'script' as const, name: e.name, line: e.line, weight: own.weight ?? script?.weight ?? 0, reverse: own.reverse ?? script?.reverse ?? false, script, fileBlock: undefined };
+    }),
+    ...entries('track_interface').map((e) => {
+      const own = kaWeight(e.args.slice(e.args[0] === 'weight' ? 1 : 0));
+      return { kind: 'interface' as const, name: e.name, line: e.line, weight: own.weight ?? 0, reverse: own.reverse ?? false, script: undefined, fileBlock: undefined };
+    }),
+    ...entries('track_file').map((e) => {
+      const fileBlock = files.find((f) => f.args[0] === e.name);
+      const def = kaWeight(fileBlock ? child(fileBlock, 'weight')?.args ?? [] : []);
+      const own = kaWeight(e.args.slice(e.args[0] === 'weight' ? 1 : 0));
+      // keepalived.conf(5) track_file: "file to track (weight defaults to 1)"
+      return { kind: 'file' as const, name: e.name, line: e.line, weight: own.weight ?? def.weight ?? 1, reverse: own.reverse ?? def.reverse ?? false, script: undefined, fileBlock };
+    }),
+  ];
+}
+
+/**
+ * How far a failing track puts this node below a peer whose same track passes: |weight| (a
+ * positive weight is no longer added, a negative one is); `fault` for weight 0 (keepalived.conf(5):
+ * "0 is the default behaviour which means that a failure implies a FAULT state"); undefined for a
+ * reversed track, which moves the priority the other way.
+ */
+export function kaTrackDrop(t: KaTrack): number | 'fault' | undefined {
+  // a track_file with a weight adds the file's value times the weight: no fixed amount
+  if (t.reverse || (t.kind === 'file' && t.weight !== 0)) return undefined;
+  return t.weight === 0 ? 'fault' : Math.abs(t.weight);
 }
 
 /** keepalived.conf(5) "healthcheckers": the checker blocks a real_server may hold. */
@@ -237,6 +338,9 @@ export interface HapProxy {
   kind: 'frontend' | 'backend' | 'listen';
   name: string;
   line: number;
+  /** The section itself, and the defaults section it inherits from (the last one before it). */
+  directive: Directive;
+  defaults: Directive | undefined;
   mode: { value: string; line: number };
   timeouts: Map<string, { ms: number; line: number }>;
   binds: Directive[];
@@ -282,7 +386,7 @@ export function hapProxies(ctx: LintContext): HapProxy[] {
         if (t.args[0] && ms !== undefined) timeouts.set(t.args[0], { ms, line: t.line });
       }
       out.push({
-        file: f.path, kind: s.name, name: s.args[0] ?? '', line: s.line,
+        file: f.path, kind: s.name, name: s.args[0] ?? '', line: s.line, directive: s, defaults,
         // haproxy's own default mode is tcp
         mode: { value: modeD?.args[0] ?? 'tcp', line: modeD?.line ?? s.line },
         timeouts, binds: pick('bind'), servers: pick('server'), options: pick('option'),

@@ -64,7 +64,43 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
   {
     name: 'bad duration',
     yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    healthCheck:\n      interval: 2\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
-    expect: [[6, 17, 'KUBEHA_ERR_CONFIG_TYPE', 'must be a string']],
+    expect: [[6, 17, 'KUBEHA_ERR_CONFIG_TYPE', '"backends[0].healthCheck.interval": a duration needs a unit: write 2s (or 2000ms)']],
+  },
+  {
+    name: 'a bare number where a duration goes: the message says what to write (docs/configuration.md)',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n    connectTimeout: 3\n    queueTimeout: 0.5\n    slowStart: true\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [
+      [5, 21, 'KUBEHA_ERR_CONFIG_TYPE', 'a duration needs a unit: write 3s (or 3000ms)'],
+      [6, 19, 'KUBEHA_ERR_CONFIG_TYPE', 'a duration needs a unit: write 0.5s (or 500ms)'],
+      [7, 16, 'KUBEHA_ERR_CONFIG_TYPE', 'a duration is a string with a unit (e.g. 2s), not boolean true'],
+    ],
+  },
+  {
+    name: 'schema and reference problems in one pass: a refused item is left out, the rest is still cross-checked at its own lines',
+    yaml: `frontends:\n  - { name: a, bind: nope, backend: b }\n  - { name: c, bind: 127.0.0.1:2, backend: bb }\n  - { name: c, bind: 127.0.0.1:3, backend: b }\nbackends:\n  - name: b\n    balance: fastest\n    servers: [{ name: s, address: 127.0.0.1:2 }]\n`,
+    expect: [
+      [2, 22, 'KUBEHA_ERR_CONFIG_ADDRESS', 'is not host:port'],
+      [3, 44, 'KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND', 'did you mean "b"?'],
+      [4, 13, 'KUBEHA_ERR_CONFIG_DUPLICATE_NAME', 'already used at line 3'],
+      [7, 14, 'KUBEHA_ERR_CONFIG_TYPE', 'not one of roundrobin | leastconn | source'],
+    ],
+  },
+  {
+    name: 'one pass: a left-out item still counts for names and references (no false "not defined" or "not used")',
+    yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\n  - { name: z, bind: 127.0.0.1:9, backend: spare }\nbackends:\n  - name: b\n    servers: []\n  - name: spare\n    servers: [{ name: s, address: 127.0.0.1:3 }, { name: s, address: 127.0.0.1:4, weight: -1 }]\n`,
+    expect: [
+      [6, 14, 'KUBEHA_ERR_CONFIG_TYPE', 'a backend needs at least one server'],
+      [8, 58, 'KUBEHA_ERR_CONFIG_DUPLICATE_NAME', 'already used at line 8'],
+      [8, 91, 'KUBEHA_ERR_CONFIG_TYPE', 'weight'],
+    ],
+  },
+  {
+    name: 'one pass: a check that depends on a refused value says nothing (version, admin.tokenFile)',
+    yaml: `vrrp:\n  instances:\n    - { name: a, interface: eth0, virtualRouterId: 51, version: 4, authPass: secret, vips: [10.0.0.5/24] }\nadmin:\n  bind: 0.0.0.0:9000\n  tokenFile: 5\n`,
+    expect: [
+      [3, 65, 'KUBEHA_ERR_CONFIG_TYPE', 'not allowed here'],
+      [6, 14, 'KUBEHA_ERR_CONFIG_TYPE', 'must be a string'],
+    ],
   },
   {
     name: 'duration without a unit written as a string',

@@ -102,16 +102,18 @@ test('import: a guide-style keepalived + haproxy pair becomes a kubeha.yaml that
   assert.deepEqual(config.frontends.map((f) => [f.name, f.bind, f.backend]), [['kubernetes-apiserver', '0.0.0.0:16443', 'kubernetes-apiserver']], 'the stats listen (mode http, no servers) is not a frontend');
   const be = config.backends[0]!;
   assert.deepEqual(be.servers.map((s) => s.address), ['192.168.1.11:6443', '192.168.1.12:6443', '192.168.1.13:6443']);
-  assert.equal(be.healthCheck.type, 'tcp');
+  assert.deepEqual([be.healthCheck.type, be.healthCheck.path], ['https', '/readyz'], 'a TCP-only check of apiservers becomes HTTPS /readyz');
+  assert.equal(be.healthCheck.timeout, 2000, 'without timeout check, haproxy times a check out after inter (2s)');
   assert.equal(be.connectTimeout, 10_000);
   const vi = config.vrrp!.instances[0]!;
   assert.deepEqual([vi.version, vi.advertInterval, vi.priority, vi.preempt, vi.authPass, vi.vips], [2, 1000, 250, false, 'ceb1b3ec', ['192.168.1.188/32']]);
   assert.deepEqual(vi.track.backends, ['kubernetes-apiserver'], 'the haproxy check script becomes backend tracking');
-  assert.deepEqual(vi.track.scripts.map((s) => [s.name, s.command, s.weight, s.interval]), [['check_disk', '/usr/local/bin/check_disk.sh', -50, 10_000]]);
+  assert.equal(vi.track.backendWeight, -2, 'with its weight -2: a priority drop, not FAULT');
+  assert.deepEqual(vi.track.scripts.map((s) => [s.name, s.command, s.weight, s.interval, s.timeout]), [['check_disk', '/usr/local/bin/check_disk.sh', -50, 10_000, 10_000]], 'keepalived\'s script timeout defaults to its interval');
   assert.equal(vi.notify.master, '/etc/keepalived/notify.sh master');
   assert.equal(vi.garpMasterDelay, 10_000, 'garp_master_delay: the second GARP burst');
   assert.deepEqual(vi.track.backends, ['kubernetes-apiserver']);
-  for (const fragment of ['checked the local load balancer', 'state MASTER', 'TCP connects only', 'listen stats has no servers']) {
+  for (const fragment of ['checked the local load balancer', 'the priority drops by 2 (track.backendWeight -2)', 'state MASTER', 'checked its apiservers with TCP connects, which pass while', 'listen stats has no servers']) {
     assert.ok(notes.some((n) => n.includes(fragment)), `a note about ${fragment}: ${notes.join(' | ')}`);
   }
   assert.match(yaml, /^# NOTE: /m, 'notes are comments in the output');
@@ -204,8 +206,8 @@ test('import: a keepalived virtual_server with three SSL_GET /readyz real server
 test('import: virtual_server checks and schedulers: TCP_CHECK → tcp, HTTP_GET to the TLS port → https with a note, old keywords, what is left out', () => {
   const withCheck = (check: string, extra = '') => imported([['keepalived.conf', LVS_KEEPALIVED.replace(/SSL_GET \{[^]*?connect_timeout 3\n {8}\}/g, check).replace('lvs_sched wlc', extra)]]);
   const tcp = withCheck('TCP_CHECK {\n            connect_port 6443\n        }', 'lb_algo rr');
-  assert.deepEqual([tcp.config.backends[0]!.healthCheck.type, tcp.config.backends[0]!.balance], ['tcp', 'roundrobin']);
-  assert.ok(tcp.notes.some((n) => n.includes('TCP connects only')));
+  assert.deepEqual([tcp.config.backends[0]!.healthCheck.type, tcp.config.backends[0]!.healthCheck.path, tcp.config.backends[0]!.balance], ['https', '/readyz', 'roundrobin'], 'a TCP_CHECK of an apiserver port becomes HTTPS /readyz');
+  assert.ok(tcp.notes.some((n) => n.includes('checked its apiservers with TCP_CHECK (TCP connects)')), tcp.notes.join(' | '));
   const http = withCheck('HTTP_GET {\n            url {\n                path /readyz\n            }\n        }', 'lvs_sched sh');
   assert.deepEqual([http.config.backends[0]!.healthCheck.type, http.config.backends[0]!.balance], ['https', 'source']);
   assert.ok(http.notes.some((n) => n.includes('HTTP_GET checks port 6443 with plain HTTP')), http.notes.join(' | '));
@@ -230,5 +232,5 @@ test('import: haproxy httpchk without check-ssl to the apiserver port becomes an
   const plain = GUIDE_HAPROXY.replace('    balance     roundrobin\n', '    balance     roundrobin\n    option httpchk GET /readyz\n');
   const { config, notes } = imported([['haproxy.cfg', plain]]);
   assert.deepEqual([config.backends[0]!.healthCheck.type, config.backends[0]!.healthCheck.path], ['https', '/readyz']);
-  assert.ok(notes.some((n) => n.includes('haproxy backend kubernetes-apiserver checks port 6443 with plain HTTP')), notes.join(' | '));
+  assert.ok(notes.some((n) => n.includes('haproxy backend kubernetes-apiserver checked port 6443 with plain HTTP GET /readyz, but that port speaks only TLS: every check failed')), notes.join(' | '));
 });

@@ -27,6 +27,8 @@ const kaPeer = (priority: number, extra = '') => ka(`  priority ${priority}${ext
 const hap = (backend: string, defaults = 'defaults\n  mode tcp\n  timeout client 1h\n  timeout server 1h\n', frontend = 'frontend api\n  bind *:16443\n  default_backend apiservers\n') =>
   `${defaults}${frontend}backend apiservers\n${backend}`;
 const GOOD_BACKEND = '  option httpchk GET /readyz\n  http-check expect status 200\n  server m1 10.0.0.11:6443 check check-ssl verify none\n';
+/** The backend of kubeadm's HA guide (docs/ha-considerations.md): the ssl-hello-chk after the httpchk is what runs. */
+const KUBEADM_BACKEND = '  option httpchk GET /healthz\n  http-check expect status 200\n  mode tcp\n  option ssl-hello-chk\n  server m1 10.0.0.11:6443 check\n';
 const ngx = (server: string, http = '') => `events {}\nstream {\n  upstream apiservers {\n    server 10.0.0.11:6443;\n  }\n  server {\n    listen 16443;\n    proxy_pass apiservers;\n${server}  }\n}\n${http}`;
 /** A keepalived virtual_server on the VIP of ka() with `realServers` (IP last octets), each checked by `check`. */
 const lvs = (realServers: number[], { port = 6443, method = 'DR', check = 'SSL_GET {\n      url {\n        path /readyz\n        status_code 200\n      }\n    }' } = {}) =>
@@ -62,6 +64,17 @@ const CASES: [string, Files, Files][] = [
   ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  http-check expect status 200\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
   ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap('  option httpchk GET /readyz\n  default-server check-ssl verify none\n  server m1 10.0.0.11:6443 check\n')]]],
   ['haproxy-bind-apiserver-port', [['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend api\n  bind *:6443\n  default_backend apiservers\n')]], [['haproxy.cfg', hap(GOOD_BACKEND)]]],
+  // the one model of haproxy's check (src/lint/haproxy-check.ts): the last check option runs, a defaults' one is overridden, not doubled
+  ['haproxy-multiple-checks', [['haproxy.cfg', hap(KUBEADM_BACKEND)]], [['haproxy.cfg', hap('  option ssl-hello-chk\n  server m1 10.0.0.11:6443 check\n', 'defaults\n  mode tcp\n  option httpchk GET /readyz\n  timeout client 1h\n  timeout server 1h\n')]]],
+  ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option ssl-hello-chk\n  option httpchk GET /healthz\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap(KUBEADM_BACKEND)]]],
+  ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option httpchk\n  http-check connect\n  http-check send meth GET uri /readyz\n  server m1 10.0.0.11:6443 check check-ssl verify none\n')]], [['haproxy.cfg', hap('  option httpchk\n  http-check connect ssl\n  http-check send meth GET uri /readyz\n  server m1 10.0.0.11:6443 check verify none\n')]]],
+  ['haproxy-httpchk-without-tls', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap('  option httpchk GET /healthz\n  server m1 10.0.0.11:6443 check port 10256\n')]]],
+  ['haproxy-tcp-only-check', [['haproxy.cfg', hap('  option ssl-hello-chk\n  server m1 10.0.0.11:6443 check\n')]], [['haproxy.cfg', hap('  option ssl-hello-chk\n  option httpchk GET /readyz\n  server m1 10.0.0.11:6443 check check-ssl verify none\n')]]],
+  ['haproxy-tcp-only-check', [['haproxy.cfg', hap('  option tcp-check\n  server m1 10.0.0.11:6443 check check-ssl verify none\n')]], [['haproxy.cfg', hap('  option tcp-check\n  tcp-check connect ssl\n  tcp-check send GET\\ /readyz\\ HTTP/1.0\\r\\n\\r\\n\n  tcp-check expect string 200\n  server m1 10.0.0.11:6443 check\n')]]],
+  ['haproxy-server-without-check', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443 check-ssl verify none\n')]], [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443 check-ssl verify none\n', 'defaults\n  mode tcp\n  timeout client 1h\n  timeout server 1h\n  default-server check\n')]]],
+  // keepalived.conf(5): the weight on the track_script entry wins; a positive weight that is lost on failure counts like a negative one
+  ['keepalived-weight-gap', [['a/keepalived.conf', kaPeer(120).replace('    chk\n', '    chk weight -5\n')], ['b/keepalived.conf', kaPeer(100)]], [['a/keepalived.conf', kaPeer(120)], ['b/keepalived.conf', kaPeer(100)]]],
+  ['keepalived-weight-gap', [['a/keepalived.conf', kaPeer(150).replace('weight -30', 'weight 10')], ['b/keepalived.conf', kaPeer(100).replace('weight -30', 'weight 10')]], [['a/keepalived.conf', kaPeer(150).replace('weight -30', 'weight 60')], ['b/keepalived.conf', kaPeer(100).replace('weight -30', 'weight 60')]]],
   ['nginx-proxy-timeout', [['nginx.conf', ngx('    proxy_connect_timeout 2s;\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
   ['nginx-connect-timeout', [['nginx.conf', ngx('    proxy_timeout 1h;\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],
   ['nginx-http-upstream', [['nginx.conf', ngx(GOOD_NGX, 'http {\n  upstream api {\n    server 10.0.0.11:6443;\n  }\n}\n')]], [['nginx.conf', ngx(GOOD_NGX)]]],

@@ -1,16 +1,21 @@
-import { finding, hapProxies, isApiserverProxy, type Rule } from '../lint-model.js';
+import { hapCheck, TLS_ONLY_PORTS } from '../haproxy-check.js';
+import { finding, hapProxies, isApiserverProxy, portOf, type Rule } from '../lint-model.js';
 
-/** `option httpchk` against apiservers whose checks do not speak TLS. */
+/** The httpchk that haproxy really runs (see haproxy-check.ts) goes in plain HTTP to a port that speaks only TLS. */
 export const haproxyHttpchkWithoutTls: Rule = {
   code: 'haproxy-httpchk-without-tls',
   check(ctx) {
     const all = hapProxies(ctx);
-    const tls = (args: string[] | undefined) => !!args && (args.includes('check-ssl') || args.includes('ssl'));
-    return all.filter((p) => p.kind !== 'frontend' && isApiserverProxy(p, all) && p.options.some((o) => o.args[0] === 'httpchk'))
-      .flatMap((p) => p.servers.filter((s) => s.args.includes('check') || p.defaultServer?.args.includes('check'))
-        .filter((s) => !tls(s.args) && !tls(p.defaultServer?.args))
-        .map((s) => finding(this.code, 'error', p.file, s.line, `server ${s.args[0] ?? ''} of ${p.kind} ${p.name} is checked with plain HTTP`,
-          'the apiserver port speaks only TLS, so every check fails ("client sent an HTTP request to an HTTPS server") and haproxy marks every apiserver down',
-          'add check-ssl verify none (or verify required ca-file /etc/kubernetes/pki/ca.crt) to the servers or to default-server')));
+    return all.filter((p) => p.kind !== 'frontend').flatMap((p) => {
+      const c = hapCheck(p);
+      if (c.method !== 'httpchk') return [];
+      const apiserver = isApiserverProxy(p, all);
+      // a port of its own (`port 10256`, `http-check connect port`) may well speak plain HTTP
+      const tlsOnly = (port: number | undefined, address: string) => TLS_ONLY_PORTS.has(port ?? 0) || (apiserver && port === portOf(address));
+      return c.servers.filter((s) => s.checked && !s.tls && tlsOnly(s.port, s.address)).map((s) =>
+        finding(this.code, 'error', p.file, s.server.line, `server ${s.name} of ${p.kind} ${p.name} is checked with plain HTTP ${c.request!.method} ${c.request!.uri} on port ${s.port}`,
+          'that port speaks only TLS, so every check fails ("client sent an HTTP request to an HTTPS server") and haproxy marks every apiserver down',
+          'add check-ssl verify none (or verify required ca-file /etc/kubernetes/pki/ca.crt) to the servers or to default-server, or http-check connect ssl'));
+    });
   },
 };

@@ -1,13 +1,14 @@
+import { hapCheck } from '../haproxy-check.js';
 import { finding, hapProxies, isApiserverProxy, type Rule } from '../lint-model.js';
 
-/** Apiserver servers without `check`. */
+/** Apiserver servers without `check` on their line or a default-server line (of the section or its defaults). */
 export const haproxyServerWithoutCheck: Rule = {
   code: 'haproxy-server-without-check',
   check(ctx) {
     const all = hapProxies(ctx);
-    return all.filter((p) => isApiserverProxy(p, all) && !p.defaultServer?.args.includes('check')).flatMap((p) =>
-      p.servers.filter((s) => !s.args.includes('check')).map((s) =>
-        finding(this.code, 'error', p.file, s.line, `server ${s.args[0]} in ${p.kind} ${p.name} has no "check"`,
+    return all.filter((p) => p.kind !== 'frontend' && isApiserverProxy(p, all)).flatMap((p) =>
+      hapCheck(p).servers.filter((s) => !s.checked).map((s) =>
+        finding(this.code, 'error', p.file, s.server.line, `server ${s.name} in ${p.kind} ${p.name} has no "check"`,
           'without health checks haproxy keeps sending new connections to a dead or shutting-down apiserver until its TCP connects fail',
           'add "check" (and "check-ssl verify none" with option httpchk GET /readyz)')));
   },

@@ -1,4 +1,4 @@
-// Every lint rule, in the order findings are reported. docs/planner.md lists each code (a test checks).
+// Every lint rule, in the order findings are reported. docs/planner.md lists each code (tests check).
 import type { Rule } from '../lint-model.js';
 import { haproxyApiserverInsecurePort, nginxApiserverInsecurePort } from './apiserver-insecure-port.js';
 import { crossCheckScriptTarget, crossLvsStackedBalancer, crossVipMismatch } from './cross-file-rules.js';
@@ -24,7 +24,20 @@ import { keepalivedUnicastWithoutSrc } from './keepalived-unicast-without-src.js
 import { keepalivedVipOutsideSubnet } from './keepalived-vip-outside-subnet.js';
 import { keepalivedWeightGap } from './keepalived-weight-gap.js';
 import { nginxConnectTimeout, nginxHttpUpstream, nginxProxyTimeout } from './nginx-rules.js';
+import { kubehaBindApiserverPort } from './kubeha-bind-apiserver-port.js';
+import { kubehaDetectionTime } from './kubeha-detection-time.js';
+import { kubehaHttpCheckOnTls } from './kubeha-http-check-on-tls.js';
+import { kubehaInterfaceMissing } from './kubeha-interface-missing.js';
+import { kubehaMissingFile } from './kubeha-missing-file.js';
+import { kubehaScriptNotExecutable } from './kubeha-script-not-executable.js';
+import { kubehaShortIdleTimeout } from './kubeha-short-idle-timeout.js';
+import { kubehaTcpOnlyCheck } from './kubeha-tcp-only-check.js';
+import { kubehaVipOutsideSubnet } from './kubeha-vip-outside-subnet.js';
 
+/**
+ * The rules of keepalived.conf, haproxy.cfg, nginx.conf and kubeconfigs, and the cross-file ones
+ * (test/lint/rules.test.ts has a case for each; test/docs checks their codes).
+ */
 export const RULES: Rule[] = [
   keepalivedUndefinedTrackScript, keepalivedScriptNotExecutable, keepalivedBadVip, keepalivedVipOutsideSubnet,
   keepalivedEqualPriority, keepalivedWeightGap, keepalivedAuthPassLength, keepalivedUnicastWithoutSrc,
@@ -35,3 +48,12 @@ export const RULES: Rule[] = [
   nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream, nginxApiserverInsecurePort,
   crossVipMismatch, crossCheckScriptTarget, crossLvsStackedBalancer,
 ];
+
+/** The rules of kubeha.yaml, also run by `kubeha check` (test/lint/kubeha-rules.test.ts has a case for each and checks their codes are documented). */
+export const KUBEHA_RULES: Rule[] = [
+  kubehaHttpCheckOnTls, kubehaTcpOnlyCheck, kubehaShortIdleTimeout, kubehaDetectionTime, kubehaBindApiserverPort,
+  kubehaMissingFile, kubehaScriptNotExecutable, kubehaInterfaceMissing, kubehaVipOutsideSubnet,
+];
+
+/** Every lint rule, in the order findings are reported. */
+export const ALL_RULES: Rule[] = [...RULES, ...KUBEHA_RULES];

@@ -19,7 +19,9 @@ import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
-import { checkedUp } from './health/health-state.js';
+import { checkedUp, type HealthState } from './health/health-state.js';
+import type { Server as NetServer } from 'node:net';
+import type { InheritedSocket } from './handover.js';
 import { MaintenanceStore } from './maintenance-store.js';
 
 /** How many server transitions /api/v1/state keeps. */
@@ -34,13 +36,32 @@ const vrrpChangeSchema = z.strictObject({ maintenance: z.boolean() });
 /** The outcome of a reload: applied, or refused with the reasons (the old config keeps running). */
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
 
+/**
+ * What a process restarting without a gap hands to its successor (see handover.ts): the listening
+ * sockets, by frontend bind address and for the admin API, and what it knew of every server's health.
+ */
+export interface Inheritance {
+  listeners: Map<string, InheritedSocket>;
+  admin?: InheritedSocket;
+  /** Health by `backend/server@address`, with how long ago it last changed. */
+  health: Map<string, { state: HealthState; ageMs: number }>;
+}
+
 /** Options for a {@link Daemon}; tests pass a fake clock and a quiet logger. */
 export interface DaemonOptions {
   log: Logger;
   clock?: Clock;
   /** The file `reload()` re-reads; without one, reload only accepts a Config object. */
   configPath?: string;
+  /**
+   * Set when this process takes over from a running one: its sockets and health are used at start,
+   * and VRRP waits for {@link Daemon.startVrrp} (the predecessor still advertises until it releases).
+   */
+  inheritance?: Inheritance;
 }
+
+/** The key of a server's health in an {@link Inheritance}. */
+const healthKey = (backend: string, server: { id: string; host: string; port: number }) => `${backend}/${server.id}@${server.host}:${server.port}`;
 
 interface BackendRuntime {
   pool: ServerPool;
@@ -221,7 +242,9 @@ export class Daemon {
     if (isFirst) this.restoreMaintenance(config);
     // VRRP validates (interfaces, addresses) before it changes anything; instances whose config did
     // not change keep running untouched.
-    const vrrpErrors = await this.vrrp.apply(config.vrrp?.instances ?? []);
+    const holdVrrp = isFirst && this.opts.inheritance !== undefined;
+    if (holdVrrp && config.vrrp?.instances.length) this.vrrp.warmUp();
+    const vrrpErrors = holdVrrp ? [] : await this.vrrp.apply(config.vrrp?.instances ?? []);
     if (vrrpErrors.length > 0) return refuse(vrrpErrors);
     const electionError = await this.reconcileVipElection(config);
     if (electionError) return refuse([electionError]);
@@ -231,7 +254,7 @@ export class Daemon {
       newAdmin = new AdminServer(config.admin, this.adminHandlers(), this.log);
       const refuseAdmin = (err: unknown) => refuse([`admin: cannot listen on ${config.admin!.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
       try {
-        await newAdmin.start();
+        await newAdmin.start(isFirst ? this.inherited(this.opts.inheritance?.admin, config.admin.bind) : undefined);
       } catch (err) {
         // The running admin socket may hold the port (the same address, a wildcard, or a :0 that
         // became this port): free it and try once more; if that fails too, the old one comes back.
@@ -260,6 +283,7 @@ export class Daemon {
     }
     this.reconcileBackends(config.backends, probes);
     await this.reconcileListeners(config);
+    if (isFirst) this.closeUnusedInheritance();
     this.config = config;
     this.reportTrackedBackends();
     if (!isFirst) this.recordReload(true, []);
@@ -283,6 +307,14 @@ export class Daemon {
         continue;
       }
       const pool = new ServerPool(b, this.clock);
+      const inherited = this.opts.inheritance?.health;
+      if (inherited && !this.config) {
+        for (const server of pool.servers) {
+          const health = inherited.get(healthKey(b.name, server));
+          if (health) server.health = { ...health.state, changedAtMs: this.clock.now() - health.ageMs };
+          server.refreshWeight(b.slowStart, this.clock.now());
+        }
+      }
       pool.onTransition((t) => {
         this.reportTrackedBackends();
         this.recentEvents.push({ at: new Date().toISOString(), backend: t.pool.name, server: t.server.id, up: t.up, cause: t.cause, detail: t.detail });
@@ -335,9 +367,62 @@ export class Daemon {
       }
       const l = new Listener(f, pool, this.clock, events);
       this.listenerMap.set(f.name, l);
-      binding.push(l.listen());
+      binding.push(l.listen(this.config ? undefined : this.inherited(this.opts.inheritance?.listeners.get(f.bind), f.bind)));
     }
     await Promise.all(binding);
+  }
+
+  /** An inherited socket for `bind`, taken (used once); logged so a restart shows what it kept. */
+  private inherited(server: InheritedSocket | undefined, bind: string): InheritedSocket | undefined {
+    if (!server || !this.opts.inheritance) return undefined;
+    const { listeners } = this.opts.inheritance;
+    for (const [k, v] of listeners) if (v === server) listeners.delete(k);
+    if (this.opts.inheritance.admin === server) this.opts.inheritance.admin = undefined;
+    this.log.info({ event: 'socket-inherited', bind }, `listening on ${bind} with the socket of the previous process`);
+    return server;
+  }
+
+  /** Inherited sockets the new config no longer binds are closed (the kernel socket goes with the last holder). */
+  private closeUnusedInheritance(): void {
+    const inh = this.opts.inheritance;
+    if (!inh) return;
+    for (const [bind, server] of inh.listeners) {
+      this.log.info({ event: 'socket-released', bind }, `${bind} is no longer in the config: its inherited socket is closed`);
+      server.close();
+    }
+    inh.listeners.clear();
+    inh.admin?.close();
+    inh.admin = undefined;
+  }
+
+  /** The sockets and health a successor needs to take over without a gap (handover.ts). */
+  inheritanceForSuccessor(): { listeners: { bind: string; server: NetServer }[]; admin: NetServer | undefined; health: [string, { state: HealthState; ageMs: number }][] } {
+    const listeners = [...this.listenerMap.values()].flatMap((l) => (l.listeningServer ? [{ bind: l.bind, server: l.listeningServer }] : []));
+    const health: [string, { state: HealthState; ageMs: number }][] = [];
+    const now = this.clock.now();
+    for (const [name, rt] of this.backends) for (const s of rt.pool.servers) health.push([healthKey(name, s), { state: s.health, ageMs: now - s.health.changedAtMs }]);
+    return { listeners, admin: this.admin?.listeningServer, health };
+  }
+
+  /**
+   * The successor is serving: VRRP stops without a word (no priority 0, the VIPs stay for the
+   * successor) and the admin API closes here (the successor answers on the same socket). Resolves
+   * with the instances that were master, which the successor starts as master.
+   */
+  async releaseToSuccessor(): Promise<string[]> {
+    const masters = this.vrrp.instances.filter((i) => i.state === 'master').map((i) => i.name);
+    await this.vrrp.stop(true);
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.stop(true);
+    return masters;
+  }
+
+  /** On a handover, starts VRRP once the predecessor released it; `takeover`: the instances it was master of. */
+  async startVrrp(takeover: string[]): Promise<string[]> {
+    const errors = await this.vrrp.apply(this.config?.vrrp?.instances ?? [], takeover);
+    for (const e of errors) this.log.error({ event: 'vrrp-start-failed', error: e }, `after the handover: ${e}`);
+    return errors;
   }
 
   private retireListener(l: Listener): void {

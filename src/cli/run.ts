@@ -1,10 +1,13 @@
 import { formatProblem, loadConfigFile } from '../config/load.js';
 import { Daemon } from '../daemon.js';
+import { handOver, receiveInheritance } from '../handover.js';
 import { createLogger } from '../observe/logger.js';
+import { sdNotify } from '../systemd-notify.js';
 
 /**
  * `kubeha run --config F`: the daemon. SIGHUP reloads the config (a bad one is refused and the
- * running one kept); SIGUSR1 reopens the access log; SIGTERM or SIGINT stops accepting and drains for `global.shutdownGrace`;
+ * running one kept); SIGUSR1 reopens the access log; SIGUSR2 restarts without a gap (handover.ts:
+ * a successor from the code on disk takes the sockets, then this process drains and exits); SIGTERM or SIGINT stops accepting and drains for `global.shutdownGrace`;
  * a second SIGTERM or SIGINT exits at once.
  */
 export async function runCommand(file: string): Promise<number> {
@@ -14,35 +17,69 @@ export async function runCommand(file: string): Promise<number> {
     return 1;
   }
   const log = createLogger(loaded.config.global.logLevel);
-  const daemon = new Daemon({ log, configPath: file });
+  let succession;
   try {
-    await daemon.start(loaded.config);
+    succession = await receiveInheritance();
   } catch (err) {
-    log.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    log.fatal({ err }, `cannot take over from the running process: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-  log.info({ event: 'started', config: file, admin: daemon.adminPort }, `kubeha running with ${file}`);
-
-  process.on('SIGUSR1', () => daemon.reopenAccessLog());
+  const daemon = new Daemon({ log, configPath: file, ...(succession ? { inheritance: succession.inheritance } : {}) });
+  // Every handler is in place before the first line that says we serve: a signal that arrived in
+  // between would otherwise get its default action (SIGUSR2 and SIGHUP terminate the process).
+  let serving = false;
+  let stopping = false;
+  let handingOver = false;
+  let stopped: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (stopped = resolve));
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ event: 'forced-exit', signal }, `${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ event: 'signal', signal }, `${signal}: draining`);
+    void daemon.shutdown().then(() => {
+      log.info({ event: 'stopped' }, 'stopped');
+      stopped(0);
+    });
+  };
+  const notYet = (signal: string) => log.warn({ event: 'signal-ignored', signal }, `${signal} ignored: still starting`);
+  process.on('SIGUSR1', () => (serving ? daemon.reopenAccessLog() : notYet('SIGUSR1')));
   process.on('SIGHUP', () => {
+    if (!serving) return notYet('SIGHUP');
     log.info({ event: 'sighup' }, 'SIGHUP: reloading the config');
     void daemon.reload();
   });
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn({ event: 'forced-exit', signal }, `${signal} again: exiting now`);
-        process.exit(1);
-      }
-      stopping = true;
-      log.info({ event: 'signal', signal }, `${signal}: draining`);
-      void daemon.shutdown().then(() => {
-        log.info({ event: 'stopped' }, 'stopped');
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGUSR2', () => {
+    if (!serving) return notYet('SIGUSR2');
+    if (stopping || handingOver) return;
+    handingOver = true;
+    void handOver(daemon, log).then((handedOver) => {
+      handingOver = false;
+      if (handedOver) stop('SIGUSR2');
+    });
   });
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    await daemon.start(loaded.config);
+  } catch (err) {
+    succession?.failed(err instanceof Error ? err.message : String(err));
+    log.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  if (succession) {
+    const masters = await succession.ready();
+    await daemon.startVrrp(masters);
+    sdNotify(`MAINPID=${process.pid}\nREADY=1`);
+    serving = true;
+    log.info({ event: 'handover-complete', masters }, `took over from the previous process (pid ${process.pid} serves now)`);
+  } else {
+    sdNotify('READY=1');
+    serving = true;
+    log.info({ event: 'started', config: file, admin: daemon.adminPort }, `kubeha running with ${file}`);
+  }
+  return done;
 }

@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import type { Server as NetServer } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { parseHostPort } from '../config/address.js';
 import type { AdminConfig } from '../config/schema.js';
+import type { InheritedSocket } from '../handover.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Logger } from './logger.js';
 import type { NodeState } from './node-state.js';
@@ -84,7 +86,8 @@ export class AdminServer {
     private readonly log: Logger,
   ) {}
 
-  async start(): Promise<void> {
+  /** Listens on admin.bind, or on `inherited`, the socket the previous process served on (a restart). */
+  async start(inherited?: InheritedSocket): Promise<void> {
     if (this.cfg.tokenFile) this.token = Buffer.from((await readFile(this.cfg.tokenFile, 'utf8')).trim());
     const hp = parseHostPort(this.cfg.bind, true);
     if (typeof hp === 'string') throw new Error(`unvalidated admin bind ${this.cfg.bind}`);
@@ -99,12 +102,20 @@ export class AdminServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: hp.host, port: hp.port }, () => {
+      const listening = () => {
         server.off('error', reject);
         const addr = server.address();
         this.port = typeof addr === 'object' && addr ? addr.port : hp.port;
         resolve();
-      });
+      };
+      if (inherited) {
+        server.once('listening', listening);
+        inherited.adopt(server, (s) => {
+          server.emit('connection', s);
+          s.resume(); // held paused (the holder reads nothing); http reads from here
+        });
+      }
+      else server.listen({ host: hp.host, port: hp.port }, listening);
     });
     server.on('error', (err) => this.log.error({ err }, 'admin server error'));
   }
@@ -127,6 +138,11 @@ export class AdminServer {
     }
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The listening socket, for a restart to hand over. */
+  get listeningServer(): NetServer | undefined {
+    return this.server?.listening ? this.server : undefined;
   }
 
   private authorized(req: IncomingMessage): boolean {

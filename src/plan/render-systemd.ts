@@ -6,7 +6,11 @@ import type { Plan } from './inventory.js';
 const releaseVipLine = (v: { cidr: string; iface: string }) => `ExecStopPost=-/usr/sbin/ip addr del ${v.cidr} dev ${v.iface}`;
 
 /**
- * kubeha.service: the daemon with the capabilities VRRP needs, draining on stop. On an LB host,
+ * kubeha.service: the daemon with the capabilities VRRP needs, draining on stop. Type=notify with
+ * NotifyAccess=all: on SIGUSR2 (an upgrade, a restart without a gap) the successor the daemon forks
+ * tells systemd it is the main process now, before the old one exits; StateDirectory keeps
+ * maintenance across restarts. `check --host` refuses to start on a config whose interface or files
+ * this host lacks; StartLimitIntervalSec=0 keeps retrying (an interface may come up late). On an LB host,
  * `vips` (CIDR and interface) are removed after the daemon exits however it exited: one that was
  * SIGKILLed or OOM-killed cannot remove them itself, and the kernel would go on answering ARP for
  * the VIP against the new master until the restart.
@@ -17,12 +21,18 @@ export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = []): 
 Description=kubeha: control-plane load balancer and VIP
 After=network-online.target
 Wants=network-online.target
+StartLimitIntervalSec=0
 
 [Service]
-ExecStartPre=/usr/bin/kubeha check --config /etc/kubeha/kubeha.yaml
+Type=notify
+NotifyAccess=all
+ExecStartPre=/usr/bin/kubeha check --host --config /etc/kubeha/kubeha.yaml
 ExecStart=/usr/bin/kubeha run --config /etc/kubeha/kubeha.yaml
+# Reload the config: systemctl reload kubeha. Restart or upgrade without refusing a connection:
+# systemctl kill --kill-whom=main --signal=SIGUSR2 kubeha
 ExecReload=/bin/kill -HUP $MAINPID
-${release}AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_NET_BIND_SERVICE
+${release}StateDirectory=kubeha
+AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_NET_BIND_SERVICE
 KillSignal=SIGTERM
 TimeoutStopSec=40
 Restart=always
@@ -79,10 +89,12 @@ export function renderKubehaStaticPod(plan: Plan): string {
         image: plan.inv.kubehaImage,
         args: ['run', '--config', '/etc/kubeha/kubeha.yaml'],
         securityContext: { capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
-        volumeMounts: [{ name: 'config', mountPath: '/etc/kubeha', readOnly: true }],
-        livenessProbe: { httpGet: { host: '127.0.0.1', port: 9000, path: '/api/v1/state' }, periodSeconds: 10 },
+        env: [{ name: 'STATE_DIRECTORY', value: '/var/lib/kubeha' }],
+        volumeMounts: [{ name: 'config', mountPath: '/etc/kubeha', readOnly: true }, { name: 'state', mountPath: '/var/lib/kubeha' }],
+        // /healthz needs no token (a token in the probe would turn a rotated token into a restart loop)
+        livenessProbe: { httpGet: { host: '127.0.0.1', port: 9000, path: '/healthz' }, periodSeconds: 10 },
       }],
-      volumes: [{ name: 'config', hostPath: { path: '/etc/kubeha', type: 'Directory' } }],
+      volumes: [{ name: 'config', hostPath: { path: '/etc/kubeha', type: 'Directory' } }, { name: 'state', hostPath: { path: '/var/lib/kubeha', type: 'DirectoryOrCreate' } }],
     },
   };
   return `# Put in /etc/kubernetes/manifests/ with kubeha.yaml in /etc/kubeha/. Rendered by kubeha render.\n${stringify(pod)}`;

@@ -2,6 +2,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Clock, Timer } from '../clock.js';
 import { parseHostPort } from '../config/address.js';
 import type { FrontendConfig } from '../config/schema.js';
+import type { InheritedSocket } from '../handover.js';
 import type { ServerPool } from './server-pool.js';
 import { Session, type SessionRecord, type Termination } from './session.js';
 
@@ -79,9 +80,10 @@ export class Listener {
   /**
    * Starts listening. An address that is not on the host yet (a VIP held by the other node) or a
    * port still in use is retried every `bindRetryInterval` with a log line each time. Resolves with
-   * the first outcome (undefined once bound, or the first error while retries go on).
+   * the first outcome (undefined once bound, or the first error while retries go on). `inherited`:
+   * the socket a previous process listened on (a restart), used instead of binding.
    */
-  listen(): Promise<NodeJS.ErrnoException | undefined> {
+  listen(inherited?: InheritedSocket): Promise<NodeJS.ErrnoException | undefined> {
     return new Promise((resolve) => {
       this.server.on('listening', () => {
         const addr = this.server.address();
@@ -90,8 +92,14 @@ export class Listener {
         resolve(undefined);
       });
       this.firstBindError = resolve;
-      this.tryListen();
+      if (inherited) inherited.adopt(this.server, (s) => this.accept(s)); // the previous process's socket: no bind, no gap
+      else this.tryListen();
     });
+  }
+
+  /** The listening socket, for a restart to hand over (undefined while not bound). */
+  get listeningServer(): NetServer | undefined {
+    return this.server.listening ? this.server : undefined;
   }
 
   /** Retries a failed bind now instead of at the next interval (the VIP just arrived). */

@@ -34,7 +34,7 @@ const periodic = setInterval(sendStatus, 1000);
 
 port.on('message', (m: ToVrrpWorker) => {
   if (m.type === 'apply') {
-    const errors = engine.apply(m.instances);
+    const errors = engine.apply(m.instances, new Set(m.takeover ?? []));
     post({ type: 'applied', id: m.id, errors });
     sendStatus();
   } else if (m.type === 'backend') {
@@ -42,7 +42,7 @@ port.on('message', (m: ToVrrpWorker) => {
   } else if (m.type === 'maintenance') {
     engine.setMaintenance(m.name, m.on);
   } else if (m.type === 'stop') {
-    engine.stop();
+    engine.stop(m.silently);
     sendStatus();
     host.close();
     clearInterval(periodic);

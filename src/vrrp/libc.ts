@@ -8,9 +8,11 @@ const require = createRequire(import.meta.url);
 
 /** Linux constants (x86_64 and arm64 agree on all of these). */
 export const C = {
+  AF_UNIX: 1,
   AF_INET: 2,
   AF_NETLINK: 16,
   AF_PACKET: 17,
+  SOCK_DGRAM: 2,
   SOCK_RAW: 3,
   SOCK_NONBLOCK: 0o4000,
   SOCK_CLOEXEC: 0o2000000,

@@ -89,11 +89,17 @@ export class VrrpMachine {
     return times.length ? Math.min(...times) : undefined;
   }
 
-  /** RFC 5798 §6.4.1: the Startup event. */
-  start(now: number): VrrpEffect[] {
+  /**
+   * RFC 5798 §6.4.1: the Startup event. `takeover`: this process replaces one that was master a
+   * moment ago (a restart handing over its sockets and state), so it starts as master at once, as
+   * keepalived keeps its state across a reload, instead of waiting a Master_Down_Interval that would
+   * let a backup take the VIP.
+   */
+  start(now: number, takeover = false): VrrpEffect[] {
     if (this.state !== 'initialize') return [];
     if (this.settings.preemptDelayMs > 0) this.preemptAt = now + this.settings.preemptDelayMs;
     if (this.faulted) return this.enter(now, 'fault', 'a tracked check is failing at start-up');
+    if (takeover) return this.becomeMaster(now, 'taking over as master from the previous process');
     // RFC 5798 §6.4.1: "If the Priority = 255 ... transition to the Master state", else Backup.
     if (this.effectivePriority === 255) return this.becomeMaster(now, 'priority 255: address owner');
     return this.becomeBackup(now, 'start-up');

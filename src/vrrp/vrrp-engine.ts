@@ -37,7 +37,7 @@ export class VrrpEngine {
    * interface, no address) are reported and nothing is changed; a failure to start one (no
    * permission) is reported after the others were applied.
    */
-  apply(configs: VrrpInstanceConfig[]): string[] {
+  apply(configs: VrrpInstanceConfig[], takeover: ReadonlySet<string> = new Set()): string[] {
     const fresh: { cfg: VrrpInstanceConfig; key: string; inst: VrrpInstance }[] = [];
     try {
       for (const cfg of configs) {
@@ -59,7 +59,7 @@ export class VrrpEngine {
       try {
         for (const [b, ok] of this.backends) f.inst.setBackend(b, ok);
         if (this.maintenance.has(f.cfg.name)) f.inst.setMaintenance(true);
-        f.inst.start();
+        f.inst.start(takeover.has(f.cfg.name));
         this.instances.set(f.cfg.name, { cfg: f.key, inst: f.inst });
       } catch (err) {
         f.inst.stop();
@@ -87,9 +87,9 @@ export class VrrpEngine {
     return !!entry;
   }
 
-  /** Stops every instance: masters send priority 0 and release their VIPs. */
-  stop(): void {
-    for (const { inst } of this.instances.values()) inst.stop();
+  /** Stops every instance: masters send priority 0 and release their VIPs (unless `silently`: a restart hands them over). */
+  stop(silently = false): void {
+    for (const { inst } of this.instances.values()) inst.stop(silently);
     this.instances.clear();
   }
 

@@ -197,10 +197,14 @@ export class VrrpInstance {
     return this.machine.settings.primaryAddress;
   }
 
-  /** Opens the channel, clears stale VIPs (a SIGKILLed predecessor leaves them behind), and starts. */
-  start(): void {
+  /**
+   * Opens the channel, clears stale VIPs (a SIGKILLed predecessor leaves them behind), and starts.
+   * `takeover`: the previous process was master and stopped silently for us, so its VIPs are ours
+   * (kept, not cleared) and we start as master.
+   */
+  start(takeover = false): void {
     this.channel = this.host.openChannel(this.cfg.interface, this.sourceAddress, (p) => this.onPacket(p));
-    for (const vip of this.cfg.vips) {
+    for (const vip of takeover ? [] : this.cfg.vips) {
       if (this.host.removeAddress(this.cfg.interface, vip)) this.sink.log('warn', { event: 'vrrp-stale-vip', instance: this.name, vip }, `vrrp ${this.name}: removed ${vip} left on ${this.cfg.interface} by an earlier run`);
     }
     this.stopArp = this.host.watchArp(this.cfg.interface, (f) => this.onArp(f));
@@ -211,18 +215,22 @@ export class VrrpInstance {
     }
     this.pollLinks();
     this.retrack('start-up'); // so that a failing track starts the instance in FAULT, not BACKUP first
-    this.apply(this.machine.start(this.clock.now()));
+    this.apply(this.machine.start(this.clock.now(), takeover));
   }
 
-  /** RFC 5798 §6.4.3 Shutdown: priority 0 so a backup takes over after Skew_Time; VIPs removed. */
-  stop(): void {
+  /**
+   * RFC 5798 §6.4.3 Shutdown: priority 0 so a backup takes over after Skew_Time; VIPs removed.
+   * `silently`: a restart hands the instance to the next process, which starts as master within an
+   * advert interval: no priority 0, the VIPs stay.
+   */
+  stop(silently = false): void {
     for (const s of this.scripts) s.stop();
     this.linkTimer?.cancel();
     this.refreshTimer?.cancel();
     this.secondBurstTimer?.cancel();
     this.holdTimer?.cancel();
     this.arpClaimTimer?.cancel();
-    this.apply(this.machine.shutdown(this.clock.now()));
+    if (!silently) this.apply(this.machine.shutdown(this.clock.now()));
     this.timer?.cancel();
     this.stopArp?.();
     this.channel?.close();

@@ -7,10 +7,12 @@ import type { VrrpStatus } from './vrrp-engine.js';
 
 /** Messages to the VRRP thread. */
 export type ToVrrpWorker =
-  | { type: 'apply'; id: number; instances: VrrpInstanceConfig[] }
+  /** `takeover`: instances the previous process was master of (they start as master). */
+  | { type: 'apply'; id: number; instances: VrrpInstanceConfig[]; takeover?: string[] }
   | { type: 'backend'; name: string; ok: boolean }
   | { type: 'maintenance'; name: string; on: boolean }
-  | { type: 'stop' };
+  /** `silently`: a restart hands the instances to the next process (no priority 0, VIPs kept). */
+  | { type: 'stop'; silently?: boolean };
 
 /** Messages from the VRRP thread. */
 export type FromVrrpWorker =
@@ -71,8 +73,13 @@ export class VrrpWorker {
     return w;
   }
 
+  /** Starts the thread before its first instances (a successor's VRRP must start within an advert interval). */
+  warmUp(): void {
+    this.worker ??= this.start();
+  }
+
   /** Reconciles the thread's instances with `instances`; resolves with the errors (empty = applied). */
-  apply(instances: VrrpInstanceConfig[]): Promise<string[]> {
+  apply(instances: VrrpInstanceConfig[], takeover: string[] = []): Promise<string[]> {
     if (!this.worker && instances.length === 0) return Promise.resolve([]);
     this.lastInstances = instances;
     this.worker ??= this.start();
@@ -81,7 +88,7 @@ export class VrrpWorker {
     // Maintenance and backend health first, so an instance starts with them (never master for a moment).
     for (const name of this.maintenance) this.worker.postMessage({ type: 'maintenance', name, on: true } satisfies ToVrrpWorker);
     for (const [name, ok] of this.backends) this.worker.postMessage({ type: 'backend', name, ok } satisfies ToVrrpWorker);
-    this.worker.postMessage({ type: 'apply', id, instances } satisfies ToVrrpWorker);
+    this.worker.postMessage({ type: 'apply', id, instances, ...(takeover.length ? { takeover } : {}) } satisfies ToVrrpWorker);
     return done;
   }
 
@@ -111,8 +118,8 @@ export class VrrpWorker {
     return true;
   }
 
-  /** Hands over (priority 0), releases the VIPs and ends the thread. */
-  stop(): Promise<void> {
+  /** Hands over (priority 0), releases the VIPs and ends the thread; `silently`: keeps both for the next process. */
+  stop(silently = false): Promise<void> {
     const w = this.worker;
     if (!w) return Promise.resolve();
     this.stopped ??= new Promise<void>((resolve) => {
@@ -121,7 +128,7 @@ export class VrrpWorker {
         clearTimeout(timer);
         resolve();
       });
-      w.postMessage({ type: 'stop' } satisfies ToVrrpWorker);
+      w.postMessage({ type: 'stop', silently } satisfies ToVrrpWorker);
     });
     return this.stopped;
   }

@@ -94,6 +94,47 @@ test('three kubeha nodes elect the highest priority; the next one takes over whe
   assert.ok(!procs[0]!.lines.some((l) => masterLine.test(l.line)), 'the lowest never became master');
 });
 
+test('restart without a gap: SIGUSR2 hands the master\'s VRRP state and sockets to a successor, five times; the VIP never moves', async (t) => {
+  const bed = createBed(t, 2);
+  const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
+  const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
+  await ka.waitLine(masterLine);
+  await kb.waitLine(/"to":"backup"/);
+  const monA = await watchAddresses(a);
+  const monB = await watchAddresses(b);
+  let pid = ka.child.pid!;
+  const alive = new Set([pid]);
+  t.after(() => {
+    for (const p of alive) {
+      try {
+        process.kill(p, 'SIGKILL'); // successors are not the bed's children
+      } catch {
+        // gone already
+      }
+    }
+  });
+  for (let i = 0; i < 5; i++) {
+    const since = ka.lines.length;
+    process.kill(pid, 'SIGUSR2');
+    const done = JSON.parse((await ka.waitLine(/"event":"handover-complete"/, 15_000, since)).line) as { pid: number; masters: string[] };
+    assert.deepEqual(done.masters, ['VI_1'], 'the successor started as master');
+    const old = pid;
+    pid = done.pid;
+    alive.add(pid);
+    await ka.waitLine(new RegExp(`"pid":${old},.*"event":"stopped"`), 15_000, since);
+    alive.delete(old);
+  }
+  const backup = await heard(b, 0);
+  assert.equal(backup.state, 'backup');
+  t.diagnostic(`longest gap between adverts the backup saw across 5 handovers: ${backup.adverts.maxGapMs} ms (adverts every 100 ms)`);
+  assert.ok(!kb.lines.some((l) => masterLine.test(l.line)), 'the backup never took over');
+  assert.ok(!monA.lines.some((l) => l.line.startsWith('Deleted')), 'the VIP never left the master');
+  assert.ok(!monB.lines.some((l) => l.line.includes(`inet ${VIP}/`)), 'nor came to the backup');
+  const master = await untilVrrp(a, (v) => v.state === 'master', 'the last successor is master (on the inherited admin socket)');
+  assert.equal(master.state, 'master');
+});
+
 test('partition and heal: two masters while cut off, exactly one master after the heal', async (t) => {
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];

@@ -1,10 +1,12 @@
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { inSubnet } from '../config/address.js';
 import { formatProblem } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
-import { loadInventoryFile, makePlan } from '../plan/inventory.js';
-import { assess, type Finding, type NodeObservation, type Verdict } from '../doctor/assess.js';
-import { httpsGet, probeEtcd, type HttpsObservation, type ProbeOptions } from '../doctor/probe.js';
+import { interfaceOf, loadInventoryFile, makePlan, type Plan } from '../plan/inventory.js';
+import { assess, type Finding, type NodeObservation, type Verdict, type VrrpExpectation, type VrrpObservation } from '../doctor/assess.js';
+import { httpsGet, listenVrrp, probeEtcd, type HttpsObservation, type ProbeOptions } from '../doctor/probe.js';
 import type { EtcdTls } from '../election/etcd-client.js';
 import { nodeHealth, table } from '../observe/status-report.js';
 import { fetchNodeState, resolveAdmin } from './admin-client.js';
@@ -24,6 +26,33 @@ export interface DoctorOptions {
   admin?: string[];
   tokenFile?: string;
   json?: boolean;
+  /** commander's negation of --no-vrrp; only `false` skips the VRRP listen. */
+  vrrp?: boolean;
+  /** The interface to listen on for VRRP (default: the VIP's segment on this host). */
+  vrrpInterface?: string;
+  /** How long to listen (default 3.5 advert intervals, at least 1.2 s: a 1 s keepalived is heard). */
+  vrrpListen?: string;
+}
+
+/** The shortest listen: one advert of keepalived's default advert_int (1 s) and its jitter. */
+const MIN_VRRP_LISTEN_MS = 1200;
+
+/** This host's IPv4 interfaces: name, address, prefix. */
+function localIpv4(): { iface: string; ip: string; prefix: number }[] {
+  return Object.entries(networkInterfaces()).flatMap(([iface, as]) => (as ?? [])
+    .filter((a) => a.family === 'IPv4')
+    .map((a) => ({ iface, ip: a.address, prefix: Number(a.cidr?.split('/')[1] ?? 32) })));
+}
+
+/**
+ * The interface to hear the VIP's segment on: the one named; else, on an LB host, the one that
+ * carries its VIP; else the one whose subnet holds the VIP; else the inventory's.
+ */
+function vrrpInterface(plan: Plan, locals: ReturnType<typeof localIpv4>, named?: string): string {
+  if (named) return named;
+  const me = plan.lbHosts.find((h) => locals.some((l) => l.ip === h.ip));
+  if (me) return interfaceOf(plan, me);
+  return locals.find((l) => l.ip !== plan.vipAddress && inSubnet(plan.vipAddress, l.ip, l.prefix))?.iface ?? plan.inv.interface;
 }
 
 const SHOWN: Record<Verdict, string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
@@ -51,6 +80,11 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
   const samples = o.samples === undefined ? undefined : Number(o.samples);
   if (timeoutMs === undefined || timeoutMs <= 0 || (samples !== undefined && !(Number.isInteger(samples) && samples >= 1 && samples <= 1000))) {
     err.write('--timeout is a duration like 3s and --samples a whole number from 1 to 1000 [KUBEHA_ERR_USAGE]\n');
+    return 2;
+  }
+  const listenMs = o.vrrpListen === undefined ? undefined : parseDuration(o.vrrpListen);
+  if (o.vrrpListen !== undefined && (listenMs === undefined || listenMs <= 0 || listenMs > 600_000)) {
+    err.write(`--vrrp-listen ${o.vrrpListen}: a duration like 3s, at most 10m [KUBEHA_ERR_USAGE]\n`);
     return 2;
   }
   const inv = loaded.inventory;
@@ -100,11 +134,28 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
     const vrrp = state.vrrp.map((v) => `${v.name} ${v.state.toUpperCase()}`);
     return { target: admin, problems, warnings, summary: `serving: ${[...up, ...vrrp].join(', ') || 'nothing configured'}` };
   }));
-  const [masters, viaVip, etcd, nodes] = await Promise.all([mastersP, viaVipP, etcdP, nodesP]);
-  const findings = assess({ nodes, vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, nowMs: Date.now() });
-  if (o.json) out.write(`${JSON.stringify({ cluster: inv.cluster, endpoint: plan.endpoint, findings }, null, 2)}\n`);
+  const locals = localIpv4();
+  const vrrpP = (async (): Promise<VrrpObservation> => {
+    if (o.vrrp === false) return { verdict: 'skip', skipped: 'not asked (--no-vrrp)' };
+    // RFC 5798 §6.4.3: a backup waits 3 intervals and a skew; 3.5 of them hears any live master.
+    return listenVrrp(vrrpInterface(plan, locals, o.vrrpInterface), listenMs ?? Math.max(MIN_VRRP_LISTEN_MS, Math.ceil(3.5 * plan.advertIntervalMs)));
+  })();
+  const expected: VrrpExpectation = {
+    virtualRouterId: plan.virtualRouterId, derived: plan.virtualRouterIdDerived, vip: plan.vipAddress,
+    version: inv.vrrp.version, advertIntervalCs: Math.round(plan.advertIntervalMs / 10), authPass: inv.vrrp.authPass, unicast: inv.vrrp.unicast,
+    lbHosts: plan.lbHosts.map((h) => ({ name: h.name, ip: h.ip })), localAddresses: locals.map((l) => l.ip),
+  };
+  const [masters, viaVip, etcd, nodes, heard] = await Promise.all([mastersP, viaVipP, etcdP, nodesP, vrrpP]);
+  const findings = assess({ nodes, vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, vrrp: { heard, expected }, nowMs: Date.now() });
+  if (o.json) out.write(`${JSON.stringify({ cluster: inv.cluster, endpoint: plan.endpoint, virtualRouterId: plan.virtualRouterId, vrrp: redacted(heard), findings }, null, 2)}\n`);
   else out.write(formatFindings(`kubeha doctor: ${inv.cluster}, VIP ${plan.vipAddress}:${plan.frontendPort}, ${inv.masters.length} masters, ${plan.etcdEndpoints.length} etcd endpoints`, findings));
   return countOf(findings, 'fail') > 0 ? 1 : 0;
+}
+
+/** The observation without the passwords heard (whether one was set is enough to read). */
+function redacted(v: VrrpObservation): unknown {
+  if ('skipped' in v) return v;
+  return { ...v, heard: v.heard.map(({ authPass, ...h }) => ({ ...h, authenticated: authPass !== '' })) };
 }
 
 const countOf = (findings: Finding[], v: Verdict) => findings.filter((f) => f.verdict === v).length;

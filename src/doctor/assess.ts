@@ -1,5 +1,6 @@
 // `kubeha doctor` judges, pure: observations of a live control plane in (what each apiserver,
-// the VIP and each etcd member answered), findings out. No sockets, no clock of its own.
+// the VIP and each etcd member answered, the VRRP adverts heard on the segment), findings out. No
+// sockets, no clock of its own.
 import type { HttpsObservation } from './probe.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
@@ -51,7 +52,48 @@ export interface DoctorObservations {
   etcd: EtcdObservation[] | { skipped: string };
   /** Members the inventory expects (stacked: one per master). */
   expectedEtcdMembers: number;
+  /** What was heard on the VIP's segment (absent: the VRRP step was not part of this run). */
+  vrrp?: { heard: VrrpObservation; expected: VrrpExpectation };
   nowMs: number;
+}
+
+/** The adverts of one sender for one VRID, all alike, heard during the listen window. */
+export interface HeardAdvert {
+  src: string;
+  vrid: number;
+  version: 2 | 3;
+  priority: number;
+  advertIntervalCs: number;
+  addresses: string[];
+  /** v2 `auth_type PASS` password ('' = none); judged, never printed. */
+  authPass: string;
+  count: number;
+}
+
+/** What the VRRP listen step heard on an interface, or why it did not listen. */
+export type VrrpObservation =
+  | {
+      interface: string;
+      listenedMs: number;
+      heard: HeardAdvert[];
+      /** Protocol-112 packets that were not a readable advert, by the codec's reason. */
+      dropped: Record<string, number>;
+    }
+  | { interface?: string; skipped: string; verdict: 'warn' | 'skip'; fix?: string };
+
+/** What the inventory says the segment should carry. */
+export interface VrrpExpectation {
+  virtualRouterId: number;
+  /** The VRID came from the cluster name (no vrrp.virtualRouterId). */
+  derived: boolean;
+  vip: string;
+  version: 2 | 3;
+  advertIntervalCs: number;
+  authPass: string;
+  unicast: boolean;
+  lbHosts: { name: string; ip: string }[];
+  /** This host's IPv4 addresses: is it an LB host, does it hold the VIP? */
+  localAddresses: string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -217,7 +259,103 @@ function nodeFindings(n: NodeObservation): Finding[] {
   ];
 }
 
-/** Every finding: the kubeha nodes asked, the apiservers, the VIP, then etcd. */
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const vipList = (a: string[]) => (a.length === 0 ? 'no VIP' : `VIP${a.length > 1 ? 's' : ''} ${a.join(', ')}`);
+const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+
+/** The VRIDs heard, ascending, each with its senders: what a user picking a free VRID needs. */
+function vridsInUse(heard: HeardAdvert[]): Map<number, HeardAdvert[]> {
+  const by = new Map<number, HeardAdvert[]>();
+  for (const h of [...heard].sort((x, y) => x.vrid - y.vrid)) by.set(h.vrid, [...(by.get(h.vrid) ?? []), h]);
+  return by;
+}
+
+/** The lowest VRID nobody was heard using (a suggestion: a unicast pair elsewhere is inaudible). */
+function freeVrid(inUse: Map<number, unknown>, ours: number): number | undefined {
+  for (let id = 1; id <= 255; id++) if (id !== ours && !inUse.has(id)) return id;
+  return undefined;
+}
+
+/**
+ * The VRRP findings, pure: the adverts heard on the VIP's segment against the inventory. A sender
+ * of our VRID that is no LB host is another cluster (or a firewall pair) on the same L2 segment:
+ * RFC 5798 §6.4.3 makes the two fight over one virtual router and its MAC (00-00-5E-00-01-VRID).
+ */
+export function assessVrrp(o: VrrpObservation, want: VrrpExpectation): Finding[] {
+  const ours = want.virtualRouterId;
+  if ('skipped' in o) return [{ check: 'vrrp-listen', target: o.interface ?? 'vrrp', verdict: o.verdict, message: o.skipped, ...(o.fix ? { fix: o.fix } : {}) }];
+  const out: Finding[] = [];
+  const inUse = vridsInUse(o.heard);
+  const listed = [...inUse.keys()].join(', ');
+  const free = freeVrid(inUse, ours);
+  const derived = want.derived ? ' (derived from the cluster name)' : '';
+  const lbByIp = new Map(want.lbHosts.map((h) => [h.ip, h.name]));
+  const mine = inUse.get(ours) ?? [];
+
+  for (const h of mine.filter((x) => !lbByIp.has(x.src))) {
+    out.push({
+      check: 'vrrp-foreign-vrid-user', target: h.src, verdict: 'fail',
+      message: `${h.src} advertises VRID ${ours}${derived} (priority ${h.priority}, ${vipList(h.addresses)}) but is not an LB host of this inventory: two clusters on one L2 segment share the VRID, and their routers fight over one virtual MAC and each other's VIP`,
+      fix: `set vrrp.virtualRouterId to a free one${free ? `, e.g. ${free}` : ''} (seen in use on ${o.interface}: ${listed}), then kubeha render and redeploy the LB hosts' configs; or renumber the other router`,
+    });
+  }
+  const wantVips = [want.vip];
+  const lbSenders = mine.filter((x) => lbByIp.has(x.src));
+  for (const h of lbSenders) {
+    const name = lbByIp.get(h.src)!;
+    const wrong: string[] = [];
+    if (!sameSet(h.addresses, wantVips)) wrong.push(`${vipList(h.addresses)} where the inventory has VIP ${want.vip}`);
+    if (h.version !== want.version) wrong.push(`VRRP v${h.version} where the inventory has v${want.version}`);
+    // RFC 3768 §7.1: a v2 receiver drops an advert with another interval; v3 learns the master's.
+    else if (h.version === 2 && h.advertIntervalCs !== want.advertIntervalCs) wrong.push(`an advert interval of ${h.advertIntervalCs * 10} ms where the inventory has ${want.advertIntervalCs * 10} ms (v2 peers drop each other's adverts)`);
+    if (h.version === 2 && h.authPass !== want.authPass) wrong.push(want.authPass ? 'another password than vrrp.authPass' : 'a password the inventory does not set');
+    if (wrong.length > 0) {
+      out.push({
+        check: 'vrrp-advert-mismatch', target: name, verdict: 'fail',
+        message: `${h.src} advertises VRID ${ours} with ${wrong.join('; ')}`,
+        fix: `its VRRP config is not the one this inventory renders: kubeha render and redeploy it on ${name}`,
+      });
+    } else {
+      out.push({ check: 'vrrp-vrid', target: name, verdict: 'ok', message: `${h.src} advertises VRID ${ours} as master (priority ${h.priority}, VIP ${want.vip}, v${h.version} every ${h.advertIntervalCs * 10} ms): ${h.count} adverts in ${seconds(o.listenedMs)}` });
+    }
+  }
+  // Backups are silent; a master hears a better one and yields within an interval. Two senders
+  // throughout the window are two masters: a split brain.
+  const steady = [...new Set(lbSenders.filter((h) => h.count >= 2).map((h) => h.src))];
+  if (steady.length > 1) {
+    out.push({
+      check: 'vrrp-vrid', target: `VRID ${ours}`, verdict: 'warn',
+      message: `${steady.map((ip) => lbByIp.get(ip)).join(', ')} all advertise as master: they do not hear each other (a partition, a firewall dropping protocol 112, or unicast peers that are wrong), or a failover ran during the listen`,
+      fix: 'kubeha status on each; the one that should be backup names the master it hears',
+    });
+  }
+  if (lbSenders.length === 0) {
+    const me = want.lbHosts.find((h) => want.localAddresses.includes(h.ip));
+    if (me && want.localAddresses.includes(want.vip)) {
+      out.push({ check: 'vrrp-vrid', target: me.name, verdict: 'ok', message: `this host holds the VIP ${want.vip}: it is the master of VRID ${ours}, and its own adverts do not come back to it` });
+    } else if (want.unicast && !me) {
+      out.push({ check: 'vrrp-vrid', target: `VRID ${ours}`, verdict: 'skip', message: `unicast VRRP: the adverts of VRID ${ours} go to the LB hosts only, so this host cannot hear them (run doctor on an LB host to see them)` });
+    } else {
+      out.push({
+        check: 'vrrp-vrid', target: `VRID ${ours}`, verdict: 'warn',
+        message: `no LB host advertised VRID ${ours} on ${o.interface} in ${seconds(o.listenedMs)}: no master is running VRRP on this segment${me ? '' : ', or this host is not on the VIP\'s segment'}`,
+        fix: `kubeha status (or journalctl -u keepalived) on the LB hosts: is one MASTER? tcpdump -ni ${o.interface} ip proto 112 shows what the wire carries`,
+      });
+    }
+  }
+  const others = [...inUse].filter(([id]) => id !== ours);
+  const dropped = Object.entries(o.dropped).filter(([, n]) => n > 0);
+  const unreadable = dropped.length ? `; ${dropped.reduce((n, [, c]) => n + c, 0)} unreadable protocol-112 packets (${dropped.map(([r, n]) => `${r} ${n}`).join(', ')})` : '';
+  out.push({
+    check: 'vrrp-vrids-in-use', target: o.interface, verdict: 'ok',
+    message: others.length === 0
+      ? `no other VRID heard on ${o.interface} in ${seconds(o.listenedMs)} (ours is ${ours})${unreadable}`
+      : `other VRIDs in use on ${o.interface}: ${others.map(([id, hs]) => `${id} (${hs.map((h) => `${h.src}: ${vipList(h.addresses)}`).join('; ')})`).join(', ')}; ours is ${ours}${free ? `, the lowest free one ${free}` : ''}${unreadable}`,
+  });
+  return out;
+}
+
+/** Every finding: the kubeha nodes asked, the apiservers, the VIP, etcd, then VRRP on the segment. */
 export function assess(o: DoctorObservations): Finding[] {
   const out: Finding[] = (o.nodes ?? []).flatMap(nodeFindings);
   for (const m of o.masters) {
@@ -225,5 +363,6 @@ export function assess(o: DoctorObservations): Finding[] {
     out.push(...certFindings(m, o.vip, o.nowMs), ...clockFinding(m));
   }
   out.push(...vipFindings(o), ...etcdFindings(o));
+  if (o.vrrp) out.push(...assessVrrp(o.vrrp.heard, o.vrrp.expected));
   return out;
 }

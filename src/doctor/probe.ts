@@ -1,11 +1,16 @@
 // The network side of `kubeha doctor`: one HTTPS GET that records what the checks judge (the
-// status, the served certificate, the peer's clock) and never throws. The judging is pure, in
-// assess.ts.
+// status, the served certificate, the peer's clock), the etcd calls, and a bounded listen for
+// VRRP adverts on the VIP's segment; none of them throws. The judging is pure, in assess.ts.
 import { request } from 'node:https';
 import type { TLSSocket, PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdClient, type EtcdTls } from '../election/etcd-client.js';
-import type { EtcdObservation } from './assess.js';
+import { KubehaError } from '../errors.js';
+import { AUTH_PASS_LENGTH, isRejected, parsePacket, type ReceivedAdvert, type Rejected } from '../vrrp/packet.js';
+import { RawHost } from '../vrrp/raw-host.js';
+import type { VrrpChannel, VrrpHost } from '../vrrp/vrrp-host.js';
+import type { EtcdObservation, HeardAdvert, VrrpObservation } from './assess.js';
 
 /** The certificate a server presented, reduced to what the checks read. */
 export interface ServedCert {
@@ -131,5 +136,66 @@ export async function probeEtcd(endpoint: string, tls: EtcdTls | undefined, time
     return { endpoint, error: attempts ? attempts.split('; ')[0]!.replace(/^[^ ]+?:\d+: /, '') : msg };
   } finally {
     client?.close();
+  }
+}
+
+/**
+ * Reads a received packet as an advert whatever password it carries: the doctor judges a v2
+ * password (is it the inventory's?), it does not filter on it, so a foreign router is heard too.
+ */
+export function readAnyAdvert(p: Uint8Array): ReceivedAdvert | Rejected {
+  const first = parsePacket(p);
+  if (!isRejected(first) || first.rejected !== 'auth') return first;
+  // RFC 3768 §5.3.6.1: auth_type 1 carries the password in the 8 bytes after the addresses.
+  const at = (p[0]! & 0x0f) * 4;
+  const end = at + 8 + 4 * (p[at + 3] ?? 0);
+  const raw = p.subarray(end, end + AUTH_PASS_LENGTH);
+  const nul = raw.indexOf(0);
+  return parsePacket(p, { authPass: new TextDecoder().decode(nul < 0 ? raw : raw.subarray(0, nul)) });
+}
+
+/**
+ * Listens on `iface` for `durationMs` through the VRRP transport (a raw socket for protocol 112
+ * that joins 224.0.0.18 there; unicast adverts to this host arrive on it too) and returns every
+ * sender and VRID heard. No permission, no such interface: a skip that says why, never a throw.
+ */
+export async function listenVrrp(iface: string, durationMs: number, host: VrrpHost = new RawHost()): Promise<VrrpObservation> {
+  const heard = new Map<string, HeardAdvert>();
+  const dropped: Record<string, number> = {};
+  let channel: VrrpChannel | undefined;
+  try {
+    const link = host.link(iface);
+    if (!link) return { interface: iface, verdict: 'skip', skipped: `this host has no interface ${iface}, so the VRRP check did not listen`, fix: 'run doctor on a host of the VIP\'s segment, or name its interface there with --vrrp-interface' };
+    if (!link.up) return { interface: iface, verdict: 'warn', skipped: `${iface} is down (or has no carrier), so the VRRP check heard nothing`, fix: `ip link set ${iface} up, or name the VIP's segment with --vrrp-interface` };
+    const src = link.addresses[0];
+    if (!src) return { interface: iface, verdict: 'skip', skipped: `${iface} has no IPv4 address, so the VRRP check did not listen`, fix: 'name the interface on the VIP\'s segment with --vrrp-interface' };
+    // The channel's sending socket is never used: the receiving one is what the doctor needs.
+    channel = host.openChannel(iface, src, (p) => {
+      const r = readAnyAdvert(p);
+      if (isRejected(r)) {
+        dropped[r.rejected] = (dropped[r.rejected] ?? 0) + 1;
+        return;
+      }
+      const a = r.advert;
+      const key = [r.ip.src, a.vrid, a.version, a.priority, a.advertIntervalCs, a.addresses.join(','), a.authPass].join('|');
+      const seen = heard.get(key);
+      if (seen) seen.count++;
+      else heard.set(key, { src: r.ip.src, vrid: a.vrid, version: a.version, priority: a.priority, advertIntervalCs: a.advertIntervalCs, addresses: a.addresses, authPass: a.authPass, count: 1 });
+    });
+    await sleep(durationMs);
+    return { interface: iface, listenedMs: durationMs, heard: [...heard.values()], dropped };
+  } catch (err) {
+    if (err instanceof KubehaError && err.code === 'KUBEHA_ERR_VRRP_PERMISSION') {
+      return {
+        interface: iface, verdict: 'warn',
+        skipped: `the VRRP check was skipped: ${err.message} (listening for adverts takes a raw socket, which needs root or CAP_NET_RAW), so a foreign user of the VRID would go unnoticed`,
+        fix: 'run doctor as root, or with CAP_NET_RAW (setpriv/capsh, AmbientCapabilities=CAP_NET_RAW); --no-vrrp skips the check',
+      };
+    }
+    const why = err instanceof KubehaError ? err.message : err instanceof Error ? err.message : String(err);
+    return { interface: iface, verdict: 'warn', skipped: `the VRRP check was skipped: ${why}`, fix: err instanceof KubehaError && err.hint ? err.hint : '--no-vrrp skips the check' };
+  } finally {
+    channel?.close();
+    host.close();
   }
 }

@@ -18,10 +18,10 @@ import { config, until } from '../support/tcp.js';
 const VIP = '127.0.0.10';
 const MASTERS = [['master1', '127.0.0.2'], ['master2', '127.0.0.3'], ['master3', '127.0.0.4']] as const;
 
-/** The doctor twice over the same live cluster: JSON for the findings, text for the table. */
+/** The doctor twice over the same live cluster: JSON for the findings, text for the table. VRRP on a segment is test/vrrp-netns/doctor-vrid.test.ts's. */
 async function run(o: Partial<DoctorOptions> & { inventory: string }): Promise<{ code: number; findings: Finding[]; text: string }> {
-  const json = await runWithStreams((out, err) => doctorCommand({ timeout: '2s', etcd: false, json: true, ...o }, out, err));
-  const text = await runWithStreams((out, err) => doctorCommand({ timeout: '2s', etcd: false, ...o }, out, err));
+  const json = await runWithStreams((out, err) => doctorCommand({ timeout: '2s', etcd: false, vrrp: false, json: true, ...o }, out, err));
+  const text = await runWithStreams((out, err) => doctorCommand({ timeout: '2s', etcd: false, vrrp: false, ...o }, out, err));
   return { code: json.code, findings: (JSON.parse(json.out) as { findings: Finding[] }).findings, text: text.out };
 }
 
@@ -74,12 +74,13 @@ test('kubeha doctor on a live stand-in control plane: a healthy one passes; a ce
   await allUp(3);
   const healthy = await run({ inventory, admin });
   assert.equal(healthy.code, 0, healthy.text);
-  assert.deepEqual(healthy.findings.filter((f) => f.verdict !== 'ok' && f.check !== 'etcd'), [], healthy.text);
+  assert.deepEqual(healthy.findings.filter((f) => f.verdict !== 'ok' && f.check !== 'etcd' && f.check !== 'vrrp-listen'), [], healthy.text);
   assert.match(find(healthy.findings, 'vip-spread', `${VIP}:${lbPort}`)[0]!.message, /reached every ready master: master\d, master\d, master\d/);
   assert.equal(healthy.findings.filter((f) => f.check === 'apiserver-cert-vip' && f.verdict === 'ok').length, 3);
   assert.match(healthy.text, /^ok\s+master1\s+apiserver-ready\s+master1 127\.0\.0\.2:\d+: \/readyz 200/m);
   assert.match(healthy.text, /^skip\s+etcd\s+etcd\s+not asked \(--no-etcd\)$/m);
-  assert.match(healthy.text, /0 failed, 0 warnings, \d+ ok, 1 skipped\n$/);
+  assert.match(healthy.text, /^skip\s+vrrp\s+vrrp-listen\s+not asked \(--no-vrrp\)$/m);
+  assert.match(healthy.text, /0 failed, 0 warnings, \d+ ok, 2 skipped\n$/);
   assert.deepEqual(find(healthy.findings, 'lb-node', `kubeha@${admin[0]}`).map((f) => [f.verdict, f.message]), [['ok', 'serving: apiservers 3/3 up']], 'the LB node asked through its admin API');
 
   // The classic mistakes: master3's certificate lacks the VIP, and the LB config forgot master3.
@@ -122,4 +123,7 @@ test('kubeha doctor: a bad inventory or option exits 2 with the problem', async 
   const badTimeout = await runWithStreams((out, err) => doctorCommand({ inventory, timeout: 'soon', etcd: false }, out, err));
   assert.equal(badTimeout.code, 2);
   assert.match(badTimeout.err, /--timeout is a duration/);
+  const badListen = await runWithStreams((out, err) => doctorCommand({ inventory, timeout: '1s', etcd: false, vrrpListen: '3' }, out, err));
+  assert.equal(badListen.code, 2);
+  assert.match(badListen.err, /--vrrp-listen 3: a duration like 3s/);
 });

@@ -10,6 +10,8 @@ let quiet: { write(text: string): void } | undefined;
 /**
  * stdout that stops writing, quietly, once its reader went away (`kubeha render --diff | head`):
  * EPIPE is then no error of ours, and the exit code still says whether something would change.
+ * bin/kubeha.js quiets every command, but ends the process at its next write with the code so far
+ * (0 here); not writing any more lets the diff finish and exit 1 when something would change.
  */
 function quietStdout(): { write(text: string): void } {
   if (quiet) return quiet;

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { ConfigProblem } from '../config/load.js';
 import { finding, type Finding, type HostFacts, type LintFile, type Rule } from './lint-model.js';
-import { ALL_RULES } from './rules/index.js';
+import { RULES } from './rules/index.js';
 
 /** `file:line: severity code: what is wrong; why it breaks HA; the fix`. */
 export function formatFinding(f: Finding): string {
@@ -22,14 +22,14 @@ export function problemFinding(p: ConfigProblem): Finding {
 }
 
 /** All findings for `files`: structural parse problems first, then by file and line (kubeha.yaml's loader problems first on a line). */
-export function lintFiles(files: LintFile[], host: HostFacts, rules: Rule[] = ALL_RULES): Finding[] {
+export function lintFiles(files: LintFile[], host: HostFacts, rules: Rule[] = RULES): Finding[] {
   const parse = files.flatMap((f) => f.tree.problems.map((p) => finding('parse', 'error', f.path, p.line, p.message, `${f.kind} will refuse the file or read it differently`, 'balance the braces')));
   const loaded = files.flatMap((f) => f.kubeha?.problems.map(problemFinding) ?? []);
   return [...parse, ...byFileAndLine(files, [...loaded, ...rules.flatMap((r) => r.check({ files, host }))])];
 }
 
 /** The findings of the rules alone (no parse or loader problems), by file and line. */
-export function ruleFindings(files: LintFile[], host: HostFacts, rules: Rule[] = ALL_RULES): Finding[] {
+export function ruleFindings(files: LintFile[], host: HostFacts, rules: Rule[] = RULES): Finding[] {
   return byFileAndLine(files, rules.flatMap((r) => r.check({ files, host })));
 }
 

@@ -282,6 +282,26 @@ test('kubeha render --diff | head: a closed stdout ends the diff quietly, and th
   assert.doesNotMatch(stderr, /EPIPE|Error|\n\s+at /, stderr);
 });
 
+test('any command | head: bin/kubeha.js ends quietly once its reader went away (no EPIPE, no stack trace)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-pipe-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Two findings per backend, a thousand backends: far more than a pipe buffer holds.
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, Array.from({ length: 1000 }, (_, i) => `backend b${i}\n  mode http\n  server m${i} 10.0.0.${i % 250}:6443\n`).join(''));
+  const child = spawn(process.execPath, [KUBEHA_BIN, 'lint', '--no-host', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  await new Promise((r) => child.stdout.once('data', r));
+  child.stdout.destroy(); // what head does after its lines
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (c, s) => r([c, s])));
+  assert.equal(signal, null);
+  // lint writes its findings in one go, so it still ends with its own code (errors found); a command
+  // that writes again later (elect --observe, demo) ends at that write with the code so far
+  assert.equal(code, 1);
+  assert.equal(stderr, '');
+});
+
 test('the rendered LB files pass kubeha lint on the host they were rendered for (its interface, its check script)', () => {
   for (const name of ['kubeha-stacked', 'kubeha-grow']) {
     const plan = makePlan(parseOk(name));

@@ -35,8 +35,10 @@ import { kubehaTcpOnlyCheck } from './kubeha-tcp-only-check.js';
 import { kubehaVipOutsideSubnet } from './kubeha-vip-outside-subnet.js';
 
 /**
- * The rules of keepalived.conf, haproxy.cfg, nginx.conf and kubeconfigs, and the cross-file ones
- * (test/lint/rules.test.ts has a case for each; test/docs checks their codes).
+ * Every lint rule, in the order findings are reported: keepalived.conf, haproxy.cfg, nginx.conf,
+ * kubeconfigs, the cross-file ones, then kubeha.yaml's (also run by `kubeha check`).
+ * Each has a case: test/lint/rules.test.ts, the kubeha-* ones test/lint/kubeha-rules.test.ts;
+ * test/docs checks every code is in docs/planner.md.
  */
 export const RULES: Rule[] = [
   keepalivedUndefinedTrackScript, keepalivedScriptNotExecutable, keepalivedBadVip, keepalivedVipOutsideSubnet,
@@ -47,13 +49,6 @@ export const RULES: Rule[] = [
   haproxyApiserverInsecurePort,
   nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream, nginxApiserverInsecurePort,
   crossVipMismatch, crossCheckScriptTarget, crossLvsStackedBalancer,
-];
-
-/** The rules of kubeha.yaml, also run by `kubeha check` (test/lint/kubeha-rules.test.ts has a case for each and checks their codes are documented). */
-export const KUBEHA_RULES: Rule[] = [
   kubehaHttpCheckOnTls, kubehaTcpOnlyCheck, kubehaShortIdleTimeout, kubehaDetectionTime, kubehaBindApiserverPort,
   kubehaMissingFile, kubehaScriptNotExecutable, kubehaInterfaceMissing, kubehaVipOutsideSubnet,
 ];
-
-/** Every lint rule, in the order findings are reported. */
-export const ALL_RULES: Rule[] = [...RULES, ...KUBEHA_RULES];

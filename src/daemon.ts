@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SystemClock, type Clock } from './clock.js';
 import { formatProblem, loadConfigFile } from './config/load.js';
 import { z } from 'zod';
-import type { BackendConfig, Config } from './config/schema.js';
+import { IMPLICIT_ADMIN_BIND, type AdminConfig, type BackendConfig, type Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
 import type { Probe } from './health/probe.js';
 import { buildProbe } from './health/probes.js';
@@ -59,6 +59,9 @@ export interface DaemonOptions {
    */
   inheritance?: Inheritance;
 }
+
+/** The admin settings in force: the config's, or the implicit loopback one. */
+const effectiveAdmin = (config: Config): AdminConfig => config.admin ?? { bind: IMPLICIT_ADMIN_BIND };
 
 /** The key of a server's health in an {@link Inheritance}. */
 const healthKey = (backend: string, server: { id: string; host: string; port: number }) => `${backend}/${server.id}@${server.host}:${server.port}`;
@@ -249,23 +252,38 @@ export class Daemon {
     const electionError = await this.reconcileVipElection(config);
     if (electionError) return refuse([electionError]);
     let newAdmin: AdminServer | undefined;
-    const adminChanged = JSON.stringify(config.admin) !== JSON.stringify(this.config?.admin);
-    if (adminChanged && config.admin) {
-      newAdmin = new AdminServer(config.admin, this.adminHandlers(), this.log);
-      const refuseAdmin = (err: unknown) => refuse([`admin: cannot listen on ${config.admin!.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
+    // Without an admin section there is one on loopback anyway (so `kubeha status` works); as it was
+    // not asked for, a port already taken there is a warning, not a refused config.
+    const adminCfg = effectiveAdmin(config);
+    const adminChanged = JSON.stringify(adminCfg) !== JSON.stringify(this.config && effectiveAdmin(this.config));
+    if (adminChanged) {
+      newAdmin = new AdminServer(adminCfg, this.adminHandlers(), this.log);
+      const refuseAdmin = (err: unknown): ReloadResult | undefined => {
+        if (!config.admin) {
+          this.log.warn({ event: 'admin-unavailable', bind: adminCfg.bind, err }, `no admin section, and the default admin address ${adminCfg.bind} is taken (${err instanceof Error ? err.message : String(err)}): running without the admin API; set admin.bind to a free address [KUBEHA_ERR_BIND]`);
+          newAdmin = undefined;
+          return undefined;
+        }
+        return refuse([`admin: cannot listen on ${adminCfg.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
+      };
       try {
-        await newAdmin.start(isFirst ? this.inherited(this.opts.inheritance?.admin, config.admin.bind) : undefined);
+        await newAdmin.start(isFirst ? this.inherited(this.opts.inheritance?.admin, adminCfg.bind) : undefined);
       } catch (err) {
         // The running admin socket may hold the port (the same address, a wildcard, or a :0 that
         // became this port): free it and try once more; if that fails too, the old one comes back.
         const old = this.admin;
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !old) return refuseAdmin(err);
-        await old.stop(true);
-        try {
-          await newAdmin.start();
-        } catch (again) {
-          await old.start().catch((e: unknown) => this.log.error({ err: e }, 'the previous admin server could not listen again'));
-          return refuseAdmin(again);
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !old) {
+          const refused = refuseAdmin(err);
+          if (refused) return refused;
+        } else {
+          await old.stop(true);
+          try {
+            await newAdmin.start();
+          } catch (again) {
+            await old.start().catch((e: unknown) => this.log.error({ err: e }, 'the previous admin server could not listen again'));
+            const refused = refuseAdmin(again);
+            if (refused) return refused;
+          }
         }
       }
     }

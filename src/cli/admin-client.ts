@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { IMPLICIT_ADMIN_BIND } from '../config/schema.js';
 import { formatHostPort, parseHostPort } from '../config/address.js';
 import { parse as parseYaml } from 'yaml';
 import type { NodeState } from '../observe/node-state.js';
@@ -23,8 +25,8 @@ export interface AdminSelector {
 export async function resolveAdmin(sel: AdminSelector): Promise<AdminTarget | string> {
   let bind = sel.admin;
   let tokenFile = sel.tokenFile;
-  if (!bind) {
-    if (!sel.config) return 'name the daemon with --config FILE or --admin HOST:PORT [KUBEHA_ERR_USAGE]';
+  if (!bind && !sel.config) bind = IMPLICIT_ADMIN_BIND; // a daemon without an admin section answers there
+  if (!bind && sel.config) {
     // Only admin: is read, not the whole config validated: the file may be mid-edit while the
     // daemon still runs the previous one, and that is when an operator asks.
     let doc: unknown;
@@ -34,11 +36,10 @@ export async function resolveAdmin(sel: AdminSelector): Promise<AdminTarget | st
       return `cannot read the admin address from ${sel.config}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_CONFIG_READ]`;
     }
     const admin = (doc as { admin?: { bind?: unknown; tokenFile?: unknown } } | null)?.admin;
-    if (typeof admin?.bind !== 'string') return `${sel.config} has no admin.bind, so the daemon has no API to talk to [KUBEHA_ERR_USAGE]`;
-    bind = admin.bind;
-    if (typeof admin.tokenFile === 'string') tokenFile ??= admin.tokenFile;
+    bind = typeof admin?.bind === 'string' ? admin.bind : IMPLICIT_ADMIN_BIND;
+    if (typeof admin?.tokenFile === 'string') tokenFile ??= admin.tokenFile;
   }
-  const hp = parseHostPort(bind, true);
+  const hp = parseHostPort(bind ?? IMPLICIT_ADMIN_BIND, true);
   if (typeof hp === 'string') return `admin address ${bind}: ${hp} [KUBEHA_ERR_USAGE]`;
   const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
   const headers: Record<string, string> = {};
@@ -54,7 +55,7 @@ export async function resolveAdmin(sel: AdminSelector): Promise<AdminTarget | st
 
 /** The message for a daemon that did not answer at `url`. */
 export function unreachable(url: string, err: unknown): string {
-  // fetch says only "fetch failed"; the socket's reason (ECONNREFUSED, a timeout) is its cause.
+  // fetch says only "fetch failed" with the socket's reason as its cause; node:http gives it directly.
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const why = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
   return `cannot reach the daemon at ${url}: ${why}; is kubeha running with this config? [KUBEHA_ERR_ADMIN_UNREACHABLE]`;
@@ -69,18 +70,28 @@ export type AdminAnswer = { ok: true; url: string; status: number; text: string 
  */
 export async function adminRequest(target: AdminTarget, path: string, o: { method?: 'GET' | 'POST'; body?: unknown; timeoutMs?: number; tokenHint?: string } = {}): Promise<AdminAnswer> {
   const url = `${target.base}${path}`;
-  try {
-    const res = await fetch(url, {
+  // node:http rather than fetch: fetch refuses the ports on the WHATWG "bad port" list (6000, 6665,
+  // ...), and an admin.bind that `check` accepts must be reachable.
+  const answer = await new Promise<{ status: number; text: string } | Error>((resolve) => {
+    const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+    const req = httpRequest(url, {
       method: o.method ?? 'GET',
-      headers: o.body === undefined ? target.headers : { ...target.headers, 'content-type': 'application/json' },
-      ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
-      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+      headers: body === undefined ? target.headers : { ...target.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      timeout: o.timeoutMs ?? 10_000,
+      agent: false,
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', resolve);
     });
-    if ((res.status === 401 || res.status === 403) && o.tokenHint) return { ok: false, url, error: `${url} answered ${res.status}: ${o.tokenHint} [KUBEHA_ERR_USAGE]` };
-    return { ok: true, url, status: res.status, text: await res.text() };
-  } catch (e) {
-    return { ok: false, url, error: unreachable(url, e) };
-  }
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', resolve);
+    req.end(body);
+  });
+  if (answer instanceof Error) return { ok: false, url, error: unreachable(url, answer) };
+  if ((answer.status === 401 || answer.status === 403) && o.tokenHint) return { ok: false, url, error: `${url} answered ${answer.status}: ${o.tokenHint} [KUBEHA_ERR_USAGE]` };
+  return { ok: true, url, status: answer.status, text: answer.text };
 }
 
 /** A daemon's state, or why there is none (the message ends in an error code). */

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { VERSION } from '../version.js';
 import { checkCommand } from './check.js';
 import { demoCommand, type DemoOptions } from './demo.js';
 import { doctorCommand, type DoctorOptions } from './doctor.js';
@@ -17,10 +18,17 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('kubeha')
     .description('A highly available front door for the Kubernetes control plane')
     .showHelpAfterError()
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .version(VERSION, '-V, --version', 'print the kubeha version');
   const exit = (code: number) => {
     process.exitCode = code;
   };
+  program
+    .command('version')
+    .description('print the kubeha version and the Node.js it runs on')
+    .action(() => {
+      process.stdout.write(`kubeha ${VERSION} (node ${process.version})\n`);
+    });
   program
     .command('run')
     .description('run the daemon: load balancer, health checks, admin API')
@@ -79,7 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (files: string[], o: LintOptions) => exit(await lintCommand(files, o)));
   program
     .command('doctor')
-    .description('check the live control plane of an inventory from this host: apiservers (ready, certificate names the VIP, expiry, clock), the VIP (answers, reaches every apiserver), etcd (quorum, leader, alarms)')
+    .description('check the live control plane of an inventory from this host: apiservers (ready, certificate names the VIP, expiry, clock), the VIP (answers, reaches every apiserver), etcd (quorum, leader, alarms), VRRP on the VIP\'s segment (another router using the VRID)')
     .requiredOption('-i, --inventory <file>', 'inventory.yaml (the one kubeha render reads)')
     .option('--timeout <duration>', 'per request', '3s')
     .option('--samples <n>', 'requests through the VIP (default 3 per master)')
@@ -91,6 +99,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--admin <host:port>', 'also ask this kubeha node for its state (repeat for each LB node)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--token-file <file>', 'admin bearer token for --admin')
     .option('--json', 'the findings as JSON')
+    .option('--no-vrrp', 'do not listen for VRRP adverts on the VIP\'s segment')
+    .option('--vrrp-interface <if>', 'listen for VRRP on this interface (default: the one on the VIP\'s subnet, else the inventory\'s)')
+    .option('--vrrp-listen <duration>', 'how long to listen for VRRP adverts (default 3.5 advert intervals, at least 1.2s)')
     .action(async (o: DoctorOptions) => exit(await doctorCommand(o)));
   program
     .command('import')

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import { readFile } from 'node:fs/promises';
 import type { Server as NetServer } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { parseHostPort } from '../config/address.js';
+import { isLoopbackHost, parseHostPort } from '../config/address.js';
 import type { AdminConfig } from '../config/schema.js';
 import type { InheritedSocket } from '../handover.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
@@ -71,12 +71,14 @@ function readJson(req: IncomingMessage): Promise<unknown> {
 
 /**
  * The admin HTTP server: `/` (the dashboard), `/metrics` (Prometheus), `/api/v1/state` (JSON),
- * `POST /api/v1/reload`, the runtime API, `/healthz`. With `tokenFile`, every request but the
- * dashboard page (which holds no data) must carry `Authorization: Bearer <token>`.
+ * `POST /api/v1/reload`, the runtime API, `/healthz`, with read and write scopes (see `access`).
  */
 export class AdminServer {
   private server: HttpServer | undefined;
   private token: Buffer | undefined;
+  private readToken: Buffer | undefined;
+  /** Bound to loopback: reads need no token unless a read token is configured. */
+  private loopback = true;
   /** The port actually bound. */
   port: number | undefined;
 
@@ -89,8 +91,10 @@ export class AdminServer {
   /** Listens on admin.bind, or on `inherited`, the socket the previous process served on (a restart). */
   async start(inherited?: InheritedSocket): Promise<void> {
     if (this.cfg.tokenFile) this.token = Buffer.from((await readFile(this.cfg.tokenFile, 'utf8')).trim());
+    if (this.cfg.readTokenFile) this.readToken = Buffer.from((await readFile(this.cfg.readTokenFile, 'utf8')).trim());
     const hp = parseHostPort(this.cfg.bind, true);
     if (typeof hp === 'string') throw new Error(`unvalidated admin bind ${this.cfg.bind}`);
+    this.loopback = isLoopbackHost(hp.host);
     const server = createServer({
       headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
       requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
@@ -145,11 +149,22 @@ export class AdminServer {
     return this.server?.listening ? this.server : undefined;
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.token) return true;
+  /**
+   * Who may do what. `/` (the dashboard shell, no data) and `/healthz` (liveness probes send no
+   * token) are open. Reads (the other GETs) need the read or the write token when a read token is
+   * configured, the write token when the API is reachable from other hosts, and nothing on loopback.
+   * Writes (POST) need the write token when there is one; the read token is refused with 403.
+   */
+  private access(req: IncomingMessage, route: string): 'ok' | 401 | 403 {
+    if (route === 'GET /' || route === 'GET /healthz') return 'ok';
     const header = req.headers.authorization ?? '';
     const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
-    return given.length === this.token.length && timingSafeEqual(given, this.token);
+    const is = (token: Buffer | undefined) => !!token && given.length === token.length && timingSafeEqual(given, token);
+    const writer = is(this.token);
+    if (req.method !== 'GET') return !this.token || writer ? 'ok' : is(this.readToken) ? 403 : 401;
+    if (writer || is(this.readToken)) return 'ok';
+    if (this.readToken) return 401;
+    return this.token && !this.loopback ? 401 : 'ok';
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -162,7 +177,9 @@ export class AdminServer {
       const route = `${req.method} ${url.pathname}`;
       // The dashboard page holds no data (it fetches the state with the token), so it is served to anyone.
       if (route === 'GET /') return send(200, DASHBOARD_HTML, 'text/html; charset=utf-8');
-      if (!this.authorized(req)) return send(401, JSON.stringify({ error: 'a bearer token is required (admin.tokenFile)' }));
+      const access = this.access(req, route);
+      if (access === 401) return send(401, JSON.stringify({ error: req.method === 'GET' ? 'a bearer token is required (admin.readTokenFile or admin.tokenFile)' : 'a bearer token is required (admin.tokenFile)' }));
+      if (access === 403) return send(403, JSON.stringify({ error: 'the read-only token (admin.readTokenFile) cannot change anything; use the admin.tokenFile token' }));
       switch (route) {
         case 'GET /metrics': {
           const m = await this.handlers.metrics();

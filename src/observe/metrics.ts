@@ -4,6 +4,7 @@ import type { Server } from '../proxy/server.js';
 import type { ServerPool } from '../proxy/server-pool.js';
 import type { VrrpStatus } from '../vrrp/vrrp-engine.js';
 import type { VipElection } from '../election/vip-election.js';
+import { VERSION } from '../version.js';
 import { registerElectionMetrics } from './election-metrics.js';
 import { scrapedMetric, type Row } from './scraped-metric.js';
 
@@ -54,6 +55,9 @@ export class Metrics {
       scraped<ServerLabels>(name, help, kind, ['backend', 'server'], function* () {
         for (const p of source.pools()) for (const s of [...p.servers, ...p.retired]) yield [{ backend: p.name, server: s.id }, read(s)];
       });
+
+    const buildInfo = new Gauge({ name: 'kubeha_build_info', help: 'Always 1; the labels say which kubeha and Node.js run (a fleet mid-upgrade shows both versions).', labelNames: ['version', 'node'], registers: [r] });
+    buildInfo.set({ version: VERSION, node: process.version }, 1);
 
     perListener('kubeha_frontend_connections_total', 'Connections accepted by the frontend.', 'counter', (l) => l.accepted);
     perListener('kubeha_frontend_active_connections', 'Sessions open on the frontend now.', 'gauge', (l) => l.active);

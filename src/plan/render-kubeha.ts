@@ -14,6 +14,9 @@ function apiserverBackend(plan: Plan) {
   };
 }
 
+/** The preemptDelay the planner renders (kubeha and keepalived alike). */
+export const PLANNED_PREEMPT_DELAY = '15s';
+
 /** The LB host's daemon: the apiserver frontend on the VIP port, and the VRRP instance that floats the VIP. */
 export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const inv = plan.inv;
@@ -31,6 +34,9 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
         version: inv.vrrp.version,
         advertInterval: inv.vrrp.advertInterval,
         preempt: true,
+        // A rebooted higher-priority node takes the VIP back only after it has served for this long
+        // (its tracked backend counts only after a passed check): one move, not two within seconds.
+        preemptDelay: PLANNED_PREEMPT_DELAY,
         vips: [inv.vip],
         unicastPeers: inv.vrrp.unicast ? peers : [],
         ...(inv.vrrp.unicast ? { unicastSrcIp: host.ip } : {}),

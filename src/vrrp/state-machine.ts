@@ -42,6 +42,15 @@ export interface AdvertIn {
 
 const csToMs = (cs: number) => cs * 10;
 
+/**
+ * After a pause (a VM stun, SIGSTOP, a stalled thread) longer than any backup waits, a master that
+ * finds a backup took over yields to it instead of taking the VIP straight back (a second move
+ * within a second), and holds off preempting for this long, or preemptDelay if longer.
+ */
+export const PAUSE_HOLD_DOWN_MS = 10_000;
+/** How long a master that just resumed from such a pause waits (for queued adverts to be read) before it advertises again. */
+const PAUSE_CHECK_MS = 5;
+
 /** One virtual router instance's protocol state. */
 export class VrrpMachine {
   state: VrrpState = 'initialize';
@@ -60,6 +69,10 @@ export class VrrpMachine {
   private preemptAt: number | undefined;
   /** When a master last answered a lower-priority master at once (see receiveAsMaster). */
   private answeredAt: number | undefined;
+  /** When this master last sent an advertisement (a pause shows as a long silence). */
+  private lastSentAt = 0;
+  /** A master resumed from a long pause and holds its next advert until this time (see tick). */
+  private pauseCheckUntil: number | undefined;
   private faulted = false;
   /** Our primary address as a number, for the tie-break: parsed once, not per advert. */
   private readonly ourAddress: number;
@@ -109,8 +122,17 @@ export class VrrpMachine {
   tick(now: number): VrrpEffect[] {
     const fx: VrrpEffect[] = [];
     if (this.state === 'master' && this.adverAt !== undefined && now >= this.adverAt) {
+      if (this.pausedTooLong(now) && this.pauseCheckUntil === undefined) {
+        // Silent for longer than a backup waits: one may have taken over, and its adverts are queued
+        // on our socket. Read them first (receiveAsMaster yields to it), rather than advertise now
+        // and make it yield back to us, which would move the VIP twice.
+        this.pauseCheckUntil = now + PAUSE_CHECK_MS;
+        this.adverAt = this.pauseCheckUntil;
+        return fx;
+      }
       // RFC 5798 §6.4.3: "If the Adver_Timer fires ... Send an ADVERTISEMENT; Reset the Adver_Timer".
-      fx.push({ kind: 'sendAdvert', priority: this.effectivePriority });
+      this.pauseCheckUntil = undefined;
+      fx.push(this.advert(now));
       this.adverAt = now + csToMs(this.settings.advertIntervalCs);
     }
     if (this.state === 'backup') {
@@ -179,9 +201,35 @@ export class VrrpMachine {
       return this.becomeBackup(now, `higher priority ${a.priority} master ${a.src}`);
     }
     if (theirs === this.ourAddress) return []; // our own advert looped back
+    if (this.pausedTooLong(now)) {
+      // We were silent for longer than 3 intervals (paused), so this router took over as RFC 5798
+      // says it must. Deviation from §6.4.3 (which discards a lower-priority advert): taking the VIP
+      // straight back would move it twice within a second, and a node that stalls once may stall
+      // again; yield, and preempt only after a hold-down.
+      const silentMs = Math.round(now - this.lastSentAt);
+      const holdMs = Math.max(this.settings.preemptDelayMs, PAUSE_HOLD_DOWN_MS);
+      const fx = this.becomeBackup(now, `silent for ${silentMs} ms (paused?): ${a.src} took over; not preempting it for ${holdMs} ms`);
+      if (this.settings.version === 3) this.masterAdverIntervalCs = a.advertIntervalCs;
+      this.masterAddress = a.src;
+      this.masterPriority = a.priority;
+      this.masterDownAt = now + this.masterDownIntervalMs();
+      this.preemptAt = now + holdMs;
+      return fx;
+    }
     // A lower-priority router thinks it is master (start-up, or a healed partition): answer at once,
     // as keepalived does, so it yields within one round trip instead of at our next advert.
     return this.answer(now);
+  }
+
+  /** A master that has not advertised for 3 intervals: every backup may have declared it down. */
+  private pausedTooLong(now: number): boolean {
+    return now - this.lastSentAt > 3 * csToMs(this.settings.advertIntervalCs);
+  }
+
+  /** An advertisement at our priority, noted as sent now. */
+  private advert(now: number): VrrpEffect {
+    this.lastSentAt = now;
+    return { kind: 'sendAdvert', priority: this.effectivePriority };
   }
 
   /**
@@ -193,7 +241,7 @@ export class VrrpMachine {
     if (this.answeredAt !== undefined && now - this.answeredAt < intervalMs / 4) return [];
     this.answeredAt = now;
     this.adverAt = now + intervalMs;
-    return [{ kind: 'sendAdvert', priority: this.effectivePriority }];
+    return [this.advert(now)];
   }
 
   /** Whether the master we follow is better than us and was heard within the Master_Down_Interval. */
@@ -219,7 +267,7 @@ export class VrrpMachine {
     if (this.state === 'master') {
       // Tell the backups now: one with preempt and a higher priority takes over at this advert.
       this.adverAt = now + csToMs(this.settings.advertIntervalCs);
-      return [{ kind: 'sendAdvert', priority }];
+      return [this.advert(now)];
     }
     if (this.state === 'backup' && this.mayPreempt(now, this.masterPriority)) {
       return this.becomeMaster(now, `priority rose to ${priority}, above the master's ${this.masterPriority}`);
@@ -248,16 +296,17 @@ export class VrrpMachine {
 
   /**
    * keepalived's preempt_delay: preempt a lower-priority master only once the delay since start-up, or
-   * since that master was first seen, is over. Arms the delay on first sight.
+   * since that master was first seen, is over. Arms the delay on first sight. A hold-down after a
+   * pause (receiveAsMaster) holds preemption off the same way, whatever the delay.
    */
   private mayPreempt(now: number, theirPriority: number | undefined): boolean {
     if (!this.wouldPreempt(theirPriority)) return false;
-    if (this.settings.preemptDelayMs <= 0) return true;
     if (this.preemptAt === undefined) {
+      if (this.settings.preemptDelayMs <= 0) return true;
       this.preemptAt = now + this.settings.preemptDelayMs;
       return false;
     }
-    if (now < this.preemptAt) return false;
+    if (now < this.preemptAt) return false; // the delay, or the hold-down after a pause
     this.preemptAt = undefined;
     return true;
   }
@@ -268,7 +317,8 @@ export class VrrpMachine {
     this.masterAddress = this.settings.primaryAddress;
     this.masterPriority = this.effectivePriority;
     this.adverAt = now + csToMs(this.settings.advertIntervalCs);
-    return [...fx, { kind: 'addVips' }, { kind: 'sendAdvert', priority: this.effectivePriority }, { kind: 'garp' }];
+    this.pauseCheckUntil = undefined;
+    return [...fx, { kind: 'addVips' }, this.advert(now), { kind: 'garp' }];
   }
 
   private becomeBackup(now: number, reason: string): VrrpEffect[] {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Daemon } from '../../src/daemon.js';
@@ -33,6 +35,8 @@ test('/metrics counters move with traffic and state', async (t) => {
   const scrape = async () => (await fetch(`${admin}/metrics`)).text();
   const before = await scrape();
   assert.equal(sample(before, 'kubeha_frontend_connections_total{frontend="fe"}'), 0);
+  const version = (JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  assert.equal(sample(before, `kubeha_build_info{version="${version}",node="${process.version}"}`), 1);
   for (let i = 0; i < 4; i++) await whoAnswers(port);
   await until(() => daemon.listener('fe')!.active === 0, 5000, 'sessions to end');
   const after = await scrape();
@@ -95,19 +99,48 @@ test('runtime API: drain, weight, ready; kept across a reload that does not touc
   assert.deepEqual(state.backends[0]!.servers.map((s) => [s.name, s.adminState, s.weight]), [['a', 'ready', 100], ['b', 'ready', 300]]);
 });
 
-test('with admin.tokenFile every request needs the bearer token', async (t) => {
+test('admin scopes: /healthz is open; on loopback reads need no token unless readTokenFile is set; writes need the write token, the read token gets 403', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'kubeha-token-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const tokenFile = join(dir, 'token');
+  const readTokenFile = join(dir, 'read-token');
   await writeFile(tokenFile, 'correct-horse\n');
-  const { admin } = await withAdmin(t, (c) => (c.admin = { bind: '127.0.0.1:0', tokenFile }));
-  const table: [string | undefined, number][] = [[undefined, 401], ['Bearer wrong', 401], ['Bearer correct-horse', 200], ['correct-horse', 401]];
-  for (const path of ['/metrics', '/api/v1/state']) {
-    for (const [auth, status] of table) {
-      const res = await fetch(`${admin}${path}`, { headers: auth ? { authorization: auth } : {} });
-      assert.equal(res.status, status, `${path} with ${auth ?? 'no header'}`);
+  await writeFile(readTokenFile, 'battery-staple\n');
+  const W = 'Bearer correct-horse';
+  const R = 'Bearer battery-staple';
+  // [admin settings, request, authorization, expected status]
+  const cases: [string, Record<string, string>, string, string | undefined, number][] = [
+    ['write token only', { tokenFile }, 'GET /metrics', undefined, 200],
+    ['write token only', { tokenFile }, 'GET /api/v1/state', undefined, 200],
+    ['write token only', { tokenFile }, 'POST /api/v1/backends/be/servers/a', undefined, 401],
+    ['write token only', { tokenFile }, 'POST /api/v1/backends/be/servers/a', 'Bearer wrong', 401],
+    ['write token only', { tokenFile }, 'POST /api/v1/backends/be/servers/a', 'correct-horse', 401],
+    ['write token only', { tokenFile }, 'POST /api/v1/backends/be/servers/a', W, 200],
+    ['both tokens', { tokenFile, readTokenFile }, 'GET /healthz', undefined, 200],
+    ['both tokens', { tokenFile, readTokenFile }, 'GET /metrics', undefined, 401],
+    ['both tokens', { tokenFile, readTokenFile }, 'GET /metrics', R, 200],
+    ['both tokens', { tokenFile, readTokenFile }, 'GET /api/v1/state', R, 200],
+    ['both tokens', { tokenFile, readTokenFile }, 'GET /api/v1/state', W, 200],
+    ['both tokens', { tokenFile, readTokenFile }, 'POST /api/v1/backends/be/servers/a', R, 403],
+    ['both tokens', { tokenFile, readTokenFile }, 'POST /api/v1/reload', R, 403],
+    ['both tokens', { tokenFile, readTokenFile }, 'POST /api/v1/backends/be/servers/a', W, 200],
+  ];
+  const admins = new Map<string, string>();
+  for (const [name, settings, route, auth, status] of cases) {
+    let admin = admins.get(name);
+    if (!admin) {
+      admin = (await withAdmin(t, (c) => (c.admin = { bind: '127.0.0.1:0', ...settings }))).admin;
+      admins.set(name, admin);
     }
+    const [method, path] = route.split(' ') as [string, string];
+    const res = await fetch(`${admin}${path}`, { method, headers: auth ? { authorization: auth } : {}, ...(method === 'POST' ? { body: path.endsWith('reload') ? '' : '{"state":"ready"}' } : {}) });
+    assert.equal(res.status, status, `${name}: ${route} with ${auth ?? 'no token'}`);
   }
-  const post = await fetch(`${admin}/api/v1/backends/be/servers/a`, { method: 'POST', body: '{"state":"drain"}' });
-  assert.equal(post.status, 401, 'runtime actions too');
+});
+
+test('kubeha version and --version print the version kubeha_build_info carries', async () => {
+  const version = (JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const bin = fileURLToPath(new URL('../../../bin/kubeha.js', import.meta.url));
+  assert.equal(execFileSync(process.execPath, [bin, 'version'], { encoding: 'utf8' }), `kubeha ${version} (node ${process.version})\n`);
+  assert.equal(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }), `${version}\n`);
 });

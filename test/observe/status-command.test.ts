@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
+import { resolveAdmin } from '../../src/cli/admin-client.js';
 import { statusCommand, type StatusOptions } from '../../src/cli/status.js';
 import { runWithStreams } from '../support/cli-streams.js';
 import { lbConfig, markDown, startDaemon, taggedBackend } from '../support/tcp.js';
@@ -18,7 +19,7 @@ test('kubeha status against a running daemon: found through its config and token
   const backends = await Promise.all(['a', 'b'].map((n) => taggedBackend(n)));
   t.after(() => Promise.all(backends.map((b) => b.close())));
   const cfg = lbConfig(backends);
-  cfg.admin = { bind: '127.0.0.1:0', tokenFile };
+  cfg.admin = { bind: '127.0.0.1:0', tokenFile, readTokenFile: tokenFile }; // reads need a token too
   const { daemon, port } = await startDaemon(cfg, t);
   const admin = `127.0.0.1:${daemon.adminPort}`;
   // Only admin: is read from the file, so a config that no longer validates still finds the daemon.
@@ -60,7 +61,36 @@ test('kubeha status against a running daemon: found through its config and token
     assert.match(wrong.err, /did not answer with a kubeha state \(.+\): is that kubeha's admin address\?/, body);
   }
 
-  const nothing = await run({});
-  assert.equal(nothing.code, 2);
-  assert.match(nothing.err, /--config FILE or --admin HOST:PORT \[KUBEHA_ERR_USAGE\]/);
+  // Neither --config nor --admin, or a config without an admin section: the implicit loopback admin.
+  await writeFile(configFile, 'frontends: []\n');
+  for (const sel of [{}, { config: configFile }]) {
+    const target = await resolveAdmin(sel);
+    assert.equal(typeof target === 'string' ? target : target.base, 'http://127.0.0.1:9000', JSON.stringify(sel));
+  }
+});
+
+test('kubeha status reaches an admin.bind on a port fetch refuses (6000 is on the WHATWG bad-port list)', async (t) => {
+  const backends = await Promise.all(['a'].map((n) => taggedBackend(n)));
+  t.after(() => Promise.all(backends.map((b) => b.close())));
+  const cfg = lbConfig(backends);
+  const free = createServer();
+  // 6000 itself may be taken on this machine; any port on the bad-port list proves the point
+  let port = 0;
+  for (const candidate of [6000, 6665, 6666, 6667, 6668, 6669, 6697, 10080]) {
+    const ok = await new Promise<boolean>((resolve) => {
+      free.once('error', () => resolve(false));
+      free.listen(candidate, '127.0.0.1', () => free.close(() => resolve(true)));
+    });
+    if (ok) {
+      port = candidate;
+      break;
+    }
+  }
+  assert.ok(port > 0, 'a free port on the bad-port list');
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/`), 'fetch refuses it');
+  cfg.admin = { bind: `127.0.0.1:${port}` };
+  await startDaemon(cfg, t);
+  const res = await run({ admin: `127.0.0.1:${port}` });
+  assert.equal(res.code, 0, res.err);
+  assert.match(res.out, /all good\n$/);
 });

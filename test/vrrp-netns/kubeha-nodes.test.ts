@@ -135,6 +135,35 @@ test('restart without a gap: SIGUSR2 hands the master\'s VRRP state and sockets 
   assert.equal(master.state, 'master');
 });
 
+test('a master paused (SIGSTOP) until its backup took over yields on resume instead of taking the VIP straight back; it preempts after the hold-down', async (t) => {
+  const bed = createBed(t, 2);
+  const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
+  const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
+  await ka.waitLine(masterLine);
+  await kb.waitLine(/"to":"backup"/);
+  const monA = await watchAddresses(a);
+  const sinceB = kb.lines.length;
+  ka.child.kill('SIGSTOP'); // a VM stun, as long as it takes the backup to take over
+  try {
+    await kb.waitLine(masterLine, 5000, sinceB);
+  } finally {
+    ka.child.kill('SIGCONT');
+  }
+  const resumed = Date.now();
+  const yielded = await ka.waitLine(/"to":"backup".*silent for \d+ ms \(paused\?\)/, 5000);
+  t.diagnostic(`resumed → yielded in ${yielded.atMs - resumed} ms: ${JSON.parse(yielded.line).reason}`);
+  const following = await heard(a, (await untilVrrp(a, () => true, 'a state')).adverts.received);
+  assert.equal(following.state, 'backup', 'a follows b through the hold-down');
+  assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [false, true]);
+  assert.ok(!kb.lines.slice(sinceB).some((l) => /"to":"backup"/.test(l.line)), 'b never yielded back: the VIP moved once');
+  const back = await ka.waitLine(/"to":"master".*preempt/, 20_000);
+  t.diagnostic(`preempted back ${back.atMs - resumed} ms after resuming (hold-down ${10_000} ms)`);
+  assert.ok(back.atMs - resumed >= 9000, 'not before the hold-down');
+  assert.ok(await until(() => a.hasAddress(VIP) && !b.hasAddress(VIP), 2000));
+  assert.equal(monA.lines.filter((l) => !l.line.startsWith('Deleted') && l.line.includes(`inet ${VIP}/`)).length, 1, 'the VIP came back to a once');
+});
+
 test('partition and heal: two masters while cut off, exactly one master after the heal', async (t) => {
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];

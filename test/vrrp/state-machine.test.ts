@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VrrpMachine, type MachineSettings, type VrrpEffect } from '../../src/vrrp/state-machine.js';
+import { PAUSE_HOLD_DOWN_MS, VrrpMachine, type MachineSettings, type VrrpEffect } from '../../src/vrrp/state-machine.js';
 
 const base: MachineSettings = { version: 3, priority: 100, advertIntervalCs: 100, preempt: true, preemptDelayMs: 0, primaryAddress: '10.0.0.2' };
 const machine = (over: Partial<MachineSettings> = {}) => new VrrpMachine({ ...base, ...over });
@@ -178,6 +178,7 @@ test('state machine: a master answers a lower-priority master at once, but at mo
   runUntil(m, m.deadline!);
   assert.equal(m.state, 'master');
   const t0 = 10_000;
+  runUntil(m, t0); // advertising all along (a master silent for 3 intervals is a paused one: see below)
   const answers = [];
   for (let t = t0; t < t0 + 1000; t += 10) answers.push(brief(m.receive(t, { src: '10.0.0.7', priority: 1, advertIntervalCs: 100 })));
   assert.deepEqual(answers.filter(Boolean), ['advert:200', 'advert:200', 'advert:200', 'advert:200'], 'four answers in one 1 s interval');
@@ -252,4 +253,42 @@ test('state machine: two machines on a fake wire elect one master; the loser of 
   deliver(b, a, fb, t + 1);
   assert.equal(a.state, 'backup', 'equal priority: the lower primary address yields');
   assert.equal(b.state, 'master');
+});
+
+test('state machine: a master paused longer than the backups wait yields to the one that took over, and preempts only after the hold-down', () => {
+  // [what, order on resume, pause]: the queued advert may be read before or after the late timer fires
+  for (const order of ['advert first', 'timer first'] as const) {
+    const m = machine({ priority: 150, advertIntervalCs: 10 }); // 100 ms adverts
+    m.start(0);
+    runUntil(m, 1000);
+    assert.equal(m.state, 'master');
+    const resumedAt = 1000 + 600; // stopped for 600 ms: a priority-100 backup took over after ~361 ms
+    const theirs = { src: '10.0.0.9', priority: 100, advertIntervalCs: 10 };
+    let fx: VrrpEffect[];
+    if (order === 'timer first') {
+      assert.equal(brief(m.tick(resumedAt)), '', 'no advert yet: queued adverts are read first');
+      fx = m.receive(resumedAt + 1, theirs);
+    } else {
+      fx = m.receive(resumedAt, theirs);
+    }
+    assert.equal(brief(fx), 'backup removeVips', order);
+    const t = fx.find((e) => e.kind === 'transition');
+    assert.match(t?.kind === 'transition' ? t.reason : '', /silent for \d+ ms \(paused\?\): 10\.0\.0\.9 took over; not preempting it for 10000 ms/);
+    // it follows the new master through the hold-down, then preempts
+    for (let at = resumedAt + 100; at < resumedAt + PAUSE_HOLD_DOWN_MS; at += 100) {
+      assert.deepEqual(m.receive(at, theirs), [], `t=${at}`);
+      runUntil(m, at);
+    }
+    assert.equal(m.state, 'backup', order);
+    runUntil(m, resumedAt + PAUSE_HOLD_DOWN_MS + 1);
+    assert.equal(m.state, 'master', `${order}: preempts once the hold-down is over`);
+  }
+  // paused, but nobody took over (a lone node, or a pause shorter than the backups wait): it just advertises
+  const lone = machine({ priority: 150, advertIntervalCs: 10 });
+  lone.start(0);
+  runUntil(lone, 1000);
+  assert.equal(brief(lone.tick(1600)), '');
+  assert.equal(brief(lone.tick(1605)), 'advert:150', 'after the short check, as before');
+  assert.equal(lone.state, 'master');
+  assert.equal(brief(lone.receive(1650, { src: '10.0.0.9', priority: 100, advertIntervalCs: 10 })), 'advert:150', 'a lower master heard after we spoke again is answered as before');
 });

@@ -55,7 +55,7 @@ export interface DaemonOptions {
   configPath?: string;
   /**
    * Set when this process takes over from a running one: its sockets and health are used at start,
-   * and VRRP waits for {@link Daemon.startVrrp} (the predecessor still advertises until it releases).
+   * and VRRP waits for {@link Daemon.startVrrp} (told by the predecessor which instances it is master of).
    */
   inheritance?: Inheritance;
 }
@@ -422,13 +422,18 @@ export class Daemon {
     return { listeners, admin: this.admin?.listeningServer, health };
   }
 
+  /** The VRRP instances that are master now (a successor starts them as master). */
+  masterInstances(): string[] {
+    return this.vrrp.instances.filter((i) => i.state === 'master').map((i) => i.name);
+  }
+
   /**
-   * The successor is serving: VRRP stops without a word (no priority 0, the VIPs stay for the
-   * successor) and the admin API closes here (the successor answers on the same socket). Resolves
-   * with the instances that were master, which the successor starts as master.
+   * The successor serves and advertises: VRRP stops here without a word (no priority 0, the VIPs
+   * stay for the successor) and the admin API closes (the successor answers on the same socket).
+   * Resolves with the instances that were master.
    */
   async releaseToSuccessor(): Promise<string[]> {
-    const masters = this.vrrp.instances.filter((i) => i.state === 'master').map((i) => i.name);
+    const masters = this.masterInstances();
     await this.vrrp.stop(true);
     const admin = this.admin;
     this.admin = undefined;
@@ -436,7 +441,7 @@ export class Daemon {
     return masters;
   }
 
-  /** On a handover, starts VRRP once the predecessor released it; `takeover`: the instances it was master of. */
+  /** On a handover, starts VRRP while the predecessor still runs it; `takeover`: the instances it is master of. */
   async startVrrp(takeover: string[]): Promise<string[]> {
     const errors = await this.vrrp.apply(this.config?.vrrp?.instances ?? [], takeover);
     for (const e of errors) this.log.error({ event: 'vrrp-start-failed', error: e }, `after the handover: ${e}`);

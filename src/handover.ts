@@ -1,9 +1,10 @@
 // A restart without a gap (SIGUSR2, like nginx's binary upgrade and HAProxy's -x/-sf): the running
 // process forks its successor from the code on disk (a new version after an upgrade), hands it the
 // listening sockets — frontends and admin API — and what it knew of every server's health over the
-// IPC channel, waits until the successor serves, then stops its VRRP without a word (the successor
-// starts as master where it was master), closes its own copies of the sockets and drains its
-// sessions. The kernel socket never closes, so no connection is refused; both processes accept
+// IPC channel, waits until the successor serves, tells it which VRRP instances it is master of,
+// waits until the successor advertises for them too (both advertise from one address for a moment,
+// which a peer cannot tell from one master), then stops its VRRP without a word, closes its own
+// copies of the sockets and drains its sessions. The kernel socket never closes, so no connection is refused; both processes accept
 // during the overlap. Under systemd (Type=notify, NotifyAccess=all) the successor tells systemd it
 // is the main process now.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -16,14 +17,15 @@ import type { Logger } from './observe/logger.js';
 const SUCCESSOR_ENV = 'KUBEHA_HANDOVER';
 
 /** Messages from the successor. */
-type FromSuccessor = { type: 'hello' } | { type: 'ready' } | { type: 'failed'; error: string };
+type FromSuccessor = { type: 'hello' } | { type: 'ready' } | { type: 'vrrp-started' } | { type: 'failed'; error: string };
 /** Messages to the successor (a listener or admin message carries the socket as its handle). */
 type ToSuccessor =
   | { type: 'listener'; bind: string }
   | { type: 'admin' }
   | { type: 'health'; entries: [string, { state: HealthState; ageMs: number }][] }
   | { type: 'sent' }
-  | { type: 'released'; masters: string[] };
+  | { type: 'vrrp'; masters: string[] }
+  | { type: 'released' };
 
 /** How long the running process waits for its successor to serve before it gives up and keeps serving. */
 const SUCCESSOR_TIMEOUT_MS = 60_000;
@@ -69,8 +71,10 @@ export function handOver(daemon: Daemon, log: Logger): Promise<boolean> {
           await send({ type: 'health', entries: inh.health });
           await send({ type: 'sent' });
         } else if (m.type === 'ready') {
+          await send({ type: 'vrrp', masters: daemon.masterInstances() });
+        } else if (m.type === 'vrrp-started') {
           const masters = await daemon.releaseToSuccessor();
-          await send({ type: 'released', masters });
+          await send({ type: 'released' });
           log.info({ event: 'handover-done', successor: child.pid, masters }, `handed over to pid ${child.pid}: draining here`);
           finish(true);
         } else if (m.type === 'failed') {
@@ -113,8 +117,10 @@ export class InheritedSocket {
 /** The successor's side, when this process was forked by {@link handOver}. */
 export interface Succession {
   inheritance: Inheritance;
-  /** Tells the predecessor we serve; resolves with the VRRP instances it was master of, once it released them. */
+  /** Tells the predecessor we serve; resolves with the VRRP instances it is master of (still advertising). */
   ready(): Promise<string[]>;
+  /** Tells the predecessor our VRRP runs; resolves once it stopped its own and let go of the sockets. */
+  vrrpStarted(): Promise<void>;
   /** Tells the predecessor we could not start (it keeps serving). */
   failed(error: string): void;
 }
@@ -156,9 +162,16 @@ export async function receiveInheritance(timeoutMs = 10_000): Promise<Succession
       process.send?.({ type: 'ready' } satisfies FromSuccessor);
       for (;;) {
         const [m] = await next();
+        if (m.type === 'vrrp') return m.masters;
+      }
+    },
+    async vrrpStarted() {
+      process.send?.({ type: 'vrrp-started' } satisfies FromSuccessor);
+      for (;;) {
+        const [m] = await next();
         if (m.type === 'released') {
           process.disconnect?.();
-          return m.masters;
+          return;
         }
       }
     },

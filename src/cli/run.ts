@@ -73,6 +73,7 @@ export async function runCommand(file: string): Promise<number> {
   if (succession) {
     const masters = await succession.ready();
     await daemon.startVrrp(masters);
+    await succession.vrrpStarted();
     sdNotify(`MAINPID=${process.pid}\nREADY=1`);
     serving = true;
     log.info({ event: 'handover-complete', masters }, `took over from the previous process (pid ${process.pid} serves now)`);

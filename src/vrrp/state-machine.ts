@@ -74,6 +74,8 @@ export class VrrpMachine {
   /** A master resumed from a long pause and holds its next advert until this time (see tick). */
   private pauseCheckUntil: number | undefined;
   private faulted = false;
+  /** Why the driver said we are faulted (for the start-up transition). */
+  private faultReason = '';
   /** Our primary address as a number, for the tie-break: parsed once, not per advert. */
   private readonly ourAddress: number;
 
@@ -111,7 +113,7 @@ export class VrrpMachine {
   start(now: number, takeover = false): VrrpEffect[] {
     if (this.state !== 'initialize') return [];
     if (this.settings.preemptDelayMs > 0) this.preemptAt = now + this.settings.preemptDelayMs;
-    if (this.faulted) return this.enter(now, 'fault', 'a tracked check is failing at start-up');
+    if (this.faulted) return this.enter(now, 'fault', `at start-up: ${this.faultReason}`);
     if (takeover) return this.becomeMaster(now, 'taking over as master from the previous process');
     // RFC 5798 §6.4.1: "If the Priority = 255 ... transition to the Master state", else Backup.
     if (this.effectivePriority === 255) return this.becomeMaster(now, 'priority 255: address owner');
@@ -279,6 +281,7 @@ export class VrrpMachine {
   setFault(now: number, fault: boolean, reason: string): VrrpEffect[] {
     if (fault === this.faulted) return [];
     this.faulted = fault;
+    this.faultReason = reason;
     if (this.state === 'initialize') return [];
     if (fault) return this.enter(now, 'fault', reason);
     return this.becomeBackup(now, `fault cleared: ${reason}`);

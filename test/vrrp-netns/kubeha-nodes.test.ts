@@ -98,8 +98,8 @@ test('restart without a gap: SIGUSR2 hands the master\'s VRRP state and sockets 
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
   const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
-  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await ka.waitLine(masterLine);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN); // after a is master: no start-up race to muddle what follows
   await kb.waitLine(/"to":"backup"/);
   const monA = await watchAddresses(a);
   const monB = await watchAddresses(b);
@@ -128,7 +128,7 @@ test('restart without a gap: SIGUSR2 hands the master\'s VRRP state and sockets 
   const backup = await heard(b, 0);
   assert.equal(backup.state, 'backup');
   t.diagnostic(`longest gap between adverts the backup saw across 5 handovers: ${backup.adverts.maxGapMs} ms (adverts every 100 ms)`);
-  assert.ok(!kb.lines.some((l) => masterLine.test(l.line)), 'the backup never took over');
+  assert.ok(!kb.lines.some((l) => masterLine.test(l.line)), `the backup never took over: ${[...kb.lines.filter((l) => masterLine.test(l.line)), ...ka.lines.filter((l) => /handover|vrrp-state/.test(l.line))].map((l) => `${l.atMs} ${l.line.slice(0, 200)}`).join('\n')}`);
   assert.ok(!monA.lines.some((l) => l.line.startsWith('Deleted')), 'the VIP never left the master');
   assert.ok(!monB.lines.some((l) => l.line.includes(`inet ${VIP}/`)), 'nor came to the backup');
   const master = await untilVrrp(a, (v) => v.state === 'master', 'the last successor is master (on the inherited admin socket)');
@@ -139,8 +139,8 @@ test('a master paused (SIGSTOP) until its backup took over yields on resume inst
   const bed = createBed(t, 2);
   const [a, b] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0]];
   const ka = startKubeha(bed, a, V3, 150, {}, NS_ADMIN);
-  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await ka.waitLine(masterLine);
+  const kb = startKubeha(bed, b, V3, 100, {}, NS_ADMIN);
   await kb.waitLine(/"to":"backup"/);
   const monA = await watchAddresses(a);
   const sinceB = kb.lines.length;
@@ -151,13 +151,14 @@ test('a master paused (SIGSTOP) until its backup took over yields on resume inst
     ka.child.kill('SIGCONT');
   }
   const resumed = Date.now();
-  const yielded = await ka.waitLine(/"to":"backup".*silent for \d+ ms \(paused\?\)/, 5000);
+  const resumedIndex = ka.lines.length; // lines a wrote while stopped arrive after this
+  const yielded = await ka.waitLine(/"to":"backup".*silent for \d+ ms \(paused\?\)/, 5000, resumedIndex);
   t.diagnostic(`resumed → yielded in ${yielded.atMs - resumed} ms: ${JSON.parse(yielded.line).reason}`);
   const following = await heard(a, (await untilVrrp(a, () => true, 'a state')).adverts.received);
   assert.equal(following.state, 'backup', 'a follows b through the hold-down');
   assert.deepEqual([a.hasAddress(VIP), b.hasAddress(VIP)], [false, true]);
   assert.ok(!kb.lines.slice(sinceB).some((l) => /"to":"backup"/.test(l.line)), 'b never yielded back: the VIP moved once');
-  const back = await ka.waitLine(/"to":"master".*preempt/, 20_000);
+  const back = await ka.waitLine(/"to":"master".*preempt/, 20_000, resumedIndex);
   t.diagnostic(`preempted back ${back.atMs - resumed} ms after resuming (hold-down ${10_000} ms)`);
   assert.ok(back.atMs - resumed >= 9000, 'not before the hold-down');
   assert.ok(await until(() => a.hasAddress(VIP) && !b.hasAddress(VIP), 2000));

@@ -23,9 +23,11 @@ test('track.backends: the master whose backend servers all die releases the VIP 
   await ka.waitLine(/"to":"master"/);
   const kb = startKubeha(bed, b, V3, 100);
   await kb.waitLine(/"to":"backup"/);
+  assert.match(ka.lines.map((l) => l.line).join('\n'), /INITIALIZE → FAULT \(at start-up: backend be: waiting for its first passed check\)/, 'no VIP before the first passed check');
   const killedAt = Date.now();
+  const beforeKill = ka.lines.length;
   echo.child.kill('SIGKILL');
-  const fault = await ka.waitLine(/"to":"fault"/, 5000);
+  const fault = await ka.waitLine(/"to":"fault"/, 5000, beforeKill);
   assert.match(fault.line, /backend be down/);
   const took = await kb.waitLine(/"to":"master"/, 2000);
   assert.ok(await until(() => b.hasAddress(VIP) && !a.hasAddress(VIP), 1000));

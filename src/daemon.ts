@@ -43,8 +43,14 @@ export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
 export interface Inheritance {
   listeners: Map<string, InheritedSocket>;
   admin?: InheritedSocket;
-  /** Health by `backend/server@address`, with how long ago it last changed. */
-  health: Map<string, { state: HealthState; ageMs: number }>;
+  /** Health by `backend/server@address`. */
+  health: Map<string, InheritedHealth>;
+}
+
+/** A server's health as handed over, with how long ago it last changed (clocks differ between processes). */
+export interface InheritedHealth {
+  state: HealthState;
+  ageMs: number;
 }
 
 /** Options for a {@link Daemon}; tests pass a fake clock and a quiet logger. */
@@ -146,9 +152,10 @@ export class Daemon {
 
   /**
    * The in-process replacement for check_haproxy.sh: a tracked backend can serve when one of its
-   * servers is up by a check (not merely in its start-up state: a rebooted node must not take the VIP
-   * before it has seen a server answer) and usable, and a frontend that uses it is listening. Called wherever one of those
-   * can change (a server transition, the runtime API, a bind, a reload); the VRRP thread hears only changes.
+   * servers is up by a check (not merely in its start-up state: a rebooted node must not take the
+   * VIP before it has seen a server answer) and usable, and a frontend that uses it is listening.
+   * Called wherever one of those can change (a server transition, a first passed check, the runtime
+   * API, a bind, a reload); the VRRP thread hears only changes.
    */
   private reportTrackedBackends(): void {
     const tracked = new Set(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []);
@@ -414,9 +421,9 @@ export class Daemon {
   }
 
   /** The sockets and health a successor needs to take over without a gap (handover.ts). */
-  inheritanceForSuccessor(): { listeners: { bind: string; server: NetServer }[]; admin: NetServer | undefined; health: [string, { state: HealthState; ageMs: number }][] } {
+  inheritanceForSuccessor(): { listeners: { bind: string; server: NetServer }[]; admin: NetServer | undefined; health: [string, InheritedHealth][] } {
     const listeners = [...this.listenerMap.values()].flatMap((l) => (l.listeningServer ? [{ bind: l.bind, server: l.listeningServer }] : []));
-    const health: [string, { state: HealthState; ageMs: number }][] = [];
+    const health: [string, InheritedHealth][] = [];
     const now = this.clock.now();
     for (const [name, rt] of this.backends) for (const s of rt.pool.servers) health.push([healthKey(name, s), { state: s.health, ageMs: now - s.health.changedAtMs }]);
     return { listeners, admin: this.admin?.listeningServer, health };

@@ -9,8 +9,7 @@
 // is the main process now.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import type { Daemon, Inheritance } from './daemon.js';
-import type { HealthState } from './health/health-state.js';
+import type { Daemon, Inheritance, InheritedHealth } from './daemon.js';
 import type { Logger } from './observe/logger.js';
 
 /** The environment variable that tells a forked `kubeha run` it is a successor. */
@@ -22,7 +21,7 @@ type FromSuccessor = { type: 'hello' } | { type: 'ready' } | { type: 'vrrp-start
 type ToSuccessor =
   | { type: 'listener'; bind: string }
   | { type: 'admin' }
-  | { type: 'health'; entries: [string, { state: HealthState; ageMs: number }][] }
+  | { type: 'health'; entries: [string, InheritedHealth][] }
   | { type: 'sent' }
   | { type: 'vrrp'; masters: string[] }
   | { type: 'released' };
@@ -60,7 +59,8 @@ export function handOver(daemon: Daemon, log: Logger): Promise<boolean> {
       resolve(ok);
     };
     const timer = setTimeout(() => finish(false, `the successor did not serve within ${SUCCESSOR_TIMEOUT_MS / 1000}s`), SUCCESSOR_TIMEOUT_MS);
-    child.on('exit', (code, signal) => finish(false, `the successor exited (${signal ?? code})`));
+    let released = false;
+    child.on('exit', (code, signal) => (released ? finish(true) : finish(false, `the successor exited (${signal ?? code})`)));
     child.on('error', (err) => finish(false, err.message));
     child.on('message', (m: FromSuccessor) => {
       void (async () => {
@@ -73,9 +73,12 @@ export function handOver(daemon: Daemon, log: Logger): Promise<boolean> {
         } else if (m.type === 'ready') {
           await send({ type: 'vrrp', masters: daemon.masterInstances() });
         } else if (m.type === 'vrrp-started') {
+          // From here on the successor runs VRRP and the admin API alone: whatever happens next,
+          // this process drains (it has nothing left to advertise with).
+          released = true;
           const masters = await daemon.releaseToSuccessor();
-          await send({ type: 'released' });
           log.info({ event: 'handover-done', successor: child.pid, masters }, `handed over to pid ${child.pid}: draining here`);
+          await send({ type: 'released' }).catch(() => {});
           finish(true);
         } else if (m.type === 'failed') {
           finish(false, m.error);

@@ -33,6 +33,12 @@ export async function runCommand(file: string): Promise<number> {
   let stopped: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (stopped = resolve));
   const stop = (signal: string) => {
+    if (!serving) {
+      // Nothing to drain yet (and a start half done is no state to shut down from): exit as the
+      // signal's default action would have. A successor exiting here leaves its predecessor serving.
+      log.warn({ event: 'signal', signal }, `${signal} while starting: exiting`);
+      process.exit(1);
+    }
     if (stopping) {
       log.warn({ event: 'forced-exit', signal }, `${signal} again: exiting now`);
       process.exit(1);
@@ -72,7 +78,13 @@ export async function runCommand(file: string): Promise<number> {
   }
   if (succession) {
     const masters = await succession.ready();
-    await daemon.startVrrp(masters);
+    const vrrpErrors = await daemon.startVrrp(masters);
+    if (vrrpErrors.length > 0) {
+      // The predecessor still runs VRRP: it must go on doing so rather than hand it to us.
+      succession.failed(`VRRP could not start: ${vrrpErrors.join('; ')}`);
+      log.fatal({ event: 'handover-abandoned', errors: vrrpErrors }, 'VRRP could not start here: the previous process keeps serving');
+      process.exit(1);
+    }
     await succession.vrrpStarted();
     sdNotify(`MAINPID=${process.pid}\nREADY=1`);
     serving = true;

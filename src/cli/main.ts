@@ -6,6 +6,7 @@ import { doctorCommand, type DoctorOptions } from './doctor.js';
 import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
+import { inventoryCommand, type InventoryOptions } from './inventory.js';
 import { lintCommand, type LintOptions } from './lint.js';
 import { maintenanceCommand, type MaintenanceOptions } from './maintenance.js';
 import { importCommand } from './import.js';
@@ -78,6 +79,17 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--diff', 'write nothing; show what would change against --out (exit 1 when something would)')
     .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
+  program
+    .command('inventory')
+    .description('print an inventory from the plain lists install scripts use (master_ip, node_ip: one IP, or "IP NAME", a line)')
+    .requiredOption('--masters <file>', 'the masters, one a line')
+    .option('--nodes <file>', 'the workers, one a line')
+    .requiredOption('--vip <cidr>', 'the VIP with the prefix of its subnet, like 10.8.4.55/24')
+    .requiredOption('--interface <if>', 'the interface that carries the VIP on the LB hosts')
+    .addOption(new Option('--lb-flavor <flavor>', 'what floats the VIP and balances').choices(['kubeha', 'haproxy', 'nginx']).default('kubeha'))
+    .option('--cluster <name>', 'the cluster name', 'kubernetes')
+    .option('--vrid <n>', 'the VRRP virtual router id (default: derived from the cluster name; pick one free on the segment)')
+    .action(async (o: InventoryOptions) => exit(await inventoryCommand(o)));
   program
     .command('lint')
     .description('check kubeha.yaml, haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')

@@ -10,16 +10,32 @@ import { parseDuration } from '../config/duration.js';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, { message: 'a host name is lower-case letters, digits, "." and "-" (a DNS label)' });
 const ipv4 = z.string().refine((s) => isIPv4(s), { message: 'an IPv4 address like 10.8.4.91' });
-const host = z.strictObject({ name, ip: ipv4 });
+/**
+ * How `kubeha apply` reaches a host (DESIGN.md, second wave). The inventory's `ssh:` gives the
+ * defaults; a host's own `ssh:` overrides them key by key. `hostKey` (per host only) pins the key
+ * ("ssh-ed25519 AAAA..."), checked instead of known_hosts.
+ */
+const sshSettings = z.strictObject({
+  user: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  identityFile: z.string().min(1).optional(),
+  knownHostsFile: z.string().min(1).optional(),
+  sudo: z.boolean().optional(),
+  jumpHost: z.string().regex(/^$|^[^@\s]+@[^:\s]+(:\d{1,5})?$/, { message: 'a jump host is user@host or user@host:port' }).optional(),
+});
+const hostSsh = sshSettings.extend({
+  hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, { message: 'a pinned host key is "TYPE BASE64", like the second and third fields of a known_hosts line: ssh-ed25519 AAAA...' }).optional(),
+});
+const host = z.strictObject({ name, ip: ipv4, ssh: hostSsh.optional() });
 /** A Linux interface name: at most 15 bytes (IFNAMSIZ 16 with the NUL), no whitespace and no "/". */
 const ifname = z.string().regex(/^[^\s/]{1,15}$/, { message: 'an interface name like eth0: at most 15 characters, no spaces or "/"' });
 /** An LB host: a host that may carry the VIP on an interface of its own (default: the inventory's `interface`). */
-const lbHost = z.strictObject({ name, ip: ipv4, interface: ifname.optional() });
+const lbHost = z.strictObject({ name, ip: ipv4, interface: ifname.optional(), ssh: hostSsh.optional() });
 /**
  * A master. `join: true` says it joins a running cluster (etcdctl member add, kubeadm join) rather
  * than bootstrapping it with the others; it stays true after the join, so the files stay the same.
  */
-const master = z.strictObject({ name, ip: ipv4, interface: ifname.optional(), join: z.boolean().optional() });
+const master = z.strictObject({ name, ip: ipv4, interface: ifname.optional(), join: z.boolean().optional(), ssh: hostSsh.optional() });
 const port = z.number().int().min(1).max(65535);
 
 export const inventorySchema = z.strictObject({
@@ -59,12 +75,18 @@ export const inventorySchema = z.strictObject({
   pkiDir: z.string().default('/etc/kubernetes/pki'),
   keepalivedScriptDir: z.string().default('/etc/keepalived'),
   kubehaImage: z.string().default('kubeha:0.1.0'),
+  /** SSH defaults for `kubeha apply`: every host's own `ssh:` overrides them key by key. */
+  ssh: sshSettings.default({}),
+  /** A local folder with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (fresh installs by apply). */
+  binaries: z.string().default(''),
   /** kubeadm's kubernetesVersion; without it kubeadm asks the internet for the latest stable one. */
   kubernetesVersion: z.string().regex(/^v\d+\.\d+\.\d+/, { message: 'a Kubernetes version like v1.20.2' }).optional(),
 });
 
 /** A validated inventory. */
 export type Inventory = z.output<typeof inventorySchema>;
+/** SSH settings of a host, as given (before the inventory's defaults are applied). */
+export type HostSsh = z.output<typeof hostSsh>;
 export type Host = z.output<typeof host>;
 /** An LB host (a master when the LB runs on the masters): a host with an optional interface of its own. */
 export type LbHost = z.output<typeof lbHost>;

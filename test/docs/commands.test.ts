@@ -105,6 +105,11 @@ const DERIVED_VRID_WARNING = '(?:kubeha render: warning: vrrp\\.virtualRouterId 
 
 /** The commands the docs show that run here, keyed by the command as written. */
 const RUNNABLE: Record<string, Runnable> = {
+  'kubeha inventory --masters master_ip --nodes node_ip --vip 10.8.4.55/24 --interface eth0 --vrid 51': {
+    files: { master_ip: 'test/plan/inventories/master_ip', node_ip: 'test/plan/inventories/node_ip' }, exit: 0,
+    out: /^# Written by kubeha inventory from master_ip and node_ip\.[^\n]*\ncluster: kubernetes\n[\s\S]*- name: master3\n    ip: 10\.8\.4\.93\n[\s\S]*- name: node2\n    ip: 10\.8\.4\.102\n[\s\S]*virtualRouterId: 51\n$/,
+    claim: 'an inventory with master1..3 and node1..2 from the two lists',
+  },
   'npx kubeha check --config examples/kubeha.yaml': {
     files: { 'examples/kubeha.yaml': 'examples/kubeha.yaml' }, exit: 0,
     out: /^examples\/kubeha\.yaml: ok \(1 frontends, 1 backends, 3 servers, 0 vrrp instances\); not checked against this host .*\n$/,

@@ -11,7 +11,7 @@ const isRoot = process.getuid?.() === 0;
 
 /** Each tier: its test folders (under dist/test), the commands it needs, the Debian packages that provide them. */
 const TIERS = [
-  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor'], needs: [['openssl', 'openssl']] },
+  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   {

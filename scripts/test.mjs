@@ -9,7 +9,10 @@ import { join } from 'node:path';
 const CI = process.env.CI === 'true';
 const isRoot = process.getuid?.() === 0;
 
-/** Each tier: its test folders (under dist/test), the commands it needs, the Debian packages that provide them. */
+/**
+ * Each tier: its test folders (under dist/test), the commands it needs, the Debian packages that provide them;
+ * optionally a build script whose last output line (a folder) the tests get in the `buildEnv` variable.
+ */
 const TIERS = [
   { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
@@ -27,6 +30,16 @@ const TIERS = [
     needs: [['etcd', 'etcd-server'], ['openssl', 'openssl'], ['ip', 'iproute2']],
     // Builds (first run ~5 minutes, then cached) and passes the folder in KUBEHA_K8S_BIN.
     build: 'scripts/kube-apiserver.sh',
+    buildEnv: 'KUBEHA_K8S_BIN',
+  },
+  {
+    name: 'apply (Debian hosts booted with systemd-nspawn, real sshd and systemd)',
+    dirs: ['apply'],
+    root: true,
+    needs: [['debootstrap', 'debootstrap'], ['systemd-nspawn', 'systemd-container'], ['ssh', 'openssh-client'], ['ssh-keygen', 'openssh-client'], ['ip', 'iproute2']],
+    // Builds a Debian 12 root with debootstrap (first run ~45 s, then cached) and passes it in KUBEHA_HOST_ROOTFS.
+    build: 'scripts/host-rootfs.sh',
+    buildEnv: 'KUBEHA_HOST_ROOTFS',
   },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
   { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },
@@ -63,12 +76,12 @@ function testFiles(dir) {
   });
 }
 
-/** Runs a tier's build step; its last output line is a folder the tests get as KUBEHA_K8S_BIN. */
+/** Runs a tier's build step; its last output line is a folder the tests get in the tier's `buildEnv` variable. */
 function runBuild(tier) {
   console.log(`# building for tier ${tier.name}: ${tier.build}`);
   const r = spawnSync('bash', [tier.build], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
   if (r.status !== 0) return false;
-  process.env.KUBEHA_K8S_BIN = r.stdout.trim().split('\n').pop();
+  process.env[tier.buildEnv] = r.stdout.trim().split('\n').pop();
   return true;
 }
 

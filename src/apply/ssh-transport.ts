@@ -1,0 +1,191 @@
+// The SSH side of `kubeha apply`: one connection per host (through a jump host when asked), host
+// keys verified against known_hosts or a pinned key before anything is sent, commands on a bounded
+// number of channels (OpenSSH's MaxSessions is 10 by default), with sudo and a deadline. ssh2 is the
+// maintained SSH library for Node; it verifies nothing itself (known-hosts.ts does).
+import { readFile } from 'node:fs/promises';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import { fingerprint, knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
+
+const { Client } = ssh2;
+type SshClient = InstanceType<typeof Client>;
+
+/** Where and how to reach one host (the inventory's ssh settings, resolved). */
+export interface SshTarget {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  /** A private key file; without one the SSH agent ($SSH_AUTH_SOCK) is asked. */
+  identityFile?: string;
+  /** The text of the known_hosts file (read by the caller), or a pinned `TYPE BASE64` key. */
+  knownHosts: string;
+  hostKey?: string;
+  /** Accept a host that is not in known_hosts (never a changed key); the line to append is reported. */
+  acceptNewHostKeys: boolean;
+  sudo: boolean;
+  /** `user@host[:port]` of a bastion, reached and verified the same way. */
+  jumpHost?: string;
+  connectTimeoutMs?: number;
+}
+
+/** A refused host key: what was offered, what the file says, and what to do. */
+export class HostKeyRefused extends Error {
+  constructor(
+    readonly target: string,
+    readonly verdict: HostKeyVerdict,
+    readonly offered: string,
+  ) {
+    super(hostKeyMessage(target, verdict, offered));
+    this.name = 'HostKeyRefused';
+  }
+}
+
+function hostKeyMessage(target: string, v: HostKeyVerdict, offered: string): string {
+  if (v.kind === 'changed') return `${target}: the host key CHANGED: it offers ${offered}, known_hosts line ${v.line} has ${v.expected}; someone may be in the middle, or the host was reinstalled: check it out of band, then remove the old line (ssh-keygen -R) — --accept-new-host-keys never replaces a changed key`;
+  if (v.kind === 'revoked') return `${target}: the host key ${offered} is @revoked in known_hosts (line ${v.line})`;
+  return `${target}: unknown host key ${offered}; check it on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then run again with --accept-new-host-keys, or pin it as ssh.hostKey`;
+}
+
+/** The key type a host key blob names (its first SSH string). */
+function keyTypeOf(blob: Buffer): string {
+  if (blob.length < 4) return '';
+  const n = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + n).toString('latin1');
+}
+
+/** One command's outcome. */
+export interface ExecResult {
+  code: number | null;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/** A connected host. */
+export interface SshSession {
+  readonly target: SshTarget;
+  /** The known_hosts line to append when a new host key was accepted. */
+  readonly acceptedKeyLine: string | undefined;
+  /** Runs `command` (through `sudo -n` when the target says so), with `stdin` written and closed. */
+  exec(command: string, o?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
+  close(): void;
+}
+
+/** At most this many channels at once on one connection (OpenSSH's MaxSessions default is 10). */
+const MAX_CHANNELS = 4;
+
+/** Quotes `s` for a POSIX shell. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Opens a verified connection to `target`; rejects with HostKeyRefused before authenticating to a host it should not trust. */
+export async function connect(target: SshTarget): Promise<SshSession> {
+  const privateKey = target.identityFile ? await readFile(target.identityFile.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : undefined;
+  let jump: SshClient | undefined;
+  let sock: NodeJS.ReadableStream | undefined;
+  if (target.jumpHost) {
+    const m = /^([^@]+)@([^:]+)(?::(\d+))?$/.exec(target.jumpHost);
+    if (!m) throw new Error(`${target.name}: jump host ${target.jumpHost} is not user@host[:port]`);
+    const j = await open({ ...target, name: `${target.name} (jump host ${target.jumpHost})`, user: m[1]!, host: m[2]!, port: Number(m[3] ?? 22), hostKey: undefined, jumpHost: undefined }, privateKey, undefined);
+    jump = j.client;
+    sock = await new Promise<ClientChannel>((resolve, reject) => j.client.forwardOut('127.0.0.1', 0, target.host, target.port, (err, stream) => (err ? reject(err) : resolve(stream))));
+  }
+  const { client, accepted } = await open(target, privateKey, sock).catch((err: unknown) => {
+    jump?.end();
+    throw err;
+  });
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const slot = async () => {
+    while (running >= MAX_CHANNELS) await new Promise<void>((r) => waiting.push(r));
+    running++;
+  };
+  const free = () => {
+    running--;
+    waiting.shift()?.();
+  };
+  return {
+    target,
+    acceptedKeyLine: accepted,
+    async exec(command, o = {}) {
+      await slot();
+      try {
+        return await run(client, target.sudo ? `sudo -n -- sh -c ${shellQuote(command)}` : command, o.stdin, o.timeoutMs ?? 60_000);
+      } finally {
+        free();
+      }
+    },
+    close() {
+      client.end();
+      jump?.end();
+    },
+  };
+}
+
+/** Connects one client, verifying the host key first. */
+function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.ReadableStream | undefined): Promise<{ client: SshClient; accepted: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let refused: HostKeyRefused | undefined;
+    let accepted: string | undefined;
+    const hostVerifier = (blob: Buffer): boolean => {
+      const type = keyTypeOf(blob);
+      const key = blob.toString('base64');
+      let verdict: HostKeyVerdict;
+      if (target.hostKey) {
+        const [pinType, pinKey] = target.hostKey.split(/\s+/);
+        verdict = pinType === type && pinKey === key ? { kind: 'known', line: 0 } : { kind: 'changed', line: 0, expected: pinKey ? `the pinned ${fingerprint(pinKey)}` : 'a pinned key' };
+      } else {
+        verdict = verifyHostKey(parseKnownHosts(target.knownHosts), target.host, target.port, type, key);
+      }
+      if (verdict.kind === 'known') return true;
+      if (verdict.kind === 'unknown' && target.acceptNewHostKeys && !target.hostKey) {
+        accepted = knownHostsLine(target.host, target.port, type, key);
+        return true;
+      }
+      refused = new HostKeyRefused(target.name, verdict, `${type} ${fingerprint(key)}`);
+      return false;
+    };
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      ...(privateKey ? { privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
+      hostVerifier,
+      readyTimeout: target.connectTimeoutMs ?? 15_000,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
+      ...(sock ? { sock: sock as ConnectConfig['sock'] } : {}),
+    };
+    client.once('ready', () => resolve({ client, accepted }));
+    client.once('error', (err) => {
+      client.end();
+      reject(refused ?? new Error(`${target.name} (${target.user}@${target.host}:${target.port}): ${err.message}`));
+    });
+    client.connect(config);
+  });
+}
+
+function run(client: SshClient, command: string, stdin: string | Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, stream) => {
+      if (err) return reject(err);
+      let stdout = '';
+      let stderr = '';
+      const timer = setTimeout(() => {
+        stream.close();
+        reject(new Error(`timed out after ${timeoutMs} ms: ${command}`));
+      }, timeoutMs);
+      stream.on('data', (d: Buffer) => (stdout += d.toString()));
+      stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      stream.on('close', (code: number | null, signal: string | undefined) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stdout, stderr });
+      });
+      if (stdin !== undefined) stream.end(stdin);
+      else stream.end();
+    });
+  });
+}

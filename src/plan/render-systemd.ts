@@ -31,6 +31,9 @@ ExecStart=/usr/bin/kubeha run --config /etc/kubeha/kubeha.yaml
 # Reload the config: systemctl reload kubeha. Restart or upgrade without refusing a connection:
 # systemctl kill --kill-whom=main --signal=SIGUSR2 kubeha
 ExecReload=/bin/kill -HUP $MAINPID
+# After a SIGUSR2 restart the main process is not systemd's child, and systemd would not wait
+# for it after SIGTERM (it goes straight to SIGKILL): stop it here and wait for the drain.
+ExecStop=/bin/sh -c 'kill -TERM \${MAINPID} && while kill -0 \${MAINPID} 2>/dev/null; do sleep 0.1; done'
 ${release}StateDirectory=kubeha
 AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_NET_BIND_SERVICE
 KillSignal=SIGTERM

@@ -155,6 +155,8 @@ export interface HostBed {
 export interface BootOptions {
   /** Bound on spawn-to-SSH-banner per host (default 60 s: two cores booting several hosts at once). */
   bootTimeoutMs?: number;
+  /** Host paths bound read-only into every host at the same place (the node binary, a checkout). */
+  bindReadOnly?: string[];
 }
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -389,7 +391,7 @@ export async function bootHosts(t: TestContextLike, n: number, opts: BootOptions
     const enterCgroups = `for f in ${cgroups.map((_, k) => `"$${k + 1}"`).join(' ')}; do echo $$ > "$f/cgroup.procs" || exit 1; done; shift ${cgroups.length}; exec "$@"`;
     const child = spawn('sh', ['-c', enterCgroups, 'sh', ...cgroups, 'setpriv', ...DIE_WITH_TEST, 'unshare', '--pid', '--fork', '--kill-child=SIGKILL', '--',
       'systemd-nspawn', '-D', HOST_ROOTFS, `--overlay=${HOST_ROOTFS}:${upper}:/`, '--boot', `--network-bridge=${bridge}`,
-      '--register=no', '--keep-unit', '-M', name, '--console=read-only'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--register=no', '--keep-unit', '-M', name, '--console=read-only', ...(opts.bindReadOnly ?? []).map((p) => `--bind-ro=${p}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const keep = (d: string) => {
       out = (out + d).slice(-64_000);

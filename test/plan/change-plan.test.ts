@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { desiredFiles, planHost, sha256, type FileOnHost } from '../../src/apply/change-plan.js';
+import { factsScript, parseFacts } from '../../src/apply/facts.js';
 import { makePlan, parseInventoryText } from '../../src/plan/inventory.js';
 import { renderBundle } from '../../src/plan/render-bundle.js';
 
@@ -70,4 +71,19 @@ test('change plan: by content hash, not size; what each unit needs and why; noth
   const modeChange = three.files.find((f) => f.kind === 'update')!;
   assert.deepEqual([modeChange.path, modeChange.modeOnly, modeChange.diff], [kubehaYaml.path, true, []]);
   assert.deepEqual(three.units.map((u) => [u.name, u.action, u.because]), [['etcd', 'start', ['etcd is failed']], ['kubeha', 'reload', ['/etc/kubeha/kubeha.yaml mode changed']]]);
+});
+
+test('facts output parsed: tagged lines, a missing file, unit states, the clock skew from the round trip midpoint', () => {
+  const out = [
+    'os debian 12', 'arch x86_64', 'systemd 252', `time ${(10_500 * 1e6).toFixed(0)}`,
+    'addr eth0 10.8.4.91/24', 'addr eth0 10.8.4.55/24', 'addr lo 127.0.0.1/8',
+    `file 644 ${'a'.repeat(64)} /etc/kubeha/kubeha.yaml`, 'nofile /etc/haproxy/haproxy.cfg', 'unit kubeha active', 'unit haproxy ', '',
+  ].join('\n');
+  const f = parseFacts(out, 9000, 11_000);
+  assert.deepEqual([f.os, f.arch, f.systemd, f.clockSkewMs], [{ id: 'debian', versionId: '12' }, 'x86_64', 252, 500]);
+  assert.deepEqual(f.addresses.get('eth0'), ['10.8.4.91/24', '10.8.4.55/24']);
+  assert.deepEqual(f.files.get('/etc/kubeha/kubeha.yaml'), { mode: 0o644, sha256: 'a'.repeat(64) });
+  assert.ok(f.files.has('/etc/haproxy/haproxy.cfg') && f.files.get('/etc/haproxy/haproxy.cfg') === undefined);
+  assert.deepEqual([f.units.get('kubeha'), f.units.get('haproxy')], ['active', 'unknown']);
+  assert.match(factsScript(['/etc/a b'], ['kubeha']), /'\/etc\/a b'/, 'paths are quoted for the shell');
 });

@@ -1,0 +1,63 @@
+// What `kubeha apply` learns of a host before it plans: OS, architecture, systemd, the clock, the
+// addresses on its interfaces, the files it would change (hash and mode, never size and mtime) and
+// the units it would touch. One remote script per host, its output parsed here (pure), so a host
+// costs one round trip.
+import { shellQuote, type SshSession } from './ssh-transport.js';
+import type { FileOnHost } from './change-plan.js';
+
+/** The facts of one host. */
+export interface HostFacts {
+  os: { id: string; versionId: string };
+  arch: string;
+  /** systemd's version, 0 when there is none (PID 1 is not systemd). */
+  systemd: number;
+  /** The host's clock minus ours, in ms (the round trip's midpoint; ± half of it). */
+  clockSkewMs: number;
+  /** IPv4 addresses by interface, with prefix (`10.8.4.91/24`). */
+  addresses: Map<string, string[]>;
+  files: Map<string, FileOnHost | undefined>;
+  /** `systemctl is-active` of each unit asked about (`active`, `inactive`, `failed`, ...). */
+  units: Map<string, string>;
+}
+
+/** The script that prints the facts, one tagged line each (parsed by {@link parseFacts}). */
+export function factsScript(paths: string[], units: string[]): string {
+  const lines = [
+    'set -u',
+    '. /etc/os-release 2>/dev/null; echo "os ${ID:-unknown} ${VERSION_ID:-}"',
+    'echo "arch $(uname -m)"',
+    'echo "systemd $(systemctl --version 2>/dev/null | head -1 | awk \'{print $2}\')"',
+    'echo "time $(date +%s%N)"',
+    // "2: eth0    inet 10.8.4.91/24 brd ..." — the oneline form every iproute2 prints
+    'ip -4 -o addr show 2>/dev/null | awk \'{print "addr", $2, $4}\'',
+    ...paths.map((p) => `if [ -f ${shellQuote(p)} ]; then echo "file $(stat -c %a ${shellQuote(p)}) $(sha256sum < ${shellQuote(p)} | cut -d" " -f1) ${p}"; else echo "nofile ${p}"; fi`),
+    ...units.map((u) => `echo "unit ${u} $(systemctl is-active ${shellQuote(u)} 2>/dev/null || true)"`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Parses the script's output; `sentAtMs`/`receivedAtMs` bracket the round trip (for the skew). */
+export function parseFacts(output: string, sentAtMs: number, receivedAtMs: number): HostFacts {
+  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map() };
+  for (const line of output.split('\n')) {
+    const [tag, ...rest] = line.split(' ');
+    if (tag === 'os') facts.os = { id: rest[0] ?? 'unknown', versionId: rest[1] ?? '' };
+    else if (tag === 'arch') facts.arch = rest[0] ?? '';
+    else if (tag === 'systemd') facts.systemd = Number(rest[0]) || 0;
+    else if (tag === 'time') facts.clockSkewMs = Math.round(Number(rest[0]) / 1e6 - (sentAtMs + receivedAtMs) / 2);
+    else if (tag === 'addr' && rest[0] && rest[1]) facts.addresses.set(rest[0], [...(facts.addresses.get(rest[0]) ?? []), rest[1]]);
+    else if (tag === 'file' && rest.length >= 3) facts.files.set(rest.slice(2).join(' '), { mode: parseInt(rest[0]!, 8), sha256: rest[1]! });
+    else if (tag === 'nofile') facts.files.set(rest.join(' '), undefined);
+    else if (tag === 'unit' && rest[0]) facts.units.set(rest[0], rest[1] || 'unknown');
+  }
+  return facts;
+}
+
+/** Gathers the facts of a connected host in one round trip. */
+export async function gatherFacts(session: SshSession, paths: string[], units: string[]): Promise<HostFacts> {
+  const sentAtMs = Date.now();
+  const r = await session.exec('sh -s', { stdin: factsScript(paths, units) });
+  const receivedAtMs = Date.now();
+  if (r.code !== 0) throw new Error(`${session.target.name}: gathering facts failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return parseFacts(r.stdout, sentAtMs, receivedAtMs);
+}

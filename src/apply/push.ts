@@ -1,0 +1,101 @@
+// Pushing files to a host safely (issue 13 "Push safely"): each file goes to a temporary name
+// beside its target, is checked on the host where a checker exists (kubeha check, haproxy -c,
+// nginx -t, keepalived -t), and only then renamed over the target (atomic within a directory); the
+// version it replaces is kept under /var/lib/kubeha/backups/RUN-ID/, every step is a JSON line in
+// /var/lib/kubeha/apply.log, and a lock keeps two applies from interleaving on one host.
+import { shellQuote, type SshSession } from './ssh-transport.js';
+import { sha256, type DesiredFile } from './change-plan.js';
+
+/** Where apply keeps its state on a host. */
+export const STATE_DIR = '/var/lib/kubeha';
+const LOCK_DIR = `${STATE_DIR}/apply.lock`;
+const JOURNAL = `${STATE_DIR}/apply.log`;
+
+/** The checker for a file, as a command with `{}` for the temporary file; undefined: none. */
+export function checkerFor(path: string): { program: string; command: string } | undefined {
+  if (path.endsWith('/kubeha.yaml')) return { program: 'kubeha', command: 'kubeha check --host --config {}' };
+  if (path === '/etc/haproxy/haproxy.cfg') return { program: 'haproxy', command: 'haproxy -c -q -f {}' };
+  if (path === '/etc/nginx/nginx.conf') return { program: 'nginx', command: 'nginx -t -q -c {}' };
+  if (path === '/etc/keepalived/keepalived.conf') return { program: 'keepalived', command: 'keepalived -t -f {}' };
+  return undefined;
+}
+
+/** A refused push: the file did not pass its checker on the host (the target is untouched). */
+export class CheckFailed extends Error {
+  constructor(
+    readonly path: string,
+    readonly output: string,
+  ) {
+    super(`${path}: the host's own checker refused the new file (the old one stays): ${output.trim()}`);
+    this.name = 'CheckFailed';
+  }
+}
+
+/** Takes the host's apply lock (a directory: mkdir is atomic); refuses with who holds it. */
+export async function lockHost(s: SshSession, runId: string): Promise<void> {
+  const r = await s.exec(`mkdir -p ${STATE_DIR} && mkdir ${LOCK_DIR} 2>/dev/null && echo ${shellQuote(runId)} > ${LOCK_DIR}/run || { echo "held by $(cat ${LOCK_DIR}/run 2>/dev/null) since $(stat -c %y ${LOCK_DIR} 2>/dev/null)"; exit 1; }`);
+  if (r.code !== 0) throw new Error(`${s.target.name}: another apply runs on this host (lock ${LOCK_DIR} ${r.stdout.trim()}); wait for it, or remove the lock if that run is dead`);
+}
+
+/** Releases the lock if this run holds it. */
+export async function unlockHost(s: SshSession, runId: string): Promise<void> {
+  await s.exec(`[ "$(cat ${LOCK_DIR}/run 2>/dev/null)" = ${shellQuote(runId)} ] && rm -rf ${LOCK_DIR}; true`);
+}
+
+/** Appends one step to the host's journal. */
+async function journal(s: SshSession, entry: Record<string, unknown>): Promise<void> {
+  await s.exec(`mkdir -p ${STATE_DIR} && cat >> ${JOURNAL}`, { stdin: `${JSON.stringify({ at: new Date().toISOString(), host: s.target.name, ...entry })}\n` });
+}
+
+/**
+ * Installs `file` on the host: temp file, check, backup of the old one, rename. Throws CheckFailed
+ * (nothing changed) when the host's checker refuses it.
+ */
+export async function pushFile(s: SshSession, runId: string, file: DesiredFile): Promise<'created' | 'updated'> {
+  const dir = file.path.replace(/\/[^/]+$/, '') || '/';
+  const tmp = `${file.path}.kubeha-new.${runId}`;
+  const q = shellQuote;
+  const up = await s.exec(`mkdir -p ${q(dir)} && cat > ${q(tmp)} && chmod ${file.mode.toString(8)} ${q(tmp)} && sha256sum < ${q(tmp)} | cut -d' ' -f1`, { stdin: file.content });
+  if (up.code !== 0 || up.stdout.trim() !== sha256(file.content)) throw new Error(`${s.target.name}: ${file.path}: upload failed: ${up.stderr.trim() || 'hash mismatch'}`);
+  const checker = checkerFor(file.path);
+  if (checker) {
+    const c = await s.exec(`if command -v ${checker.program} >/dev/null; then ${checker.command.replace('{}', q(tmp))} 2>&1; else echo "no ${checker.program} here: not checked"; fi`);
+    if (c.code !== 0) {
+      await s.exec(`rm -f ${q(tmp)}`);
+      await journal(s, { run: runId, step: 'check', path: file.path, result: 'refused', output: c.stdout.slice(0, 2000) });
+      throw new CheckFailed(file.path, c.stdout);
+    }
+  }
+  const backup = `${STATE_DIR}/backups/${runId}${file.path}`;
+  const mv = await s.exec(
+    `if [ -e ${q(file.path)} ]; then mkdir -p ${q(backup.replace(/\/[^/]+$/, ''))} && cp -a ${q(file.path)} ${q(backup)} && echo updated; else echo created; fi && mv -f ${q(tmp)} ${q(file.path)}`,
+  );
+  if (mv.code !== 0) throw new Error(`${s.target.name}: ${file.path}: could not be put in place: ${mv.stderr.trim()}`);
+  const done = mv.stdout.trim() === 'updated' ? 'updated' : 'created';
+  await journal(s, { run: runId, step: 'file', path: file.path, result: done, sha256: sha256(file.content), ...(done === 'updated' ? { backup } : {}) });
+  return done;
+}
+
+/**
+ * Puts back what run `runId` changed on the host, newest first: updated files from their backup,
+ * created files removed (both read from the journal). Returns the paths restored.
+ */
+export async function rollbackHost(s: SshSession, runId: string): Promise<string[]> {
+  const r = await s.exec(`cat ${JOURNAL} 2>/dev/null || true`);
+  const steps = r.stdout.split('\n').filter(Boolean).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as { run?: string; step?: string; path?: string; result?: string; backup?: string }];
+    } catch {
+      return [];
+    }
+  }).filter((e) => e.run === runId && e.step === 'file' && e.path);
+  const restored: string[] = [];
+  for (const e of steps.reverse()) {
+    const cmd = e.result === 'updated' && e.backup ? `cp -a ${shellQuote(e.backup)} ${shellQuote(e.path!)}` : `rm -f ${shellQuote(e.path!)}`;
+    const x = await s.exec(cmd);
+    if (x.code !== 0) throw new Error(`${s.target.name}: rollback of ${e.path}: ${x.stderr.trim()}`);
+    restored.push(e.path!);
+  }
+  await journal(s, { run: runId, step: 'rollback', paths: restored });
+  return restored;
+}

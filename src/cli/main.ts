@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
+import { applyCommand, type ApplyOptions } from './apply.js';
 import { checkCommand } from './check.js';
 import { demoCommand, type DemoOptions } from './demo.js';
 import { doctorCommand, type DoctorOptions } from './doctor.js';
@@ -79,6 +80,15 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--diff', 'write nothing; show what would change against --out (exit 1 when something would)')
     .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
+  program
+    .command('apply')
+    .description('bring the hosts of an inventory to what render writes, over SSH; this version plans only: --dry-run shows every change per host (exit 2 when any, 0 when none, 1 when a host failed)')
+    .requiredOption('-i, --inventory <file>', 'inventory.yaml, with ssh: settings')
+    .option('--dry-run', 'connect, gather facts and show what would change; change nothing')
+    .option('--hosts <h1,h2>', 'only these hosts')
+    .option('--max-unavailable <n>', 'workers changed at once (the rollout, not built yet)', '1')
+    .option('--accept-new-host-keys', 'record the key of a host that is not in known_hosts (never a changed one)')
+    .action(async (o: ApplyOptions) => exit(await applyCommand(o)));
   program
     .command('inventory')
     .description('print an inventory from the plain lists install scripts use (master_ip, node_ip: one IP, or "IP NAME", a line)')

@@ -1,0 +1,156 @@
+// `kubeha apply --dry-run`: for every host of the inventory, connect (host keys verified), gather
+// its facts, and show what apply would change — files by content hash with diffs, units and why,
+// workers' kubeconfigs moved to the VIP — without changing anything. The report is pure; the
+// driver below only connects and gathers.
+import { readFile, appendFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import type { Bundle } from '../plan/render-bundle.js';
+import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
+import { desiredFiles, planHost, sha256, type HostPlan } from './change-plan.js';
+import { gatherFacts, type HostFacts } from './facts.js';
+import { rewriteKubeconfigServer } from './kubeconfig-server.js';
+import { connect, shellQuote, type SshSession, type SshTarget } from './ssh-transport.js';
+
+/** The kubeconfigs a worker's kubelet and kube-proxy use (kubeadm's layout). */
+export const WORKER_KUBECONFIGS = ['/etc/kubernetes/kubelet.conf', '/etc/kubernetes/kube-proxy.conf'];
+
+/** A worker kubeconfig's part of the plan. */
+export interface KubeconfigMove {
+  path: string;
+  /** `move`: its clusters point at masters and move to the VIP; `keep`: already there; `absent`: no file (not joined yet). */
+  kind: 'move' | 'keep' | 'absent' | 'refused';
+  detail: string;
+}
+
+/** One host's outcome. */
+export type HostReport =
+  | { host: Host; role: string; ok: true; facts: HostFacts; plan: HostPlan; kubeconfigs: KubeconfigMove[] }
+  | { host: Host; role: string; ok: false; error: string };
+
+/** Resolves a host's SSH settings: its own `ssh:` key by key over the inventory's, over OpenSSH's defaults. */
+export function sshTargetFor(inv: Inventory, host: Host & { ssh?: HostSsh }, knownHosts: string, acceptNewHostKeys: boolean): SshTarget {
+  const home = homedir();
+  const s = { ...inv.ssh, ...host.ssh };
+  const expand = (p: string) => p.replace(/^~(?=\/|$)/, home);
+  return {
+    name: host.name,
+    host: host.ip,
+    port: s.port ?? 22,
+    user: s.user ?? 'root',
+    ...(s.identityFile ? { identityFile: expand(s.identityFile) } : {}),
+    knownHosts,
+    ...(host.ssh?.hostKey ? { hostKey: host.ssh.hostKey } : {}),
+    acceptNewHostKeys,
+    sudo: s.sudo ?? false,
+    ...(s.jumpHost ? { jumpHost: s.jumpHost } : {}),
+  };
+}
+
+/** The known_hosts file apply reads (and appends accepted keys to). */
+export function knownHostsPath(inv: Inventory): string {
+  return (inv.ssh.knownHostsFile ?? '~/.ssh/known_hosts').replace(/^~(?=\/|$)/, homedir());
+}
+
+/** Every host once, with its roles (a master that is also an LB host is one host). */
+export function hostsOf(plan: Plan): { host: Host; role: string }[] {
+  const roles = new Map<string, { host: Host; roles: string[] }>();
+  const add = (h: Host, role: string) => {
+    const e = roles.get(h.name) ?? { host: h, roles: [] };
+    e.roles.push(role);
+    roles.set(h.name, e);
+  };
+  for (const m of plan.inv.masters) add(m, 'master');
+  for (const h of plan.lbHosts) add(h, 'lb');
+  for (const w of plan.inv.workers) add(w, 'worker');
+  return [...roles.values()].map((e) => ({ host: e.host, role: e.roles.join('+') }));
+}
+
+/** What moving a worker's kubeconfig to the VIP would do (`text` undefined: no such file). */
+export function planKubeconfigMove(path: string, text: string | undefined, plan: Plan): KubeconfigMove {
+  if (text === undefined) return { path, kind: 'absent', detail: 'no such file: the node has not joined yet' };
+  const masters = plan.inv.masters.map((m) => `https://${m.ip}:${plan.inv.apiserverPort}`);
+  const r = rewriteKubeconfigServer(text, plan.endpoint, masters);
+  if (!r.ok) return { path, kind: 'refused', detail: r.error };
+  if (r.changed.length === 0) return { path, kind: 'keep', detail: text.includes(plan.endpoint) ? `already on ${plan.endpoint}` : 'its clusters point at no master of this inventory: left alone' };
+  return { path, kind: 'move', detail: r.changed.map((c) => `cluster ${c.cluster}: ${c.from} → ${c.to}`).join('; ') };
+}
+
+/** Connects to one host and works out its report; never throws. */
+async function reportHost(plan: Plan, bundle: Bundle, host: Host, role: string, target: SshTarget, accepted: string[]): Promise<HostReport> {
+  let s: SshSession | undefined;
+  try {
+    s = await connect(target);
+    if (s.acceptedKeyLine) accepted.push(s.acceptedKeyLine);
+    const want = desiredFiles(bundle, host.name, plan.inv.keepalivedScriptDir);
+    const units = [...new Set(want.flatMap((f) => (f.unit ? [f.unit.name] : [])))];
+    const workerFiles = role.includes('worker') ? WORKER_KUBECONFIGS : [];
+    const facts = await gatherFacts(s, want.map((f) => f.path), units);
+    // the old content of the files that differ, for the diff (small config files)
+    for (const f of want) {
+      const have = facts.files.get(f.path);
+      if (have && have.sha256 !== sha256(f.content)) {
+        const r = await s.exec(`head -c 262144 ${shellQuote(f.path)}`);
+        if (r.code === 0) have.content = r.stdout;
+      }
+    }
+    const kubeconfigs: KubeconfigMove[] = [];
+    for (const path of workerFiles) {
+      const r = await s.exec(`cat ${path}`);
+      kubeconfigs.push(planKubeconfigMove(path, r.code === 0 ? r.stdout : undefined, plan));
+    }
+    return { host, role, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units), kubeconfigs };
+  } catch (err) {
+    return { host, role, ok: false, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    s?.close();
+  }
+}
+
+/** Runs the dry run over every host, `concurrency` at a time; accepted new host keys are appended to known_hosts. */
+export async function dryRun(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys: boolean; only?: string[]; concurrency?: number }): Promise<HostReport[]> {
+  const file = knownHostsPath(plan.inv);
+  const knownHosts = await readFile(file, 'utf8').catch(() => '');
+  const hosts = hostsOf(plan).filter((h) => !o.only || o.only.includes(h.host.name));
+  const accepted: string[] = [];
+  const reports: HostReport[] = new Array(hosts.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < hosts.length; i = next++) {
+      const { host, role } = hosts[i]!;
+      reports[i] = await reportHost(plan, bundle, host, role, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, hosts.length) }, worker));
+  if (accepted.length > 0) await appendFile(file, accepted.join(''));
+  return reports;
+}
+
+/** The report as text, and whether anything would change. */
+export function formatDryRun(reports: HostReport[], maxDiffLines = 20): { text: string; pending: boolean; failed: boolean } {
+  const out: string[] = [];
+  let pending = false;
+  let failed = false;
+  for (const r of reports) {
+    if (!r.ok) {
+      failed = true;
+      out.push(`${r.host.name} (${r.host.ip}, ${r.role}): FAILED: ${r.error}`);
+      continue;
+    }
+    const f = r.facts;
+    out.push(`${r.host.name} (${r.host.ip}, ${r.role}): ${f.os.id} ${f.os.versionId} ${f.arch}, systemd ${f.systemd || 'none'}, clock ${f.clockSkewMs >= 0 ? '+' : ''}${f.clockSkewMs} ms`);
+    for (const c of r.plan.files) {
+      out.push(`  ${c.kind.padEnd(6)} ${c.path}${c.modeOnly ? ` (mode → ${c.mode.toString(8)})` : c.kind === 'create' ? ` (${c.mode.toString(8)})` : ''}`);
+      const diff = c.kind === 'update' ? c.diff : [];
+      for (const l of diff.slice(0, maxDiffLines)) out.push(`      ${l}`);
+      if (diff.length > maxDiffLines) out.push(`      ... ${diff.length - maxDiffLines} more lines`);
+    }
+    for (const k of r.kubeconfigs) out.push(`  ${(k.kind === 'move' ? 'move' : k.kind).padEnd(6)} ${k.path}: ${k.detail}`);
+    for (const u of r.plan.units) out.push(`  unit   ${u.name}: ${u.daemonReload ? 'daemon-reload, ' : ''}${u.action} (${u.because.join('; ')})`);
+    if (r.plan.changed || r.kubeconfigs.some((k) => k.kind === 'move')) pending = true;
+    else out.push('  nothing to do');
+    if (r.kubeconfigs.some((k) => k.kind === 'refused')) failed = true;
+  }
+  const bad = reports.filter((r) => !r.ok).length;
+  out.push(`${reports.length} host(s): ${pending ? 'changes pending' : 'nothing to change'}${bad ? `, ${bad} failed` : ''}`);
+  return { text: `${out.join('\n')}\n`, pending, failed };
+}

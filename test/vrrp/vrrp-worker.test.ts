@@ -16,7 +16,10 @@ test('VRRP thread: a thread that dies is replaced and given the last config and 
   assert.deepEqual(await w.apply([inst]), []);
   assert.equal(w.setMaintenance('VI_9', true), false, 'no such instance');
   assert.equal(w.setMaintenance('VI_1', true), true);
-  for (let i = 0; i < 200 && !lines().some((l) => l.event === 'vrrp-thread-maintenance'); i++) await new Promise((r) => setTimeout(r, 10));
+  // The replacement gets the maintenance first, then the config (so an instance never starts outside
+  // its maintenance): wait for both lines, in whichever order they are logged.
+  const seen = (event: string) => lines().some((l) => l.event === event);
+  for (let i = 0; i < 500 && !(seen('vrrp-thread-maintenance') && seen('vrrp-thread-restarted')); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(lines().some((l) => l.event === 'vrrp-thread-failed'), 'the failure is logged');
   const restarted = lines().find((l) => l.event === 'vrrp-thread-restarted');
   assert.equal(restarted?.instances, 1, 'the new thread got the last config');

@@ -274,7 +274,7 @@ export class Daemon {
         return refuse([`admin: cannot listen on ${adminCfg.bind}: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_BIND]`]);
       };
       try {
-        await newAdmin.start(isFirst ? this.inherited(this.opts.inheritance?.admin, adminCfg.bind) : undefined);
+        await newAdmin.start(isFirst ? this.takeInherited(adminCfg.bind, true) : undefined);
       } catch (err) {
         // The running admin socket may hold the port (the same address, a wildcard, or a :0 that
         // became this port): free it and try once more; if that fails too, the old one comes back.
@@ -348,10 +348,8 @@ export class Daemon {
         if (t.up) this.log.info(fields, `server ${t.pool.name}/${t.server.id} is UP (${t.cause}: ${t.detail})`);
         else this.log.warn(fields, `server ${t.pool.name}/${t.server.id} is DOWN (${t.cause}: ${t.detail})`);
       });
-      const checks = new CheckScheduler(pool, b.healthCheck, probe, this.clock, (server, check) => {
-        this.metrics.observeCheck(pool, server, check.ok, check.latencyMs);
-        if (check.ok && server.health.transitions === 0) this.reportTrackedBackends(); // the first pass confirms the start-up state
-      });
+      pool.onConfirmed(() => this.reportTrackedBackends()); // a first passed check: now it counts for tracking
+      const checks = new CheckScheduler(pool, b.healthCheck, probe, this.clock, (server, check) => this.metrics.observeCheck(pool, server, check.ok, check.latencyMs));
       checks.reconcile();
       this.backends.set(b.name, { pool, checks });
     }
@@ -392,19 +390,23 @@ export class Daemon {
       }
       const l = new Listener(f, pool, this.clock, events);
       this.listenerMap.set(f.name, l);
-      binding.push(l.listen(this.config ? undefined : this.inherited(this.opts.inheritance?.listeners.get(f.bind), f.bind)));
+      binding.push(l.listen(this.config ? undefined : this.takeInherited(f.bind)));
     }
     await Promise.all(binding);
   }
 
-  /** An inherited socket for `bind`, taken (used once); logged so a restart shows what it kept. */
-  private inherited(server: InheritedSocket | undefined, bind: string): InheritedSocket | undefined {
-    if (!server || !this.opts.inheritance) return undefined;
-    const { listeners } = this.opts.inheritance;
-    for (const [k, v] of listeners) if (v === server) listeners.delete(k);
-    if (this.opts.inheritance.admin === server) this.opts.inheritance.admin = undefined;
+  /**
+   * The inherited socket of the frontend on `bind`, or of the admin API: taken (used once), and
+   * logged so a restart shows what it kept.
+   */
+  private takeInherited(bind: string, admin = false): InheritedSocket | undefined {
+    const inh = this.opts.inheritance;
+    const socket = admin ? inh?.admin : inh?.listeners.get(bind);
+    if (!inh || !socket) return undefined;
+    if (admin) inh.admin = undefined;
+    else inh.listeners.delete(bind);
     this.log.info({ event: 'socket-inherited', bind }, `listening on ${bind} with the socket of the previous process`);
-    return server;
+    return socket;
   }
 
   /** Inherited sockets the new config no longer binds are closed (the kernel socket goes with the last holder). */

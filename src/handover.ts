@@ -4,8 +4,8 @@
 // IPC channel, waits until the successor serves, tells it which VRRP instances it is master of,
 // waits until the successor advertises for them too (both advertise from one address for a moment,
 // which a peer cannot tell from one master), then stops its VRRP without a word, closes its own
-// copies of the sockets and drains its sessions. The kernel socket never closes, so no connection is refused; both processes accept
-// during the overlap. Under systemd (Type=notify, NotifyAccess=all) the successor tells systemd it
+// copies of the sockets and drains its sessions. The kernel socket never closes, so no connection
+// is refused; both processes accept during the overlap. Under systemd (Type=notify, NotifyAccess=all) the successor tells systemd it
 // is the main process now.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
@@ -151,6 +151,13 @@ export async function receiveInheritance(timeoutMs = 10_000): Promise<Succession
       resolve([m, h]);
     });
   });
+  /** The next message of `type` (others, none expected between the steps, are passed over). */
+  const nextOf = async <T extends ToSuccessor['type']>(type: T): Promise<Extract<ToSuccessor, { type: T }>> => {
+    for (;;) {
+      const [m] = await next();
+      if (m.type === type) return m as Extract<ToSuccessor, { type: T }>;
+    }
+  };
   process.send({ type: 'hello' } satisfies FromSuccessor);
   for (;;) {
     const [m, handle] = await next();
@@ -163,20 +170,12 @@ export async function receiveInheritance(timeoutMs = 10_000): Promise<Succession
     inheritance,
     async ready() {
       process.send?.({ type: 'ready' } satisfies FromSuccessor);
-      for (;;) {
-        const [m] = await next();
-        if (m.type === 'vrrp') return m.masters;
-      }
+      return (await nextOf('vrrp')).masters;
     },
     async vrrpStarted() {
       process.send?.({ type: 'vrrp-started' } satisfies FromSuccessor);
-      for (;;) {
-        const [m] = await next();
-        if (m.type === 'released') {
-          process.disconnect?.();
-          return;
-        }
-      }
+      await nextOf('released');
+      process.disconnect?.();
     },
     failed(error) {
       process.send?.({ type: 'failed', error } satisfies FromSuccessor);

@@ -3,7 +3,8 @@
 // create, update or keep, with a diff; per unit what must happen and why. Pure: the rendered files
 // and the host's facts in, the plan out.
 import { createHash } from 'node:crypto';
-import type { Bundle } from '../plan/render-bundle.js';
+import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
+import { checkScriptPathIn } from '../plan/render-keepalived.js';
 import { lineDiff } from '../plan/line-diff.js';
 
 /** What a change to a file asks of its unit. */
@@ -18,16 +19,16 @@ export interface DesiredFile {
   unit?: { name: string; effect: UnitEffect };
 }
 
-/** Where each rendered file goes on its host, and which unit it feeds (the kubeadm layout, DESIGN.md). */
-const PLACES: Record<string, { path: string; unit?: { name: string; effect: UnitEffect } }> = {
-  'kubeha.yaml': { path: '/etc/kubeha/kubeha.yaml', unit: { name: 'kubeha', effect: 'reload' } },
-  'kubeha.service': { path: '/etc/systemd/system/kubeha.service', unit: { name: 'kubeha', effect: 'daemon-reload' } },
-  'haproxy.cfg': { path: '/etc/haproxy/haproxy.cfg', unit: { name: 'haproxy', effect: 'reload' } },
-  'nginx.conf': { path: '/etc/nginx/nginx.conf', unit: { name: 'nginx', effect: 'reload' } },
-  'keepalived.conf': { path: '/etc/keepalived/keepalived.conf', unit: { name: 'keepalived', effect: 'reload' } },
-  'keepalived-release-vip.conf': { path: '/etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf', unit: { name: 'keepalived', effect: 'daemon-reload' } },
-  'etcd.env': { path: '/etc/etcd/etcd.env', unit: { name: 'etcd', effect: 'restart' } },
-  'etcd.service': { path: '/etc/systemd/system/etcd.service', unit: { name: 'etcd', effect: 'daemon-reload' } },
+/** The unit each installed file feeds, and what a change to it needs. */
+const UNITS: Record<string, { name: string; effect: UnitEffect }> = {
+  'kubeha.yaml': { name: 'kubeha', effect: 'reload' },
+  'kubeha.service': { name: 'kubeha', effect: 'daemon-reload' },
+  'haproxy.cfg': { name: 'haproxy', effect: 'reload' },
+  'nginx.conf': { name: 'nginx', effect: 'reload' },
+  'keepalived.conf': { name: 'keepalived', effect: 'reload' },
+  'keepalived-release-vip.conf': { name: 'keepalived', effect: 'daemon-reload' },
+  'etcd.env': { name: 'etcd', effect: 'restart' },
+  'etcd.service': { name: 'etcd', effect: 'daemon-reload' },
 };
 
 /** Rendered files that are input for kubeadm or the operator, kept on the host for reference. */
@@ -43,8 +44,9 @@ export function desiredFiles(bundle: Bundle, host: string, scriptDir: string): D
   for (const [rel, f] of bundle) {
     const [owner, name] = rel.split('/') as [string, string];
     if (owner !== host || name === 'kubelet.kubeconfig' || name === 'kube-proxy.kubeconfig') continue;
-    const place = name === 'check_lb.sh' ? { path: `${scriptDir.replace(/\/$/, '')}/check_lb.sh` } : PLACES[name] ?? { path: `${REFERENCE_DIR}/${name}` };
-    out.push({ path: place.path, content: f.content, mode: f.mode, ...(place.unit ? { unit: place.unit } : {}) });
+    const path = name === 'check_lb.sh' ? checkScriptPathIn(scriptDir) : INSTALL_PATHS[name] ?? `${REFERENCE_DIR}/${name}`;
+    const unit = UNITS[name];
+    out.push({ path, content: f.content, mode: f.mode, ...(unit ? { unit } : {}) });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -99,7 +101,7 @@ export function planHost(host: string, desired: DesiredFile[], onHost: Map<strin
     const kind = !have ? 'create' : have.sha256 !== hash || have.mode !== d.mode ? 'update' : 'keep';
     const modeOnly = kind === 'update' && have?.sha256 === hash;
     let diff: string[] = [];
-    if (kind !== 'keep' && !modeOnly) {
+    if (kind === 'update' && !modeOnly) {
       diff = have && have.content === undefined ? [`(content differs: sha256 ${have.sha256.slice(0, 12)} → ${hash.slice(0, 12)})`] : lineDiff(have?.content ?? '', d.content);
     }
     files.push({ path: d.path, kind, modeOnly, sha256: hash, mode: d.mode, diff });

@@ -4,15 +4,16 @@
 // driver below only connects and gathers.
 import { readFile, appendFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import type { Bundle } from '../plan/render-bundle.js';
+import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
 import { desiredFiles, planHost, sha256, type HostPlan } from './change-plan.js';
 import { gatherFacts, type HostFacts } from './facts.js';
 import { rewriteKubeconfigServer } from './kubeconfig-server.js';
-import { connect, shellQuote, type SshSession, type SshTarget } from './ssh-transport.js';
+import { shellQuote } from './shell-quote.js';
+import { connect, type SshSession, type SshTarget } from './ssh-transport.js';
 
-/** The kubeconfigs a worker's kubelet and kube-proxy use (kubeadm's layout). */
-export const WORKER_KUBECONFIGS = ['/etc/kubernetes/kubelet.conf', '/etc/kubernetes/kube-proxy.conf'];
+/** The kubeconfigs a worker's kubelet and kube-proxy use (where render puts them). */
+const WORKER_KUBECONFIGS = [INSTALL_PATHS['kubelet.kubeconfig']!, INSTALL_PATHS['kube-proxy.kubeconfig']!];
 
 /** A worker kubeconfig's part of the plan. */
 export interface KubeconfigMove {
@@ -24,20 +25,21 @@ export interface KubeconfigMove {
 
 /** One host's outcome. */
 export type HostReport =
-  | { host: Host; role: string; ok: true; facts: HostFacts; plan: HostPlan; kubeconfigs: KubeconfigMove[] }
-  | { host: Host; role: string; ok: false; error: string };
+  | { host: Host; roles: Role[]; ok: true; facts: HostFacts; plan: HostPlan; kubeconfigs: KubeconfigMove[] }
+  | { host: Host; roles: Role[]; ok: false; error: string };
+
+/** What a host is in the inventory. */
+export type Role = 'master' | 'lb' | 'worker';
 
 /** Resolves a host's SSH settings: its own `ssh:` key by key over the inventory's, over OpenSSH's defaults. */
 export function sshTargetFor(inv: Inventory, host: Host & { ssh?: HostSsh }, knownHosts: string, acceptNewHostKeys: boolean): SshTarget {
-  const home = homedir();
   const s = { ...inv.ssh, ...host.ssh };
-  const expand = (p: string) => p.replace(/^~(?=\/|$)/, home);
   return {
     name: host.name,
     host: host.ip,
     port: s.port ?? 22,
     user: s.user ?? 'root',
-    ...(s.identityFile ? { identityFile: expand(s.identityFile) } : {}),
+    ...(s.identityFile ? { identityFile: expandHome(s.identityFile) } : {}),
     knownHosts,
     ...(host.ssh?.hostKey ? { hostKey: host.ssh.hostKey } : {}),
     acceptNewHostKeys,
@@ -48,13 +50,16 @@ export function sshTargetFor(inv: Inventory, host: Host & { ssh?: HostSsh }, kno
 
 /** The known_hosts file apply reads (and appends accepted keys to). */
 export function knownHostsPath(inv: Inventory): string {
-  return (inv.ssh.knownHostsFile ?? '~/.ssh/known_hosts').replace(/^~(?=\/|$)/, homedir());
+  return expandHome(inv.ssh.knownHostsFile ?? '~/.ssh/known_hosts');
 }
 
+/** `~/x` → `$HOME/x`, as ssh reads its paths. */
+const expandHome = (p: string) => p.replace(/^~(?=\/|$)/, homedir());
+
 /** Every host once, with its roles (a master that is also an LB host is one host). */
-export function hostsOf(plan: Plan): { host: Host; role: string }[] {
-  const roles = new Map<string, { host: Host; roles: string[] }>();
-  const add = (h: Host, role: string) => {
+export function hostsOf(plan: Plan): { host: Host; roles: Role[] }[] {
+  const roles = new Map<string, { host: Host; roles: Role[] }>();
+  const add = (h: Host, role: Role) => {
     const e = roles.get(h.name) ?? { host: h, roles: [] };
     e.roles.push(role);
     roles.set(h.name, e);
@@ -62,7 +67,7 @@ export function hostsOf(plan: Plan): { host: Host; role: string }[] {
   for (const m of plan.inv.masters) add(m, 'master');
   for (const h of plan.lbHosts) add(h, 'lb');
   for (const w of plan.inv.workers) add(w, 'worker');
-  return [...roles.values()].map((e) => ({ host: e.host, role: e.roles.join('+') }));
+  return [...roles.values()];
 }
 
 /** What moving a worker's kubeconfig to the VIP would do (`text` undefined: no such file). */
@@ -76,14 +81,14 @@ export function planKubeconfigMove(path: string, text: string | undefined, plan:
 }
 
 /** Connects to one host and works out its report; never throws. */
-async function reportHost(plan: Plan, bundle: Bundle, host: Host, role: string, target: SshTarget, accepted: string[]): Promise<HostReport> {
+async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[], target: SshTarget, accepted: string[]): Promise<HostReport> {
   let s: SshSession | undefined;
   try {
     s = await connect(target);
     if (s.acceptedKeyLine) accepted.push(s.acceptedKeyLine);
     const want = desiredFiles(bundle, host.name, plan.inv.keepalivedScriptDir);
     const units = [...new Set(want.flatMap((f) => (f.unit ? [f.unit.name] : [])))];
-    const workerFiles = role.includes('worker') ? WORKER_KUBECONFIGS : [];
+    const workerFiles = roles.includes('worker') ? WORKER_KUBECONFIGS : [];
     const facts = await gatherFacts(s, want.map((f) => f.path), units);
     // the old content of the files that differ, for the diff (small config files)
     for (const f of want) {
@@ -95,12 +100,12 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, role: string, 
     }
     const kubeconfigs: KubeconfigMove[] = [];
     for (const path of workerFiles) {
-      const r = await s.exec(`cat ${path}`);
+      const r = await s.exec(`cat ${shellQuote(path)}`);
       kubeconfigs.push(planKubeconfigMove(path, r.code === 0 ? r.stdout : undefined, plan));
     }
-    return { host, role, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units), kubeconfigs };
+    return { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units), kubeconfigs };
   } catch (err) {
-    return { host, role, ok: false, error: err instanceof Error ? err.message : String(err) };
+    return { host, roles, ok: false, error: err instanceof Error ? err.message : String(err) };
   } finally {
     s?.close();
   }
@@ -116,8 +121,8 @@ export async function dryRun(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys:
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < hosts.length; i = next++) {
-      const { host, role } = hosts[i]!;
-      reports[i] = await reportHost(plan, bundle, host, role, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted);
+      const { host, roles } = hosts[i]!;
+      reports[i] = await reportHost(plan, bundle, host, roles, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted);
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, hosts.length) }, worker));
@@ -133,18 +138,18 @@ export function formatDryRun(reports: HostReport[], maxDiffLines = 20): { text: 
   for (const r of reports) {
     if (!r.ok) {
       failed = true;
-      out.push(`${r.host.name} (${r.host.ip}, ${r.role}): FAILED: ${r.error}`);
+      out.push(`${r.host.name} (${r.host.ip}, ${r.roles.join('+')}): FAILED: ${r.error}`);
       continue;
     }
     const f = r.facts;
-    out.push(`${r.host.name} (${r.host.ip}, ${r.role}): ${f.os.id} ${f.os.versionId} ${f.arch}, systemd ${f.systemd || 'none'}, clock ${f.clockSkewMs >= 0 ? '+' : ''}${f.clockSkewMs} ms`);
+    out.push(`${r.host.name} (${r.host.ip}, ${r.roles.join('+')}): ${f.os.id} ${f.os.versionId} ${f.arch}, systemd ${f.systemd || 'none'}, clock ${f.clockSkewMs >= 0 ? '+' : ''}${f.clockSkewMs} ms`);
     for (const c of r.plan.files) {
       out.push(`  ${c.kind.padEnd(6)} ${c.path}${c.modeOnly ? ` (mode → ${c.mode.toString(8)})` : c.kind === 'create' ? ` (${c.mode.toString(8)})` : ''}`);
       const diff = c.kind === 'update' ? c.diff : [];
       for (const l of diff.slice(0, maxDiffLines)) out.push(`      ${l}`);
       if (diff.length > maxDiffLines) out.push(`      ... ${diff.length - maxDiffLines} more lines`);
     }
-    for (const k of r.kubeconfigs) out.push(`  ${(k.kind === 'move' ? 'move' : k.kind).padEnd(6)} ${k.path}: ${k.detail}`);
+    for (const k of r.kubeconfigs) out.push(`  ${k.kind.padEnd(6)} ${k.path}: ${k.detail}`);
     for (const u of r.plan.units) out.push(`  unit   ${u.name}: ${u.daemonReload ? 'daemon-reload, ' : ''}${u.action} (${u.because.join('; ')})`);
     if (r.plan.changed || r.kubeconfigs.some((k) => k.kind === 'move')) pending = true;
     else out.push('  nothing to do');

@@ -2,7 +2,8 @@
 // addresses on its interfaces, the files it would change (hash and mode, never size and mtime) and
 // the units it would touch. One remote script per host, its output parsed here (pure), so a host
 // costs one round trip.
-import { shellQuote, type SshSession } from './ssh-transport.js';
+import { shellQuote } from './shell-quote.js';
+import type { SshSession } from './ssh-transport.js';
 import type { FileOnHost } from './change-plan.js';
 
 /** The facts of one host. */

@@ -3,7 +3,8 @@
 // nginx -t, keepalived -t), and only then renamed over the target (atomic within a directory); the
 // version it replaces is kept under /var/lib/kubeha/backups/RUN-ID/, every step is a JSON line in
 // /var/lib/kubeha/apply.log, and a lock keeps two applies from interleaving on one host.
-import { shellQuote, type SshSession } from './ssh-transport.js';
+import { shellQuote } from './shell-quote.js';
+import type { SshSession } from './ssh-transport.js';
 import { sha256, type DesiredFile } from './change-plan.js';
 
 /** Where apply keeps its state on a host. */

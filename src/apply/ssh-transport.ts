@@ -4,8 +4,9 @@
 // maintained SSH library for Node; it verifies nothing itself (known-hosts.ts does).
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { fingerprint, knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
+import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import { fingerprint, knownHostName, knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
+import { shellQuote } from './shell-quote.js';
 
 const { Client } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -75,14 +76,9 @@ export interface SshSession {
 /** At most this many channels at once on one connection (OpenSSH's MaxSessions default is 10). */
 const MAX_CHANNELS = 4;
 
-/** Quotes `s` for a POSIX shell. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Opens a verified connection to `target`; rejects with HostKeyRefused before authenticating to a host it should not trust. */
 export async function connect(target: SshTarget): Promise<SshSession> {
-  const privateKey = target.identityFile ? await readFile(target.identityFile.replace(/^~(?=\/)/, process.env.HOME ?? '~')) : undefined;
+  const privateKey = target.identityFile ? await readFile(target.identityFile) : undefined;
   let jump: SshClient | undefined;
   let sock: NodeJS.ReadableStream | undefined;
   if (target.jumpHost) {
@@ -90,7 +86,10 @@ export async function connect(target: SshTarget): Promise<SshSession> {
     if (!m) throw new Error(`${target.name}: jump host ${target.jumpHost} is not user@host[:port]`);
     const j = await open({ ...target, name: `${target.name} (jump host ${target.jumpHost})`, user: m[1]!, host: m[2]!, port: Number(m[3] ?? 22), hostKey: undefined, jumpHost: undefined }, privateKey, undefined);
     jump = j.client;
-    sock = await new Promise<ClientChannel>((resolve, reject) => j.client.forwardOut('127.0.0.1', 0, target.host, target.port, (err, stream) => (err ? reject(err) : resolve(stream))));
+    sock = await new Promise<ClientChannel>((resolve, reject) => j.client.forwardOut('127.0.0.1', 0, target.host, target.port, (err, stream) => (err ? reject(err) : resolve(stream)))).catch((err: unknown) => {
+      j.client.end();
+      throw err;
+    });
   }
   const { client, accepted } = await open(target, privateKey, sock).catch((err: unknown) => {
     jump?.end();
@@ -133,13 +132,9 @@ function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.Re
     const hostVerifier = (blob: Buffer): boolean => {
       const type = keyTypeOf(blob);
       const key = blob.toString('base64');
-      let verdict: HostKeyVerdict;
-      if (target.hostKey) {
-        const [pinType, pinKey] = target.hostKey.split(/\s+/);
-        verdict = pinType === type && pinKey === key ? { kind: 'known', line: 0 } : { kind: 'changed', line: 0, expected: pinKey ? `the pinned ${fingerprint(pinKey)}` : 'a pinned key' };
-      } else {
-        verdict = verifyHostKey(parseKnownHosts(target.knownHosts), target.host, target.port, type, key);
-      }
+      // A pinned key is a known_hosts of one line.
+      const knownHosts = target.hostKey ? `${knownHostName(target.host, target.port)} ${target.hostKey}\n` : target.knownHosts;
+      const verdict: HostKeyVerdict = verifyHostKey(parseKnownHosts(knownHosts), target.host, target.port, type, key);
       if (verdict.kind === 'known') return true;
       if (verdict.kind === 'unknown' && target.acceptNewHostKeys && !target.hostKey) {
         accepted = knownHostsLine(target.host, target.port, type, key);
@@ -155,6 +150,8 @@ function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.Re
       ...(privateKey ? { privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
       hostVerifier,
       readyTimeout: target.connectTimeoutMs ?? 15_000,
+      // a pinned key is asked for by its type, so the host cannot answer with another of its keys
+      ...(target.hostKey ? { algorithms: { serverHostKey: [target.hostKey.split(/\s+/)[0] as ServerHostKeyAlgorithm] } } : {}),
       keepaliveInterval: 5000,
       keepaliveCountMax: 3,
       ...(sock ? { sock: sock as ConnectConfig['sock'] } : {}),

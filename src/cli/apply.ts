@@ -1,5 +1,5 @@
 import { formatProblem } from '../config/load.js';
-import { dryRun, formatDryRun } from '../apply/dry-run.js';
+import { dryRun, formatDryRun, hostsOf } from '../apply/dry-run.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
 import { renderBundle } from '../plan/render-bundle.js';
 
@@ -30,7 +30,7 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
   }
   const plan = makePlan(loaded.inventory);
   const only = o.hosts?.split(',').map((h) => h.trim()).filter(Boolean);
-  const known = new Set([...plan.inv.masters, ...plan.inv.workers, ...plan.lbHosts].map((h) => h.name));
+  const known = new Set(hostsOf(plan).map((h) => h.host.name));
   const unknown = only?.filter((h) => !known.has(h)) ?? [];
   if (unknown.length > 0) {
     err.write(`--hosts: ${unknown.join(', ')} not in ${o.inventory} (its hosts: ${[...known].join(', ')}) [KUBEHA_ERR_USAGE]\n`);

@@ -21,6 +21,24 @@ export interface RenderedFile {
 /** Relative path (`host/file`) → file, sorted by path. */
 export type Bundle = Map<string, RenderedFile>;
 
+/**
+ * Where each rendered file goes on its host (the kubeadm layout): the README's table and `kubeha
+ * apply` read this one map. `check_lb.sh` goes to the inventory's keepalivedScriptDir (checkScriptPath);
+ * the files not here are input for kubeadm or the operator.
+ */
+export const INSTALL_PATHS: Readonly<Record<string, string>> = {
+  'kubeha.yaml': '/etc/kubeha/kubeha.yaml',
+  'kubeha.service': '/etc/systemd/system/kubeha.service',
+  'haproxy.cfg': '/etc/haproxy/haproxy.cfg',
+  'nginx.conf': '/etc/nginx/nginx.conf',
+  'keepalived.conf': '/etc/keepalived/keepalived.conf',
+  'keepalived-release-vip.conf': '/etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf',
+  'etcd.env': '/etc/etcd/etcd.env',
+  'etcd.service': '/etc/systemd/system/etcd.service',
+  'kubelet.kubeconfig': '/etc/kubernetes/kubelet.conf',
+  'kube-proxy.kubeconfig': '/etc/kubernetes/kube-proxy.conf',
+};
+
 /** Renders every file of the stack. */
 export function renderBundle(plan: Plan): Bundle {
   const files: [string, string, number?][] = [];
@@ -77,15 +95,12 @@ function renderIndex(plan: Plan, paths: string[]): string {
     inv.workers.some((w) => w.name === name) ? 'worker' : '',
   ].filter(Boolean).join(', ');
   const where: Record<string, string> = {
-    'kubeha.yaml': '/etc/kubeha/kubeha.yaml', 'kubeha.service': '/etc/systemd/system/kubeha.service',
+    ...INSTALL_PATHS,
+    'check_lb.sh': checkScriptPath(plan),
     'kubeha.static-pod.yaml': '/etc/kubernetes/manifests/kubeha.yaml (instead of the unit)',
-    'haproxy.cfg': '/etc/haproxy/haproxy.cfg', 'nginx.conf': '/etc/nginx/nginx.conf', 'keepalived.conf': '/etc/keepalived/keepalived.conf',
-    'keepalived-release-vip.conf': '/etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf',
-    'check_lb.sh': checkScriptPath(plan), 'etcd.env': '/etc/etcd/etcd.env', 'etcd.service': '/etc/systemd/system/etcd.service',
     'kubeadm-config.yaml': '`kubeadm init --config` on this master (endpoint and certificate SANs on the VIP)',
     'kube-apiserver.flags': 'kube-apiserver flags (static pod command or kubeadm extraArgs)',
     'kube-controller-manager.flags': 'kube-controller-manager flags', 'kube-scheduler.flags': 'kube-scheduler flags',
-    'kubelet.kubeconfig': '/etc/kubernetes/kubelet.conf', 'kube-proxy.kubeconfig': '/var/lib/kube-proxy/kubeconfig.conf',
   };
   const overrides = plan.lbHosts.filter((h) => h.interface && h.interface !== inv.interface).map((h) => `${h.name}: ${h.interface}`);
   const warnings = plan.warnings.map((w) => `\n> **Warning:** ${w}\n`).join('');

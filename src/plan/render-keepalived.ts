@@ -5,7 +5,12 @@ import { PLANNED_PREEMPT_DELAY } from './render-kubeha.js';
 
 /** The script keepalived runs to see that the local LB accepts connections on its port. */
 export function checkScriptPath(plan: Plan): string {
-  return `${plan.inv.keepalivedScriptDir.replace(/\/$/, '')}/check_lb.sh`;
+  return checkScriptPathIn(plan.inv.keepalivedScriptDir);
+}
+
+/** The check script's path in the script folder `dir`. */
+export function checkScriptPathIn(dir: string): string {
+  return `${dir.replace(/\/$/, '')}/check_lb.sh`;
 }
 
 /** A check of the local LB (not of `ps`: a script that greps ps finds itself). */

@@ -61,6 +61,7 @@ export class ServerPool {
   private balancer: Balancer;
   private rampTimer: Timer | undefined;
   private readonly listeners: ((t: ServerTransition) => void)[] = [];
+  private readonly confirmListeners: ((s: Server) => void)[] = [];
 
   constructor(
     cfg: BackendConfig,
@@ -77,6 +78,11 @@ export class ServerPool {
   /** Registers a callback for every up/down transition. */
   onTransition(fn: (t: ServerTransition) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Registers a callback for a server whose start-up "up" a first passed check confirmed (no transition). */
+  onConfirmed(fn: (s: Server) => void): void {
+    this.confirmListeners.push(fn);
   }
 
   /**
@@ -153,7 +159,9 @@ export class ServerPool {
 
   private setHealth(s: Server, next: HealthState, detail: string): void {
     const wasUp = s.health.up;
+    const confirmed = s.health.cause === 'init' && next.cause !== 'init' && next.up;
     s.health = next;
+    if (confirmed) for (const fn of this.confirmListeners) fn(s);
     if (next.up === wasUp) return;
     s.refreshWeight(this.settings.slowStartMs, this.clock.now());
     if (next.up) {

@@ -132,9 +132,8 @@ export class VrrpInstance {
   private stopArp: (() => void) | undefined;
   private link: LinkInfo | undefined;
   private readonly scripts: TrackScript[] = [];
-  private readonly backendOk = new Map<string, boolean>();
-  /** Tracked backends the data plane has reported on at least once. */
-  private readonly backendReported = new Set<string>();
+  /** Tracked backends: whether each can serve; undefined until the data plane first reported on it. */
+  private readonly backendOk = new Map<string, boolean | undefined>();
   private readonly interfaceUp = new Map<string, boolean>();
   private duplicateHold = false;
   private faultReason: string | null = null;
@@ -183,7 +182,7 @@ export class VrrpInstance {
     });
     // A tracked backend is down until the data plane reports it can serve (its first passed check):
     // a rebooted node must not take the VIP back before it has seen an apiserver answer.
-    for (const b of cfg.track.backends) this.backendOk.set(b, false);
+    for (const b of cfg.track.backends) this.backendOk.set(b, undefined);
     this.secondMasters = new SecondMasterEpisodes(cfg.advertInterval);
     this.decodeOptions = { authPass: cfg.version === 2 ? cfg.authPass : '' };
   }
@@ -239,10 +238,7 @@ export class VrrpInstance {
 
   /** The daemon reports whether a tracked backend has a healthy server and a listening frontend. */
   setBackend(name: string, ok: boolean): void {
-    if (!this.backendOk.has(name)) return;
-    const first = !this.backendReported.has(name);
-    this.backendReported.add(name);
-    if (this.backendOk.get(name) === ok && !first) return;
+    if (!this.backendOk.has(name) || this.backendOk.get(name) === ok) return;
     this.backendOk.set(name, ok);
     this.retrack(`backend ${name} ${ok ? 'has healthy servers' : 'has no healthy server or no listening frontend'}`);
   }
@@ -264,7 +260,7 @@ export class VrrpInstance {
     let weight = 0;
     for (const [name, ok] of this.backendOk) {
       if (ok) continue;
-      if (this.cfg.track.backendWeight === 0) faults.push(this.backendReported.has(name) ? `backend ${name} down` : `backend ${name}: waiting for its first passed check`);
+      if (this.cfg.track.backendWeight === 0) faults.push(ok === undefined ? `backend ${name}: waiting for its first passed check` : `backend ${name} down`);
       else weight += this.cfg.track.backendWeight;
     }
     for (const s of this.scripts) {
@@ -608,7 +604,7 @@ export class VrrpInstance {
       duplicateVip: { events: this.stats.duplicates, last: this.stats.lastDuplicate },
       secondMaster: { events: this.stats.secondMasters, last: this.stats.lastSecondMaster },
       track: {
-        backends: [...this.backendOk].map(([name, ok]) => ({ name, ok })),
+        backends: [...this.backendOk].map(([name, ok]) => ({ name, ok: ok ?? false })),
         scripts: this.scripts.map((s) => ({ name: s.cfg.name, ok: s.ok, weight: s.cfg.weight, lastExit: s.lastExit ?? null })),
         interfaces: [...this.interfaceUp].map(([name, up]) => ({ name, up })),
       },

@@ -8,6 +8,7 @@ import { connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { renderKubehaUnit } from '../../src/plan/render-systemd.js';
 import { bootHosts } from '../support/hosts.js';
+import { until } from '../support/tcp.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const RESTARTS = 10;
@@ -63,7 +64,7 @@ test(`kubeha.service under systemd: ${RESTARTS} SIGUSR2 restarts, MainPID moves 
     }
   };
   const loops = [loop(), loop()];
-  while (done < 20) await new Promise((r) => setTimeout(r, 20));
+  await until(() => done >= 20, 30_000, 'the client loop to get going');
   for (let i = 1; i <= RESTARTS; i++) {
     const old = await mainPid();
     const before = done;
@@ -74,7 +75,7 @@ test(`kubeha.service under systemd: ${RESTARTS} SIGUSR2 restarts, MainPID moves 
     assert.notEqual(now, old, `restart ${i}: MainPID moved to the successor`);
     while ((await h.exec(`test -d /proc/${old}`)).code === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(await sh('systemctl is-active kubeha'), 'active', `restart ${i}: the service never stopped`);
-    while (done < before + 10) await new Promise((r) => setTimeout(r, 10));
+    await until(() => done >= before + 10, 30_000, `connections through successor ${i}`);
   }
   stop = true;
   await Promise.all(loops);

@@ -95,7 +95,7 @@ export function analyzeConfigText(text: string, file: string): ConfigAnalysis {
 export type Locate = (path: Path, preferKey?: string) => { line: number; col: number };
 
 /** What a cross-check of a repaired value is told (see analyzeYaml). */
-export interface RepairInfo {
+interface RepairInfo {
   /** The path as written in the file. */
   pathInFile(path: Path): Path;
   /** The path lies where a value was dropped or defaulted, or holds such a place. */

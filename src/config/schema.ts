@@ -118,16 +118,17 @@ export const frontendSchema = z.strictObject({
   bindRetryInterval: duration(10).default(1000),
 });
 
+/** The admin server a config without an `admin` section gets: loopback only, so `kubeha status` works. */
+export const IMPLICIT_ADMIN_BIND = '127.0.0.1:9000';
+
 export const adminSchema = z.strictObject({
-  bind: address(true).default('127.0.0.1:9000'),
+  bind: address(true).default(IMPLICIT_ADMIN_BIND),
   /** The write token: reload, the runtime API, maintenance. */
   tokenFile: z.string().optional(),
   /** A read-only token (metrics, state): what Prometheus holds; it cannot drain or reload. */
   readTokenFile: z.string().optional(),
 });
 
-/** The admin server a config without an `admin` section gets: loopback only, so `kubeha status` works. */
-export const IMPLICIT_ADMIN_BIND = '127.0.0.1:9000';
 
 export const accessLogSchema = z.strictObject({
   format: z.enum(['text', 'json']).default('text'),

@@ -137,8 +137,7 @@ function expectStatus(c: HapCheck, subject: string, notes: string[]): number[] |
 }
 
 /** The healthCheck of a haproxy backend: what haproxy really ran (haproxy-check.ts), apiserver ports checked at HTTPS /readyz. */
-function haproxyHealthCheck(p: HapProxy, notes: string[]): Record<string, unknown> {
-  const c = hapCheck(p);
+function haproxyHealthCheck(p: HapProxy, c: HapCheck, notes: string[]): Record<string, unknown> {
   const subject = `haproxy ${p.kind} ${p.name}`;
   const checked = c.servers.filter((x) => x.checked);
   const s: HapServerCheck | undefined = checked[0] ?? c.servers[0];
@@ -201,10 +200,11 @@ function haproxyHealthCheck(p: HapProxy, notes: string[]): Record<string, unknow
 
 function haproxyBackend(p: HapProxy, notes: string[]): Record<string, unknown> {
   // server settings with the default-server lines of the defaults section and the backend applied
-  const servers = hapCheck(p).servers;
+  const check = hapCheck(p);
+  const servers = check.servers;
   const setting = (s: HapServerCheck | undefined, key: string) => (typeof s?.settings.get(key) === 'string' ? (s.settings.get(key) as string) : undefined);
   const slow = haproxyMs(setting(servers[0], 'slowstart'));
-  const healthCheck = haproxyHealthCheck(p, notes);
+  const healthCheck = haproxyHealthCheck(p, check, notes);
   const balance = p.balance === 'roundrobin' || p.balance === 'static-rr' ? 'roundrobin' : p.balance === 'leastconn' || p.balance === 'source' ? p.balance : undefined;
   if (p.balance && !balance) notes.push(`haproxy backend ${p.name}: balance ${p.balance} has no kubeha equivalent; roundrobin is used`);
   const backend: Record<string, unknown> = {

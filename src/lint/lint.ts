@@ -14,7 +14,7 @@ export function formatFinding(f: Finding): string {
  * A problem kubeha's loader finds in kubeha.yaml, as a finding: its code is the error code
  * (docs/errors.md); the message's "what is wrong; what to do" become what and fix.
  */
-export function problemFinding(p: ConfigProblem): Finding {
+function problemFinding(p: ConfigProblem): Finding {
   const cut = p.message.indexOf('; ');
   const what = cut < 0 ? p.message : p.message.slice(0, cut);
   const fix = cut < 0 ? `see docs/errors.md#${p.code.toLowerCase()}` : p.message.slice(cut + 2);

@@ -30,12 +30,12 @@ const host = z.strictObject({ name, ip: ipv4, ssh: hostSsh.optional() });
 /** A Linux interface name: at most 15 bytes (IFNAMSIZ 16 with the NUL), no whitespace and no "/". */
 const ifname = z.string().regex(/^[^\s/]{1,15}$/, { message: 'an interface name like eth0: at most 15 characters, no spaces or "/"' });
 /** An LB host: a host that may carry the VIP on an interface of its own (default: the inventory's `interface`). */
-const lbHost = z.strictObject({ name, ip: ipv4, interface: ifname.optional(), ssh: hostSsh.optional() });
+const lbHost = host.extend({ interface: ifname.optional() });
 /**
  * A master. `join: true` says it joins a running cluster (etcdctl member add, kubeadm join) rather
  * than bootstrapping it with the others; it stays true after the join, so the files stay the same.
  */
-const master = z.strictObject({ name, ip: ipv4, interface: ifname.optional(), join: z.boolean().optional(), ssh: hostSsh.optional() });
+const master = lbHost.extend({ join: z.boolean().optional() });
 const port = z.number().int().min(1).max(65535);
 
 export const inventorySchema = z.strictObject({

@@ -14,7 +14,7 @@ export function etcdPeerUrl(plan: Plan, h: Host): string {
 }
 
 /** The members in `master`'s ETCD_INITIAL_CLUSTER: the founders, then the joiners up to itself. */
-export function initialMembers(plan: Plan, master: Master): Master[] {
+function initialMembers(plan: Plan, master: Master): Master[] {
   if (!master.join) return plan.founders;
   return [...plan.founders, ...plan.joiners.slice(0, plan.joiners.indexOf(master) + 1)];
 }

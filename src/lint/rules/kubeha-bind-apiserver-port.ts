@@ -1,15 +1,13 @@
-import { parseHostPort } from '../../config/address.js';
+import { isLoopbackHost, parseHostPort } from '../../config/address.js';
 import type { Rule } from '../lint-model.js';
 import { kubehaViews } from './kubeha-view.js';
-
-const LOOPBACK = /^(127\.|localhost$|::1$)/;
 
 /** A frontend on the port of an apiserver of this same host (a server of its backend on a local address). */
 export const kubehaBindApiserverPort: Rule = {
   code: 'kubeha-bind-apiserver-port',
   check(ctx) {
     const local = new Set(ctx.host.localAddresses());
-    const isLocal = (host: string) => LOOPBACK.test(host) || local.has(host);
+    const isLocal = (host: string) => isLoopbackHost(host) || local.has(host);
     return kubehaViews(ctx).flatMap((v) => v.config.frontends.flatMap((f, i) => {
       const bind = parseHostPort(f.bind, true);
       if (typeof bind === 'string' || bind.port === 0) return [];

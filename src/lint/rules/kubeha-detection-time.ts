@@ -3,15 +3,15 @@ import type { Rule } from '../lint-model.js';
 import { apiserverBackends, kubehaViews } from './kubeha-view.js';
 
 /** Above this, a dead apiserver is served for too long. */
-export const DETECTION_MAX_MS = 10_000;
+const DETECTION_MAX_MS = 10_000;
 /** Below this, one slow check (a GC pause, an etcd leader election: about a second) takes a ready apiserver out. */
-export const DETECTION_MIN_MS = 1000;
+const DETECTION_MIN_MS = 1000;
 
 /**
  * How long an up server that stops answering keeps getting new connections (docs/configuration.md,
  * healthCheck.fall): the first failed check comes within `interval`, then `fall - 1` more at `fastInterval`.
  */
-export function detectionMs(hc: { interval: number; fastInterval?: number | undefined; fall: number }): number {
+function detectionMs(hc: { interval: number; fastInterval?: number | undefined; fall: number }): number {
   return hc.interval + (hc.fall - 1) * (hc.fastInterval ?? hc.interval);
 }
 

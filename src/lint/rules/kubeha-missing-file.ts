@@ -23,6 +23,7 @@ export const kubehaMissingFile: Rule = {
           ];
         }),
         { path: ['admin', 'tokenFile'], file: c.admin?.tokenFile, why: 'the admin server reads it at start: the daemon does not start' },
+        { path: ['admin', 'readTokenFile'], file: c.admin?.readTokenFile, why: 'the admin server reads it at start: the daemon does not start' },
         ...(['caFile', 'certFile', 'keyFile'] as const).map((k) => ({ path: ['vipElection', k], file: c.vipElection?.[k], why: 'the election cannot reach etcd over TLS, so this node never holds the VIP' })),
       ];
       return files.filter((f) => f.file !== undefined && !ctx.host.exists(f.file)).flatMap((f) =>

@@ -6,7 +6,7 @@ import { apiserverBackends, kubehaViews } from './kubeha-view.js';
  * The shortest idle timeout that never cuts a watch the apiserver keeps: kube-apiserver ends a
  * watch after a random 30-60 min (--min-request-timeout 1800s), and a quiet one sends nothing meanwhile.
  */
-export const WATCH_IDLE_MS = 3_600_000;
+const WATCH_IDLE_MS = 3_600_000;
 
 /** `idleTimeout` below an hour in front of apiservers. */
 export const kubehaShortIdleTimeout: Rule = {

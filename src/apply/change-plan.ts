@@ -91,8 +91,12 @@ export interface HostPlan {
 /** The hash apply compares: SHA-256 of the bytes. */
 export const sha256 = (content: string) => createHash('sha256').update(content).digest('hex');
 
-/** The plan for one host. `units`: each unit's state as `systemctl is-active` says it (missing = unknown). */
-export function planHost(host: string, desired: DesiredFile[], onHost: Map<string, FileOnHost | undefined>, units: Map<string, string>): HostPlan {
+/**
+ * The plan for one host. `units`: each unit's state as `systemctl is-active` says it (missing =
+ * unknown). `resumed`: a run that was cut off after it replaced these files (journal.ts): their
+ * hashes match, but their units still get what a change asks.
+ */
+export function planHost(host: string, desired: DesiredFile[], onHost: Map<string, FileOnHost | undefined>, units: Map<string, string>, resumed?: { run: string; paths: string[] }): HostPlan {
   const files: FileChange[] = [];
   const perUnit = new Map<string, { effects: Set<UnitEffect>; because: string[] }>();
   for (const d of desired) {
@@ -105,10 +109,11 @@ export function planHost(host: string, desired: DesiredFile[], onHost: Map<strin
       diff = have && have.content === undefined ? [`(content differs: sha256 ${have.sha256.slice(0, 12)} → ${hash.slice(0, 12)})`] : lineDiff(have?.content ?? '', d.content);
     }
     files.push({ path: d.path, kind, modeOnly, sha256: hash, mode: d.mode, diff });
-    if (kind === 'keep' || !d.unit) continue;
+    const unfinished = kind === 'keep' && resumed?.paths.includes(d.path);
+    if ((kind === 'keep' && !unfinished) || !d.unit) continue;
     const u = perUnit.get(d.unit.name) ?? { effects: new Set<UnitEffect>(), because: [] };
     u.effects.add(d.unit.effect);
-    u.because.push(`${d.path} ${kind === 'create' ? 'created' : modeOnly ? 'mode changed' : 'changed'}`);
+    u.because.push(`${d.path} ${unfinished ? `replaced by run ${resumed!.run}, which was cut off` : kind === 'create' ? 'created' : modeOnly ? 'mode changed' : 'changed'}`);
     perUnit.set(d.unit.name, u);
   }
   const unitChanges: UnitChange[] = [...perUnit].map(([name, u]) => {

@@ -1,4 +1,4 @@
-// `kubeha apply --dry-run`: for every host of the inventory, connect (host keys verified), gather
+// `kubeha apply --dry-run` (and the survey a run starts with): for every host of the inventory, connect (host keys verified), gather
 // its facts, and show what apply would change — files by content hash with diffs, units and why,
 // workers' kubeconfigs moved to the VIP — without changing anything. The report is pure; the
 // driver below only connects and gathers.
@@ -6,8 +6,10 @@ import { readFile, appendFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
-import { desiredFiles, planHost, sha256, type HostPlan } from './change-plan.js';
+import { desiredFiles, planHost, sha256, type DesiredFile, type HostPlan } from './change-plan.js';
 import { gatherFacts, type HostFacts } from './facts.js';
+import { interruptedRun, parseJournal, type InterruptedRun } from './journal.js';
+import { lockHost, unlockHost } from './push.js';
 import { rewriteKubeconfigServer } from './kubeconfig-server.js';
 import { shellQuote } from './shell-quote.js';
 import { connect, type SshSession, type SshTarget } from './ssh-transport.js';
@@ -21,11 +23,14 @@ export interface KubeconfigMove {
   /** `move`: its clusters point at masters and move to the VIP; `keep`: already there; `absent`: no file (not joined yet). */
   kind: 'move' | 'keep' | 'absent' | 'refused';
   detail: string;
+  /** For a move: the rewritten text, and the file's mode now (kept). */
+  content?: string;
+  mode?: number;
 }
 
-/** One host's outcome. */
+/** One host's outcome. `session`: the connection, still open, when the survey was for a run (it holds the host's lock). */
 export type HostReport =
-  | { host: Host; roles: Role[]; ok: true; facts: HostFacts; plan: HostPlan; kubeconfigs: KubeconfigMove[] }
+  | { host: Host; roles: Role[]; ok: true; facts: HostFacts; plan: HostPlan; want: DesiredFile[]; kubeconfigs: KubeconfigMove[]; resumed?: InterruptedRun; session?: SshSession }
   | { host: Host; roles: Role[]; ok: false; error: string };
 
 /** What a host is in the inventory. */
@@ -71,25 +76,33 @@ export function hostsOf(plan: Plan): { host: Host; roles: Role[] }[] {
 }
 
 /** What moving a worker's kubeconfig to the VIP would do (`text` undefined: no such file). */
-export function planKubeconfigMove(path: string, text: string | undefined, plan: Plan): KubeconfigMove {
+export function planKubeconfigMove(path: string, text: string | undefined, plan: Plan, mode = 0o600): KubeconfigMove {
   if (text === undefined) return { path, kind: 'absent', detail: 'no such file: the node has not joined yet' };
   const masters = plan.inv.masters.map((m) => `https://${m.ip}:${plan.inv.apiserverPort}`);
   const r = rewriteKubeconfigServer(text, plan.endpoint, masters);
   if (!r.ok) return { path, kind: 'refused', detail: r.error };
   if (r.changed.length === 0) return { path, kind: 'keep', detail: text.includes(plan.endpoint) ? `already on ${plan.endpoint}` : 'its clusters point at no master of this inventory: left alone' };
-  return { path, kind: 'move', detail: r.changed.map((c) => `cluster ${c.cluster}: ${c.from} → ${c.to}`).join('; ') };
+  return { path, kind: 'move', detail: r.changed.map((c) => `cluster ${c.cluster}: ${c.from} → ${c.to}`).join('; '), content: r.text, mode };
 }
 
-/** Connects to one host and works out its report; never throws. */
-async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[], target: SshTarget, accepted: string[]): Promise<HostReport> {
+/** The units a worker's kubeconfigs feed, restarted after a move. */
+export const WORKER_UNITS = ['kubelet', 'kube-proxy'];
+
+/**
+ * Connects to one host and works out its report; never throws. With `runId` the host's lock is
+ * taken before anything is read and the session stays open for the run.
+ */
+async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[], target: SshTarget, accepted: string[], runId: string | undefined): Promise<HostReport> {
   let s: SshSession | undefined;
   try {
     s = await connect(target);
     if (s.acceptedKeyLine) accepted.push(s.acceptedKeyLine);
+    if (runId) await lockHost(s, runId);
     const want = desiredFiles(bundle, host.name, plan.inv.keepalivedScriptDir);
-    const units = [...new Set(want.flatMap((f) => (f.unit ? [f.unit.name] : [])))];
     const workerFiles = roles.includes('worker') ? WORKER_KUBECONFIGS : [];
+    const units = [...new Set([...want.flatMap((f) => (f.unit ? [f.unit.name] : [])), ...(roles.includes('master') ? ['etcd'] : []), ...(workerFiles.length ? WORKER_UNITS : [])])];
     const facts = await gatherFacts(s, want.map((f) => f.path), units);
+    const resumed = interruptedRun(parseJournal(facts.journal));
     // the old content of the files that differ, for the diff (small config files)
     for (const f of want) {
       const have = facts.files.get(f.path);
@@ -100,19 +113,30 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     }
     const kubeconfigs: KubeconfigMove[] = [];
     for (const path of workerFiles) {
-      const r = await s.exec(`cat ${shellQuote(path)}`);
-      kubeconfigs.push(planKubeconfigMove(path, r.code === 0 ? r.stdout : undefined, plan));
+      // the mode on the first line, then the file
+      const r = await s.exec(`stat -c %a ${shellQuote(path)} && cat ${shellQuote(path)}`);
+      const nl = r.stdout.indexOf('\n');
+      kubeconfigs.push(planKubeconfigMove(path, r.code === 0 ? r.stdout.slice(nl + 1) : undefined, plan, parseInt(r.stdout.slice(0, nl), 8) || 0o600));
     }
-    return { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units), kubeconfigs };
+    const report: HostReport = { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units, resumed), want, kubeconfigs, ...(resumed ? { resumed } : {}) };
+    if (runId) {
+      report.session = s;
+      s = undefined;
+    }
+    return report;
   } catch (err) {
+    if (runId && s) await unlockHost(s, runId).catch(() => undefined);
     return { host, roles, ok: false, error: err instanceof Error ? err.message : String(err) };
   } finally {
     s?.close();
   }
 }
 
-/** Runs the dry run over every host, `concurrency` at a time; accepted new host keys are appended to known_hosts. */
-export async function dryRun(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys: boolean; only?: string[]; concurrency?: number }): Promise<HostReport[]> {
+/**
+ * Surveys every host (or `only` those), `concurrency` at a time; accepted new host keys are appended
+ * to known_hosts. `runId`: for a run — each host locked, its session left open in its report.
+ */
+export async function survey(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys: boolean; only?: string[]; concurrency?: number; runId?: string }): Promise<HostReport[]> {
   const file = knownHostsPath(plan.inv);
   const knownHosts = await readFile(file, 'utf8').catch(() => '');
   const hosts = hostsOf(plan).filter((h) => !o.only || o.only.includes(h.host.name));
@@ -122,12 +146,17 @@ export async function dryRun(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys:
   const worker = async () => {
     for (let i = next++; i < hosts.length; i = next++) {
       const { host, roles } = hosts[i]!;
-      reports[i] = await reportHost(plan, bundle, host, roles, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted);
+      reports[i] = await reportHost(plan, bundle, host, roles, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted, o.runId);
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, hosts.length) }, worker));
   if (accepted.length > 0) await appendFile(file, accepted.join(''));
   return reports;
+}
+
+/** Whether a cut-off run moved this worker's kubeconfigs without finishing (restart and gate still owed). */
+export function resumesWorker(r: HostReport & { ok: true }): boolean {
+  return !!r.resumed && r.kubeconfigs.some((k) => k.kind === 'keep' && r.resumed!.paths.includes(k.path));
 }
 
 /** The report as text, and whether anything would change. */
@@ -151,7 +180,8 @@ export function formatDryRun(reports: HostReport[], maxDiffLines = 20): { text: 
     }
     for (const k of r.kubeconfigs) out.push(`  ${k.kind.padEnd(6)} ${k.path}: ${k.detail}`);
     for (const u of r.plan.units) out.push(`  unit   ${u.name}: ${u.daemonReload ? 'daemon-reload, ' : ''}${u.action} (${u.because.join('; ')})`);
-    if (r.plan.changed || r.kubeconfigs.some((k) => k.kind === 'move')) pending = true;
+    if (resumesWorker(r)) out.push(`  resume ${WORKER_UNITS.join(', ')}: restart and Lease gate (run ${r.resumed!.run} moved the kubeconfigs and was cut off)`);
+    if (r.plan.changed || r.kubeconfigs.some((k) => k.kind === 'move') || resumesWorker(r)) pending = true;
     else out.push('  nothing to do');
     if (r.kubeconfigs.some((k) => k.kind === 'refused')) failed = true;
   }

@@ -5,6 +5,10 @@
 import { shellQuote } from './shell-quote.js';
 import type { SshSession } from './ssh-transport.js';
 import type { FileOnHost } from './change-plan.js';
+import { JOURNAL } from './journal.js';
+
+/** How much of the journal is read back: enough for the last runs, never the whole history. */
+const JOURNAL_TAIL = 500;
 
 /** The facts of one host. */
 export interface HostFacts {
@@ -19,6 +23,8 @@ export interface HostFacts {
   files: Map<string, FileOnHost | undefined>;
   /** `systemctl is-active` of each unit asked about (`active`, `inactive`, `failed`, ...). */
   units: Map<string, string>;
+  /** The last lines of apply's journal on the host (journal.ts reads them). */
+  journal: string;
 }
 
 /** The script that prints the facts, one tagged line each (parsed by {@link parseFacts}). */
@@ -33,15 +39,20 @@ export function factsScript(paths: string[], units: string[]): string {
     'ip -4 -o addr show 2>/dev/null | awk \'{print "addr", $2, $4}\'',
     ...paths.map((p) => `if [ -f ${shellQuote(p)} ]; then echo "file $(stat -c %a ${shellQuote(p)}) $(sha256sum < ${shellQuote(p)} | cut -d" " -f1) ${p}"; else echo "nofile ${p}"; fi`),
     ...units.map((u) => `echo "unit ${u} $(systemctl is-active ${shellQuote(u)} 2>/dev/null || true)"`),
+    `tail -n ${JOURNAL_TAIL} ${JOURNAL} 2>/dev/null | sed 's/^/journal /'`,
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** Parses the script's output; `sentAtMs`/`receivedAtMs` bracket the round trip (for the skew). */
 export function parseFacts(output: string, sentAtMs: number, receivedAtMs: number): HostFacts {
-  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map() };
+  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '' };
   for (const line of output.split('\n')) {
     const [tag, ...rest] = line.split(' ');
+    if (tag === 'journal') {
+      facts.journal += `${line.slice('journal '.length)}\n`;
+      continue;
+    }
     if (tag === 'os') facts.os = { id: rest[0] ?? 'unknown', versionId: rest[1] ?? '' };
     else if (tag === 'arch') facts.arch = rest[0] ?? '';
     else if (tag === 'systemd') facts.systemd = Number(rest[0]) || 0;

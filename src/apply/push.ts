@@ -3,14 +3,15 @@
 // nginx -t, keepalived -t), and only then renamed over the target (atomic within a directory); the
 // version it replaces is kept under /var/lib/kubeha/backups/RUN-ID/, every step is a JSON line in
 // /var/lib/kubeha/apply.log, and a lock keeps two applies from interleaving on one host.
+import { hostname } from 'node:os';
 import { shellQuote } from './shell-quote.js';
 import type { SshSession } from './ssh-transport.js';
 import { sha256, type DesiredFile } from './change-plan.js';
+import { filesOfRun, JOURNAL, parseJournal, STATE_DIR } from './journal.js';
 
-/** Where apply keeps its state on a host. */
-export const STATE_DIR = '/var/lib/kubeha';
 const LOCK_DIR = `${STATE_DIR}/apply.lock`;
-const JOURNAL = `${STATE_DIR}/apply.log`;
+/** The runs of this process that hold locks now: a lock naming this process but none of these is left over. */
+const activeRuns = new Set<string>();
 
 /** The checker for a file, as a command with `{}` for the temporary file; undefined: none. */
 export function checkerFor(path: string): { program: string; command: string } | undefined {
@@ -32,19 +33,62 @@ export class CheckFailed extends Error {
   }
 }
 
-/** Takes the host's apply lock (a directory: mkdir is atomic); refuses with who holds it. */
+/**
+ * Whether a lock's holder (`RUN HOSTNAME PID`, as lockHost writes it) is certainly gone: it ran on
+ * this machine and its process is dead, or it is this process and not one of its running runs.
+ * A holder on another machine is never judged (its process cannot be seen from here).
+ */
+export function lockIsStale(holder: string, me: { hostname: string; pid: number; alive: (pid: number) => boolean; runs: Set<string> }): boolean {
+  const [run, host, pidText] = holder.trim().split(' ');
+  const pid = Number(pidText);
+  if (!run || host !== me.hostname || !Number.isInteger(pid) || pid <= 0) return false;
+  return pid === me.pid ? !me.runs.has(run) : !me.alive(pid);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the host's apply lock (a directory: mkdir is atomic) for `runId`; refuses with who holds it.
+ * A lock left by a run of this machine that is dead (killed, its SSH cut) is broken and journaled.
+ */
 export async function lockHost(s: SshSession, runId: string): Promise<void> {
-  const r = await s.exec(`mkdir -p ${STATE_DIR} && mkdir ${LOCK_DIR} 2>/dev/null && echo ${shellQuote(runId)} > ${LOCK_DIR}/run || { echo "held by $(cat ${LOCK_DIR}/run 2>/dev/null) since $(stat -c %y ${LOCK_DIR} 2>/dev/null)"; exit 1; }`);
-  if (r.code !== 0) throw new Error(`${s.target.name}: another apply runs on this host (lock ${LOCK_DIR} ${r.stdout.trim()}); wait for it, or remove the lock if that run is dead`);
+  const take = `mkdir ${LOCK_DIR} 2>/dev/null && echo ${shellQuote(`${runId} ${hostname()} ${process.pid}`)} > ${LOCK_DIR}/run`;
+  const r = await s.exec(`mkdir -p ${STATE_DIR} && ${take} || { cat ${LOCK_DIR}/run 2>/dev/null; echo; stat -c %y ${LOCK_DIR} 2>/dev/null; exit 1; }`);
+  if (r.code === 0) {
+    activeRuns.add(runId);
+    return;
+  }
+  const [holder = '', since = ''] = r.stdout.split('\n');
+  if (lockIsStale(holder, { hostname: hostname(), pid: process.pid, alive, runs: activeRuns })) {
+    const again = await s.exec(`[ "$(cat ${LOCK_DIR}/run 2>/dev/null)" = ${shellQuote(holder.trim())} ] && rm -rf ${LOCK_DIR} && ${take}`);
+    if (again.code === 0) {
+      activeRuns.add(runId);
+      await journal(s, { run: runId, step: 'lock-broken', holder: holder.trim() });
+      return;
+    }
+  }
+  throw new Error(`${s.target.name}: another apply holds this host (${LOCK_DIR}: run ${holder.trim() || '?'} since ${since.trim() || '?'}); wait for it, or, if that run is dead on another machine, remove the folder`);
 }
 
 /** Releases the lock if this run holds it. */
 export async function unlockHost(s: SshSession, runId: string): Promise<void> {
-  await s.exec(`[ "$(cat ${LOCK_DIR}/run 2>/dev/null)" = ${shellQuote(runId)} ] && rm -rf ${LOCK_DIR}; true`);
+  await s.exec(`[ "$(cut -d' ' -f1 ${LOCK_DIR}/run 2>/dev/null)" = ${shellQuote(runId)} ] && rm -rf ${LOCK_DIR}; true`);
+}
+
+/** The run no longer holds locks in this process (after every host was unlocked, or could not be). */
+export function endRun(runId: string): void {
+  activeRuns.delete(runId);
 }
 
 /** Appends one step to the host's journal. */
-async function journal(s: SshSession, entry: Record<string, unknown>): Promise<void> {
+export async function journal(s: SshSession, entry: Record<string, unknown>): Promise<void> {
   await s.exec(`mkdir -p ${STATE_DIR} && cat >> ${JOURNAL}`, { stdin: `${JSON.stringify({ at: new Date().toISOString(), host: s.target.name, ...entry })}\n` });
 }
 
@@ -83,13 +127,7 @@ export async function pushFile(s: SshSession, runId: string, file: DesiredFile):
  */
 export async function rollbackHost(s: SshSession, runId: string): Promise<string[]> {
   const r = await s.exec(`cat ${JOURNAL} 2>/dev/null || true`);
-  const steps = r.stdout.split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as { run?: string; step?: string; path?: string; result?: string; backup?: string }];
-    } catch {
-      return [];
-    }
-  }).filter((e) => e.run === runId && e.step === 'file' && e.path);
+  const steps = filesOfRun(parseJournal(r.stdout), runId);
   const restored: string[] = [];
   for (const e of steps.reverse()) {
     const cmd = e.result === 'updated' && e.backup ? `cp -a ${shellQuote(e.backup)} ${shellQuote(e.path!)}` : `rm -f ${shellQuote(e.path!)}`;

@@ -1,5 +1,7 @@
 import { formatProblem } from '../config/load.js';
-import { dryRun, formatDryRun, hostsOf } from '../apply/dry-run.js';
+import { parseDuration } from '../config/duration.js';
+import { survey, formatDryRun, hostsOf } from '../apply/dry-run.js';
+import { applyRun, formatRun } from '../apply/run.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
 import { renderBundle } from '../plan/render-bundle.js';
 
@@ -9,14 +11,15 @@ export interface ApplyOptions {
   dryRun?: boolean;
   hosts?: string;
   maxUnavailable?: string;
+  gateTimeout?: string;
   acceptNewHostKeys?: boolean;
 }
 
 /**
- * `kubeha apply --inventory F --dry-run`: connects to every host (host keys verified), gathers its
- * facts and prints what apply would change: exit 2 when something would, 0 when nothing would, 1
- * when a host failed. Changing hosts comes with the ordered, gated rollout (issue 13): until then
- * apply without --dry-run refuses.
+ * `kubeha apply --inventory F [--dry-run]`: connects to every host (host keys verified). With
+ * --dry-run it prints what would change: exit 2 when something would, 0 when nothing would, 1 when
+ * a host failed. Without, it runs the ordered, gated rollout (apply/rollout.ts) and prints a table
+ * of the hosts: exit 0 when every host is applied or unchanged, 1 otherwise.
  */
 export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const loaded = await loadInventoryFile(o.inventory);
@@ -24,8 +27,10 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
     for (const p of loaded.problems) err.write(`${formatProblem(p)}\n`);
     return 1;
   }
-  if (!o.dryRun) {
-    err.write('kubeha apply: this version plans only (--dry-run): the ordered rollout with health gates and rollback that changes hosts is not built yet; run with --dry-run to see what it would do [KUBEHA_ERR_USAGE]\n');
+  const maxUnavailable = Number(o.maxUnavailable ?? '1');
+  const gateTimeoutMs = parseDuration(o.gateTimeout ?? '90s');
+  if (!Number.isInteger(maxUnavailable) || maxUnavailable < 1 || gateTimeoutMs === undefined || gateTimeoutMs <= 0) {
+    err.write('--max-unavailable is a whole number of workers, at least 1, and --gate-timeout a duration like 90s [KUBEHA_ERR_USAGE]\n');
     return 1;
   }
   const plan = makePlan(loaded.inventory);
@@ -36,8 +41,14 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
     err.write(`--hosts: ${unknown.join(', ')} not in ${o.inventory} (its hosts: ${[...known].join(', ')}) [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
-  const reports = await dryRun(plan, renderBundle(plan), { acceptNewHostKeys: !!o.acceptNewHostKeys, ...(only ? { only } : {}) });
-  const r = formatDryRun(reports);
-  out.write(r.text);
-  return r.failed ? 1 : r.pending ? 2 : 0;
+  const bundle = renderBundle(plan);
+  const acceptNewHostKeys = !!o.acceptNewHostKeys;
+  if (o.dryRun) {
+    const r = formatDryRun(await survey(plan, bundle, { acceptNewHostKeys, ...(only ? { only } : {}) }));
+    out.write(r.text);
+    return r.failed ? 1 : r.pending ? 2 : 0;
+  }
+  const { runId, result } = await applyRun(plan, bundle, { acceptNewHostKeys, maxUnavailable, gateTimeoutMs, log: (line) => err.write(`${line}\n`), ...(only ? { only } : {}) });
+  out.write(formatRun(runId, result));
+  return result.ok ? 0 : 1;
 }

@@ -82,11 +82,12 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
   program
     .command('apply')
-    .description('bring the hosts of an inventory to what render writes, over SSH; this version plans only: --dry-run shows every change per host (exit 2 when any, 0 when none, 1 when a host failed)')
+    .description('bring the hosts of an inventory to what render writes, over SSH: etcd, then the apiservers, the LB hosts one at a time and the workers in batches, each gated and rolled back when its gate fails (exit 0 applied or nothing to do, 1 failed; --dry-run: 2 when changes are pending)')
     .requiredOption('-i, --inventory <file>', 'inventory.yaml, with ssh: settings')
     .option('--dry-run', 'connect, gather facts and show what would change; change nothing')
     .option('--hosts <h1,h2>', 'only these hosts')
-    .option('--max-unavailable <n>', 'workers changed at once (the rollout, not built yet)', '1')
+    .option('--max-unavailable <n>', 'workers changed at once', '1')
+    .option('--gate-timeout <duration>', 'how long a host may take to pass its health gate before it is rolled back', '90s')
     .option('--accept-new-host-keys', 'record the key of a host that is not in known_hosts (never a changed one)')
     .action(async (o: ApplyOptions) => exit(await applyCommand(o)));
   program

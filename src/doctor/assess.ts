@@ -104,7 +104,7 @@ const CLOCK_SKEW_WARN_MS = 2000;
 
 const excerpt = (s: string | undefined) => (s ?? '').replace(/\s+/g, ' ').trim().slice(0, 160);
 
-function readyFinding(what: string, target: string, o: HttpsObservation, down: string): Finding {
+export function readyFinding(what: string, target: string, o: HttpsObservation, down: string): Finding {
   if (o.error) return { check: 'apiserver-ready', target, verdict: 'fail', message: `${what}: no answer (${o.error})`, fix: down };
   if (o.status === 200) return { check: 'apiserver-ready', target, verdict: 'ok', message: `${what}: /readyz 200 in ${o.latencyMs?.toFixed(0)} ms` };
   if (o.status === 401 || o.status === 403) {
@@ -119,7 +119,7 @@ function readyFinding(what: string, target: string, o: HttpsObservation, down: s
   return { check: 'apiserver-ready', target, verdict: 'fail', message: `${what}: /readyz ${o.status}: ${failing.length ? failing.join('; ') : excerpt(o.body)}`, fix: 'the failing [-] lines name the part that is not ready (often etcd): fix that; the LB keeps it out meanwhile' };
 }
 
-function certFindings(m: MasterObservation, vip: string, nowMs: number): Finding[] {
+export function certFindings(m: MasterObservation, vip: string, nowMs: number): Finding[] {
   const c = m.readyz.cert;
   if (!c) return [];
   const out: Finding[] = [];
@@ -160,7 +160,7 @@ function clockFinding(m: MasterObservation): Finding[] {
   return [{ check: 'clock-skew', target: m.name, verdict: 'ok', message: 'clock within 2 s of this host' }];
 }
 
-function vipFindings(o: DoctorObservations): Finding[] {
+export function vipFindings(o: Pick<DoctorObservations, 'vip' | 'frontendPort' | 'masters' | 'viaVip'>): Finding[] {
   const target = `${o.vip}:${o.frontendPort}`;
   const answered = o.viaVip.filter((v) => v.status !== undefined);
   const errors = o.viaVip.filter((v) => v.error).map((v) => v.error!);

@@ -21,9 +21,9 @@ test('push: checked on the host before it replaces anything, backed up, journale
   assert.equal((await s.exec(`ln -sf ${REPO}/bin/kubeha.js /usr/bin/kubeha && kubeha version`)).code, 0, 'the real kubeha is the checker');
 
   await lockHost(s, 'run-1');
-  await assert.rejects(lockHost(s, 'run-2'), /another apply runs on this host .*held by run-1/);
+  await assert.rejects(lockHost(s, 'run-2'), /another apply holds this host .*run run-1 /);
   await unlockHost(s, 'run-2'); // not its lock: nothing happens
-  await assert.rejects(lockHost(s, 'run-3'), /held by run-1/);
+  await assert.rejects(lockHost(s, 'run-3'), /run run-1 /);
 
   const yaml = { path: '/etc/kubeha/kubeha.yaml', content: GOOD, mode: 0o644 };
   assert.equal(await pushFile(s, 'run-1', yaml), 'created');

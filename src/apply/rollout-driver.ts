@@ -1,0 +1,168 @@
+// The rollout's hands (rollout.ts decides, this does): files pushed and units run over each host's
+// SSH session, gates observed and asked again until they pass or their time is up. etcd's health
+// comes from etcdctl on a master, a node's Lease from kubectl with admin.conf on a master (kubeadm
+// puts both there), the apiservers and the VIP are asked over HTTPS from here, as `kubeha doctor`
+// asks them.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Plan } from '../plan/inventory.js';
+import { httpsGet } from '../doctor/probe.js';
+import type { MasterObservation } from '../doctor/assess.js';
+import type { UnitChange } from './change-plan.js';
+import { WORKER_UNITS } from './dry-run.js';
+import { apiserverGate, etcdHealthyGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
+import { journal, pushFile, rollbackHost } from './push.js';
+import type { GateKind, KubeconfigWrite, RolloutDriver } from './rollout.js';
+import { shellQuote } from './shell-quote.js';
+import type { SshSession } from './ssh-transport.js';
+
+/** Options of the SSH driver. */
+export interface DriverOptions {
+  runId: string;
+  /** How long a gate may take before it fails (default 90 s). */
+  gateTimeoutMs: number;
+  /** Between two looks at a gate. */
+  pollMs: number;
+  log: (line: string) => void;
+}
+
+/** The admin kubeconfig kubeadm writes on every master (and the one the Lease gate reads with). */
+export const ADMIN_KUBECONFIG = '/etc/kubernetes/admin.conf';
+
+/** A driver over open sessions (one per reachable host, named by inventory name). */
+export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: DriverOptions): RolloutDriver {
+  const session = (host: string) => {
+    const s = sessions.get(host);
+    if (!s) throw new Error(`${host}: no connection`);
+    return s;
+  };
+  /** Runs a command that must succeed; its output. */
+  const must = async (host: string, cmd: string, what: string) => {
+    const r = await session(host).exec(cmd);
+    if (r.code !== 0) throw new Error(`${host}: ${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
+    return r.stdout;
+  };
+  /** Units this run started, reloaded or restarted, per host (rollback restarts or stops them). */
+  const touched = new Map<string, Map<string, UnitChange['action']>>();
+  /** Each worker's clock when its kubelet was last restarted by this run. */
+  const restartedAt = new Map<string, number>();
+  const masters = plan.inv.masters.filter((m) => sessions.has(m.name));
+  const lbHosts = plan.lbHosts.filter((h) => sessions.has(h.name));
+  const addressOf = (host: string) => [...plan.inv.masters, ...plan.lbHosts, ...plan.inv.workers].find((h) => h.name === host)!.ip;
+
+  const etcdMembers = async (): Promise<MemberHealth[]> => {
+    const names = new Map(plan.inv.masters.map((m, i) => [plan.etcdEndpoints[i]!, m.name]));
+    const m = masters[0];
+    if (!m) return [...names.values()].map((name) => ({ name, healthy: false, detail: 'no master reachable to ask' }));
+    const pki = plan.inv.etcd.pkiDir.replace(/\/$/, '');
+    // kubeadm's healthcheck client when there is one, else the member's server certificate (kubeadm issues it for client auth too)
+    const tls = plan.inv.etcd.tls ? `c=${shellQuote(pki)}/healthcheck-client; [ -f "$c.crt" ] || c=${shellQuote(pki)}/server; set -- --cacert=${shellQuote(`${pki}/ca.crt`)} --cert="$c.crt" --key="$c.key"; ` : 'set --; ';
+    const r = await session(m.name).exec(`${tls}ETCDCTL_API=3 etcdctl "$@" --endpoints=${shellQuote(plan.etcdEndpoints.join(','))} --dial-timeout=2s --command-timeout=3s endpoint health -w json 2>/dev/null`);
+    if (r.code === 127) throw new Error(`${m.name}: no etcdctl on PATH: apply asks etcd's health with it (Debian: apt install etcd-client)`);
+    return parseEtcdHealth(r.stdout, names);
+  };
+  const masterObservation = async (m: { name: string; ip: string }): Promise<MasterObservation> => ({ name: m.name, ip: m.ip, readyz: await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz?verbose', { timeoutMs: 3000 }) });
+
+  const looks: Record<GateKind, (host: string) => Promise<GateVerdict>> = {
+    'etcd-cluster': async () => etcdHealthyGate(await etcdMembers()),
+    'etcd-member': async (host) => etcdHealthyGate(await etcdMembers(), host),
+    apiserver: async (host) => apiserverGate(await masterObservation({ name: host, ip: addressOf(host) }), plan.vipAddress, Date.now()),
+    lb: async (host) => {
+      const [local, holders, masterObs] = await Promise.all([
+        httpsGet(addressOf(host), plan.frontendPort, '/readyz', { timeoutMs: 3000 }),
+        Promise.all(lbHosts.map(async (h) => ((await session(h.name).exec(`ip -4 -o addr show to ${shellQuote(plan.vipAddress)}`)).stdout.trim() ? [h.name] : []))),
+        Promise.all(plan.inv.masters.map(masterObservation)),
+      ]);
+      const viaVip = [];
+      // one at a time, each on a new connection: round robin shows each apiserver in turn
+      for (let i = 0; i < 3 * plan.inv.masters.length; i++) viaVip.push(await httpsGet(plan.vipAddress, plan.frontendPort, '/readyz', { timeoutMs: 3000 }));
+      return lbGate({ host, local, holders: holders.flat(), masters: masterObs, viaVip, vip: plan.vipAddress, frontendPort: plan.frontendPort });
+    },
+    worker: async (host) => {
+      const since = restartedAt.get(host);
+      if (since === undefined) return { pass: false, detail: `${host}: its kubelet was not restarted by this run` };
+      const m = masters[0];
+      if (!m) return { pass: false, detail: 'no master reachable to read the node Lease from' };
+      const r = await session(m.name).exec(`kubectl --kubeconfig=${ADMIN_KUBECONFIG} --request-timeout=5s get --raw /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${shellQuote(host)}`);
+      if (r.code === 127) return { pass: false, detail: `${m.name}: no kubectl on PATH to read ${host}'s Lease with ${ADMIN_KUBECONFIG}` };
+      return leaseGate(r.code === 0 ? r.stdout : r.stderr || r.stdout, host, since);
+    },
+  };
+
+  const runUnits = async (host: string, units: UnitChange[], noBlock = false) => {
+    if (units.some((u) => u.daemonReload)) await must(host, 'systemctl daemon-reload', 'systemctl daemon-reload');
+    for (const u of units) {
+      const unit = shellQuote(u.name);
+      // start also enables: the host comes back with it after a reboot
+      const cmd = u.action === 'start' ? `systemctl enable --quiet ${unit} 2>/dev/null; systemctl start ${noBlock ? '--no-block ' : ''}${unit}` : `systemctl ${u.action} ${unit}`;
+      const r = await session(host).exec(cmd, { timeoutMs: o.gateTimeoutMs });
+      await journal(session(host), { run: o.runId, step: 'unit', unit: u.name, result: r.code === 0 ? u.action : `${u.action} failed` });
+      const t = touched.get(host) ?? new Map<string, UnitChange['action']>();
+      t.set(u.name, t.get(u.name) === 'start' ? 'start' : u.action);
+      touched.set(host, t);
+      if (r.code !== 0) {
+        const why = await session(host).exec(`systemctl status --no-pager --lines=8 ${unit} 2>&1 | tail -n 12`);
+        throw new Error(`${host}: systemctl ${u.action} ${u.name} failed: ${(r.stderr || r.stdout).trim()} ${why.stdout.trim()}`);
+      }
+    }
+  };
+  const restartWorker = async (host: string) => {
+    const units = WORKER_UNITS.map(shellQuote).join(' ');
+    // the host's clock first: a Lease renewed after it came from the restarted kubelet
+    const out = await must(host, `date +%s%3N; for u in ${units}; do if [ "$u" = kubelet ] || systemctl is-active --quiet "$u"; then systemctl restart "$u" || exit 1; fi; done`, `restarting ${WORKER_UNITS.join(' and ')}`);
+    restartedAt.set(host, Number(out.split('\n')[0]));
+    await journal(session(host), { run: o.runId, step: 'unit', unit: WORKER_UNITS.join(','), result: 'restart' });
+  };
+
+  return {
+    async push(host, files) {
+      for (const f of files) {
+        const done = await pushFile(session(host), o.runId, f);
+        o.log(`${host}: ${done} ${f.path}`);
+      }
+    },
+    units: (host, units, u) => runUnits(host, units, u?.noBlock),
+    async moveWorker(host, kubeconfigs: KubeconfigWrite[]) {
+      for (const k of kubeconfigs) {
+        await pushFile(session(host), o.runId, k);
+        o.log(`${host}: ${k.path} now on ${plan.endpoint}`);
+      }
+      await restartWorker(host);
+    },
+    async rollback(host) {
+      const s = session(host);
+      const restored = await rollbackHost(s, o.runId);
+      const units = touched.get(host) ?? new Map<string, UnitChange['action']>();
+      await must(host, 'systemctl daemon-reload', 'systemctl daemon-reload');
+      const did: string[] = [];
+      for (const [unit, action] of units) {
+        // a unit this run started from nothing goes back to not running; the others get their old files again
+        const cmd = action === 'start' ? `systemctl disable --quiet --now ${shellQuote(unit)}` : `systemctl ${action === 'reload' ? 'reload-or-restart' : 'restart'} ${shellQuote(unit)}`;
+        await must(host, cmd, `${cmd}`);
+        did.push(`${unit} ${action === 'start' ? 'stopped' : 'restarted'}`);
+      }
+      if (restartedAt.has(host)) {
+        await restartWorker(host);
+        did.push(`${WORKER_UNITS.join(', ')} restarted`);
+      }
+      return `${restored.length ? restored.join(', ') : 'no file'} restored${did.length ? `; ${did.join(', ')}` : ''}`;
+    },
+    async done(host) {
+      await journal(session(host), { run: o.runId, step: 'done' });
+    },
+    etcdMembers,
+    async gate(host, kind) {
+      const deadline = Date.now() + o.gateTimeoutMs;
+      for (;;) {
+        let v: GateVerdict;
+        try {
+          v = await looks[kind](host);
+        } catch (err) {
+          v = { pass: false, detail: err instanceof Error ? err.message : String(err) };
+        }
+        if (v.pass || Date.now() + o.pollMs > deadline) return v.pass ? v : { pass: false, detail: `${v.detail} (after ${Math.round(o.gateTimeoutMs / 1000)} s)` };
+        await sleep(o.pollMs);
+      }
+    },
+    log: o.log,
+  };
+}

@@ -1,7 +1,7 @@
 // The journal apply keeps on each host (/var/lib/kubeha/apply.log, one JSON object per line), read
 // back, pure. A run writes a `file` line per file it replaced, a `unit` line per unit it started,
-// reloaded or restarted, and `done` when the host passed its gate; `rollback` when it put the host
-// back. A run with files but neither `done` nor `rollback` was cut off (SSH dropped, apply killed):
+// reloaded or restarted, and `done` each time the host passed a gate; `rollback` when it put the
+// host back. A run with files but neither `done` nor `rollback` was cut off (SSH dropped, apply killed):
 // its files are in place but their units may not have been restarted nor the gate passed, so the
 // next run finishes that work even though the files' hashes already match.
 
@@ -52,6 +52,9 @@ export interface InterruptedRun {
 export function interruptedRun(entries: JournalEntry[]): InterruptedRun | undefined {
   const last = [...entries].reverse().find((e) => e.run && (e.step === 'file' || e.step === 'done' || e.step === 'rollback'));
   if (!last || last.step !== 'file') return undefined;
-  const files = filesOfRun(entries, last.run!);
+  // `done` closes each phase that passed its gate: only the files after the run's last one are unfinished
+  const ofRun = entries.filter((e) => e.run === last.run);
+  const lastDone = ofRun.map((e) => e.step).lastIndexOf('done');
+  const files = filesOfRun(ofRun.slice(lastDone + 1), last.run!);
   return { run: last.run!, paths: [...new Set(files.map((e) => e.path!))], files };
 }

@@ -51,7 +51,7 @@ export interface RolloutDriver {
   moveWorker(host: string, kubeconfigs: KubeconfigWrite[]): Promise<void>;
   /** Puts back what this run changed on the host (files from the backup, units restarted) and says what. */
   rollback(host: string): Promise<string>;
-  /** Records on the host that this run finished there. */
+  /** Records on the host that its changes so far passed their gate (journal `done`). */
   done(host: string): Promise<void>;
   /** The health of every etcd member now (asked once, not polled). */
   etcdMembers(): Promise<MemberHealth[]>;
@@ -123,14 +123,14 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   if (cpDown.length > 0) return result(`control-plane host(s) ${cpDown.map((u) => u.name).join(', ')} not reached: nothing was changed (leave them out with --hosts to go on without them)`);
 
   const set = (h: string, status: HostOutcome['status'], detail: string) => Object.assign(outcomes.get(h)!, { status, detail });
-  /** A phase of `h` passed its gate: when it was the host's last, the host is done. */
+  /** A phase of `h` passed its gate: journaled; when it was the host's last, the host is applied. */
   const passed = async (h: RolloutHost, phase: Phase, detail: string) => {
     const left = remaining.get(h.name)!;
     d.log(`${h.name}: ${phase} ok: ${detail}`);
-    if (left.delete(phase) && left.size === 0) {
-      await d.done(h.name);
-      set(h.name, 'applied', detail);
-    }
+    if (!left.delete(phase)) return;
+    // journaled per phase: a run stopped later does not leave this phase's work looking unfinished
+    await d.done(h.name);
+    if (left.size === 0) set(h.name, 'applied', detail);
   };
   /** A gate failed (or a step threw): the host is rolled back, its gate run again, the run stops. */
   const giveUp = async (h: RolloutHost, phase: Phase, why: string, kind?: GateKind): Promise<string> => {

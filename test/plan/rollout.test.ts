@@ -69,16 +69,16 @@ test('phases: etcd files with etcd, LB units on LB hosts, the rest with the host
   assert.equal(phaseOf(['worker'], 'kubeha'), 'worker', 'a worker\'s node-local kubeha is part of the worker phase');
 });
 
-test('an existing cluster: etcd one member at a time behind a quorum check, each apiserver gated, LB hosts one at a time, workers in batches, each host done after its last phase', async () => {
+test('an existing cluster: etcd one member at a time behind a quorum check, each apiserver gated, LB hosts one at a time, workers in batches; each passed phase journaled done', async () => {
   const { d, calls } = fakeDriver();
   const r = await rollout(cluster(), [], d, { maxUnavailable: 2 });
   assert.equal(r.ok, true, JSON.stringify(r));
-  const perMember = (m: string) => ['etcd-health', `push ${m} /etc/etcd/etcd.env`, `units ${m} etcd:restart`, `gate etcd-member ${m}`];
+  const perMember = (m: string) => ['etcd-health', `push ${m} /etc/etcd/etcd.env`, `units ${m} etcd:restart`, `gate etcd-member ${m}`, `done ${m}`];
   assert.deepEqual(calls, [
     ...perMember('m1'), ...perMember('m2'), ...perMember('m3'),
-    'push m1 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m1',
-    'push m2 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m2',
-    'push m3 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m3',
+    'push m1 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m1', 'done m1',
+    'push m2 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m2', 'done m2',
+    'push m3 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m3', 'done m3',
     'push m1 /etc/kubeha/kubeha.yaml', 'units m1 kubeha:reload', 'gate lb m1', 'done m1',
     'push m2 /etc/kubeha/kubeha.yaml', 'units m2 kubeha:reload', 'gate lb m2', 'done m2',
     'push m3 /etc/kubeha/kubeha.yaml', 'units m3 kubeha:reload', 'gate lb m3', 'done m3',

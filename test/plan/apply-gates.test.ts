@@ -1,0 +1,117 @@
+// apply's gate judgments, its journal read back (resume of a cut-off run) and its stale-lock rule: pure.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { apiserverGate, etcdHealthyGate, lbGate, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
+import { interruptedRun, parseJournal } from '../../src/apply/journal.js';
+import { lockIsStale } from '../../src/apply/push.js';
+import { planHost, sha256 } from '../../src/apply/change-plan.js';
+import type { HttpsObservation, ServedCert } from '../../src/doctor/probe.js';
+
+const names = new Map([['https://10.0.0.1:2379', 'm1'], ['https://10.0.0.2:2379', 'm2'], ['https://10.0.0.3:2379', 'm3']]);
+
+test('etcdctl endpoint health -w json: healthy, unhealthy with its error, and a member it never printed', () => {
+  const out = JSON.stringify([
+    { endpoint: 'https://10.0.0.1:2379', health: true, took: '1ms' },
+    { endpoint: 'https://10.0.0.2:2379', health: false, error: 'context deadline exceeded' },
+  ]);
+  assert.deepEqual(parseEtcdHealth(out, names), [
+    { name: 'm1', healthy: true, detail: 'https://10.0.0.1:2379 healthy' },
+    { name: 'm2', healthy: false, detail: 'https://10.0.0.2:2379: context deadline exceeded' },
+    { name: 'm3', healthy: false, detail: 'https://10.0.0.3:2379: no answer' },
+  ]);
+  assert.ok(parseEtcdHealth('not json', names).every((m) => !m.healthy), 'garbage is no health');
+});
+
+test('quorum: a member may restart only when the healthy others still make a majority', () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map(quorumOf), [1, 2, 2, 3, 3]);
+  const up = (name: string, healthy = true) => ({ name, healthy, detail: `${name} ${healthy ? 'ok' : 'down'}` });
+  assert.equal(quorumGate([up('m1'), up('m2'), up('m3')], 'm1').pass, true);
+  assert.equal(quorumGate([up('m1'), up('m2'), up('m3', false)], 'm3').pass, true, 'the member being restarted may itself be the sick one');
+  const v = quorumGate([up('m1'), up('m2'), up('m3', false)], 'm1');
+  assert.equal(v.pass, false, 'm1 down with m3 down leaves one of three');
+  assert.match(v.detail, /only 1 other member\(s\) healthy, 2 of 3 needed \(m3 down\)/);
+  assert.equal(quorumGate([up('m1')], 'm1').pass, false, 'a one-member cluster cannot restart without an outage');
+  assert.equal(etcdHealthyGate([up('m1'), up('m2', false)], 'm1').pass, true);
+  assert.equal(etcdHealthyGate([up('m1'), up('m2', false)]).pass, false);
+});
+
+const cert = (fingerprint: string, sans: string[]): ServedCert => ({ fingerprint, subject: 'CN=kube-apiserver', sans, notAfterMs: Date.parse('2027-12-01T00:00:00Z') });
+const ok = (target: string, c?: ServedCert): HttpsObservation => ({ target, status: 200, body: 'ok', ...(c ? { cert: c } : {}), latencyMs: 1 });
+const NOW = Date.parse('2026-12-01T00:00:00Z');
+
+test('apiserver gate: /readyz 200 and a certificate that names the VIP; else the reason, as kubeha doctor says it', () => {
+  assert.equal(apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1', 'IP:10.0.0.100'])) }, '10.0.0.100', NOW).pass, true);
+  const noVip = apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1'])) }, '10.0.0.100', NOW);
+  assert.equal(noVip.pass, false);
+  assert.match(noVip.detail, /valid for IP:10\.0\.0\.1, not the VIP 10\.0\.0\.100/);
+  const down = apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: { target: '10.0.0.1:6443', error: 'ECONNREFUSED' } }, '10.0.0.100', NOW);
+  assert.match(down.detail, /no answer \(ECONNREFUSED\)/);
+});
+
+test('LB gate: own LB serves, exactly one holder, the VIP reaches every ready apiserver', () => {
+  const masters = ['1', '2'].map((i) => ({ name: `m${i}`, ip: `10.0.0.${i}`, readyz: ok(`10.0.0.${i}:6443`, cert(`F${i}`, [`IP:10.0.0.${i}`, 'IP:10.0.0.100'])) }));
+  const base: LbObservation = {
+    host: 'm1', local: ok('10.0.0.1:16443'), holders: ['m1'], masters,
+    viaVip: [ok('v', masters[0]!.readyz.cert), ok('v', masters[1]!.readyz.cert)], vip: '10.0.0.100', frontendPort: 16443,
+  };
+  assert.equal(lbGate(base).pass, true, lbGate(base).detail);
+  assert.match(lbGate({ ...base, holders: ['m1', 'm2'] }).detail, /2 LB hosts hold the VIP 10\.0\.0\.100 \(m1, m2\): split brain/);
+  assert.match(lbGate({ ...base, holders: [] }).detail, /no LB host holds the VIP/);
+  assert.match(lbGate({ ...base, local: { target: '10.0.0.1:16443', error: 'ECONNREFUSED' } }).detail, /m1's own load balancer on 10\.0\.0\.1:16443: ECONNREFUSED/);
+  assert.match(lbGate({ ...base, viaVip: [ok('v', masters[0]!.readyz.cert), ok('v', masters[0]!.readyz.cert)] }).detail, /ready but never reached: m2/);
+  assert.match(lbGate({ ...base, viaVip: [{ target: 'v', error: 'ETIMEDOUT' }] }).detail, /nothing answers on the VIP/);
+});
+
+test('Lease gate: renewed after the kubelet restart (both on the worker\'s clock), or why not', () => {
+  const lease = (renewTime?: string) => JSON.stringify({ kind: 'Lease', spec: { holderIdentity: 'w1', ...(renewTime ? { renewTime } : {}) } });
+  const since = Date.parse('2026-12-01T10:00:00.000Z');
+  assert.equal(leaseGate(lease('2026-12-01T10:00:01.500000Z'), 'w1', since).pass, true);
+  assert.match(leaseGate(lease('2026-12-01T09:59:59.000000Z'), 'w1', since).detail, /last renewed 2026-12-01T09:59:59\.000Z, before its kubelet restarted/);
+  assert.match(leaseGate(lease(), 'w1', since).detail, /no renewTime/);
+  assert.match(leaseGate('Error from server (NotFound): leases.coordination.k8s.io "w1" not found', 'w1', since).detail, /could not be read: Error from server \(NotFound\)/);
+});
+
+test('journal: a run with files but neither done nor rollback was cut off; a later finished run clears it', () => {
+  const line = (o: object) => JSON.stringify(o);
+  const text = [
+    line({ run: 'r1', step: 'file', path: '/etc/a', result: 'updated', backup: '/var/lib/kubeha/backups/r1/etc/a' }),
+    line({ run: 'r1', step: 'done' }),
+    line({ run: 'r2', step: 'file', path: '/etc/kubernetes/kubelet.conf', result: 'updated', backup: '/b' }),
+    '{"run":"r2","step":"unit"', // a line cut off halfway
+    line({ run: 'r2', step: 'unit', unit: 'kubelet', result: 'restart' }),
+  ].join('\n');
+  const cut = interruptedRun(parseJournal(text));
+  assert.deepEqual(cut?.run, 'r2');
+  assert.deepEqual(cut?.paths, ['/etc/kubernetes/kubelet.conf']);
+  assert.equal(cut?.files[0]?.backup, '/b', 'the backup comes along for the run that takes over');
+  assert.equal(interruptedRun(parseJournal(`${text}\n${line({ run: 'r3', step: 'file', path: '/etc/kubernetes/kubelet.conf', result: 'updated', resumedFrom: 'r2' })}\n${line({ run: 'r3', step: 'done' })}`)), undefined);
+  assert.equal(interruptedRun(parseJournal(`${text}\n${line({ run: 'r2', step: 'rollback', paths: [] })}`)), undefined, 'a rolled-back run is finished too');
+  assert.equal(interruptedRun([]), undefined);
+  const phased = parseJournal([
+    line({ run: 'r4', step: 'file', path: '/etc/etcd/etcd.env', result: 'updated' }),
+    line({ run: 'r4', step: 'done' }),
+    line({ run: 'r4', step: 'file', path: '/etc/kubeha/kubeha.yaml', result: 'created' }),
+  ].join('\n'));
+  assert.deepEqual(interruptedRun(phased)?.paths, ['/etc/kubeha/kubeha.yaml'], 'a phase that passed its gate is finished, even when a later one was cut off');
+});
+
+test('a lock is broken only when its holder is certainly dead: this machine, and a dead pid or a run this process no longer has', () => {
+  const me = { hostname: 'ctl', pid: 100, alive: (pid: number) => pid === 200, runs: new Set(['r-live']) };
+  assert.equal(lockIsStale('r1 ctl 300', me), true, 'dead process on this machine');
+  assert.equal(lockIsStale('r1 ctl 200', me), false, 'live process');
+  assert.equal(lockIsStale('r-old ctl 100', me), true, 'this process, a run it finished');
+  assert.equal(lockIsStale('r-live ctl 100', me), false, 'this process, a run in progress');
+  assert.equal(lockIsStale('r1 other 300', me), false, 'another machine: never judged from here');
+  assert.equal(lockIsStale('r1', me), false, 'an old lock without an owner');
+});
+
+test('planHost: a file a cut-off run replaced is kept, but its unit still gets what a change asks', () => {
+  const d = [{ path: '/etc/kubeha/kubeha.yaml', content: 'new', mode: 0o644, unit: { name: 'kubeha', effect: 'reload' as const } }];
+  const onHost = new Map([['/etc/kubeha/kubeha.yaml', { sha256: sha256('new'), mode: 0o644 }]]);
+  const units = new Map([['kubeha', 'active']]);
+  assert.equal(planHost('h', d, onHost, units).changed, false);
+  const p = planHost('h', d, onHost, units, { run: 'r2', paths: ['/etc/kubeha/kubeha.yaml'] });
+  assert.equal(p.files[0]!.kind, 'keep');
+  assert.deepEqual(p.units, [{ name: 'kubeha', action: 'reload', daemonReload: false, because: ['/etc/kubeha/kubeha.yaml replaced by run r2, which was cut off'] }]);
+  assert.equal(p.changed, true);
+});

@@ -37,6 +37,12 @@ export function filesOfRun(entries: JournalEntry[], run: string): JournalEntry[]
   return entries.filter((e) => e.run === run && e.step === 'file' && e.path);
 }
 
+/** The files run `run` replaced after the last gate it passed on the host (`done`): what a rollback puts back. */
+export function unfinishedFiles(entries: JournalEntry[], run: string): JournalEntry[] {
+  const ofRun = entries.filter((e) => e.run === run);
+  return filesOfRun(ofRun.slice(ofRun.map((e) => e.step).lastIndexOf('done') + 1), run);
+}
+
 /** A run that was cut off on a host: its id, the files it replaced and their journal lines (with the backups). */
 export interface InterruptedRun {
   run: string;
@@ -53,8 +59,6 @@ export function interruptedRun(entries: JournalEntry[]): InterruptedRun | undefi
   const last = [...entries].reverse().find((e) => e.run && (e.step === 'file' || e.step === 'done' || e.step === 'rollback'));
   if (!last || last.step !== 'file') return undefined;
   // `done` closes each phase that passed its gate: only the files after the run's last one are unfinished
-  const ofRun = entries.filter((e) => e.run === last.run);
-  const lastDone = ofRun.map((e) => e.step).lastIndexOf('done');
-  const files = filesOfRun(ofRun.slice(lastDone + 1), last.run!);
+  const files = unfinishedFiles(entries, last.run!);
   return { run: last.run!, paths: [...new Set(files.map((e) => e.path!))], files };
 }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { shellQuote } from './shell-quote.js';
 import type { SshSession } from './ssh-transport.js';
 import { sha256, type DesiredFile } from './change-plan.js';
-import { filesOfRun, JOURNAL, parseJournal, STATE_DIR } from './journal.js';
+import { JOURNAL, parseJournal, STATE_DIR, unfinishedFiles } from './journal.js';
 
 const LOCK_DIR = `${STATE_DIR}/apply.lock`;
 /** The runs of this process that hold locks now: a lock naming this process but none of these is left over. */
@@ -122,12 +122,13 @@ export async function pushFile(s: SshSession, runId: string, file: DesiredFile):
 }
 
 /**
- * Puts back what run `runId` changed on the host, newest first: updated files from their backup,
- * created files removed (both read from the journal). Returns the paths restored.
+ * Puts back what run `runId` changed on the host since the last gate it passed there, newest first:
+ * updated files from their backup, created files removed (both read from the journal). Returns the
+ * paths restored.
  */
 export async function rollbackHost(s: SshSession, runId: string): Promise<string[]> {
   const r = await s.exec(`cat ${JOURNAL} 2>/dev/null || true`);
-  const steps = filesOfRun(parseJournal(r.stdout), runId);
+  const steps = unfinishedFiles(parseJournal(r.stdout), runId);
   const restored: string[] = [];
   for (const e of steps.reverse()) {
     const cmd = e.result === 'updated' && e.backup ? `cp -a ${shellQuote(e.backup)} ${shellQuote(e.path!)}` : `rm -f ${shellQuote(e.path!)}`;

@@ -130,15 +130,19 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     async rollback(host) {
       const s = session(host);
-      const restored = await rollbackHost(s, o.runId);
-      const units = touched.get(host) ?? new Map<string, UnitChange['action']>();
-      await must(host, 'systemctl daemon-reload', 'systemctl daemon-reload');
+      const units = [...(touched.get(host) ?? new Map<string, UnitChange['action']>())];
       const did: string[] = [];
-      for (const [unit, action] of units) {
-        // a unit this run started from nothing goes back to not running; the others get their old files again
-        const cmd = action === 'start' ? `systemctl disable --quiet --now ${shellQuote(unit)}` : `systemctl ${action === 'reload' ? 'reload-or-restart' : 'restart'} ${shellQuote(unit)}`;
-        await must(host, cmd, `${cmd}`);
-        did.push(`${unit} ${action === 'start' ? 'stopped' : 'restarted'}`);
+      // a unit this run started from nothing goes back to not running (while its unit file is still there) ...
+      for (const [unit] of units.filter(([, a]) => a === 'start')) {
+        await must(host, `systemctl disable --quiet --now ${shellQuote(unit)}`, `stopping ${unit}`);
+        did.push(`${unit} stopped`);
+      }
+      const restored = await rollbackHost(s, o.runId);
+      await must(host, 'systemctl daemon-reload', 'systemctl daemon-reload');
+      // ... the others get their old files again
+      for (const [unit, action] of units.filter(([, a]) => a !== 'start')) {
+        await must(host, `systemctl ${action === 'reload' ? 'reload-or-restart' : 'restart'} ${shellQuote(unit)}`, `restarting ${unit}`);
+        did.push(`${unit} restarted`);
       }
       if (restartedAt.has(host)) {
         await restartWorker(host);
@@ -148,6 +152,8 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     async done(host) {
       await journal(session(host), { run: o.runId, step: 'done' });
+      // what passed its gate is kept: a later rollback on this host restarts only what came after
+      touched.delete(host);
     },
     etcdMembers,
     async gate(host, kind) {

@@ -72,7 +72,8 @@ export interface LeftOut {
 export interface HostOutcome {
   host: string;
   roles: Role[];
-  status: 'unchanged' | 'applied' | 'rolled back' | 'failed' | 'not reached' | 'unreachable';
+  /** `partly applied`: some phases passed their gates before the run stopped; the others not reached. */
+  status: 'unchanged' | 'applied' | 'partly applied' | 'rolled back' | 'failed' | 'not reached' | 'unreachable';
   detail: string;
 }
 
@@ -108,6 +109,7 @@ const hasWork = (p: ReturnType<typeof partOf>) => p.files.length > 0 || p.units.
 export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: RolloutDriver, o: { maxUnavailable: number }): Promise<RolloutResult> {
   const outcomes = new Map<string, HostOutcome>();
   const remaining = new Map<string, Set<Phase>>();
+  const donePhases = new Map<string, Phase[]>();
   for (const h of hosts) {
     const phases = new Set(PHASES.filter((p) => hasWork(partOf(h, p))));
     remaining.set(h.name, phases);
@@ -116,7 +118,12 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   for (const u of unreachable) outcomes.set(u.name, { host: u.name, roles: u.roles, status: u.refused ? 'failed' : 'unreachable', detail: u.error });
   const result = (stopped?: string): RolloutResult => {
     const list = [...outcomes.values()];
-    for (const x of list) if (x.status === 'not reached' && stopped) x.detail = `untouched: ${stopped}`;
+    for (const x of list) {
+      if (x.status !== 'not reached' || !stopped) continue;
+      const done = donePhases.get(x.host) ?? [];
+      if (done.length === 0) x.detail = `untouched: ${stopped}`;
+      else Object.assign(x, { status: 'partly applied', detail: `${done.join(', ')} applied; ${[...remaining.get(x.host)!].join(', ')} not reached: ${stopped}` });
+    }
     return { ok: !stopped && list.every((x) => x.status === 'applied' || x.status === 'unchanged'), outcomes: list, ...(stopped ? { stopped } : {}) };
   };
   const cpDown = unreachable.filter((u) => u.roles.some((r) => r !== 'worker'));
@@ -128,6 +135,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     const left = remaining.get(h.name)!;
     d.log(`${h.name}: ${phase} ok: ${detail}`);
     if (!left.delete(phase)) return;
+    donePhases.set(h.name, [...(donePhases.get(h.name) ?? []), phase]);
     // journaled per phase: a run stopped later does not leave this phase's work looking unfinished
     await d.done(h.name);
     if (left.size === 0) set(h.name, 'applied', detail);

@@ -53,8 +53,19 @@ test('apply --dry-run: files to create and units to start on the master, the wor
   assert.equal(accepted.code, 2, accepted.out);
   assert.match(readFileSync(knownHosts, 'utf8'), new RegExp(`^${m.ip.replace(/\./g, '\\.')} ssh-`, 'm'), 'the new key was recorded');
 
-  const wet = await run({ dryRun: false });
-  assert.equal(wet.code, 1);
-  assert.match(wet.err, /this version plans only \(--dry-run\)/);
   assert.equal((await run({ hosts: 'nope' })).code, 1);
+
+  // A real run on a master with no etcd binary: the fresh etcd never becomes healthy, so the master
+  // is rolled back (its files removed, etcd stopped again) and nothing after it is touched.
+  const wet = await run({ dryRun: false, gateTimeout: '2s' });
+  t.diagnostic(wet.out);
+  assert.equal(wet.code, 1, wet.err + wet.out);
+  assert.match(wet.out, /stopped: the new etcd cluster did not become healthy/);
+  assert.match(wet.out, new RegExp(`${m.name} +master\\+lb +rolled back +etcd not healthy: .*rolled back: /etc/systemd/system/etcd\\.service, /etc/etcd/etcd\\.env restored; etcd stopped`));
+  assert.match(wet.out, new RegExp(`${w.name} +worker +unchanged`), 'the worker is already on the VIP');
+  assert.equal((await m.exec('test -e /etc/etcd/etcd.env || test -e /etc/systemd/system/etcd.service')).code, 1, 'the created files are gone');
+  assert.equal((await m.exec('systemctl is-enabled etcd')).code === 0, false, 'etcd is not left enabled');
+  const journal = (await m.exec('cat /var/lib/kubeha/apply.log')).stdout;
+  assert.match(journal, /"step":"rollback"/);
+  assert.equal((await m.exec('test -e /var/lib/kubeha/apply.lock')).code, 1, 'the lock is released');
 });

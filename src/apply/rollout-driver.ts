@@ -95,6 +95,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       // start also enables: the host comes back with it after a reboot
       const cmd = u.action === 'start' ? `systemctl enable --quiet ${unit} 2>/dev/null; systemctl start ${noBlock ? '--no-block ' : ''}${unit}` : `systemctl ${u.action} ${unit}`;
       const r = await session(host).exec(cmd, { timeoutMs: o.gateTimeoutMs });
+      o.log(`${host}: ${u.daemonReload ? 'daemon-reload, ' : ''}${u.action} ${u.name}${r.code === 0 ? '' : ' FAILED'} (${u.because.join('; ')})`);
       await journal(session(host), { run: o.runId, step: 'unit', unit: u.name, result: r.code === 0 ? u.action : `${u.action} failed` });
       const t = touched.get(host) ?? new Map<string, UnitChange['action']>();
       t.set(u.name, t.get(u.name) === 'start' ? 'start' : u.action);
@@ -148,7 +149,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
         await restartWorker(host);
         did.push(`${WORKER_UNITS.join(', ')} restarted`);
       }
-      return `${restored.length ? restored.join(', ') : 'no file'} restored${did.length ? `; ${did.join(', ')}` : ''}`;
+      return `${restored.length ? restored.join(', ') : 'no file'} put back${did.length ? `; ${did.join(', ')}` : ''}`;
     },
     async done(host) {
       await journal(session(host), { run: o.runId, step: 'done' });
@@ -157,6 +158,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     etcdMembers,
     async gate(host, kind) {
+      o.log(`${host}: ${kind} gate (up to ${Math.round(o.gateTimeoutMs / 1000)} s)`);
       const deadline = Date.now() + o.gateTimeoutMs;
       for (;;) {
         let v: GateVerdict;

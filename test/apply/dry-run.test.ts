@@ -55,13 +55,13 @@ test('apply --dry-run: files to create and units to start on the master, the wor
 
   assert.equal((await run({ hosts: 'nope' })).code, 1);
 
-  // A real run on a master with no etcd binary: the fresh etcd never becomes healthy, so the master
+  // A real run on a master without etcd or etcdctl: the fresh etcd's health cannot be known, so the master
   // is rolled back (its files removed, etcd stopped again) and nothing after it is touched.
   const wet = await run({ dryRun: false, gateTimeout: '2s' });
   t.diagnostic(wet.out);
   assert.equal(wet.code, 1, wet.err + wet.out);
   assert.match(wet.out, /stopped: the new etcd cluster did not become healthy/);
-  assert.match(wet.out, new RegExp(`${m.name} +master\\+lb +rolled back +etcd not healthy: .*rolled back: /etc/systemd/system/etcd\\.service, /etc/etcd/etcd\\.env restored; etcd stopped`));
+  assert.match(wet.out, new RegExp(`${m.name} +master\\+lb +rolled back +.*no etcdctl on PATH: apply asks etcd.s health with it .*rolled back: /etc/systemd/system/etcd\\.service, /etc/etcd/etcd\\.env put back; etcd stopped`));
   assert.match(wet.out, new RegExp(`${w.name} +worker +unchanged`), 'the worker is already on the VIP');
   assert.equal((await m.exec('test -e /etc/etcd/etcd.env || test -e /etc/systemd/system/etcd.service')).code, 1, 'the created files are gone');
   assert.equal((await m.exec('systemctl is-enabled etcd')).code === 0, false, 'etcd is not left enabled');

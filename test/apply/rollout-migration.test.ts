@@ -50,7 +50,7 @@ test('one master to HA: etcd quorum gate, TLS gate, workers moved one at a time 
   const w2After = (await k.clientLog(w2)).length;
   assert.equal(partial.code, 1);
   assert.match(partial.out, new RegExp(`${w1.name} +worker +applied`));
-  assert.match(partial.out, new RegExp(`${w2.name} +worker +rolled back +${w2.name}'s Lease was last renewed .*before its kubelet restarted.*rolled back: /etc/kubernetes/kube-proxy.conf, /etc/kubernetes/kubelet.conf restored; kubelet, kube-proxy restarted \\(gate passes again\\)`));
+  assert.match(partial.out, new RegExp(`${w2.name} +worker +rolled back +${w2.name}'s Lease was last renewed .*before its kubelet restarted.*rolled back: /etc/kubernetes/kube-proxy.conf, /etc/kubernetes/kubelet.conf put back; kubelet, kube-proxy restarted \\(gate passes again\\)`));
   for (const m of k.masters) assert.match(partial.out, new RegExp(`${m.name} +master\\+lb +applied`));
   assert.match(await cat(w1, '/etc/kubernetes/kubelet.conf'), new RegExp(onVip));
   assert.match(await cat(w1, '/etc/kubernetes/kube-proxy.conf'), new RegExp(onVip));

@@ -11,7 +11,7 @@ const isRoot = process.getuid?.() === 0;
 
 /**
  * Each tier: its test folders (under dist/test), the commands it needs, the Debian packages that provide them;
- * optionally a build script whose last output line (a folder) the tests get in the `buildEnv` variable.
+ * optionally build scripts (one or a list) whose last output line (a folder) the tests get in the `buildEnv` variable(s).
  */
 const TIERS = [
   { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
@@ -33,13 +33,15 @@ const TIERS = [
     buildEnv: 'KUBEHA_K8S_BIN',
   },
   {
-    name: 'apply (Debian hosts booted with systemd-nspawn, real sshd and systemd)',
+    name: 'apply (Debian hosts booted with systemd-nspawn, real sshd, systemd, etcd and kube-apiserver)',
     dirs: ['apply'],
     root: true,
-    needs: [['debootstrap', 'debootstrap'], ['systemd-nspawn', 'systemd-container'], ['ssh', 'openssh-client'], ['ssh-keygen', 'openssh-client'], ['ip', 'iproute2']],
-    // Builds a Debian 12 root with debootstrap (first run ~45 s, then cached) and passes it in KUBEHA_HOST_ROOTFS.
-    build: 'scripts/host-rootfs.sh',
-    buildEnv: 'KUBEHA_HOST_ROOTFS',
+    needs: [['debootstrap', 'debootstrap'], ['systemd-nspawn', 'systemd-container'], ['ssh', 'openssh-client'], ['ssh-keygen', 'openssh-client'], ['ip', 'iproute2'],
+      ['etcd', 'etcd-server'], ['etcdctl', 'etcd-client'], ['openssl', 'openssl']],
+    // A Debian 12 root built with debootstrap (first run ~45 s, then cached) in KUBEHA_HOST_ROOTFS, and
+    // the kube-apiserver tier's binaries (cached) in KUBEHA_K8S_BIN: the hosts run both.
+    build: ['scripts/host-rootfs.sh', 'scripts/kube-apiserver.sh'],
+    buildEnv: ['KUBEHA_HOST_ROOTFS', 'KUBEHA_K8S_BIN'],
   },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
   { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },
@@ -76,13 +78,17 @@ function testFiles(dir) {
   });
 }
 
-/** Runs a tier's build step; its last output line is a folder the tests get in the tier's `buildEnv` variable. */
+/** Runs a tier's build steps; each one's last output line is a folder the tests get in its `buildEnv` variable. */
 function runBuild(tier) {
-  console.log(`# building for tier ${tier.name}: ${tier.build}`);
-  const r = spawnSync('bash', [tier.build], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-  if (r.status !== 0) return false;
-  process.env[tier.buildEnv] = r.stdout.trim().split('\n').pop();
-  return true;
+  const builds = [tier.build].flat();
+  const envs = [tier.buildEnv].flat();
+  return builds.every((build, i) => {
+    console.log(`# building for tier ${tier.name}: ${build}`);
+    const r = spawnSync('bash', [build], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    if (r.status !== 0) return false;
+    process.env[envs[i]] = r.stdout.trim().split('\n').pop();
+    return true;
+  });
 }
 
 ensurePackages();
@@ -95,7 +101,7 @@ for (const tier of TIERS) {
   const missing = tier.needs.filter(([cmd]) => !have(cmd)).map(([cmd]) => cmd);
   if (tier.root && !isRoot) skipped.push(`${tier.name}: needs root`);
   else if (missing.length > 0) skipped.push(`${tier.name}: needs ${missing.join(', ')}`);
-  else if (tier.build && !runBuild(tier)) skipped.push(`${tier.name}: ${tier.build} failed`);
+  else if (tier.build && !runBuild(tier)) skipped.push(`${tier.name}: ${[tier.build].flat().join(' or ')} failed`);
   else files.push(...tier.dirs.flatMap((d) => testFiles(join('dist/test', d))));
 }
 for (const s of skipped) console.log(`# SKIPPED tier ${s}`);
@@ -103,6 +109,6 @@ if (skipped.length > 0 && CI) {
   console.error('# CI=true: a tier that cannot run is a failure');
   process.exit(1);
 }
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], { stdio: 'inherit' });
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
 if (skipped.length > 0) console.log(`# ${skipped.length} tier(s) skipped: ${skipped.join('; ')}`);
 process.exit(run.status ?? 1);

@@ -27,6 +27,13 @@ export const ERROR_CODES = {
   KUBEHA_ERR_VRRP_INTERFACE: 'a VRRP interface does not exist or has no IPv4 address',
   KUBEHA_ERR_VRRP_WEIGHT_GAP: 'a master whose tracked weights can never bring it below this backup',
   KUBEHA_ERR_USAGE: 'the command line is incomplete or contradictory',
+  KUBEHA_ERR_SSH_HOST_KEY: 'apply refused a host whose key is unknown, changed or revoked',
+  KUBEHA_ERR_SSH_CONNECT: 'apply could not connect or authenticate to a host',
+  KUBEHA_ERR_APPLY_LOCKED: 'another apply holds the host',
+  KUBEHA_ERR_APPLY_CHECK: "a file pushed by apply did not pass the host's own checker",
+  KUBEHA_ERR_APPLY_UNIT: 'a systemd unit apply started, reloaded or restarted failed',
+  KUBEHA_ERR_APPLY_QUORUM: 'the etcd quorum gate refused to restart a member',
+  KUBEHA_ERR_APPLY_GATE: 'a host did not pass its health gate in time and was rolled back',
 } as const;
 
 /** A stable error code, e.g. `KUBEHA_ERR_CONFIG_DURATION`. */

@@ -28,7 +28,7 @@ export class CheckFailed extends Error {
     readonly path: string,
     readonly output: string,
   ) {
-    super(`${path}: the host's own checker refused the new file (the old one stays): ${output.trim()}`);
+    super(`${path}: the host's own checker refused the new file (the old one stays): ${output.trim()} [KUBEHA_ERR_APPLY_CHECK]`);
     this.name = 'CheckFailed';
   }
 }
@@ -74,7 +74,7 @@ export async function lockHost(s: SshSession, runId: string): Promise<void> {
       return;
     }
   }
-  throw new Error(`${s.target.name}: another apply holds this host (${LOCK_DIR}: run ${holder.trim() || '?'} since ${since.trim() || '?'}); wait for it, or, if that run is dead on another machine, remove the folder`);
+  throw new Error(`${s.target.name}: another apply holds this host (${LOCK_DIR}: run ${holder.trim() || '?'} since ${since.trim() || '?'}); wait for it, or, if that run is dead on another machine, remove the folder [KUBEHA_ERR_APPLY_LOCKED]`);
 }
 
 /** Releases the lock if this run holds it. */

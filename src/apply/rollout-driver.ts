@@ -102,7 +102,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       touched.set(host, t);
       if (r.code !== 0) {
         const why = await session(host).exec(`systemctl status --no-pager --lines=8 ${unit} 2>&1 | tail -n 12`);
-        throw new Error(`${host}: systemctl ${u.action} ${u.name} failed: ${(r.stderr || r.stdout).trim()} ${why.stdout.trim()}`);
+        throw new Error(`${host}: systemctl ${u.action} ${u.name} failed: ${(r.stderr || r.stdout).trim()} ${why.stdout.trim()} [KUBEHA_ERR_APPLY_UNIT]`);
       }
     }
   };

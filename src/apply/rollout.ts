@@ -154,7 +154,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     } catch (err) {
       set(h.name, 'failed', `${detail}; rollback failed: ${message(err)}`);
     }
-    return `${h.name} failed its ${phase} gate`;
+    return `${h.name} failed its ${phase} gate [KUBEHA_ERR_APPLY_GATE]`;
   };
   /** Changes one host's share of a phase and waits for its gate; resolves with why the run must stop, if it must. */
   const step = async (h: RolloutHost, phase: Phase, kind: GateKind): Promise<string | undefined> => {
@@ -167,7 +167,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
       if (!v.pass && !hasWork(part)) {
         // nothing changed here: nothing to roll back, but nothing after it may go on
         set(h.name, 'failed', v.detail);
-        return `${h.name} failed its ${phase} gate`;
+        return `${h.name} failed its ${phase} gate [KUBEHA_ERR_APPLY_GATE]`;
       }
       if (!v.pass) return giveUp(h, phase, v.detail, kind);
       await passed(h, phase, v.detail);
@@ -196,7 +196,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     const v = await d.gate(etcdHosts[0]!.name, 'etcd-cluster');
     if (!v.pass) {
       for (const h of etcdHosts) await giveUp(h, 'etcd', v.detail);
-      return result('the new etcd cluster did not become healthy');
+      return result('the new etcd cluster did not become healthy [KUBEHA_ERR_APPLY_GATE]');
     }
     for (const h of etcdHosts) await passed(h, 'etcd', v.detail);
   } else {
@@ -204,7 +204,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
       const q = quorumGate(await d.etcdMembers().catch((err: unknown) => [{ name: '?', healthy: false, detail: message(err) }]), h.name);
       if (!q.pass) {
         set(h.name, 'failed', q.detail);
-        return result(`the etcd quorum gate refused to restart ${h.name}`);
+        return result(`the etcd quorum gate refused to restart ${h.name} [KUBEHA_ERR_APPLY_QUORUM]`);
       }
       d.log(`${h.name}: etcd quorum gate: ${q.detail}`);
       const stop = await step(h, 'etcd', 'etcd-member');
@@ -228,7 +228,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   const workers = withWork('worker', 'worker');
   if (workers.length > 0 && lbHosts.length > 0 && !withWork('lb', 'lb').length) {
     const v = await d.gate(lbHosts[0]!.name, 'lb');
-    if (!v.pass) return result(`the VIP is not ready for the workers: ${v.detail}`);
+    if (!v.pass) return result(`the VIP is not ready for the workers: ${v.detail} [KUBEHA_ERR_APPLY_GATE]`);
   }
   for (let i = 0; i < workers.length; i += o.maxUnavailable) {
     const batch = workers.slice(i, i + o.maxUnavailable);

@@ -43,6 +43,10 @@ export class HostKeyRefused extends Error {
 }
 
 function hostKeyMessage(target: string, v: HostKeyVerdict, offered: string): string {
+  return `${hostKeyReason(target, v, offered)} [KUBEHA_ERR_SSH_HOST_KEY]`;
+}
+
+function hostKeyReason(target: string, v: HostKeyVerdict, offered: string): string {
   if (v.kind === 'changed') return `${target}: the host key CHANGED: it offers ${offered}, known_hosts line ${v.line} has ${v.expected}; someone may be in the middle, or the host was reinstalled: check it out of band, then remove the old line (ssh-keygen -R) — --accept-new-host-keys never replaces a changed key`;
   if (v.kind === 'revoked') return `${target}: the host key ${offered} is @revoked in known_hosts (line ${v.line})`;
   return `${target}: unknown host key ${offered}; check it on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then run again with --accept-new-host-keys, or pin it as ssh.hostKey`;
@@ -159,7 +163,7 @@ function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.Re
     client.once('ready', () => resolve({ client, accepted }));
     client.once('error', (err) => {
       client.end();
-      reject(refused ?? new Error(`${target.name} (${target.user}@${target.host}:${target.port}): ${err.message}`));
+      reject(refused ?? new Error(`${target.name} (${target.user}@${target.host}:${target.port}): ${err.message} [KUBEHA_ERR_SSH_CONNECT]`));
     });
     client.connect(config);
   });

@@ -151,6 +151,8 @@ const RUNNABLE: Record<string, Runnable> = {
 /** The commands the docs show that cannot run here, with the reason. */
 const NOT_HERE: Record<string, string> = {
   'kubeha apply --inventory inventory.yaml --dry-run --accept-new-host-keys': 'needs SSH hosts (test/apply/dry-run.test.ts runs it against booted Debian hosts)',
+  'kubeha apply --inventory inventory.yaml': 'needs SSH hosts with a running cluster (test/apply/rollout-migration.test.ts runs it against booted Debian hosts)',
+  'kubeha apply --inventory inventory.yaml --dry-run': 'needs SSH hosts (test/apply/rollout-migration.test.ts shows it exits 0 after an apply)',
   'npm ci && npx kubeha demo': 'npm ci needs the registry; the demo runs until Ctrl-C (test/e2e runs it with --for)',
   'npm test': 'every test tier, as root it installs packages: not a test of its own',
   'npm ci': 'needs the registry',

@@ -200,7 +200,7 @@ test('a run stopped midway: hosts that passed some phases are "partly applied", 
   const { d, calls } = fakeDriver({ gates: (h, kind) => (kind === 'apiserver' && h === 'm2' ? { pass: false, detail: 'not the VIP' } : { pass: true, detail: 'ok' }) });
   const r = await rollout(cluster(), [], d, { maxUnavailable: 1 });
   assert.deepEqual(r.outcomes.map((x) => `${x.host} ${x.status}`), ['m1 partly applied', 'm2 rolled back', 'm3 partly applied', 'w1 not reached', 'w2 not reached']);
-  assert.match(r.outcomes[0]!.detail, /^etcd, apiserver applied; lb not reached: m2 failed its apiserver gate$/);
+  assert.match(r.outcomes[0]!.detail, /^etcd, apiserver applied; lb not reached: m2 failed its apiserver gate \[KUBEHA_ERR_APPLY_GATE\]$/);
   assert.match(r.outcomes[2]!.detail, /^etcd applied; apiserver, lb not reached: /);
   assert.ok(calls.indexOf('done m2') < calls.indexOf('rollback m2'), 'm2\'s etcd phase passed (journaled done) before its apiserver phase was rolled back');
 });

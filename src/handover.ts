@@ -38,6 +38,8 @@ export function handOver(daemon: Daemon, log: Logger): Promise<boolean> {
   if (!script) return Promise.resolve(false);
   log.info({ event: 'handover-start' }, 'SIGUSR2: starting a successor and handing it the sockets');
   const child: ChildProcess = fork(script, process.argv.slice(2), {
+    // a release tarball's wrapper names its runtime by the stable path, so an upgraded runtime runs the successor
+    ...(process.env.KUBEHA_RUNTIME ? { execPath: process.env.KUBEHA_RUNTIME } : {}),
     env: { ...process.env, [SUCCESSOR_ENV]: '1' },
     execArgv: process.execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

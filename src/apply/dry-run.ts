@@ -28,9 +28,15 @@ export interface KubeconfigMove {
   mode?: number;
 }
 
+/** The kubeha release apply would install on an LB host: what the host runs now and what the package holds. */
+export interface KubehaUpgrade {
+  from: string;
+  to: string;
+}
+
 /** One host's outcome. `session`: the connection, still open, when the survey was for a run (it holds the host's lock). */
 export type HostReport =
-  | { host: Host; roles: Role[]; ok: true; facts: HostFacts; plan: HostPlan; want: DesiredFile[]; kubeconfigs: KubeconfigMove[]; resumed?: InterruptedRun; session?: SshSession }
+  | { host: Host; roles: Role[]; ok: true; facts: HostFacts; plan: HostPlan; want: DesiredFile[]; kubeconfigs: KubeconfigMove[]; resumed?: InterruptedRun; upgrade?: KubehaUpgrade; session?: SshSession }
   | { host: Host; roles: Role[]; ok: false; error: string };
 
 /** What a host is in the inventory. */
@@ -92,7 +98,8 @@ export const WORKER_UNITS = ['kubelet', 'kube-proxy'];
  * Connects to one host and works out its report; never throws. With `runId` the host's lock is
  * taken before anything is read and the session stays open for the run.
  */
-async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[], target: SshTarget, accepted: string[], runId: string | undefined): Promise<HostReport> {
+async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[], target: SshTarget, accepted: string[], o: SurveyOptions): Promise<HostReport> {
+  const runId = o.runId;
   let s: SshSession | undefined;
   try {
     s = await connect(target);
@@ -118,7 +125,8 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
       const nl = r.stdout.indexOf('\n');
       kubeconfigs.push(planKubeconfigMove(path, r.code === 0 ? r.stdout.slice(nl + 1) : undefined, plan, parseInt(r.stdout.slice(0, nl), 8) || 0o600));
     }
-    const report: HostReport = { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units, resumed), want, kubeconfigs, ...(resumed ? { resumed } : {}) };
+    const upgrade = o.kubehaRelease && roles.includes('lb') && plan.inv.lb.flavor === 'kubeha' && facts.kubeha !== o.kubehaRelease ? { from: facts.kubeha || 'none', to: o.kubehaRelease } : undefined;
+    const report: HostReport = { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units, resumed), want, kubeconfigs, ...(resumed ? { resumed } : {}), ...(upgrade ? { upgrade } : {}) };
     if (runId) {
       report.session = s;
       s = undefined;
@@ -132,11 +140,22 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
   }
 }
 
+/** Options of {@link survey}. */
+export interface SurveyOptions {
+  acceptNewHostKeys: boolean;
+  only?: string[];
+  concurrency?: number;
+  /** For a run: each host locked, its session left open in its report. */
+  runId?: string;
+  /** The `kubeha version` line of the release package apply would install on the LB hosts (--kubeha-package). */
+  kubehaRelease?: string;
+}
+
 /**
  * Surveys every host (or `only` those), `concurrency` at a time; accepted new host keys are appended
  * to known_hosts. `runId`: for a run — each host locked, its session left open in its report.
  */
-export async function survey(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys: boolean; only?: string[]; concurrency?: number; runId?: string }): Promise<HostReport[]> {
+export async function survey(plan: Plan, bundle: Bundle, o: SurveyOptions): Promise<HostReport[]> {
   const file = knownHostsPath(plan.inv);
   const knownHosts = await readFile(file, 'utf8').catch(() => '');
   const hosts = hostsOf(plan).filter((h) => !o.only || o.only.includes(h.host.name));
@@ -146,7 +165,7 @@ export async function survey(plan: Plan, bundle: Bundle, o: { acceptNewHostKeys:
   const worker = async () => {
     for (let i = next++; i < hosts.length; i = next++) {
       const { host, roles } = hosts[i]!;
-      reports[i] = await reportHost(plan, bundle, host, roles, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted, o.runId);
+      reports[i] = await reportHost(plan, bundle, host, roles, sshTargetFor(plan.inv, host, knownHosts, o.acceptNewHostKeys), accepted, o);
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, hosts.length) }, worker));
@@ -180,8 +199,9 @@ export function formatDryRun(reports: HostReport[], maxDiffLines = 20): { text: 
     }
     for (const k of r.kubeconfigs) out.push(`  ${k.kind.padEnd(6)} ${k.path}: ${k.detail}`);
     for (const u of r.plan.units) out.push(`  unit   ${u.name}: ${u.daemonReload ? 'daemon-reload, ' : ''}${u.action} (${u.because.join('; ')})`);
+    if (r.upgrade) out.push(`  upload kubeha: ${r.upgrade.from} → ${r.upgrade.to}`);
     if (resumesWorker(r)) out.push(`  resume ${WORKER_UNITS.join(', ')}: restart and Lease gate (run ${r.resumed!.run} moved the kubeconfigs and was cut off)`);
-    if (r.plan.changed || r.kubeconfigs.some((k) => k.kind === 'move') || resumesWorker(r)) pending = true;
+    if (r.plan.changed || r.kubeconfigs.some((k) => k.kind === 'move') || resumesWorker(r) || r.upgrade) pending = true;
     else out.push('  nothing to do');
     if (r.kubeconfigs.some((k) => k.kind === 'refused')) failed = true;
   }

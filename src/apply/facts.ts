@@ -25,6 +25,8 @@ export interface HostFacts {
   units: Map<string, string>;
   /** The last lines of apply's journal on the host (journal.ts reads them). */
   journal: string;
+  /** What `kubeha version` prints on the host ('' when there is no kubeha). */
+  kubeha: string;
 }
 
 /** The script that prints the facts, one tagged line each (parsed by {@link parseFacts}). */
@@ -40,13 +42,14 @@ export function factsScript(paths: string[], units: string[]): string {
     ...paths.map((p) => `if [ -f ${shellQuote(p)} ]; then echo "file $(stat -c %a ${shellQuote(p)}) $(sha256sum < ${shellQuote(p)} | cut -d" " -f1) ${p}"; else echo "nofile ${p}"; fi`),
     ...units.map((u) => `echo "unit ${u} $(systemctl is-active ${shellQuote(u)} 2>/dev/null || true)"`),
     `tail -n ${JOURNAL_TAIL} ${JOURNAL} 2>/dev/null | sed 's/^/journal /'`,
+    'echo "kubeha $(kubeha version 2>/dev/null | head -1)"',
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** Parses the script's output; `sentAtMs`/`receivedAtMs` bracket the round trip (for the skew). */
 export function parseFacts(output: string, sentAtMs: number, receivedAtMs: number): HostFacts {
-  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '' };
+  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '', kubeha: '' };
   for (const line of output.split('\n')) {
     const [tag, ...rest] = line.split(' ');
     if (tag === 'journal') {
@@ -61,6 +64,7 @@ export function parseFacts(output: string, sentAtMs: number, receivedAtMs: numbe
     else if (tag === 'file' && rest.length >= 3) facts.files.set(rest.slice(2).join(' '), { mode: parseInt(rest[0]!, 8), sha256: rest[1]! });
     else if (tag === 'nofile') facts.files.set(rest.join(' '), undefined);
     else if (tag === 'unit' && rest[0]) facts.units.set(rest[0], rest[1] || 'unknown');
+    else if (tag === 'kubeha') facts.kubeha = rest.join(' ').trim();
   }
   return facts;
 }

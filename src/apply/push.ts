@@ -122,6 +122,22 @@ export async function pushFile(s: SshSession, runId: string, file: DesiredFile):
 }
 
 /**
+ * Keeps what is at each path now (a file or a symlink, not followed) under the run's backups and
+ * journals it as replaced by the run, before something other than pushFile replaces it (the kubeha
+ * release package): a rollback then puts it back like any pushed file.
+ */
+export async function keepForRollback(s: SshSession, runId: string, paths: string[]): Promise<void> {
+  for (const p of paths) {
+    const backup = `${STATE_DIR}/backups/${runId}${p}`;
+    const q = shellQuote;
+    const r = await s.exec(`if [ -e ${q(p)} ] || [ -L ${q(p)} ]; then mkdir -p ${q(backup.replace(/\/[^/]+$/, ''))} && cp -a ${q(p)} ${q(backup)} && echo updated; else echo created; fi`);
+    if (r.code !== 0) throw new Error(`${s.target.name}: keeping ${p} for a rollback failed: ${r.stderr.trim()}`);
+    const result = r.stdout.trim();
+    await journal(s, { run: runId, step: 'file', path: p, result, ...(result === 'updated' ? { backup } : {}) });
+  }
+}
+
+/**
  * Puts back what run `runId` changed on the host since the last gate it passed there, newest first:
  * updated files from their backup, created files removed (both read from the journal). Returns the
  * paths restored.
@@ -131,7 +147,9 @@ export async function rollbackHost(s: SshSession, runId: string): Promise<string
   const steps = unfinishedFiles(parseJournal(r.stdout), runId);
   const restored: string[] = [];
   for (const e of steps.reverse()) {
-    const cmd = e.result === 'updated' && e.backup ? `cp -a ${shellQuote(e.backup)} ${shellQuote(e.path!)}` : `rm -f ${shellQuote(e.path!)}`;
+    const path = shellQuote(e.path!);
+    // a copy beside the target renamed over it: atomic, and a symlink (kubeha's current release) stays a symlink
+    const cmd = e.result === 'updated' && e.backup ? `cp -a ${shellQuote(e.backup)} ${path}.kubeha-restore && mv -Tf ${path}.kubeha-restore ${path}` : `rm -f ${path}`;
     const x = await s.exec(cmd);
     if (x.code !== 0) throw new Error(`${s.target.name}: rollback of ${e.path}: ${x.stderr.trim()}`);
     restored.push(e.path!);

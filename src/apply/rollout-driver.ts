@@ -3,6 +3,9 @@
 // comes from etcdctl on a master, a node's Lease from kubectl with admin.conf on a master (kubeadm
 // puts both there), the apiservers and the VIP are asked over HTTPS from here, as `kubeha doctor`
 // asks them.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Plan } from '../plan/inventory.js';
 import { httpsGet } from '../doctor/probe.js';
@@ -10,7 +13,8 @@ import type { MasterObservation } from '../doctor/assess.js';
 import type { UnitChange } from './change-plan.js';
 import { WORKER_UNITS } from './dry-run.js';
 import { apiserverGate, etcdHealthyGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
-import { journal, pushFile, rollbackHost } from './push.js';
+import { STATE_DIR } from './journal.js';
+import { journal, keepForRollback, pushFile, rollbackHost } from './push.js';
 import type { GateKind, KubeconfigWrite, RolloutDriver } from './rollout.js';
 import { shellQuote } from './shell-quote.js';
 import type { SshSession } from './ssh-transport.js';
@@ -23,7 +27,12 @@ export interface DriverOptions {
   /** Between two looks at a gate. */
   pollMs: number;
   log: (line: string) => void;
+  /** The release package to install on LB hosts (--kubeha-package) and the `kubeha version` line it holds. */
+  kubehaPackage?: { file: string; release: string };
 }
+
+/** What a release package replaces on a host (scripts/package.mjs): the wrapper and the current-release link. */
+const KUBEHA_PROGRAM = ['/usr/bin/kubeha', '/opt/kubeha/current'];
 
 /** The admin kubeconfig kubeadm writes on every master (and the one the Lease gate reads with). */
 export const ADMIN_KUBECONFIG = '/etc/kubernetes/admin.conf';
@@ -41,8 +50,14 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     if (r.code !== 0) throw new Error(`${host}: ${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
     return r.stdout;
   };
-  /** Units this run started, reloaded or restarted, per host (rollback restarts or stops them). */
-  const touched = new Map<string, Map<string, UnitChange['action']>>();
+  /** Units this run started, reloaded, restarted or handed over, per host (rollback restarts or stops them). */
+  const touched = new Map<string, Map<string, UnitChange['action'] | 'handover'>>();
+  const touch = (host: string, unit: string, action: UnitChange['action'] | 'handover') => {
+    const t = touched.get(host) ?? new Map<string, UnitChange['action'] | 'handover'>();
+    t.set(unit, t.get(unit) === 'start' ? 'start' : action);
+    touched.set(host, t);
+  };
+  let packageBytes: Buffer | undefined;
   /** Each worker's clock when its kubelet was last restarted by this run. */
   const restartedAt = new Map<string, number>();
   const masters = plan.inv.masters.filter((m) => sessions.has(m.name));
@@ -97,9 +112,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       const r = await session(host).exec(cmd, { timeoutMs: o.gateTimeoutMs });
       o.log(`${host}: ${u.daemonReload ? 'daemon-reload, ' : ''}${u.action} ${u.name}${r.code === 0 ? '' : ' FAILED'} (${u.because.join('; ')})`);
       await journal(session(host), { run: o.runId, step: 'unit', unit: u.name, result: r.code === 0 ? u.action : `${u.action} failed` });
-      const t = touched.get(host) ?? new Map<string, UnitChange['action']>();
-      t.set(u.name, t.get(u.name) === 'start' ? 'start' : u.action);
-      touched.set(host, t);
+      touch(host, u.name, u.action);
       if (r.code !== 0) {
         const why = await session(host).exec(`systemctl status --no-pager --lines=8 ${unit} 2>&1 | tail -n 12`);
         throw new Error(`${host}: systemctl ${u.action} ${u.name} failed: ${(r.stderr || r.stdout).trim()} ${why.stdout.trim()} [KUBEHA_ERR_APPLY_UNIT]`);
@@ -114,7 +127,44 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     await journal(session(host), { run: o.runId, step: 'unit', unit: WORKER_UNITS.join(','), result: 'restart' });
   };
 
+  /** SIGUSR2 to a running kubeha, then waits for systemd's main PID to move to the successor. */
+  const handOver = async (host: string): Promise<boolean> => {
+    const s = session(host);
+    if ((await s.exec('systemctl is-active --quiet kubeha')).code !== 0) return false;
+    const mainPid = async () => Number((await s.exec('systemctl show -p MainPID --value kubeha')).stdout.trim());
+    const old = await mainPid();
+    await must(host, 'systemctl kill --kill-whom=main --signal=SIGUSR2 kubeha', 'SIGUSR2 to kubeha');
+    const deadline = Date.now() + o.gateTimeoutMs;
+    for (let now = old; now === old || now === 0; now = await mainPid()) {
+      if (Date.now() > deadline) throw new Error(`${host}: kubeha did not hand over to a successor in ${Math.round(o.gateTimeoutMs / 1000)} s (journalctl -u kubeha) [KUBEHA_ERR_APPLY_UNIT]`);
+      await sleep(o.pollMs);
+    }
+    await journal(s, { run: o.runId, step: 'unit', unit: 'kubeha', result: 'handover' });
+    o.log(`${host}: kubeha restarted without a gap (SIGUSR2) onto the program now installed`);
+    return true;
+  };
+
   return {
+    async installKubeha(host) {
+      const pkg = o.kubehaPackage;
+      if (!pkg) throw new Error(`${host}: no kubeha package given (--kubeha-package)`);
+      packageBytes ??= await readFile(pkg.file);
+      const s = session(host);
+      const remote = `${STATE_DIR}/packages/${basename(pkg.file)}`;
+      const q = shellQuote(remote);
+      const up = await s.exec(`mkdir -p ${STATE_DIR}/packages && cat > ${q}.part && sha256sum < ${q}.part | cut -d' ' -f1 && mv -f ${q}.part ${q}`, { stdin: packageBytes, timeoutMs: 600_000 });
+      if (up.code !== 0 || up.stdout.trim() !== createHash('sha256').update(packageBytes).digest('hex')) throw new Error(`${host}: uploading ${basename(pkg.file)} failed: ${up.stderr.trim() || 'hash mismatch'}`);
+      await keepForRollback(s, o.runId, KUBEHA_PROGRAM);
+      // existing folders (/usr/bin) keep their own mode and times
+      await must(host, `tar --no-overwrite-dir -xzf ${q} -C /`, `unpacking ${basename(pkg.file)}`);
+      const now = (await must(host, 'kubeha version', 'kubeha version')).trim();
+      if (now !== pkg.release) throw new Error(`${host}: after unpacking, kubeha version says "${now}", not "${pkg.release}"`);
+      await journal(s, { run: o.runId, step: 'kubeha', result: now });
+      o.log(`${host}: installed ${now}`);
+    },
+    async handOverKubeha(host) {
+      if (await handOver(host)) touch(host, 'kubeha', 'handover');
+    },
     async push(host, files) {
       for (const f of files) {
         const done = await pushFile(session(host), o.runId, f);
@@ -131,7 +181,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     async rollback(host) {
       const s = session(host);
-      const units = [...(touched.get(host) ?? new Map<string, UnitChange['action']>())];
+      const units = [...(touched.get(host) ?? new Map<string, UnitChange['action'] | 'handover'>())];
       const did: string[] = [];
       // a unit this run started from nothing goes back to not running (while its unit file is still there) ...
       for (const [unit] of units.filter(([, a]) => a === 'start')) {
@@ -142,8 +192,9 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       await must(host, 'systemctl daemon-reload', 'systemctl daemon-reload');
       // ... the others get their old files again
       for (const [unit, action] of units.filter(([, a]) => a !== 'start')) {
-        await must(host, `systemctl ${action === 'reload' ? 'reload-or-restart' : 'restart'} ${shellQuote(unit)}`, `restarting ${unit}`);
-        did.push(`${unit} restarted`);
+        if (action === 'handover') await handOver(host);
+        else await must(host, `systemctl ${action === 'reload' ? 'reload-or-restart' : 'restart'} ${shellQuote(unit)}`, `restarting ${unit}`);
+        did.push(`${unit} ${action === 'handover' ? 'handed back to the old program' : 'restarted'}`);
       }
       if (restartedAt.has(host)) {
         await restartWorker(host);

@@ -39,6 +39,8 @@ export interface RolloutHost {
   kubeconfigs: KubeconfigWrite[];
   /** Restart the kubelet and gate even with nothing to rewrite: a cut-off run moved its kubeconfigs. */
   resumeWorker: boolean;
+  /** Install the kubeha release package (an LB host whose `kubeha version` differs from it). */
+  installKubeha?: boolean;
 }
 
 /** What the rollout needs done on hosts; every call resolves (a failure is a verdict or a throw caught here). */
@@ -47,6 +49,10 @@ export interface RolloutDriver {
   push(host: string, files: DesiredFile[]): Promise<void>;
   /** daemon-reload when any unit asks, then start/reload/restart each; `noBlock`: do not wait for start-up (etcd members that wait for each other). */
   units(host: string, units: UnitChange[], o?: { noBlock?: boolean }): Promise<void>;
+  /** Uploads and unpacks the kubeha release package (the old program kept for a rollback). */
+  installKubeha(host: string): Promise<void>;
+  /** Restarts a running kubeha onto the program now installed, without a gap (SIGUSR2); nothing when it does not run. */
+  handOverKubeha(host: string): Promise<void>;
   /** Writes the kubeconfigs, restarts the kubelet (and kube-proxy when it runs), noting the host's clock at the restart for the worker gate. */
   moveWorker(host: string, kubeconfigs: KubeconfigWrite[]): Promise<void>;
   /** Puts back what this run changed on the host (files from the backup, units restarted) and says what. */
@@ -95,15 +101,16 @@ export function phaseOf(roles: Role[], unit: string | undefined): Phase {
 }
 
 /** A host's share of one phase. */
-function partOf(h: RolloutHost, phase: Phase): { files: DesiredFile[]; units: UnitChange[]; worker: boolean } {
+function partOf(h: RolloutHost, phase: Phase): { files: DesiredFile[]; units: UnitChange[]; worker: boolean; kubeha: boolean } {
   return {
+    kubeha: phase === 'lb' && !!h.installKubeha,
     files: h.files.filter((f) => phaseOf(h.roles, f.unit?.name) === phase),
     units: h.units.filter((u) => phaseOf(h.roles, u.name) === phase),
     worker: phase === 'worker' && (h.kubeconfigs.length > 0 || h.resumeWorker),
   };
 }
 
-const hasWork = (p: ReturnType<typeof partOf>) => p.files.length > 0 || p.units.length > 0 || p.worker;
+const hasWork = (p: ReturnType<typeof partOf>) => p.files.length > 0 || p.units.length > 0 || p.worker || p.kubeha;
 
 /** Runs the rollout; never throws (a driver error fails its host and stops the run). */
 export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: RolloutDriver, o: { maxUnavailable: number }): Promise<RolloutResult> {
@@ -160,8 +167,11 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   const step = async (h: RolloutHost, phase: Phase, kind: GateKind): Promise<string | undefined> => {
     const part = partOf(h, phase);
     try {
+      // the new kubeha first: it is the checker of its own config file
+      if (part.kubeha) await d.installKubeha(h.name);
       if (part.files.length > 0) await d.push(h.name, part.files);
       if (part.units.length > 0) await d.units(h.name, part.units);
+      if (part.kubeha && !part.units.some((u) => u.name === 'kubeha' && u.action !== 'reload')) await d.handOverKubeha(h.name);
       if (part.worker) await d.moveWorker(h.name, h.kubeconfigs);
       const v = await d.gate(h.name, kind);
       if (!v.pass && !hasWork(part)) {

@@ -18,6 +18,8 @@ export interface RunOptions {
   gateTimeoutMs: number;
   pollMs?: number;
   log: (line: string) => void;
+  /** The release package for the LB hosts, and its `kubeha version` line. */
+  kubehaPackage?: { file: string; release: string };
 }
 
 /** A run's id: when it started (UTC, sortable) and a random tail; it names the backups folder. */
@@ -34,6 +36,7 @@ export function rolloutHostOf(r: HostReport & { ok: true }): RolloutHost {
     etcdActive: r.facts.units.get('etcd') === 'active',
     kubeconfigs: r.kubeconfigs.flatMap((k) => (k.kind === 'move' && k.content !== undefined ? [{ path: k.path, content: k.content, mode: k.mode ?? 0o600 }] : [])),
     resumeWorker: resumesWorker(r),
+    ...(r.upgrade ? { installKubeha: true } : {}),
   };
 }
 
@@ -49,7 +52,7 @@ export function formatRun(runId: string, r: RolloutResult): string {
 export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promise<{ runId: string; result: RolloutResult }> {
   const runId = newRunId();
   o.log(`run ${runId}: surveying ${o.only ? o.only.join(', ') : 'every host'}`);
-  const reports = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}) });
+  const reports = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}), ...(o.kubehaPackage ? { kubehaRelease: o.kubehaPackage.release } : {}) });
   const sessions = new Map<string, SshSession>();
   for (const r of reports) if (r.ok && r.session) sessions.set(r.host.name, r.session);
   try {
@@ -66,7 +69,7 @@ export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promi
       o.log(`${r.host.name}: run ${r.resumed.run} was cut off after replacing ${r.resumed.paths.join(', ')}: finishing its work`);
       for (const f of r.resumed.files) await journal(r.session, { run: runId, step: 'file', path: f.path, result: f.result, ...(f.backup ? { backup: f.backup } : {}), resumedFrom: r.resumed.run });
     }
-    const driver = sshDriver(plan, sessions, { runId, gateTimeoutMs: o.gateTimeoutMs, pollMs: o.pollMs ?? 1000, log: o.log });
+    const driver = sshDriver(plan, sessions, { runId, gateTimeoutMs: o.gateTimeoutMs, pollMs: o.pollMs ?? 1000, log: o.log, ...(o.kubehaPackage ? { kubehaPackage: o.kubehaPackage } : {}) });
     return { runId, result: await rollout(hosts, unreachable, driver, { maxUnavailable: o.maxUnavailable }) };
   } finally {
     await Promise.all([...sessions.values()].map(async (s) => {

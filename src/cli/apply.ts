@@ -1,6 +1,7 @@
 import { formatProblem } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { survey, formatDryRun, hostsOf } from '../apply/dry-run.js';
+import { packageRelease } from '../apply/kubeha-package.js';
 import { applyRun, formatRun } from '../apply/run.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
 import { renderBundle } from '../plan/render-bundle.js';
@@ -13,6 +14,7 @@ export interface ApplyOptions {
   maxUnavailable?: string;
   gateTimeout?: string;
   acceptNewHostKeys?: boolean;
+  kubehaPackage?: string;
 }
 
 /**
@@ -41,14 +43,23 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
     err.write(`--hosts: ${unknown.join(', ')} not in ${o.inventory} (its hosts: ${[...known].join(', ')}) [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
+  let kubehaPackage: { file: string; release: string } | undefined;
+  if (o.kubehaPackage) {
+    try {
+      kubehaPackage = { file: o.kubehaPackage, release: await packageRelease(o.kubehaPackage) };
+    } catch (e) {
+      err.write(`--kubeha-package: ${e instanceof Error ? e.message : String(e)} [KUBEHA_ERR_USAGE]\n`);
+      return 1;
+    }
+  }
   const bundle = renderBundle(plan);
   const acceptNewHostKeys = !!o.acceptNewHostKeys;
   if (o.dryRun) {
-    const r = formatDryRun(await survey(plan, bundle, { acceptNewHostKeys, ...(only ? { only } : {}) }));
+    const r = formatDryRun(await survey(plan, bundle, { acceptNewHostKeys, ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaRelease: kubehaPackage.release } : {}) }));
     out.write(r.text);
     return r.failed ? 1 : r.pending ? 2 : 0;
   }
-  const { runId, result } = await applyRun(plan, bundle, { acceptNewHostKeys, maxUnavailable, gateTimeoutMs, log: (line) => err.write(`${line}\n`), ...(only ? { only } : {}) });
+  const { runId, result } = await applyRun(plan, bundle, { acceptNewHostKeys, maxUnavailable, gateTimeoutMs, log: (line) => err.write(`${line}\n`), ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaPackage } : {}) });
   out.write(formatRun(runId, result));
   return result.ok ? 0 : 1;
 }

@@ -88,6 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--hosts <h1,h2>', 'only these hosts')
     .option('--max-unavailable <n>', 'workers changed at once', '1')
     .option('--gate-timeout <duration>', 'how long a host may take to pass its health gate before it is rolled back', '90s')
+    .option('--kubeha-package <file>', 'the release tarball (npm run package) to install on LB hosts whose kubeha version differs')
     .option('--accept-new-host-keys', 'record the key of a host that is not in known_hosts (never a changed one)')
     .action(async (o: ApplyOptions) => exit(await applyCommand(o)));
   program

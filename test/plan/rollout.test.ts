@@ -31,6 +31,12 @@ function fakeDriver(o: { gates?: (host: string, kind: GateKind, call: number) =>
   const calls: string[] = [];
   let gateCalls = 0;
   const d: RolloutDriver = {
+    async installKubeha(h) {
+      calls.push(`install-kubeha ${h}`);
+    },
+    async handOverKubeha(h) {
+      calls.push(`handover ${h}`);
+    },
     async push(h, files) {
       if (o.throwOn === `push ${h}`) throw new Error(`${h}: upload failed`);
       calls.push(`push ${h} ${files.map((f) => f.path).join(',')}`);

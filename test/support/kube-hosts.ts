@@ -98,9 +98,12 @@ const unit = (description: string, exec: string) => `[Unit]\nDescription=${descr
  * Boots `masters` + `workers` hosts and brings up the cluster. `vipInCert(i)`: whether master i's
  * serving certificate names the VIP (default all). `etcdDrift`: etcd.env on the masters differs
  * from what apply renders by a comment line, so apply restarts the members (one at a time).
+ * `kubehaFromCheckout: false`: no node and no kubeha on the hosts (a release package brings both).
  */
-export async function bootKubeHosts(t: TestContextLike, o: { masters: number; workers: number; vipInCert?: (i: number) => boolean; etcdDrift?: boolean; virtualRouterId: number }): Promise<KubeHosts> {
-  const bed = await bootHosts(t, o.masters + o.workers, { bindReadOnly: [process.execPath, REPO, '/usr/bin/etcd', '/usr/bin/etcdctl', K8S_BIN] });
+export async function bootKubeHosts(t: TestContextLike, o: { masters: number; workers: number; vipInCert?: (i: number) => boolean; etcdDrift?: boolean; virtualRouterId: number; kubehaFromCheckout?: boolean }): Promise<KubeHosts> {
+  // kubeha from this checkout, run by this machine's node (bound into the hosts), unless the test installs its own
+  const checkout = o.kubehaFromCheckout ?? true;
+  const bed = await bootHosts(t, o.masters + o.workers, { bindReadOnly: [...(checkout ? [process.execPath, REPO] : []), '/usr/bin/etcd', '/usr/bin/etcdctl', K8S_BIN] });
   const masters = bed.hosts.slice(0, o.masters);
   const workers = bed.hosts.slice(o.masters);
   const vip = bed.spareIp;
@@ -139,7 +142,7 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
     contexts: [{ name: 'test', context: { cluster: 'kubernetes', user: 'client' } }],
   });
   const common = (h: Host) => sh(h, [
-    `ln -sf ${K8S_BIN}/kubectl /usr/local/bin/kubectl && ln -sf ${REPO}/bin/kubeha.js /usr/bin/kubeha`,
+    `ln -sf ${K8S_BIN}/kubectl /usr/local/bin/kubectl${checkout ? ` && ln -sf ${REPO}/bin/kubeha.js /usr/bin/kubeha` : ''}`,
     writeCmd('/etc/kubernetes/pki/ca.crt', ca),
     writeCmd('/etc/kubernetes/pki/client.crt', admin.crt),
     writeCmd('/etc/kubernetes/pki/client.key', admin.key, '600'),

@@ -99,6 +99,19 @@ export function lbGate(o: LbObservation): GateVerdict {
 }
 
 /**
+ * An LB host while no apiserver runs yet (a fresh cluster, before `kubeadm init`): its load balancer
+ * listens, and at most one LB host holds the VIP — kubeha takes it only once an apiserver passes
+ * its check (operations.md, "Bootstrap: the VIP before the first apiserver").
+ */
+export function lbBootstrapGate(o: { host: string; target: string; listenError: string | undefined; holders: string[]; vip: string }): GateVerdict {
+  const problems: string[] = [];
+  if (o.listenError) problems.push(`${o.host}'s own load balancer does not listen on ${o.target}: ${o.listenError}`);
+  if (o.holders.length > 1) problems.push(`${o.holders.length} LB hosts hold the VIP ${o.vip} (${o.holders.join(', ')}): split brain`);
+  if (problems.length === 0) return { pass: true, detail: `${o.host} listens on ${o.target}; no apiserver yet, so ${o.holders.length ? `${o.holders[0]} holds the VIP` : 'nobody holds the VIP until one passes its check'}` };
+  return fail(problems.join('; '));
+}
+
+/**
  * A worker moved to the VIP: its node Lease (kube-node-lease/NAME, renewed by the kubelet every 10 s)
  * renewed after `sinceMs` — the kubelet was restarted at `sinceMs` with the new kubeconfig, so a
  * renewal after it came through the new endpoint. Both times are the worker's own clock.

@@ -12,7 +12,8 @@ import { httpsGet } from '../doctor/probe.js';
 import type { MasterObservation } from '../doctor/assess.js';
 import type { UnitChange } from './change-plan.js';
 import { WORKER_UNITS } from './dry-run.js';
-import { apiserverGate, etcdHealthyGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
+import { connect as tcpConnect } from 'node:net';
+import { apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
 import { STATE_DIR } from './journal.js';
 import { journal, keepForRollback, pushFile, rollbackHost } from './push.js';
 import type { GateKind, KubeconfigWrite, RolloutDriver } from './rollout.js';
@@ -75,6 +76,8 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     if (r.code === 127) throw new Error(`${m.name}: no etcdctl on PATH: apply asks etcd's health with it (Debian: apt install etcd-client)`);
     return parseEtcdHealth(r.stdout, names);
   };
+  /** The LB hosts that hold the VIP now. */
+  const vipHolders = async () => (await Promise.all(lbHosts.map(async (h) => ((await session(h.name).exec(`ip -4 -o addr show to ${shellQuote(plan.vipAddress)}`)).stdout.trim() ? [h.name] : [])))).flat();
   const masterObservation = async (m: { name: string; ip: string }): Promise<MasterObservation> => ({ name: m.name, ip: m.ip, readyz: await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz?verbose', { timeoutMs: 3000 }) });
 
   const looks: Record<GateKind, (host: string) => Promise<GateVerdict>> = {
@@ -84,13 +87,18 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     lb: async (host) => {
       const [local, holders, masterObs] = await Promise.all([
         httpsGet(addressOf(host), plan.frontendPort, '/readyz', { timeoutMs: 3000 }),
-        Promise.all(lbHosts.map(async (h) => ((await session(h.name).exec(`ip -4 -o addr show to ${shellQuote(plan.vipAddress)}`)).stdout.trim() ? [h.name] : []))),
+        vipHolders(),
         Promise.all(plan.inv.masters.map(masterObservation)),
       ]);
       const viaVip = [];
       // one at a time, each on a new connection: round robin shows each apiserver in turn
       for (let i = 0; i < 3 * plan.inv.masters.length; i++) viaVip.push(await httpsGet(plan.vipAddress, plan.frontendPort, '/readyz', { timeoutMs: 3000 }));
-      return lbGate({ host, local, holders: holders.flat(), masters: masterObs, viaVip, vip: plan.vipAddress, frontendPort: plan.frontendPort });
+      return lbGate({ host, local, holders, masters: masterObs, viaVip, vip: plan.vipAddress, frontendPort: plan.frontendPort });
+    },
+    'lb-bootstrap': async (host) => {
+      const target = `${addressOf(host)}:${plan.frontendPort}`;
+      const [listenError, holders] = await Promise.all([tcpListening(addressOf(host), plan.frontendPort), vipHolders()]);
+      return lbBootstrapGate({ host, target, listenError, holders, vip: plan.vipAddress });
     },
     worker: async (host) => {
       const since = restartedAt.get(host);
@@ -145,6 +153,10 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   };
 
   return {
+    async apiserversAnswering() {
+      const seen = await Promise.all(plan.inv.masters.map(async (m) => ((await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz', { timeoutMs: 3000 })).status !== undefined ? [m.name] : [])));
+      return seen.flat();
+    },
     async installKubeha(host) {
       const pkg = o.kubehaPackage;
       if (!pkg) throw new Error(`${host}: no kubeha package given (--kubeha-package)`);
@@ -224,4 +236,21 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     log: o.log,
   };
+}
+
+/** Whether something accepts a TCP connection on host:port: undefined when it does, else why not. */
+function tcpListening(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host, port });
+    const timer = setTimeout(() => s.destroy(new Error('no answer in 3000 ms')), 3000);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(undefined);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(err.code ?? err.message);
+    });
+  });
 }

@@ -18,7 +18,7 @@ export type Phase = 'etcd' | 'apiserver' | 'lb' | 'worker';
 const PHASES: Phase[] = ['etcd', 'apiserver', 'lb', 'worker'];
 
 /** What a gate waits for (the driver polls it until it passes or its timeout). */
-export type GateKind = 'etcd-cluster' | 'etcd-member' | 'apiserver' | 'lb' | 'worker';
+export type GateKind = 'etcd-cluster' | 'etcd-member' | 'apiserver' | 'lb' | 'lb-bootstrap' | 'worker';
 
 /** A kubeconfig of a worker, rewritten to the new endpoint. */
 export interface KubeconfigWrite {
@@ -59,6 +59,8 @@ export interface RolloutDriver {
   rollback(host: string): Promise<string>;
   /** Records on the host that its changes so far passed their gate (journal `done`). */
   done(host: string): Promise<void>;
+  /** The masters whose apiserver answers at all now (any HTTP status): none = a cluster not bootstrapped yet. */
+  apiserversAnswering(): Promise<string[]>;
   /** The health of every etcd member now (asked once, not polled). */
   etcdMembers(): Promise<MemberHealth[]>;
   /** Waits for a gate on `host` until it passes or times out (the worker gate: a Lease renewed after the kubelet's last restart). */
@@ -88,6 +90,8 @@ export interface RolloutResult {
   outcomes: HostOutcome[];
   /** Why the run stopped early (undefined: it ran to the end). */
   stopped?: string;
+  /** What the operator should do next (a cluster not bootstrapped yet). */
+  notes: string[];
 }
 
 const LB_UNITS = new Set(['kubeha', 'haproxy', 'nginx', 'keepalived']);
@@ -117,6 +121,8 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   const outcomes = new Map<string, HostOutcome>();
   const remaining = new Map<string, Set<Phase>>();
   const donePhases = new Map<string, Phase[]>();
+  const notes: string[] = [];
+  let bootstrap = false;
   for (const h of hosts) {
     const phases = new Set(PHASES.filter((p) => hasWork(partOf(h, p))));
     remaining.set(h.name, phases);
@@ -131,7 +137,7 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
       if (done.length === 0) x.detail = `untouched: ${stopped}`;
       else Object.assign(x, { status: 'partly applied', detail: `${done.join(', ')} applied; ${[...remaining.get(x.host)!].join(', ')} not reached: ${stopped}` });
     }
-    return { ok: !stopped && list.every((x) => x.status === 'applied' || x.status === 'unchanged'), outcomes: list, ...(stopped ? { stopped } : {}) };
+    return { ok: !stopped && list.every((x) => x.status === 'applied' || x.status === 'unchanged' || (bootstrap && x.status === 'not reached')), outcomes: list, notes, ...(stopped ? { stopped } : {}) };
   };
   const cpDown = unreachable.filter((u) => u.roles.some((r) => r !== 'worker'));
   if (cpDown.length > 0) return result(`control-plane host(s) ${cpDown.map((u) => u.name).join(', ')} not reached: nothing was changed (leave them out with --hosts to go on without them)`);
@@ -163,9 +169,10 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     }
     return `${h.name} failed its ${phase} gate [KUBEHA_ERR_APPLY_GATE]`;
   };
-  /** Changes one host's share of a phase and waits for its gate; resolves with why the run must stop, if it must. */
-  const step = async (h: RolloutHost, phase: Phase, kind: GateKind): Promise<string | undefined> => {
+  /** Changes one host's share of a phase and waits for its gate (none: nothing to wait for); resolves with why the run must stop, if it must. */
+  const step = async (h: RolloutHost, phase: Phase, kind: GateKind | undefined): Promise<string | undefined> => {
     const part = partOf(h, phase);
+    if (!kind && !hasWork(part)) return undefined;
     try {
       // the new kubeha first: it is the checker of its own config file
       if (part.kubeha) await d.installKubeha(h.name);
@@ -173,6 +180,10 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
       if (part.units.length > 0) await d.units(h.name, part.units);
       if (part.kubeha && !part.units.some((u) => u.name === 'kubeha' && u.action !== 'reload')) await d.handOverKubeha(h.name);
       if (part.worker) await d.moveWorker(h.name, h.kubeconfigs);
+      if (!kind) {
+        await passed(h, phase, 'no gate: no apiserver runs yet');
+        return undefined;
+      }
       const v = await d.gate(h.name, kind);
       if (!v.pass && !hasWork(part)) {
         // nothing changed here: nothing to roll back, but nothing after it may go on
@@ -223,15 +234,26 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   }
 
   // 2. apiservers, 3. LB hosts: one at a time. Every master is gated, changed or not: workers move
-  // to the VIP only when every apiserver serves a certificate that names it.
+  // to the VIP only when every apiserver serves a certificate that names it. A cluster where no
+  // apiserver answers yet is being bootstrapped: the front door goes up first (without a VIP
+  // until an apiserver passes its check), kubeadm init comes after, and the workers wait.
+  bootstrap = masters.length > 0 && (await d.apiserversAnswering().catch(() => ['?'])).length === 0;
+  if (bootstrap) {
+    d.log('bootstrap: no apiserver answers on any master: the LB hosts go up without the apiserver gates');
+    notes.push(`no apiserver runs yet: run kubeadm init on ${masters[0]!.name} (/var/lib/kubeha/rendered/kubeadm-config.yaml), join the other masters, then run apply again to gate them and move the workers`);
+  }
   for (const h of masters) {
-    const stop = await step(h, 'apiserver', 'apiserver');
+    const stop = await step(h, 'apiserver', bootstrap ? undefined : 'apiserver');
     if (stop) return result(stop);
   }
   const lbHosts = hosts.filter((h) => h.roles.includes('lb'));
   for (const h of withWork('lb', 'lb')) {
-    const stop = await step(h, 'lb', 'lb');
+    const stop = await step(h, 'lb', bootstrap ? 'lb-bootstrap' : 'lb');
     if (stop) return result(stop);
+  }
+  if (bootstrap) {
+    for (const h of withWork('worker', 'worker')) set(h.name, 'not reached', 'waits for an apiserver: moved by the apply after kubeadm init');
+    return result();
   }
 
   // 4. workers, in batches; one failed batch stops the next ones.

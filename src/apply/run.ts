@@ -45,6 +45,7 @@ export function formatRun(runId: string, r: RolloutResult): string {
   const lines = [`run ${runId}: ${r.ok ? 'applied' : r.stopped ? `stopped: ${r.stopped}` : 'finished with failures'}`];
   const w = Math.max(4, ...r.outcomes.map((o) => o.host.length));
   for (const o of r.outcomes) lines.push(`  ${o.host.padEnd(w)}  ${o.roles.join('+').padEnd(16)} ${o.status.padEnd(11)} ${o.detail}`);
+  for (const n of r.notes) lines.push(`next: ${n}`);
   return `${lines.join('\n')}\n`;
 }
 

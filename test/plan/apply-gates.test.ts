@@ -1,7 +1,7 @@
 // apply's gate judgments, its journal read back (resume of a cut-off run) and its stale-lock rule: pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiserverGate, etcdHealthyGate, lbGate, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
+import { apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
 import { interruptedRun, parseJournal } from '../../src/apply/journal.js';
 import { lockIsStale } from '../../src/apply/push.js';
 import { planHost, sha256 } from '../../src/apply/change-plan.js';
@@ -60,6 +60,14 @@ test('LB gate: own LB serves, exactly one holder, the VIP reaches every ready ap
   assert.match(lbGate({ ...base, local: { target: '10.0.0.1:16443', error: 'ECONNREFUSED' } }).detail, /m1's own load balancer on 10\.0\.0\.1:16443: ECONNREFUSED/);
   assert.match(lbGate({ ...base, viaVip: [ok('v', masters[0]!.readyz.cert), ok('v', masters[0]!.readyz.cert)] }).detail, /ready but never reached: m2/);
   assert.match(lbGate({ ...base, viaVip: [{ target: 'v', error: 'ETIMEDOUT' }] }).detail, /nothing answers on the VIP/);
+});
+
+test('LB gate while no apiserver runs: its LB listens and at most one holder (none is expected)', () => {
+  const o = { host: 'm1', target: '10.0.0.1:16443', listenError: undefined, holders: [], vip: '10.0.0.100' };
+  assert.match(lbBootstrapGate(o).detail, /m1 listens on 10\.0\.0\.1:16443; no apiserver yet, so nobody holds the VIP/);
+  assert.equal(lbBootstrapGate({ ...o, holders: ['m2'] }).pass, true);
+  assert.match(lbBootstrapGate({ ...o, holders: ['m1', 'm2'] }).detail, /split brain/);
+  assert.match(lbBootstrapGate({ ...o, listenError: 'ECONNREFUSED' }).detail, /does not listen on 10\.0\.0\.1:16443: ECONNREFUSED/);
 });
 
 test('Lease gate: renewed after the kubelet restart (both on the worker\'s clock), or why not', () => {

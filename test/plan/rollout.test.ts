@@ -27,10 +27,13 @@ function cluster(): RolloutHost[] {
 /** The same, with only the kubeha changes on the masters. */
 const lbChangesOnly = () => cluster().map((h) => ({ ...h, files: h.files.filter((f) => f.unit?.name === 'kubeha'), units: h.units.filter((u) => u.name === 'kubeha') }));
 
-function fakeDriver(o: { gates?: (host: string, kind: GateKind, call: number) => GateVerdict; members?: () => MemberHealth[]; throwOn?: string } = {}) {
+function fakeDriver(o: { gates?: (host: string, kind: GateKind, call: number) => GateVerdict; members?: () => MemberHealth[]; throwOn?: string; answering?: string[] } = {}) {
   const calls: string[] = [];
   let gateCalls = 0;
   const d: RolloutDriver = {
+    async apiserversAnswering() {
+      return o.answering ?? ['m1', 'm2', 'm3'];
+    },
     async installKubeha(h) {
       calls.push(`install-kubeha ${h}`);
     },
@@ -209,4 +212,17 @@ test('a run stopped midway: hosts that passed some phases are "partly applied", 
   assert.match(r.outcomes[0]!.detail, /^etcd, apiserver applied; lb not reached: m2 failed its apiserver gate \[KUBEHA_ERR_APPLY_GATE\]$/);
   assert.match(r.outcomes[2]!.detail, /^etcd applied; apiserver, lb not reached: /);
   assert.ok(calls.indexOf('done m2') < calls.indexOf('rollback m2'), 'm2\'s etcd phase passed (journaled done) before its apiserver phase was rolled back');
+});
+
+test('a fresh cluster (no apiserver answers): etcd and the LB hosts go up without the apiserver gates, the workers wait, and the table says to run kubeadm init', async () => {
+  const hosts = cluster().map((h) => ({ ...h, etcdActive: false, units: h.units.map((u) => (u.name === 'etcd' ? unit('etcd', 'start') : unit(u.name, 'start'))) }));
+  const { d, calls } = fakeDriver({ answering: [] });
+  const r = await rollout(hosts, [], d, { maxUnavailable: 1 });
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.ok(!calls.some((c) => c.startsWith('gate apiserver')), 'no apiserver gate');
+  assert.deepEqual(calls.filter((c) => c.startsWith('gate lb')), ['gate lb-bootstrap m1', 'gate lb-bootstrap m2', 'gate lb-bootstrap m3']);
+  assert.ok(calls.includes('push m1 /var/lib/kubeha/rendered/kube-apiserver.flags'), 'the masters\' files still go out');
+  assert.ok(!calls.some((c) => c.startsWith('move ')), 'no worker moved');
+  assert.deepEqual(r.outcomes.map((x) => `${x.host} ${x.status}`), ['m1 applied', 'm2 applied', 'm3 applied', 'w1 not reached', 'w2 not reached']);
+  assert.match(r.notes[0]!, /no apiserver runs yet: run kubeadm init on m1/);
 });

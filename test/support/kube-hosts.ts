@@ -41,6 +41,9 @@ export interface KubeHosts {
   sh(h: Host, cmd: string, timeoutMs?: number): Promise<string>;
   /** Resolves once every etcd member is healthy, every apiserver ready, and each worker's last two client requests passed. */
   waitHealthy(): Promise<void>;
+  /** A fresh bed (`fresh: true`): starts the apiservers (kubeadm init's part), then the workers' kubelet and kube-proxy. */
+  startApiservers(): Promise<void>;
+  startWorkers(): Promise<void>;
 }
 
 /** A here-document that writes `content` to `path` with `mode`. */
@@ -99,8 +102,10 @@ const unit = (description: string, exec: string) => `[Unit]\nDescription=${descr
  * serving certificate names the VIP (default all). `etcdDrift`: etcd.env on the masters differs
  * from what apply renders by a comment line, so apply restarts the members (one at a time).
  * `kubehaFromCheckout: false`: no node and no kubeha on the hosts (a release package brings both).
+ * `fresh: true`: nothing runs yet — no etcd (apply starts it), the apiservers' units written but not
+ * started, the workers without kubelet: the test starts those when its story gets there.
  */
-export async function bootKubeHosts(t: TestContextLike, o: { masters: number; workers: number; vipInCert?: (i: number) => boolean; etcdDrift?: boolean; virtualRouterId: number; kubehaFromCheckout?: boolean }): Promise<KubeHosts> {
+export async function bootKubeHosts(t: TestContextLike, o: { masters: number; workers: number; vipInCert?: (i: number) => boolean; etcdDrift?: boolean; virtualRouterId: number; kubehaFromCheckout?: boolean; fresh?: boolean }): Promise<KubeHosts> {
   // kubeha from this checkout, run by this machine's node (bound into the hosts), unless the test installs its own
   const checkout = o.kubehaFromCheckout ?? true;
   const bed = await bootHosts(t, o.masters + o.workers, { bindReadOnly: [...(checkout ? [process.execPath, REPO] : []), '/usr/bin/etcd', '/usr/bin/etcdctl', K8S_BIN] });
@@ -163,20 +168,23 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
   const plan = makePlan(loaded.inventory);
   const bundle = renderBundle(plan);
 
-  // etcd on every master, started together.
-  await Promise.all(masters.map(async (m) => {
-    await common(m);
-    const env = bundle.get(`${m.name}/etcd.env`)!.content;
-    await sh(m, [
-      writeCmd('/etc/etcd/etcd.env', o.etcdDrift ? `${env}# installed by hand\n` : env),
-      writeCmd('/etc/systemd/system/etcd.service', bundle.get(`${m.name}/etcd.service`)!.content),
-      'systemctl daemon-reload && systemctl enable --quiet etcd && systemctl start --no-block etcd',
-    ].join(' && '));
-  }));
   const endpoints = plan.etcdEndpoints.join(',');
-  await waitFor('etcd healthy on every member', 60_000, async () => (await masters[0]!.exec(`ETCDCTL_API=3 etcdctl --endpoints=${endpoints} endpoint health`)).code === 0);
+  const etcdHealthy = () => waitFor('etcd healthy on every member', 60_000, async () => (await masters[0]!.exec(`ETCDCTL_API=3 etcdctl --endpoints=${endpoints} endpoint health`)).code === 0);
+  await Promise.all([...masters, ...workers].map(common));
+  if (!o.fresh) {
+    // etcd on every master, started together, from the files apply would write (or nearly: etcdDrift).
+    await Promise.all(masters.map(async (m) => {
+      const env = bundle.get(`${m.name}/etcd.env`)!.content;
+      await sh(m, [
+        writeCmd('/etc/etcd/etcd.env', o.etcdDrift ? `${env}# installed by hand\n` : env),
+        writeCmd('/etc/systemd/system/etcd.service', bundle.get(`${m.name}/etcd.service`)!.content),
+        'systemctl daemon-reload && systemctl enable --quiet etcd && systemctl start --no-block etcd',
+      ].join(' && '));
+    }));
+    await etcdHealthy();
+  }
 
-  // kube-apiserver on every master; admin.conf for kubectl (and for apply's Lease gate).
+  // kube-apiserver on every master (written; started unless fresh); admin.conf for kubectl and apply's Lease gate.
   const apiserverUnit = (m: Host) => unit('kube-apiserver (test)', [
     `${K8S_BIN}/kube-apiserver --etcd-servers=${endpoints} --secure-port=6443 --bind-address=0.0.0.0 --advertise-address=${m.ip} --insecure-port=0`,
     '--tls-cert-file=/etc/kubernetes/pki/apiserver.crt --tls-private-key-file=/etc/kubernetes/pki/apiserver.key --client-ca-file=/etc/kubernetes/pki/ca.crt',
@@ -193,15 +201,18 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
     writeCmd('/etc/kubernetes/pki/sa.pub', readFileSync(f('sa.pub'), 'utf8')),
     writeCmd('/etc/kubernetes/admin.conf', kubeconfig('https://127.0.0.1:6443'), '600'),
     writeCmd('/etc/systemd/system/kube-apiserver.service', apiserverUnit(m)),
-    'systemctl daemon-reload && systemctl enable --quiet --now kube-apiserver',
+    'systemctl daemon-reload',
   ].join(' && '))));
-  await waitFor('every apiserver ready', 120_000, async () => (await Promise.all(masters.map((m) => readyz(m.ip)))).every((s) => s === 200));
+  const startApiservers = async () => {
+    await Promise.all(masters.map((m) => sh(m, 'systemctl enable --quiet --now kube-apiserver')));
+    await waitFor('every apiserver ready', 120_000, async () => (await Promise.all(masters.map((m) => readyz(m.ip)))).every((s) => s === 200));
+  };
 
   // Workers on the first master directly, as the guides' single-master install leaves them.
   const direct = `https://${masters[0]!.ip}:6443`;
-  await Promise.all(workers.map(async (w) => {
-    await common(w);
-    await sh(w, [
+  const clientLog = async (w: Host) => (await w.exec(`cat ${CLIENT_LOG} 2>/dev/null`)).stdout.split('\n').filter(Boolean);
+  const startWorkers = async () => {
+    await Promise.all(workers.map((w) => sh(w, [
       writeCmd('/etc/kubernetes/kubelet.conf', kubeconfig(direct), '600'),
       writeCmd('/etc/kubernetes/kube-proxy.conf', kubeconfig(direct), '600'),
       writeCmd('/usr/local/bin/kubelet-standin', KUBELET_STANDIN, '755'),
@@ -209,19 +220,22 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
       writeCmd('/etc/systemd/system/kubelet.service', unit('kubelet stand-in (test)', '/usr/local/bin/kubelet-standin')),
       writeCmd('/etc/systemd/system/kube-proxy.service', unit('kube-proxy stand-in (test)', '/usr/local/bin/kube-proxy-standin')),
       'systemctl daemon-reload && systemctl enable --quiet --now kubelet kube-proxy',
-    ].join(' && '));
-  }));
-  const clientLog = async (w: Host) => (await w.exec(`cat ${CLIENT_LOG} 2>/dev/null`)).stdout.split('\n').filter(Boolean);
-  await waitFor('every worker\'s Lease renewed', 60_000, async () => (await Promise.all(workers.map(clientLog))).every((l) => l.some((x) => x.includes(' ok kubelet'))));
+    ].join(' && '))));
+    await waitFor('every worker\'s Lease renewed', 60_000, async () => (await Promise.all(workers.map(clientLog))).every((l) => l.some((x) => x.includes(' ok kubelet'))));
+  };
+  if (!o.fresh) {
+    await startApiservers();
+    await startWorkers();
+  }
 
   const waitHealthy = async () => {
-    await waitFor('etcd healthy on every member', 60_000, async () => (await masters[0]!.exec(`ETCDCTL_API=3 etcdctl --endpoints=${endpoints} endpoint health`)).code === 0);
+    await etcdHealthy();
     await waitFor('every apiserver ready', 120_000, async () => (await Promise.all(masters.map((m) => readyz(m.ip)))).every((s) => s === 200));
     const before = await Promise.all(workers.map(clientLog));
     await waitFor('two good requests from each worker\'s clients', 60_000, async () => (await Promise.all(workers.map(clientLog))).every((l, i) => l.length >= before[i]!.length + 2 && l.slice(-2).every((x) => x.includes(' ok '))));
   };
   return {
-    bed, masters, workers, vip, vipCidr, inventory, knownHosts, sh, clientLog, waitHealthy,
+    bed, masters, workers, vip, vipCidr, inventory, knownHosts, sh, clientLog, waitHealthy, startApiservers, startWorkers,
     async reissueServingCert(i, withVip) {
       await sh(masters[i]!, `${installServing(i, withVip)} && systemctl restart kube-apiserver`);
       await waitFor(`${masters[i]!.name}'s apiserver ready again`, 120_000, async () => (await readyz(masters[i]!.ip)) === 200);

@@ -7,11 +7,10 @@ import { homedir } from 'node:os';
 import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
 import { desiredFiles, planHost, sha256, type DesiredFile, type HostPlan } from './change-plan.js';
-import { gatherFacts, type HostFacts } from './facts.js';
+import { gatherFacts, readFiles, type HostFacts } from './facts.js';
 import { interruptedRun, parseJournal, type InterruptedRun } from './journal.js';
 import { lockHost, unlockHost } from './push.js';
 import { rewriteKubeconfigServer } from './kubeconfig-server.js';
-import { shellQuote } from './shell-quote.js';
 import { connect, type SshSession, type SshTarget } from './ssh-transport.js';
 
 /** The kubeconfigs a worker's kubelet and kube-proxy use (where render puts them). */
@@ -111,20 +110,17 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     const facts = await gatherFacts(s, want.map((f) => f.path), units);
     const resumed = interruptedRun(parseJournal(facts.journal));
     // the old content of the files that differ, for the diff (small config files)
-    for (const f of want) {
-      const have = facts.files.get(f.path);
-      if (have && have.sha256 !== sha256(f.content)) {
-        const r = await s.exec(`head -c 262144 ${shellQuote(f.path)}`);
-        if (r.code === 0) have.content = r.stdout;
-      }
+    // one more round trip: the old text of the files that differ (for the diff) and the worker's kubeconfigs
+    const differing = want.filter((f) => facts.files.get(f.path) && facts.files.get(f.path)!.sha256 !== sha256(f.content)).map((f) => f.path);
+    const read = await readFiles(s, [...differing, ...workerFiles]);
+    for (const p of differing) {
+      const back = read.get(p);
+      if (back) facts.files.get(p)!.content = back.text;
     }
-    const kubeconfigs: KubeconfigMove[] = [];
-    for (const path of workerFiles) {
-      // the mode on the first line, then the file
-      const r = await s.exec(`stat -c %a ${shellQuote(path)} && cat ${shellQuote(path)}`);
-      const nl = r.stdout.indexOf('\n');
-      kubeconfigs.push(planKubeconfigMove(path, r.code === 0 ? r.stdout.slice(nl + 1) : undefined, plan, parseInt(r.stdout.slice(0, nl), 8) || 0o600));
-    }
+    const kubeconfigs = workerFiles.map((path) => {
+      const back = read.get(path);
+      return planKubeconfigMove(path, back?.text, plan, back?.mode ?? 0o600);
+    });
     const upgrade = o.kubehaRelease && roles.includes('lb') && plan.inv.lb.flavor === 'kubeha' && facts.kubeha !== o.kubehaRelease ? { from: facts.kubeha || 'none', to: o.kubehaRelease } : undefined;
     const report: HostReport = { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units, resumed), want, kubeconfigs, ...(resumed ? { resumed } : {}), ...(upgrade ? { upgrade } : {}) };
     if (runId) {

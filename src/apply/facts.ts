@@ -77,3 +77,22 @@ export async function gatherFacts(session: SshSession, paths: string[], units: s
   if (r.code !== 0) throw new Error(`${session.target.name}: gathering facts failed (exit ${r.code}): ${r.stderr.trim()}`);
   return parseFacts(r.stdout, sentAtMs, receivedAtMs);
 }
+
+/** A file read back from a host: its mode and (the first `limit` bytes of) its text; undefined when there is none. */
+export type ReadBack = { mode: number; text: string } | undefined;
+
+/** Reads several files of a host in one round trip (each base64 on one tagged line, so any byte survives). */
+export async function readFiles(session: SshSession, paths: string[], limit = 262_144): Promise<Map<string, ReadBack>> {
+  const out = new Map<string, ReadBack>();
+  if (paths.length === 0) return out;
+  const script = paths.map((p, i) => `if [ -f ${shellQuote(p)} ]; then echo "${i} $(stat -c %a ${shellQuote(p)}) $(head -c ${limit} ${shellQuote(p)} | base64 -w0)"; else echo "${i} -"; fi`).join('\n');
+  const r = await session.exec('sh -s', { stdin: `${script}\n` });
+  if (r.code !== 0) throw new Error(`${session.target.name}: reading ${paths.join(', ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  for (const line of r.stdout.split('\n')) {
+    const [i, mode, data] = line.split(' ');
+    const path = paths[Number(i)];
+    if (path === undefined || mode === undefined) continue;
+    out.set(path, mode === '-' ? undefined : { mode: parseInt(mode, 8), text: Buffer.from(data ?? '', 'base64').toString('utf8') });
+  }
+  return out;
+}

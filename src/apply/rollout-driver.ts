@@ -5,6 +5,7 @@
 // asks them.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Plan } from '../plan/inventory.js';
@@ -12,7 +13,6 @@ import { httpsGet } from '../doctor/probe.js';
 import type { MasterObservation } from '../doctor/assess.js';
 import type { UnitChange } from './change-plan.js';
 import { WORKER_UNITS } from './dry-run.js';
-import { connect as tcpConnect } from 'node:net';
 import { apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
 import { STATE_DIR } from './journal.js';
 import { journal, keepForRollback, pushFile, rollbackHost } from './push.js';
@@ -31,6 +31,9 @@ export interface DriverOptions {
   /** The release package to install on LB hosts (--kubeha-package) and the `kubeha version` line it holds. */
   kubehaPackage?: { file: string; release: string };
 }
+
+/** What the run did to a unit: a systemctl action, or a SIGUSR2 handover onto a new kubeha. */
+type UnitTouch = UnitChange['action'] | 'handover';
 
 /** What a release package replaces on a host (scripts/package.mjs): the wrapper and the current-release link. */
 const KUBEHA_PROGRAM = ['/usr/bin/kubeha', '/opt/kubeha/current'];
@@ -52,9 +55,9 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     return r.stdout;
   };
   /** Units this run started, reloaded, restarted or handed over, per host (rollback restarts or stops them). */
-  const touched = new Map<string, Map<string, UnitChange['action'] | 'handover'>>();
-  const touch = (host: string, unit: string, action: UnitChange['action'] | 'handover') => {
-    const t = touched.get(host) ?? new Map<string, UnitChange['action'] | 'handover'>();
+  const touched = new Map<string, Map<string, UnitTouch>>();
+  const touch = (host: string, unit: string, action: UnitTouch) => {
+    const t = touched.get(host) ?? new Map<string, UnitTouch>();
     t.set(unit, t.get(unit) === 'start' ? 'start' : action);
     touched.set(host, t);
   };
@@ -193,7 +196,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     async rollback(host) {
       const s = session(host);
-      const units = [...(touched.get(host) ?? new Map<string, UnitChange['action'] | 'handover'>())];
+      const units = [...(touched.get(host) ?? new Map<string, UnitTouch>())];
       const did: string[] = [];
       // a unit this run started from nothing goes back to not running (while its unit file is still there) ...
       for (const [unit] of units.filter(([, a]) => a === 'start')) {

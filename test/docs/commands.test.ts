@@ -153,6 +153,7 @@ const NOT_HERE: Record<string, string> = {
   'kubeha apply --inventory inventory.yaml --dry-run --accept-new-host-keys': 'needs SSH hosts (test/apply/dry-run.test.ts runs it against booted Debian hosts)',
   'kubeha apply --inventory inventory.yaml': 'needs SSH hosts with a running cluster (test/apply/rollout-migration.test.ts runs it against booted Debian hosts)',
   'tar --no-overwrite-dir -xzf kubeha-0.2.0-linux-x64.tar.gz -C /': 'installs into / of an LB host (test/apply/release-package.test.ts has apply run the same tar on a booted host)',
+  'npx kubeha apply --inventory examples/inventory.yaml --dry-run': 'connects to the example\'s hosts over SSH (test/apply/dry-run.test.ts runs it against booted Debian hosts)',
   'npm run package': 'builds the release tarball (~40 MB, npm ci of the production dependencies): test/apply/release-package.test.ts builds it and installs it on a booted host',
   'kubeha apply --inventory inventory.yaml --kubeha-package dist-release/kubeha-0.2.0-linux-x64.tar.gz --dry-run': 'needs SSH hosts (test/apply/release-package.test.ts)',
   'kubeha apply --inventory inventory.yaml --kubeha-package dist-release/kubeha-0.2.0-linux-x64.tar.gz': 'needs SSH hosts (test/apply/release-package.test.ts upgrades a running kubeha this way)',

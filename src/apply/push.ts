@@ -60,7 +60,7 @@ const alive = (pid: number) => {
  */
 export async function lockHost(s: SshSession, runId: string): Promise<void> {
   const take = `mkdir ${LOCK_DIR} 2>/dev/null && echo ${shellQuote(`${runId} ${hostname()} ${process.pid}`)} > ${LOCK_DIR}/run`;
-  const r = await s.exec(`mkdir -p ${STATE_DIR} && ${take} || { cat ${LOCK_DIR}/run 2>/dev/null; echo; stat -c %y ${LOCK_DIR} 2>/dev/null; exit 1; }`);
+  const r = await s.exec(`mkdir -p ${STATE_DIR} && ${take} || { head -n 1 ${LOCK_DIR}/run 2>/dev/null || echo; stat -c %y ${LOCK_DIR} 2>/dev/null; exit 1; }`);
   if (r.code === 0) {
     activeRuns.add(runId);
     return;

@@ -39,7 +39,7 @@ type UnitTouch = UnitChange['action'] | 'handover';
 const KUBEHA_PROGRAM = ['/usr/bin/kubeha', '/opt/kubeha/current'];
 
 /** The admin kubeconfig kubeadm writes on every master (and the one the Lease gate reads with). */
-export const ADMIN_KUBECONFIG = '/etc/kubernetes/admin.conf';
+const ADMIN_KUBECONFIG = '/etc/kubernetes/admin.conf';
 
 /** A driver over open sessions (one per reachable host, named by inventory name). */
 export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: DriverOptions): RolloutDriver {

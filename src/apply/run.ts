@@ -23,10 +23,10 @@ export interface RunOptions {
 }
 
 /** A run's id: when it started (UTC, sortable) and a random tail; it names the backups folder. */
-export const newRunId = (now = new Date()) => `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+const newRunId = (now = new Date()) => `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 
 /** What the rollout does to a surveyed host. */
-export function rolloutHostOf(r: HostReport & { ok: true }): RolloutHost {
+function rolloutHostOf(r: HostReport & { ok: true }): RolloutHost {
   const byPath = new Map(r.want.map((f) => [f.path, f]));
   return {
     name: r.host.name,

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { parseJournal } from '../../src/apply/journal.js';
 import { applyCommand, type ApplyOptions } from '../../src/cli/apply.js';
 import { runWithStreams } from '../support/cli-streams.js';
 import { bootKubeHosts } from '../support/kube-hosts.js';
@@ -18,7 +19,7 @@ test('apply killed while it waits for a worker\'s gate: the lock is left, the ne
   const k = await bootKubeHosts(t, { masters: 1, workers: 1, virtualRouterId: 62 });
   const [m] = k.masters as [Host];
   const [w] = k.workers as [Host];
-  const journal = async (h: Host) => (await h.exec('cat /var/lib/kubeha/apply.log 2>/dev/null')).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+  const journal = async (h: Host) => parseJournal((await h.exec('cat /var/lib/kubeha/apply.log 2>/dev/null')).stdout) as Record<string, string | undefined>[];
   // The stand-in kubelet stops renewing: the worker's gate cannot pass while apply runs.
   await k.sh(w, 'touch /run/kubelet-standin-paused');
 

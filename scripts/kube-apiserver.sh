@@ -1,13 +1,16 @@
 #!/bin/bash
-# Builds a real kube-apiserver, kubectl and kubeadm (v1.20.2) from Debian's `kubernetes` source package with
-# Debian's Go, and caches them. Prints the folder that holds the binaries.
-# About 5-6 minutes and 1.5 GB of memory the first time on 2 cores; instant once cached.
+# Builds a real kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kubeadm (v1.20.2)
+# from Debian's `kubernetes` source package with Debian's Go, and caches them. Prints the folder that holds the binaries.
+# About 5-6 minutes and 1.5 GB of memory the first time on 2 cores (the two leader-elected components
+# ~5 more); instant once cached.
 # (A copy of the team's shared/tools/kube-apiserver.sh, so that a clean clone can build it in CI.)
 # Usage: scripts/kube-apiserver.sh   (root; uses apt-get)   KUBEHA_K8S_CACHE overrides the cache folder.
 set -euo pipefail
 CACHE=${KUBEHA_K8S_CACHE:-/var/cache/kubeha-k8s}
 BIN=$CACHE/bin
-if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ] && [ -x "$BIN/kubeadm" ]; then echo "$BIN"; exit 0; fi
+COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubeadm"
+have_all=1; for c in $COMPONENTS; do [ -x "$BIN/$c" ] || have_all=0; done
+if [ $have_all = 1 ]; then echo "$BIN"; exit 0; fi
 mkdir -p "$CACHE/apt/sources.list.d" "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" "$CACHE/src" "$BIN"
 
 # Source entries: this machine's own Debian entries, turned into deb-src.
@@ -36,7 +39,7 @@ LDF="-s -w"
 for p in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
   LDF="$LDF -X $p.gitVersion=v1.20.2 -X $p.gitMajor=1 -X $p.gitMinor=20 -X $p.gitTreeState=archive"
 done
-for c in kube-apiserver kubectl kubeadm; do
+for c in $COMPONENTS; do
   [ -x "$BIN/$c" ] && continue
   GO111MODULE=off GOPATH=$GP go build -ldflags "$LDF" -o "$BIN/$c.tmp" "./cmd/$c" >&2
   mv "$BIN/$c.tmp" "$BIN/$c"

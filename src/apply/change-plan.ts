@@ -7,17 +7,23 @@ import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import { checkScriptPathIn } from '../plan/render-keepalived.js';
 import { lineDiff } from '../plan/line-diff.js';
 
-/** What a change to a file asks of its unit. */
-export type UnitEffect = 'reload' | 'restart' | 'daemon-reload';
+/** What a change to a file asks of its unit; `none`: nothing, the file only goes out with the unit's phase (etcdctl with etcd). */
+export type UnitEffect = 'reload' | 'restart' | 'daemon-reload' | 'none';
 
 /** A file the host should have. */
 export interface DesiredFile {
   path: string;
-  content: string;
+  /** Text, or the bytes of a program (`binaries:`). */
+  content: string | Buffer;
   mode: number;
   /** The systemd unit the file belongs to, and what a change to it needs. */
   unit?: { name: string; effect: UnitEffect };
+  /** A key or a kubeconfig with one: never shown in a diff, never read back. */
+  secret?: boolean;
 }
+
+/** A rendered file: always text. */
+export type TextFile = DesiredFile & { content: string };
 
 /** The unit each installed file feeds, and what a change to it needs. */
 const UNITS: Record<string, { name: string; effect: UnitEffect }> = {
@@ -29,6 +35,9 @@ const UNITS: Record<string, { name: string; effect: UnitEffect }> = {
   'keepalived-release-vip.conf': { name: 'keepalived', effect: 'daemon-reload' },
   'etcd.env': { name: 'etcd', effect: 'restart' },
   'etcd.service': { name: 'etcd', effect: 'daemon-reload' },
+  'kube-apiserver.service': { name: 'kube-apiserver', effect: 'daemon-reload' },
+  'kube-controller-manager.service': { name: 'kube-controller-manager', effect: 'daemon-reload' },
+  'kube-scheduler.service': { name: 'kube-scheduler', effect: 'daemon-reload' },
 };
 
 /** Rendered files that are input for kubeadm or the operator, kept on the host for reference. */
@@ -39,8 +48,8 @@ const REFERENCE_DIR = '/var/lib/kubeha/rendered';
  * keepalived check script goes (the inventory's keepalivedScriptDir). Worker kubeconfigs are not
  * installed as files: apply moves the existing ones to the VIP (kubeconfig-server.ts).
  */
-export function desiredFiles(bundle: Bundle, host: string, scriptDir: string): DesiredFile[] {
-  const out: DesiredFile[] = [];
+export function desiredFiles(bundle: Bundle, host: string, scriptDir: string): TextFile[] {
+  const out: TextFile[] = [];
   for (const [rel, f] of bundle) {
     const [owner, name] = rel.split('/') as [string, string];
     if (owner !== host || name === 'kubelet.kubeconfig' || name === 'kube-proxy.kubeconfig') continue;
@@ -89,7 +98,7 @@ export interface HostPlan {
 }
 
 /** The hash apply compares: SHA-256 of the bytes. */
-export const sha256 = (content: string) => createHash('sha256').update(content).digest('hex');
+export const sha256 = (content: string | Buffer) => createHash('sha256').update(content).digest('hex');
 
 /**
  * The plan for one host. `units`: each unit's state as `systemctl is-active` says it (missing =
@@ -106,11 +115,13 @@ export function planHost(host: string, desired: DesiredFile[], onHost: Map<strin
     const modeOnly = kind === 'update' && have?.sha256 === hash;
     let diff: string[] = [];
     if (kind === 'update' && !modeOnly) {
-      diff = have && have.content === undefined ? [`(content differs: sha256 ${have.sha256.slice(0, 12)} → ${hash.slice(0, 12)})`] : lineDiff(have?.content ?? '', d.content);
+      diff = have?.content === undefined || typeof d.content !== 'string' || d.secret
+        ? [`(${d.secret ? 'secret, not shown' : typeof d.content === 'string' ? 'content differs' : 'binary'}: sha256 ${have!.sha256.slice(0, 12)} → ${hash.slice(0, 12)})`]
+        : lineDiff(have.content, d.content);
     }
     files.push({ path: d.path, kind, modeOnly, sha256: hash, mode: d.mode, diff });
     const unfinished = kind === 'keep' && resumed?.paths.includes(d.path);
-    if ((kind === 'keep' && !unfinished) || !d.unit) continue;
+    if ((kind === 'keep' && !unfinished) || !d.unit || d.unit.effect === 'none') continue;
     const u = perUnit.get(d.unit.name) ?? { effects: new Set<UnitEffect>(), because: [] };
     u.effects.add(d.unit.effect);
     u.because.push(`${d.path} ${unfinished ? `replaced by run ${resumed!.run}, which was cut off` : kind === 'create' ? 'created' : modeOnly ? 'mode changed' : 'changed'}`);

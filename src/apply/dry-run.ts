@@ -104,14 +104,18 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     s = await connect(target);
     if (s.acceptedKeyLine) accepted.push(s.acceptedKeyLine);
     if (runId) await lockHost(s, runId);
-    const want = desiredFiles(bundle, host.name, plan.inv.keepalivedScriptDir);
+    const want: DesiredFile[] = [...desiredFiles(bundle, host.name, plan.inv.keepalivedScriptDir), ...(o.extraFiles?.get(host.name) ?? [])].sort((a, b) => a.path.localeCompare(b.path));
     const workerFiles = roles.includes('worker') ? WORKER_KUBECONFIGS : [];
     const units = [...new Set([...want.flatMap((f) => (f.unit ? [f.unit.name] : [])), ...(roles.includes('master') ? ['etcd'] : []), ...(workerFiles.length ? WORKER_UNITS : [])])];
     const facts = await gatherFacts(s, want.map((f) => f.path), units);
     const resumed = interruptedRun(parseJournal(facts.journal));
+    // apply issues a PKI only for a cluster it installs: another cluster's CA is never replaced
+    const ca = want.find((f) => f.secret !== undefined && f.path === `${plan.inv.pkiDir.replace(/\/$/, '')}/ca.crt`);
+    const theirs = ca && facts.files.get(ca.path);
+    if (ca && theirs && theirs.sha256 !== sha256(ca.content)) throw new Error(`${host.name}: ${ca.path} is another CA than the one apply issued for this cluster (in its PKI folder): apply never replaces a cluster's CA; leave binaries: unset to keep this cluster's own PKI`);
     // the old content of the files that differ, for the diff (small config files)
     // one more round trip: the old text of the files that differ (for the diff) and the worker's kubeconfigs
-    const differing = want.filter((f) => facts.files.get(f.path) && facts.files.get(f.path)!.sha256 !== sha256(f.content)).map((f) => f.path);
+    const differing = want.filter((f) => typeof f.content === 'string' && !f.secret && facts.files.get(f.path) && facts.files.get(f.path)!.sha256 !== sha256(f.content)).map((f) => f.path);
     const read = await readFiles(s, [...differing, ...workerFiles]);
     for (const p of differing) {
       const back = read.get(p);
@@ -145,6 +149,8 @@ export interface SurveyOptions {
   runId?: string;
   /** The `kubeha version` line of the release package apply would install on the LB hosts (--kubeha-package). */
   kubehaRelease?: string;
+  /** More files per host than the rendered ones: the programs and the PKI of a fresh install (`binaries:`). */
+  extraFiles?: Map<string, DesiredFile[]>;
 }
 
 /**

@@ -100,7 +100,8 @@ export async function pushFile(s: SshSession, runId: string, file: DesiredFile):
   const dir = file.path.replace(/\/[^/]+$/, '') || '/';
   const tmp = `${file.path}.kubeha-new.${runId}`;
   const q = shellQuote;
-  const up = await s.exec(`mkdir -p ${q(dir)} && cat > ${q(tmp)} && chmod ${file.mode.toString(8)} ${q(tmp)} && sha256sum < ${q(tmp)} | cut -d' ' -f1`, { stdin: file.content });
+  // the mode is set before a byte is written: a key is never readable by others, not even for a moment
+  const up = await s.exec(`mkdir -p ${q(dir)} && (umask 077 && : > ${q(tmp)}) && chmod ${file.mode.toString(8)} ${q(tmp)} && cat > ${q(tmp)} && sha256sum < ${q(tmp)} | cut -d' ' -f1`, { stdin: file.content, timeoutMs: 60_000 + file.content.length / 1000 });
   if (up.code !== 0 || up.stdout.trim() !== sha256(file.content)) throw new Error(`${s.target.name}: ${file.path}: upload failed: ${up.stderr.trim() || 'hash mismatch'}`);
   const checker = checkerFor(file.path);
   if (checker) {

@@ -237,7 +237,9 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
   // to the VIP only when every apiserver serves a certificate that names it. A cluster where no
   // apiserver answers yet is being bootstrapped: the front door goes up first (without a VIP
   // until an apiserver passes its check), kubeadm init comes after, and the workers wait.
-  bootstrap = masters.length > 0 && (await d.apiserversAnswering().catch(() => ['?'])).length === 0;
+  // (with `binaries:` apply starts the apiservers itself, in this phase, and gates them)
+  const startsApiservers = masters.some((h) => partOf(h, 'apiserver').units.some((u) => u.name === 'kube-apiserver'));
+  bootstrap = masters.length > 0 && !startsApiservers && (await d.apiserversAnswering().catch(() => ['?'])).length === 0;
   if (bootstrap) {
     d.log('bootstrap: no apiserver answers on any master: the LB hosts go up without the apiserver gates');
     notes.push(`no apiserver runs yet: run kubeadm init on ${masters[0]!.name} (/var/lib/kubeha/rendered/kubeadm-config.yaml), join the other masters, then run apply again to gate them and move the workers`);

@@ -3,6 +3,7 @@
 // table of what happened to each host.
 import { randomBytes } from 'node:crypto';
 import type { Bundle } from '../plan/render-bundle.js';
+import type { DesiredFile } from './change-plan.js';
 import type { Plan } from '../plan/inventory.js';
 import { resumesWorker, survey, type HostReport } from './dry-run.js';
 import { endRun, journal, unlockHost } from './push.js';
@@ -20,6 +21,8 @@ export interface RunOptions {
   log: (line: string) => void;
   /** The release package for the LB hosts, and its `kubeha version` line. */
   kubehaPackage?: { file: string; release: string };
+  /** The programs and PKI of a fresh install, per master (binaries.ts). */
+  extraFiles?: Map<string, DesiredFile[]>;
 }
 
 /** A run's id: when it started (UTC, sortable) and a random tail; it names the backups folder. */
@@ -53,7 +56,7 @@ export function formatRun(runId: string, r: RolloutResult): string {
 export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promise<{ runId: string; result: RolloutResult }> {
   const runId = newRunId();
   o.log(`run ${runId}: surveying ${o.only ? o.only.join(', ') : 'every host'}`);
-  const reports = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}), ...(o.kubehaPackage ? { kubehaRelease: o.kubehaPackage.release } : {}) });
+  const reports = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}), ...(o.kubehaPackage ? { kubehaRelease: o.kubehaPackage.release } : {}), ...(o.extraFiles ? { extraFiles: o.extraFiles } : {}) });
   const sessions = new Map<string, SshSession>();
   for (const r of reports) if (r.ok && r.session) sessions.set(r.host.name, r.session);
   try {

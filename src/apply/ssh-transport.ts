@@ -3,6 +3,7 @@
 // number of channels (OpenSSH's MaxSessions is 10 by default), with sudo and a deadline. ssh2 is the
 // maintained SSH library for Node; it verifies nothing itself (known-hosts.ts does).
 import { readFile } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { fingerprint, knownHostName, knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
@@ -83,20 +84,21 @@ const MAX_CHANNELS = 4;
 /** Opens a verified connection to `target`; rejects with HostKeyRefused before authenticating to a host it should not trust. */
 export async function connect(target: SshTarget): Promise<SshSession> {
   const privateKey = target.identityFile ? await readFile(target.identityFile) : undefined;
-  let jump: SshClient | undefined;
   let sock: NodeJS.ReadableStream | undefined;
+  let jumpClose: (() => void) | undefined;
   if (target.jumpHost) {
     const m = /^([^@]+)@([^:]+)(?::(\d+))?$/.exec(target.jumpHost);
     if (!m) throw new Error(`${target.name}: jump host ${target.jumpHost} is not user@host[:port]`);
     const j = await open({ ...target, name: `${target.name} (jump host ${target.jumpHost})`, user: m[1]!, host: m[2]!, port: Number(m[3] ?? 22), hostKey: undefined, jumpHost: undefined }, privateKey, undefined);
-    jump = j.client;
+
+    jumpClose = j.close;
     sock = await new Promise<ClientChannel>((resolve, reject) => j.client.forwardOut('127.0.0.1', 0, target.host, target.port, (err, stream) => (err ? reject(err) : resolve(stream)))).catch((err: unknown) => {
-      j.client.end();
+      j.close();
       throw err;
     });
   }
-  const { client, accepted } = await open(target, privateKey, sock).catch((err: unknown) => {
-    jump?.end();
+  const { client, accepted, close } = await open(target, privateKey, sock).catch((err: unknown) => {
+    jumpClose?.();
     throw err;
   });
   let running = 0;
@@ -121,16 +123,29 @@ export async function connect(target: SshTarget): Promise<SshSession> {
       }
     },
     close() {
-      client.end();
-      jump?.end();
+      close();
+      jumpClose?.();
     },
   };
 }
 
 /** Connects one client, verifying the host key first. */
-function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.ReadableStream | undefined): Promise<{ client: SshClient; accepted: string | undefined }> {
+/**
+ * How long a closed connection may wait for the host's goodbye before its socket is destroyed: ssh2's
+ * end() only half-closes, and a host that is gone (halted, unplugged) never answers, which would keep
+ * the socket — and the process — alive for as long as the kernel retries.
+ */
+const CLOSE_GRACE_MS = 2000;
+
+function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.ReadableStream | undefined): Promise<{ client: SshClient; accepted: string | undefined; close: () => void }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
+    // our own TCP socket when not tunnelled, so that close() can destroy it
+    const raw = sock ? undefined : netConnect({ host: target.host, port: target.port });
+    const close = () => {
+      client.end();
+      if (raw) setTimeout(() => raw.destroy(), CLOSE_GRACE_MS).unref();
+    };
     let refused: HostKeyRefused | undefined;
     let accepted: string | undefined;
     const hostVerifier = (blob: Buffer): boolean => {
@@ -158,11 +173,11 @@ function open(target: SshTarget, privateKey: Buffer | undefined, sock: NodeJS.Re
       ...(target.hostKey ? { algorithms: { serverHostKey: [target.hostKey.split(/\s+/)[0] as ServerHostKeyAlgorithm] } } : {}),
       keepaliveInterval: 5000,
       keepaliveCountMax: 3,
-      ...(sock ? { sock: sock as ConnectConfig['sock'] } : {}),
+      sock: (sock ?? raw) as ConnectConfig['sock'],
     };
-    client.once('ready', () => resolve({ client, accepted }));
+    client.once('ready', () => resolve({ client, accepted, close }));
     client.once('error', (err) => {
-      client.end();
+      close();
       reject(refused ?? new Error(`${target.name} (${target.user}@${target.host}:${target.port}): ${err.message} [KUBEHA_ERR_SSH_CONNECT]`));
     });
     client.connect(config);

@@ -1,6 +1,8 @@
 import { formatProblem } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { survey, formatDryRun, hostsOf } from '../apply/dry-run.js';
+import { freshInstallFiles } from '../apply/binaries.js';
+import type { DesiredFile } from '../apply/change-plan.js';
 import { packageRelease } from '../apply/kubeha-package.js';
 import { applyRun, formatRun } from '../apply/run.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
@@ -54,12 +56,23 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
   }
   const bundle = renderBundle(plan);
   const acceptNewHostKeys = !!o.acceptNewHostKeys;
+  const log = (line: string) => err.write(`${line}\n`);
+  let extraFiles: Map<string, DesiredFile[]> | undefined;
+  if (plan.inv.binaries) {
+    try {
+      extraFiles = await freshInstallFiles(plan, o.inventory, log);
+    } catch (e) {
+      err.write(`${e instanceof Error ? e.message : String(e)} [KUBEHA_ERR_APPLY_PKI]\n`);
+      return 1;
+    }
+  }
+  const extra = { ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaRelease: kubehaPackage.release } : {}), ...(extraFiles ? { extraFiles } : {}) };
   if (o.dryRun) {
-    const r = formatDryRun(await survey(plan, bundle, { acceptNewHostKeys, ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaRelease: kubehaPackage.release } : {}) }));
+    const r = formatDryRun(await survey(plan, bundle, { acceptNewHostKeys, ...extra }));
     out.write(r.text);
     return r.failed ? 1 : r.pending ? 2 : 0;
   }
-  const { runId, result } = await applyRun(plan, bundle, { acceptNewHostKeys, maxUnavailable, gateTimeoutMs, log: (line) => err.write(`${line}\n`), ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaPackage } : {}) });
+  const { runId, result } = await applyRun(plan, bundle, { acceptNewHostKeys, maxUnavailable, gateTimeoutMs, log, ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaPackage } : {}), ...(extraFiles ? { extraFiles } : {}) });
   out.write(formatRun(runId, result));
   return result.ok ? 0 : 1;
 }

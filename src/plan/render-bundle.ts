@@ -1,7 +1,10 @@
 // The whole rendered stack: one folder per host with what that host needs, and an index README.
 // Deterministic: the same inventory gives byte-identical files (no times, stable order).
 import { interfaceOf, type Host, type Plan } from './inventory.js';
-import { renderApiserverFlags, renderLeaderElectedFlags } from './render-control-plane.js';
+import { BINARY_DIR, renderApiserverFlags, renderComponentUnit, renderLeaderElectedFlags, type Component } from './render-control-plane.js';
+
+/** The components apply runs as units with `binaries:`. */
+export const COMPONENTS: readonly Component[] = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 import { etcdPeerUrl, renderEtcdEnv } from './render-etcd.js';
 import { renderHaproxy } from './render-haproxy.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
@@ -35,6 +38,9 @@ export const INSTALL_PATHS: Readonly<Record<string, string>> = {
   'keepalived-release-vip.conf': '/etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf',
   'etcd.env': '/etc/etcd/etcd.env',
   'etcd.service': '/etc/systemd/system/etcd.service',
+  'kube-apiserver.service': '/etc/systemd/system/kube-apiserver.service',
+  'kube-controller-manager.service': '/etc/systemd/system/kube-controller-manager.service',
+  'kube-scheduler.service': '/etc/systemd/system/kube-scheduler.service',
   'kubelet.kubeconfig': '/etc/kubernetes/kubelet.conf',
   'kube-proxy.kubeconfig': '/etc/kubernetes/kube-proxy.conf',
 };
@@ -47,12 +53,14 @@ export function renderBundle(plan: Plan): Bundle {
   for (const m of inv.masters) {
     if (inv.etcd.mode === 'stacked') {
       add(m, 'etcd.env', renderEtcdEnv(plan, m));
-      add(m, 'etcd.service', renderEtcdUnit());
+      add(m, 'etcd.service', renderEtcdUnit(inv.binaries ? `${BINARY_DIR}/etcd` : undefined));
     }
     if (m === plan.founders[0]) add(m, 'kubeadm-config.yaml', renderKubeadmConfig(plan, m));
     add(m, 'kube-apiserver.flags', renderApiserverFlags(plan, m));
     add(m, 'kube-controller-manager.flags', renderLeaderElectedFlags(plan, 'kube-controller-manager'));
     add(m, 'kube-scheduler.flags', renderLeaderElectedFlags(plan, 'kube-scheduler'));
+    // apply installs and runs the components itself when it is given their binaries
+    if (inv.binaries) for (const c of COMPONENTS) add(m, `${c}.service`, renderComponentUnit(plan, m, c));
   }
   for (const h of plan.lbHosts) {
     if (inv.lb.flavor === 'kubeha') {

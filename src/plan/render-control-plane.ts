@@ -29,3 +29,72 @@ export function renderLeaderElectedFlags(plan: Plan, component: 'kube-controller
   const conf = component === 'kube-controller-manager' ? 'controller-manager.conf' : 'scheduler.conf';
   return `# ${component}: one active copy in ${plan.inv.cluster}, chosen by leader election.\n--leader-elect=true\n--kubeconfig=/etc/kubernetes/${conf}\n--bind-address=127.0.0.1\n`;
 }
+
+/** Where `kubeha apply` installs the binaries of `binaries:` on a master. */
+export const BINARY_DIR = '/usr/local/bin';
+
+/** The control-plane components apply runs as systemd units when it installs them (`binaries:`). */
+export type Component = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+
+/**
+ * Flags that only some versions know: the insecure ports kubeadm turns off were removed in v1.24
+ * (an unknown flag stops the component), so they are set only for a known version before that.
+ */
+function beforeV124(plan: Plan): boolean {
+  const m = /^v1\.(\d+)\./.exec(plan.inv.kubernetesVersion ?? '');
+  return !!m && Number(m[1]) < 24;
+}
+
+/** Every flag of a component as kubeadm sets it (its files in kubeadm's layout), with the HA layout's own. */
+export function componentFlags(plan: Plan, master: Host, component: Component): string[] {
+  const inv = plan.inv;
+  const pki = inv.pkiDir.replace(/\/$/, '');
+  const old = beforeV124(plan);
+  if (component === 'kube-apiserver') {
+    return [
+      ...renderApiserverFlags(plan, master).split('\n').filter((l) => l.startsWith('--')),
+      '--allow-privileged=true', '--authorization-mode=Node,RBAC', `--client-ca-file=${pki}/ca.crt`,
+      '--enable-admission-plugins=NodeRestriction', '--enable-bootstrap-token-auth=true',
+      `--kubelet-client-certificate=${pki}/apiserver-kubelet-client.crt`, `--kubelet-client-key=${pki}/apiserver-kubelet-client.key`,
+      '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
+      `--proxy-client-cert-file=${pki}/front-proxy-client.crt`, `--proxy-client-key-file=${pki}/front-proxy-client.key`,
+      '--requestheader-allowed-names=front-proxy-client', `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`,
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-', '--requestheader-group-headers=X-Remote-Group', '--requestheader-username-headers=X-Remote-User',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local', `--service-account-key-file=${pki}/sa.pub`,
+      `--service-account-signing-key-file=${pki}/sa.key`, '--service-cluster-ip-range=10.96.0.0/12',
+      `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`,
+      ...(old ? ['--insecure-port=0'] : []),
+    ];
+  }
+  const conf = component === 'kube-controller-manager' ? '/etc/kubernetes/controller-manager.conf' : '/etc/kubernetes/scheduler.conf';
+  const common = [`--authentication-kubeconfig=${conf}`, `--authorization-kubeconfig=${conf}`, `--kubeconfig=${conf}`, '--bind-address=127.0.0.1', '--leader-elect=true', ...(old ? ['--port=0'] : [])];
+  if (component === 'kube-scheduler') return common;
+  return [
+    ...common, `--client-ca-file=${pki}/ca.crt`, `--cluster-name=${inv.cluster}`,
+    `--cluster-signing-cert-file=${pki}/ca.crt`, `--cluster-signing-key-file=${pki}/ca.key`, '--controllers=*,bootstrapsigner,tokencleaner',
+    `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`, `--root-ca-file=${pki}/ca.crt`,
+    `--service-account-private-key-file=${pki}/sa.key`, '--use-service-account-credentials=true',
+  ];
+}
+
+/** A control-plane component as a systemd unit (fresh installs by `kubeha apply` with `binaries:`). */
+export function renderComponentUnit(plan: Plan, master: Host, component: Component): string {
+  const what = { 'kube-apiserver': 'the Kubernetes API server', 'kube-controller-manager': 'the Kubernetes controller manager (one active by leader election)', 'kube-scheduler': 'the Kubernetes scheduler (one active by leader election)' }[component];
+  const after = component === 'kube-apiserver' ? 'etcd.service network-online.target' : 'kube-apiserver.service network-online.target';
+  return `# ${component} on ${master.name}. Rendered by kubeha render (binaries: set); installed by kubeha apply.
+[Unit]
+Description=${what}
+After=${after}
+Wants=network-online.target
+
+[Service]
+ExecStart=${BINARY_DIR}/${component} \\
+  ${componentFlags(plan, master, component).join(' \\\n  ')}
+Restart=always
+RestartSec=2
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

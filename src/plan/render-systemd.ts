@@ -59,7 +59,7 @@ ${releaseVipLine(vip)}
 }
 
 /** etcd.service reading the rendered etcd.env. */
-export function renderEtcdUnit(): string {
+export function renderEtcdUnit(binary = '/usr/bin/etcd'): string {
   return `[Unit]
 Description=etcd member (stacked) for the Kubernetes control plane
 After=network-online.target
@@ -68,7 +68,7 @@ Wants=network-online.target
 [Service]
 Type=notify
 EnvironmentFile=/etc/etcd/etcd.env
-ExecStart=/usr/bin/etcd
+ExecStart=${binary}
 Restart=always
 RestartSec=5
 LimitNOFILE=65536

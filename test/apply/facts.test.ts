@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { planHost, sha256, type DesiredFile } from '../../src/apply/change-plan.js';
+import { planHost, sha256, type TextFile } from '../../src/apply/change-plan.js';
 import { gatherFacts } from '../../src/apply/facts.js';
 import { connect } from '../../src/apply/ssh-transport.js';
 import { bootHosts } from '../support/hosts.js';
@@ -12,7 +12,7 @@ test('facts of a booted host in one round trip, and the plan they give: by conte
   const h = bed.hosts[0]!;
   const s = await connect({ name: h.name, host: h.ip, port: 22, user: 'root', identityFile: bed.keyFile, knownHosts: readFileSync(bed.knownHosts, 'utf8'), acceptNewHostKeys: false, sudo: false });
   t.after(() => s.close());
-  const want: DesiredFile[] = [
+  const want: TextFile[] = [
     { path: '/etc/kubeha/kubeha.yaml', content: 'frontends: []\n', mode: 0o644, unit: { name: 'kubeha', effect: 'reload' } },
     { path: '/etc/haproxy/haproxy.cfg', content: 'global\n  maxconn 4000\n', mode: 0o644, unit: { name: 'haproxy', effect: 'reload' } },
     { path: '/etc/keepalived/check_lb.sh', content: '#!/bin/sh\nexit 0\n', mode: 0o755 },

@@ -18,9 +18,9 @@ test('ssh transport: verified connections, refusals that say why, a pinned key, 
   });
   const ed = (h: typeof a) => h.hostKeys.find((k) => k.startsWith('ssh-ed25519 '))!;
 
-  await t.test('known host: commands run, stdin reaches them, exit codes come back', async () => {
+  await t.test('known host: commands run, stdin reaches them, exit codes come back', async (st) => {
     const s = await connect(target(a));
-    t.after(() => s.close());
+    st.after(() => s.close()); // closed when this subtest ends, while the hosts still run
     assert.equal((await s.exec('hostname')).stdout.trim(), a.name);
     assert.equal((await s.exec('cat', { stdin: 'kubelet.conf\n' })).stdout, 'kubelet.conf\n');
     assert.equal((await s.exec('exit 3')).code, 3);
@@ -30,7 +30,7 @@ test('ssh transport: verified connections, refusals that say why, a pinned key, 
     assert.deepEqual(many.map((r) => r.stdout.trim()), Array.from({ length: 20 }, (_, i) => String(i)));
   });
 
-  await t.test('unknown host: refused with its fingerprint; --accept-new-host-keys connects and gives the line to record', async () => {
+  await t.test('unknown host: refused with its fingerprint; --accept-new-host-keys connects and gives the line to record', async (st) => {
     await assert.rejects(connect(target(a, { knownHosts: '' })), (err: unknown) => {
       assert.ok(err instanceof HostKeyRefused, String(err));
       assert.equal(err.verdict.kind, 'unknown');
@@ -38,7 +38,7 @@ test('ssh transport: verified connections, refusals that say why, a pinned key, 
       return true;
     });
     const s = await connect(target(a, { knownHosts: '', acceptNewHostKeys: true }));
-    t.after(() => s.close());
+    st.after(() => s.close()); // closed when this subtest ends, while the hosts still run
     assert.ok(a.hostKeys.some((k) => s.acceptedKeyLine === `${a.ip} ${k}\n`), `${s.acceptedKeyLine}`);
   });
 
@@ -58,9 +58,9 @@ test('ssh transport: verified connections, refusals that say why, a pinned key, 
     await assert.rejects(connect(target(a, { knownHosts: known, hostKey: ed(b) })), (err: unknown) => err instanceof HostKeyRefused && err.message.includes(fingerprint(ed(b).split(' ')[1]!)));
   });
 
-  await t.test('through a jump host: both host keys verified, the command runs on the far host', async () => {
+  await t.test('through a jump host: both host keys verified, the command runs on the far host', async (st) => {
     const s = await connect(target(b, { jumpHost: `root@${a.ip}` }));
-    t.after(() => s.close());
+    st.after(() => s.close()); // closed when this subtest ends, while the hosts still run
     assert.equal((await s.exec('hostname')).stdout.trim(), b.name);
     await assert.rejects(connect(target(b, { jumpHost: `root@${a.ip}`, knownHosts: b.hostKeys.map((k) => `${b.ip} ${k}\n`).join('') })), (err: unknown) => err instanceof HostKeyRefused && err.target.includes('jump host'));
   });

@@ -87,3 +87,41 @@ test('facts output parsed: tagged lines, a missing file, unit states, the clock 
   assert.deepEqual([f.units.get('kubeha'), f.units.get('haproxy')], ['active', 'unknown']);
   assert.match(factsScript(['/etc/a b'], ['kubeha']), /'\/etc\/a b'/, 'paths are quoted for the shell');
 });
+
+test('fresh installs (binaries:): each component a unit with kubeadm\'s flags and files, etcd from /usr/local/bin; programs and secrets never diffed', () => {
+  const text = readFileSync(new URL('../../../test/plan/inventories/kubeha-stacked.yaml', import.meta.url), 'utf8');
+  const parsed = parseInventoryText(`${text}\nbinaries: ./bin\nkubernetesVersion: v1.20.2\n`, 'fresh');
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
+  const plan = makePlan(parsed.inventory);
+  const bundle = renderBundle(plan);
+  const files = desiredFiles(bundle, 'master1', '/etc/keepalived');
+  const unitOf = (p: string) => files.find((f) => f.path === p)?.unit;
+  for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) assert.deepEqual(unitOf(`/etc/systemd/system/${c}.service`), { name: c, effect: 'daemon-reload' });
+  const apiserver = bundle.get('master1/kube-apiserver.service')!.content;
+  for (const flag of ['--advertise-address=10.8.4.91', '--tls-cert-file=/etc/kubernetes/pki/apiserver.crt', '--client-ca-file=/etc/kubernetes/pki/ca.crt',
+    '--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt', '--endpoint-reconciler-type=lease', '--insecure-port=0', '--service-account-signing-key-file=/etc/kubernetes/pki/sa.key']) {
+    assert.ok(apiserver.includes(`  ${flag} \\`) || apiserver.includes(`  ${flag}\n`), `${flag} in kube-apiserver.service`);
+  }
+  assert.match(apiserver, /^ExecStart=\/usr\/local\/bin\/kube-apiserver \\$/m);
+  const cm = bundle.get('master1/kube-controller-manager.service')!.content;
+  assert.match(cm, /--leader-elect=true/);
+  assert.match(cm, /--kubeconfig=\/etc\/kubernetes\/controller-manager\.conf/);
+  assert.match(cm, /--cluster-signing-key-file=\/etc\/kubernetes\/pki\/ca\.key/);
+  assert.match(bundle.get('master1/etcd.service')!.content, /^ExecStart=\/usr\/local\/bin\/etcd$/m);
+  // without binaries: no component units, etcd from Debian's path, and no flag a v1.24+ component refuses
+  const plain = renderBundle(makePlan((parseInventoryText(text, 'plain') as { ok: true; inventory: Parameters<typeof makePlan>[0] }).inventory));
+  assert.equal(plain.has('master1/kube-apiserver.service'), false);
+  assert.match(plain.get('master1/etcd.service')!.content, /^ExecStart=\/usr\/bin\/etcd$/m);
+
+  // a program and a key that differ: no line diff, only the hashes (and a key never shows its content)
+  const bin = { path: '/usr/local/bin/etcd', content: Buffer.from([0x7f, 0x45, 0x4c, 0x46]), mode: 0o755, unit: { name: 'etcd', effect: 'restart' as const } };
+  const key = { path: '/etc/kubernetes/pki/ca.key', content: '-----BEGIN PRIVATE KEY-----\nnew\n', mode: 0o600, unit: { name: 'kube-apiserver', effect: 'restart' as const }, secret: true };
+  const ctl = { path: '/usr/local/bin/etcdctl', content: Buffer.from('x'), mode: 0o755, unit: { name: 'etcd', effect: 'none' as const } };
+  const host = new Map<string, FileOnHost | undefined>([[bin.path, { sha256: sha256('old'), mode: 0o755 }], [key.path, { sha256: sha256('old'), mode: 0o600, content: 'old key' }], [ctl.path, undefined]]);
+  const p = planHost('master1', [bin, key, ctl], host, new Map([['etcd', 'active'], ['kube-apiserver', 'active']]));
+  assert.match(p.files[0]!.diff.join(''), /^\(binary: sha256 /);
+  assert.match(p.files[1]!.diff.join(''), /^\(secret, not shown: sha256 /);
+  assert.doesNotMatch(p.files[1]!.diff.join(''), /old key|new/);
+  assert.equal(p.files[2]!.kind, 'create');
+  assert.deepEqual(p.units.map((u) => `${u.name} ${u.action} ${u.because.join(',')}`), ['etcd restart /usr/local/bin/etcd changed', 'kube-apiserver restart /etc/kubernetes/pki/ca.key changed'], 'etcdctl restarts nothing');
+});

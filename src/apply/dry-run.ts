@@ -8,6 +8,8 @@ import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
 import { desiredFiles, planHost, sha256, type DesiredFile, type HostPlan } from './change-plan.js';
 import { gatherFacts, readFiles, type HostFacts } from './facts.js';
+import { tcpProbe } from '../health/tcp-probe.js';
+import { hostProblems, vipConflict } from './host-checks.js';
 import { interruptedRun, parseJournal, type InterruptedRun } from './journal.js';
 import { lockHost, unlockHost } from './push.js';
 import { rewriteKubeconfigServer } from './kubeconfig-server.js';
@@ -108,6 +110,8 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     const workerFiles = roles.includes('worker') ? WORKER_KUBECONFIGS : [];
     const units = [...new Set([...want.flatMap((f) => (f.unit ? [f.unit.name] : [])), ...(roles.includes('master') ? ['etcd'] : []), ...(workerFiles.length ? WORKER_UNITS : [])])];
     const facts = await gatherFacts(s, want.map((f) => f.path), units);
+    const problems = hostProblems(plan, host, roles, facts);
+    if (problems.length > 0) throw new Error(`${problems.join('; ')} [KUBEHA_ERR_APPLY_HOST]`);
     const resumed = interruptedRun(parseJournal(facts.journal));
     // apply issues a PKI only for a cluster it installs: another cluster's CA is never replaced
     const ca = want.find((f) => f.secret !== undefined && f.path === `${plan.inv.pkiDir.replace(/\/$/, '')}/ca.crt`);
@@ -157,7 +161,7 @@ export interface SurveyOptions {
  * Surveys every host (or `only` those), `concurrency` at a time; accepted new host keys are appended
  * to known_hosts. `runId`: for a run — each host locked, its session left open in its report.
  */
-export async function survey(plan: Plan, bundle: Bundle, o: SurveyOptions): Promise<HostReport[]> {
+export async function survey(plan: Plan, bundle: Bundle, o: SurveyOptions): Promise<Survey> {
   const file = knownHostsPath(plan.inv);
   const knownHosts = await readFile(file, 'utf8').catch(() => '');
   const hosts = hostsOf(plan).filter((h) => !o.only || o.only.includes(h.host.name));
@@ -172,7 +176,17 @@ export async function survey(plan: Plan, bundle: Bundle, o: SurveyOptions): Prom
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, hosts.length) }, worker));
   if (accepted.length > 0) await appendFile(file, accepted.join(''));
-  return reports;
+  // Nobody of ours holds the VIP: then nothing may answer on it either.
+  const holders = reports.flatMap((r) => (r.ok && r.roles.includes('lb') && [...r.facts.addresses.values()].flat().some((a) => a.startsWith(`${plan.vipAddress}/`)) ? [r.host.name] : []));
+  const answers = holders.length > 0 ? [] : await Promise.all([plan.frontendPort, 22].map(async (port) => ({ port, ok: (await tcpProbe({ host: plan.vipAddress, port }, AbortSignal.timeout(1500))).ok })));
+  const conflict = o.only ? undefined : vipConflict(plan, holders, answers);
+  return { reports, ...(conflict ? { vipConflict: conflict } : {}) };
+}
+
+/** What the survey found: each host's report, and a VIP that another machine answers on. */
+export interface Survey {
+  reports: HostReport[];
+  vipConflict?: string;
 }
 
 /** Whether a cut-off run moved this worker's kubeconfigs without finishing (restart and gate still owed). */
@@ -181,10 +195,11 @@ export function resumesWorker(r: HostReport & { ok: true }): boolean {
 }
 
 /** The report as text, and whether anything would change. */
-export function formatDryRun(reports: HostReport[], maxDiffLines = 20): { text: string; pending: boolean; failed: boolean } {
+export function formatDryRun({ reports, vipConflict }: Survey, maxDiffLines = 20): { text: string; pending: boolean; failed: boolean } {
   const out: string[] = [];
   let pending = false;
-  let failed = false;
+  let failed = !!vipConflict;
+  if (vipConflict) out.push(`VIP: FAILED: ${vipConflict} [KUBEHA_ERR_APPLY_HOST]`);
   for (const r of reports) {
     if (!r.ok) {
       failed = true;

@@ -27,6 +27,8 @@ export interface HostFacts {
   journal: string;
   /** What `kubeha version` prints on the host ('' when there is no kubeha). */
   kubeha: string;
+  /** TCP ports something listens on, with the listening programs' names (`ss -ltnp`). */
+  listening: Map<number, string[]>;
 }
 
 /** The script that prints the facts, one tagged line each (parsed by {@link parseFacts}). */
@@ -43,13 +45,15 @@ export function factsScript(paths: string[], units: string[]): string {
     ...units.map((u) => `echo "unit ${u} $(systemctl is-active ${shellQuote(u)} 2>/dev/null || true)"`),
     `tail -n ${JOURNAL_TAIL} ${JOURNAL} 2>/dev/null | sed 's/^/journal /'`,
     'echo "kubeha $(kubeha version 2>/dev/null | head -1)"',
+    // "LISTEN 0 4096 0.0.0.0:16443 0.0.0.0:* users:((\"node\",pid=812,fd=21))"
+    'ss -Hltnp 2>/dev/null | awk \'{print "listen", $4, $NF}\'',
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** Parses the script's output; `sentAtMs`/`receivedAtMs` bracket the round trip (for the skew). */
 export function parseFacts(output: string, sentAtMs: number, receivedAtMs: number): HostFacts {
-  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '', kubeha: '' };
+  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '', kubeha: '', listening: new Map() };
   for (const line of output.split('\n')) {
     const [tag, ...rest] = line.split(' ');
     if (tag === 'journal') {
@@ -65,6 +69,11 @@ export function parseFacts(output: string, sentAtMs: number, receivedAtMs: numbe
     else if (tag === 'nofile') facts.files.set(rest.join(' '), undefined);
     else if (tag === 'unit' && rest[0]) facts.units.set(rest[0], rest[1] || 'unknown');
     else if (tag === 'kubeha') facts.kubeha = rest.join(' ').trim();
+    else if (tag === 'listen' && rest[0]) {
+      const port = Number(rest[0].slice(rest[0].lastIndexOf(':') + 1));
+      const names = [...(rest[1] ?? '').matchAll(/\("([^"]+)"/g)].map((m) => m[1]!);
+      if (Number.isInteger(port) && port > 0) facts.listening.set(port, [...new Set([...(facts.listening.get(port) ?? []), ...names])]);
+    }
   }
   return facts;
 }

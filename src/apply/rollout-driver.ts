@@ -5,11 +5,11 @@
 // asks them.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { connect as tcpConnect } from 'node:net';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Plan } from '../plan/inventory.js';
 import { httpsGet } from '../doctor/probe.js';
+import { tcpProbe } from '../health/tcp-probe.js';
 import type { MasterObservation } from '../doctor/assess.js';
 import type { UnitChange } from './change-plan.js';
 import { WORKER_UNITS } from './dry-run.js';
@@ -100,8 +100,8 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     'lb-bootstrap': async (host) => {
       const target = `${addressOf(host)}:${plan.frontendPort}`;
-      const [listenError, holders] = await Promise.all([tcpListening(addressOf(host), plan.frontendPort), vipHolders()]);
-      return lbBootstrapGate({ host, target, listenError, holders, vip: plan.vipAddress });
+      const [listen, holders] = await Promise.all([tcpProbe({ host: addressOf(host), port: plan.frontendPort }, AbortSignal.timeout(3000)), vipHolders()]);
+      return lbBootstrapGate({ host, target, listenError: listen.ok ? undefined : listen.detail, holders, vip: plan.vipAddress });
     },
     worker: async (host) => {
       const since = restartedAt.get(host);
@@ -241,19 +241,3 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   };
 }
 
-/** Whether something accepts a TCP connection on host:port: undefined when it does, else why not. */
-function tcpListening(host: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = tcpConnect({ host, port });
-    const timer = setTimeout(() => s.destroy(new Error('no answer in 3000 ms')), 3000);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(undefined);
-    });
-    s.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve(err.code ?? err.message);
-    });
-  });
-}

@@ -56,7 +56,7 @@ export function formatRun(runId: string, r: RolloutResult): string {
 export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promise<{ runId: string; result: RolloutResult }> {
   const runId = newRunId();
   o.log(`run ${runId}: surveying ${o.only ? o.only.join(', ') : 'every host'}`);
-  const reports = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}), ...(o.kubehaPackage ? { kubehaRelease: o.kubehaPackage.release } : {}), ...(o.extraFiles ? { extraFiles: o.extraFiles } : {}) });
+  const { reports, vipConflict } = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}), ...(o.kubehaPackage ? { kubehaRelease: o.kubehaPackage.release } : {}), ...(o.extraFiles ? { extraFiles: o.extraFiles } : {}) });
   const sessions = new Map<string, SshSession>();
   for (const r of reports) if (r.ok && r.session) sessions.set(r.host.name, r.session);
   try {
@@ -73,6 +73,7 @@ export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promi
       o.log(`${r.host.name}: run ${r.resumed.run} was cut off after replacing ${r.resumed.paths.join(', ')}: finishing its work`);
       for (const f of r.resumed.files) await journal(r.session, { run: runId, step: 'file', path: f.path, result: f.result, ...(f.backup ? { backup: f.backup } : {}), resumedFrom: r.resumed.run });
     }
+    if (vipConflict) return { runId, result: { ok: false, outcomes: reports.map((r) => ({ host: r.host.name, roles: r.roles, status: r.ok ? 'not reached' as const : 'unreachable' as const, detail: r.ok ? 'untouched' : r.error })), stopped: `${vipConflict}: nothing was changed [KUBEHA_ERR_APPLY_HOST]`, notes: [] } };
     const driver = sshDriver(plan, sessions, { runId, gateTimeoutMs: o.gateTimeoutMs, pollMs: o.pollMs ?? 1000, log: o.log, ...(o.kubehaPackage ? { kubehaPackage: o.kubehaPackage } : {}) });
     return { runId, result: await rollout(hosts, unreachable, driver, { maxUnavailable: o.maxUnavailable }) };
   } finally {

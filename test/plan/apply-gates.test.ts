@@ -5,6 +5,9 @@ import { apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, par
 import { interruptedRun, parseJournal } from '../../src/apply/journal.js';
 import { lockIsStale } from '../../src/apply/push.js';
 import { planHost, sha256 } from '../../src/apply/change-plan.js';
+import { parseFacts } from '../../src/apply/facts.js';
+import { hostProblems, vipConflict } from '../../src/apply/host-checks.js';
+import { makePlan, parseInventoryText } from '../../src/plan/inventory.js';
 import type { HttpsObservation, ServedCert } from '../../src/doctor/probe.js';
 
 const names = new Map([['https://10.0.0.1:2379', 'm1'], ['https://10.0.0.2:2379', 'm2'], ['https://10.0.0.3:2379', 'm3']]);
@@ -122,4 +125,25 @@ test('planHost: a file a cut-off run replaced is kept, but its unit still gets w
   assert.equal(p.files[0]!.kind, 'keep');
   assert.deepEqual(p.units, [{ name: 'kubeha', action: 'reload', daemonReload: false, because: ['/etc/kubeha/kubeha.yaml replaced by run r2, which was cut off'] }]);
   assert.equal(p.changed, true);
+});
+
+test('host checks: systemd, the LB interface in the VIP subnet, the stack\'s ports free or its own; the VIP answering from a stranger', () => {
+  const parsed = parseInventoryText('cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.1 }\n', 'inv');
+  assert.ok(parsed.ok);
+  const plan = makePlan(parsed.inventory);
+  const m1 = plan.inv.masters[0]!;
+  const facts = (lines: string[]) => parseFacts(['systemd 252', ...lines].join('\n'), 0, 0);
+  const good = facts(['addr eth0 10.0.0.1/24', 'listen 0.0.0.0:16443 users:(("node",pid=9,fd=21))', 'listen *:6443 users:(("kube-apiserver",pid=7,fd=3))', 'listen 10.0.0.1:2380 users:(("etcd",pid=5,fd=8))']);
+  assert.deepEqual(hostProblems(plan, m1, ['master', 'lb'], good), []);
+  assert.deepEqual(good.listening.get(6443), ['kube-apiserver']);
+  const bad = parseFacts(['systemd ', 'addr eth1 192.168.1.5/24', 'listen 0.0.0.0:2379 users:(("docker-proxy",pid=3,fd=4))'].join('\n'), 0, 0);
+  const problems = hostProblems(plan, m1, ['master', 'lb'], bad);
+  assert.equal(problems.length, 3, problems.join('\n'));
+  assert.match(problems[0]!, /no systemd here/);
+  assert.match(problems[1]!, /interface eth0 does not exist \(it has eth1\)/);
+  assert.match(problems[2]!, /port 2379 is taken by docker-proxy: the stack needs it \(for etcd\)/);
+  assert.match(hostProblems(plan, m1, ['lb'], facts(['addr eth0 192.168.7.1/24']))[0]!, /no address of eth0 \(192\.168\.7\.1\/24\) is in the VIP's subnet 10\.0\.0\.100\/24/);
+  assert.equal(vipConflict(plan, ['m1'], []), undefined, 'one of ours holds it');
+  assert.equal(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: false }]), undefined, 'free');
+  assert.match(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: true }])!, /answers \(TCP 22\) but none of the LB hosts holds it/);
 });

@@ -62,6 +62,8 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     touched.set(host, t);
   };
   let packageBytes: Buffer | undefined;
+  /** Members this run added as learners, not promoted yet: their id, and the member and endpoints to promote them through. */
+  const learners = new Map<string, { id: string; via: string; endpoints: string[] }>();
   /** Each worker's clock when its kubelet was last restarted by this run. */
   const restartedAt = new Map<string, number>();
   const masters = plan.inv.masters.filter((m) => sessions.has(m.name));
@@ -72,12 +74,16 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     const names = new Map(plan.inv.masters.map((m, i) => [plan.etcdEndpoints[i]!, m.name]));
     const m = masters[0];
     if (!m) return [...names.values()].map((name) => ({ name, healthy: false, detail: 'no master reachable to ask' }));
+    const r = await session(m.name).exec(`${etcdctl(`--endpoints=${shellQuote(plan.etcdEndpoints.join(','))} endpoint health -w json`)} 2>/dev/null`);
+    if (r.code === 127) throw new Error(`${m.name}: no etcdctl on PATH: apply asks etcd's health with it (Debian: apt install etcd-client)`);
+    return parseEtcdHealth(r.stdout, names);
+  };
+  /** etcdctl on the first master whose etcd runs, with the inventory's TLS files. */
+  const etcdctl = (args: string) => {
     const pki = plan.inv.etcd.pkiDir.replace(/\/$/, '');
     // kubeadm's healthcheck client when there is one, else the member's server certificate (kubeadm issues it for client auth too)
     const tls = plan.inv.etcd.tls ? `c=${shellQuote(pki)}/healthcheck-client; [ -f "$c.crt" ] || c=${shellQuote(pki)}/server; set -- --cacert=${shellQuote(`${pki}/ca.crt`)} --cert="$c.crt" --key="$c.key"; ` : 'set --; ';
-    const r = await session(m.name).exec(`${tls}ETCDCTL_API=3 etcdctl "$@" --endpoints=${shellQuote(plan.etcdEndpoints.join(','))} --dial-timeout=2s --command-timeout=3s endpoint health -w json 2>/dev/null`);
-    if (r.code === 127) throw new Error(`${m.name}: no etcdctl on PATH: apply asks etcd's health with it (Debian: apt install etcd-client)`);
-    return parseEtcdHealth(r.stdout, names);
+    return `${tls}ETCDCTL_API=3 etcdctl "$@" --dial-timeout=2s --command-timeout=5s ${args}`;
   };
   /** The LB hosts that hold the VIP now. */
   const vipHolders = async () => (await Promise.all(lbHosts.map(async (h) => ((await session(h.name).exec(`ip -4 -o addr show to ${shellQuote(plan.vipAddress)}`)).stdout.trim() ? [h.name] : [])))).flat();
@@ -85,7 +91,16 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
 
   const looks: Record<GateKind, (host: string) => Promise<GateVerdict>> = {
     'etcd-cluster': async () => etcdHealthyGate(await etcdMembers()),
-    'etcd-member': async (host) => etcdHealthyGate(await etcdMembers(), host),
+    'etcd-member': async (host) => {
+      const learner = learners.get(host);
+      if (learner) {
+        const r = await session(learner.via).exec(`${etcdctl(`--endpoints=${shellQuote(learner.endpoints.join(','))} member promote ${learner.id}`)} 2>&1`);
+        if (r.code !== 0) return { pass: false, detail: `${host} is a learner still catching up with the leader: ${r.stdout.trim().split('\n').pop()}` };
+        learners.delete(host);
+        o.log(`${host}: etcd learner ${learner.id} promoted to a voting member`);
+      }
+      return etcdHealthyGate(await etcdMembers(), host);
+    },
     apiserver: async (host) => apiserverGate(await masterObservation({ name: host, ip: addressOf(host) }), plan.vipAddress, Date.now()),
     lb: async (host) => {
       const [local, holders, masterObs] = await Promise.all([
@@ -156,6 +171,33 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   };
 
   return {
+    async etcdAddMember(host) {
+      const m = plan.inv.masters.find((x) => x.name === host)!;
+      const scheme = plan.inv.etcd.tls ? 'https' : 'http';
+      const peerUrl = `${scheme}://${m.ip}:${plan.inv.etcd.peerPort}`;
+      // ask a member that runs: the founders, then the joiners before this one
+      const others = plan.inv.masters.filter((x) => x.name !== host && sessions.has(x.name));
+      for (const o2 of others) {
+        const s = session(o2.name);
+        const list = await s.exec(`${etcdctl(`--endpoints=${shellQuote(`${scheme}://127.0.0.1:${plan.inv.etcd.clientPort}`)} member list -w json`)} 2>/dev/null`);
+        if (list.code !== 0) continue;
+        const members = (JSON.parse(list.stdout) as { members?: { name?: string; peerURLs?: string[]; clientURLs?: string[] }[] }).members ?? [];
+        if (members.some((x) => x.name === host || x.peerURLs?.includes(peerUrl))) return `${host} is a member already`;
+        const urls = members.flatMap((x) => x.clientURLs ?? []);
+        const health = await s.exec(`${etcdctl(`--endpoints=${shellQuote(urls.join(','))} endpoint health -w json`)} 2>/dev/null`);
+        const sick = parseEtcdHealth(health.stdout, new Map(urls.map((u, i) => [u, members.find((x) => x.clientURLs?.includes(u))?.name ?? `member${i}`]))).filter((x) => !x.healthy);
+        if (sick.length > 0) throw new Error(`${host} is not added to etcd while a member is not healthy (${sick.map((x) => x.detail).join('; ')}): a new member would raise the quorum of a cluster that cannot reach it`);
+        // as a learner: it does not count for the quorum until it caught up and is promoted (the gate does that),
+        // so the cluster never waits on a member that is still starting
+        const add = await s.exec(`${etcdctl(`--endpoints=${shellQuote(urls.join(','))} member add ${shellQuote(host)} --learner --peer-urls=${shellQuote(peerUrl)}`)} 2>&1`);
+        const id = /Member ([0-9a-f]+) added/.exec(add.stdout)?.[1];
+        if (add.code !== 0 || !id) throw new Error(`${o2.name}: etcdctl member add ${host} failed: ${add.stdout.trim().slice(-400)}`);
+        learners.set(host, { id, via: o2.name, endpoints: urls });
+        await journal(s, { run: o.runId, step: 'etcd-member-add', member: host, id, peerUrl, learner: true });
+        return `added as a learner (${id}) to the cluster of ${members.length} (${members.map((x) => x.name).join(', ')}) with ${peerUrl}; promoted once it caught up`;
+      }
+      throw new Error(`${host} cannot join etcd: no other master answers etcdctl member list`);
+    },
     async apiserversAnswering() {
       const seen = await Promise.all(plan.inv.masters.map(async (m) => ((await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz', { timeoutMs: 3000 })).status !== undefined ? [m.name] : [])));
       return seen.flat();

@@ -4,9 +4,11 @@
 //   2. apiservers, one master at a time, gated on /readyz and a certificate that names the VIP;
 //   3. LB hosts, one at a time, gated on: their LB serves, exactly one VIP holder, the VIP reaches
 //      every ready apiserver;
-//   4. workers last, `maxUnavailable` at a time: kubeconfigs moved, kubelet restarted, gated on the
+//   4. workers, `maxUnavailable` at a time: kubeconfigs moved, kubelet restarted, gated on the
 //      node's Lease renewed through the new endpoint. Workers are independent: an unreachable one is
-//      reported and skipped.
+//      reported and skipped;
+//   5. running apiservers whose unit changed restart last, one at a time, behind the VIP (before
+//      that they are only gated), so that no client that still talks to one directly sees it go.
 // A gate that fails rolls its host back and stops the run: hosts not yet touched stay untouched.
 // Pure orchestration over a driver (rollout-driver.ts does the SSH and the probing, tests a fake).
 import type { DesiredFile, UnitChange } from './change-plan.js';
@@ -36,6 +38,8 @@ export interface RolloutHost {
   units: UnitChange[];
   /** Whether etcd runs on it now (facts): no member running = a fresh cluster. */
   etcdActive: boolean;
+  /** A master with `join: true` whose etcd does not run yet: it is added to the running cluster (etcdctl member add) before it starts. */
+  joinsEtcd?: boolean;
   kubeconfigs: KubeconfigWrite[];
   /** Restart the kubelet and gate even with nothing to rewrite: a cut-off run moved its kubeconfigs. */
   resumeWorker: boolean;
@@ -61,6 +65,11 @@ export interface RolloutDriver {
   done(host: string): Promise<void>;
   /** The masters whose apiserver answers at all now (any HTTP status): none = a cluster not bootstrapped yet. */
   apiserversAnswering(): Promise<string[]>;
+  /**
+   * Adds `host` to the running etcd cluster (`etcdctl member add`, unless it is a member already),
+   * after every current member answered healthy; throws with why not.
+   */
+  etcdAddMember(host: string): Promise<string>;
   /** The health of every etcd member now (asked once, not polled). */
   etcdMembers(): Promise<MemberHealth[]>;
   /** Waits for a gate on `host` until it passes or times out (the worker gate: a Lease renewed after the kubelet's last restart). */
@@ -222,6 +231,18 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     for (const h of etcdHosts) await passed(h, 'etcd', v.detail);
   } else {
     for (const h of etcdHosts) {
+      if (h.joinsEtcd) {
+        // a new member: the cluster as it is must be healthy, and it learns of the member just before it starts
+        try {
+          d.log(`${h.name}: etcd: ${await d.etcdAddMember(h.name)}`);
+        } catch (err) {
+          set(h.name, 'failed', message(err));
+          return result(`${h.name} could not join etcd [KUBEHA_ERR_APPLY_QUORUM]`);
+        }
+        const stop = await step(h, 'etcd', 'etcd-member');
+        if (stop) return result(stop);
+        continue;
+      }
       const q = quorumGate(await d.etcdMembers().catch((err: unknown) => [{ name: '?', healthy: false, detail: message(err) }]), h.name);
       if (!q.pass) {
         set(h.name, 'failed', q.detail);
@@ -244,7 +265,19 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     d.log('bootstrap: no apiserver answers on any master: the LB hosts go up without the apiserver gates');
     notes.push(`no apiserver runs yet: run kubeadm init on ${masters[0]!.name} (/var/lib/kubeha/rendered/kubeadm-config.yaml), join the other masters, then run apply again to gate them and move the workers`);
   }
+  // A running apiserver that must restart (its unit changed: more etcd members, new flags) restarts
+  // last, after the workers moved to the VIP, where the LB takes it out while it restarts; before
+  // that it is only gated. New apiservers start first: capacity before any restart.
+  const restartsLater = (h: RolloutHost) => !bootstrap && partOf(h, 'apiserver').units.some((u) => u.name === 'kube-apiserver' && u.action === 'restart');
   for (const h of masters) {
+    if (restartsLater(h)) {
+      const v = await d.gate(h.name, 'apiserver');
+      if (!v.pass) {
+        set(h.name, 'failed', v.detail);
+        return result(`${h.name} failed its apiserver gate [KUBEHA_ERR_APPLY_GATE]`);
+      }
+      continue;
+    }
     const stop = await step(h, 'apiserver', bootstrap ? undefined : 'apiserver');
     if (stop) return result(stop);
   }
@@ -269,6 +302,11 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
     d.log(`workers: ${batch.map((h) => h.name).join(', ')}`);
     const stops = (await Promise.all(batch.map((h) => step(h, 'worker', 'worker')))).filter((s): s is string => !!s);
     if (stops.length > 0) return result(stops.join('; '));
+  }
+  // 5. the running apiservers that restart, one at a time, behind the VIP now
+  for (const h of masters.filter(restartsLater)) {
+    const stop = await step(h, 'apiserver', 'apiserver');
+    if (stop) return result(stop);
   }
   return result();
 }

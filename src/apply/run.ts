@@ -37,6 +37,7 @@ function rolloutHostOf(r: HostReport & { ok: true }): RolloutHost {
     files: r.plan.files.filter((f) => f.kind !== 'keep').map((f) => byPath.get(f.path)!),
     units: r.plan.units,
     etcdActive: r.facts.units.get('etcd') === 'active',
+    ...('join' in r.host && r.host.join && r.facts.units.get('etcd') !== 'active' ? { joinsEtcd: true } : {}),
     kubeconfigs: r.kubeconfigs.flatMap((k) => (k.kind === 'move' && k.content !== undefined ? [{ path: k.path, content: k.content, mode: k.mode ?? 0o600 }] : [])),
     resumeWorker: resumesWorker(r),
     ...(r.upgrade ? { installKubeha: true } : {}),

@@ -6,14 +6,14 @@
 // scheduler lead, keys are 0600, and a second apply changes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { applyCommand, type ApplyOptions } from '../../src/cli/apply.js';
 import { runWithStreams } from '../support/cli-streams.js';
 import { bootHosts, type Host } from '../support/hosts.js';
-import { K8S_BIN } from '../support/kube.js';
+import { binariesFolder } from '../support/kube-hosts.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 
@@ -26,9 +26,7 @@ test('fresh install with binaries: programs, kubeadm-issued PKI, etcd over TLS, 
     return r.stdout.trim();
   };
   await Promise.all(masters.map((m) => sh(m, `ln -sf ${REPO}/bin/kubeha.js /usr/bin/kubeha && ! command -v etcd && ! command -v kube-apiserver`)));
-  const binaries = join(bed.dir, 'binaries');
-  mkdirSync(binaries);
-  for (const [name, from] of [['etcd', '/usr/bin/etcd'], ['etcdctl', '/usr/bin/etcdctl'], ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubeadm'].map((c) => [c, join(K8S_BIN, c)])] as const) symlinkSync(from, join(binaries, name));
+  binariesFolder(bed.dir);
   const inventory = join(bed.dir, 'inventory.yaml');
   writeFileSync(inventory, stringify({
     cluster: 'fresh', vip: `${bed.spareIp}/${bed.prefixLen}`, interface: 'host0', kubernetesVersion: 'v1.20.2', binaries: 'binaries',

@@ -31,6 +31,10 @@ function fakeDriver(o: { gates?: (host: string, kind: GateKind, call: number) =>
   const calls: string[] = [];
   let gateCalls = 0;
   const d: RolloutDriver = {
+    async etcdAddMember(h) {
+      calls.push(`etcd-add ${h}`);
+      return `${h} added`;
+    },
     async apiserversAnswering() {
       return o.answering ?? ['m1', 'm2', 'm3'];
     },
@@ -225,4 +229,31 @@ test('a fresh cluster (no apiserver answers): etcd and the LB hosts go up withou
   assert.ok(!calls.some((c) => c.startsWith('move ')), 'no worker moved');
   assert.deepEqual(r.outcomes.map((x) => `${x.host} ${x.status}`), ['m1 applied', 'm2 applied', 'm3 applied', 'w1 not reached', 'w2 not reached']);
   assert.match(r.notes[0]!, /no apiserver runs yet: run kubeadm init on m1/);
+});
+
+test('masters that join: each added to the running etcd just before it starts (no quorum gate against members that do not run yet), one at a time', async () => {
+  const hosts = cluster().map((h) => (h.name === 'm1' ? { ...h, files: [], units: [] } : { ...h, etcdActive: false, joinsEtcd: true, units: h.units.map((u) => (u.name === 'etcd' ? unit('etcd', 'start') : u)) }));
+  const { d, calls } = fakeDriver();
+  const r = await rollout(hosts, [], d, { maxUnavailable: 1 });
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.deepEqual(calls.slice(0, 10), [
+    'etcd-add m2', 'push m2 /etc/etcd/etcd.env', 'units m2 etcd:start', 'gate etcd-member m2', 'done m2',
+    'etcd-add m3', 'push m3 /etc/etcd/etcd.env', 'units m3 etcd:start', 'gate etcd-member m3', 'done m3',
+  ]);
+  assert.ok(!calls.includes('etcd-health'), 'no quorum gate over the inventory\'s members');
+});
+
+test('a running apiserver whose unit changes restarts after the workers moved (only gated before); a new one starts first', async () => {
+  const apiserverUnit = file('/etc/systemd/system/kube-apiserver.service', 'kube-apiserver');
+  const hosts = cluster().map((h) => (h.roles.includes('master')
+    ? { ...h, files: [apiserverUnit], units: [unit('kube-apiserver', h.name === 'm1' ? 'restart' : 'start')] }
+    : h));
+  const { d, calls } = fakeDriver();
+  const r = await rollout(hosts, [], d, { maxUnavailable: 2 });
+  assert.equal(r.ok, true, JSON.stringify(r));
+  const at = (c: string) => calls.indexOf(c);
+  assert.ok(at('gate apiserver m1') < at('units m2 kube-apiserver:start'), 'm1 is gated first, not restarted');
+  assert.ok(at('units m3 kube-apiserver:start') < at('move w1'), 'the new apiservers start before the workers move');
+  assert.ok(at('done w2') < at('units m1 kube-apiserver:restart'), 'm1 restarts after the workers');
+  assert.equal(calls.filter((c) => c === 'gate apiserver m1').length, 2, 'gated before, and after its restart');
 });

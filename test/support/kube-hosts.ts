@@ -7,7 +7,7 @@
 // kube-proxy.conf every second — each logging every request, so a test counts what the workers' own
 // clients saw. Test plumbing: what `kubeha apply` then does to these hosts is the product.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,18 +210,8 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
 
   // Workers on the first master directly, as the guides' single-master install leaves them.
   const direct = `https://${masters[0]!.ip}:6443`;
-  const clientLog = async (w: Host) => (await w.exec(`cat ${CLIENT_LOG} 2>/dev/null`)).stdout.split('\n').filter(Boolean);
   const startWorkers = async () => {
-    await Promise.all(workers.map((w) => sh(w, [
-      writeCmd('/etc/kubernetes/kubelet.conf', kubeconfig(direct), '600'),
-      writeCmd('/etc/kubernetes/kube-proxy.conf', kubeconfig(direct), '600'),
-      writeCmd('/usr/local/bin/kubelet-standin', KUBELET_STANDIN, '755'),
-      writeCmd('/usr/local/bin/kube-proxy-standin', KUBE_PROXY_STANDIN, '755'),
-      writeCmd('/etc/systemd/system/kubelet.service', unit('kubelet stand-in (test)', '/usr/local/bin/kubelet-standin')),
-      writeCmd('/etc/systemd/system/kube-proxy.service', unit('kube-proxy stand-in (test)', '/usr/local/bin/kube-proxy-standin')),
-      'systemctl daemon-reload && systemctl enable --quiet --now kubelet kube-proxy',
-    ].join(' && '))));
-    await waitFor('every worker\'s Lease renewed', 60_000, async () => (await Promise.all(workers.map(clientLog))).every((l) => l.some((x) => x.includes(' ok kubelet'))));
+    await Promise.all(workers.map((w) => startStandins(w, kubeconfig(direct))));
   };
   if (!o.fresh) {
     await startApiservers();
@@ -241,4 +231,35 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
       await waitFor(`${masters[i]!.name}'s apiserver ready again`, 120_000, async () => (await readyz(masters[i]!.ip)) === 200);
     },
   };
+}
+
+/** Every request line the worker's stand-in clients logged so far (`MS ok kubelet`, `MS FAIL kube-proxy ...`). */
+export const clientLog = async (w: Host) => (await w.exec(`cat ${CLIENT_LOG} 2>/dev/null`)).stdout.split('\n').filter(Boolean);
+
+/**
+ * Makes `w` a worker of the guides' kind: kubelet.conf and kube-proxy.conf (`kubeconfig`), and the
+ * kubelet and kube-proxy stand-ins under those unit names; resolves once its Lease was renewed.
+ * kubectl must be on the host's PATH.
+ */
+export async function startStandins(w: Host, kubeconfig: string): Promise<void> {
+  const r = await w.exec([
+    writeCmd('/etc/kubernetes/kubelet.conf', kubeconfig, '600'),
+    writeCmd('/etc/kubernetes/kube-proxy.conf', kubeconfig, '600'),
+    writeCmd('/usr/local/bin/kubelet-standin', KUBELET_STANDIN, '755'),
+    writeCmd('/usr/local/bin/kube-proxy-standin', KUBE_PROXY_STANDIN, '755'),
+    writeCmd('/etc/systemd/system/kubelet.service', unit('kubelet stand-in (test)', '/usr/local/bin/kubelet-standin')),
+    writeCmd('/etc/systemd/system/kube-proxy.service', unit('kube-proxy stand-in (test)', '/usr/local/bin/kube-proxy-standin')),
+    'systemctl daemon-reload && systemctl enable --quiet --now kubelet kube-proxy',
+  ].join(' && '));
+  if (r.code !== 0) throw new Error(`${w.name}: the stand-ins did not start: ${r.stderr}${r.stdout}`);
+  await waitFor(`${w.name}'s Lease renewed`, 60_000, async () => (await clientLog(w)).some((x) => x.includes(' ok kubelet')));
+}
+
+/** A `binaries:` folder for apply in `dir`: Debian's etcd and etcdctl, and the built Kubernetes programs (links). */
+export function binariesFolder(dir: string): string {
+  const folder = join(dir, 'binaries');
+  mkdirSync(folder);
+  const programs: [string, string][] = [['etcd', '/usr/bin/etcd'], ['etcdctl', '/usr/bin/etcdctl'], ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubeadm'].map((c): [string, string] => [c, join(K8S_BIN, c)])];
+  for (const [name, from] of programs) symlinkSync(from, join(folder, name));
+  return folder;
 }

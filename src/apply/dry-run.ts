@@ -1,14 +1,15 @@
-// `kubeha apply --dry-run` (and the survey a run starts with): for every host of the inventory, connect (host keys verified), gather
-// its facts, and show what apply would change — files by content hash with diffs, units and why,
-// workers' kubeconfigs moved to the VIP — without changing anything. The report is pure; the
-// driver below only connects and gathers.
+// The survey every apply starts with, and `kubeha apply --dry-run`'s report of it: for every host
+// of the inventory, connect (host keys verified), lock it for a run, gather its facts and check
+// them, and work out what apply would change — files by content hash with diffs, units and why,
+// workers' kubeconfigs moved to the VIP, a kubeha release to install — without changing anything.
+// The report is pure; the survey only connects and gathers.
 import { readFile, appendFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { tcpProbe } from '../health/tcp-probe.js';
 import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
 import { desiredFiles, planHost, sha256, type DesiredFile, type HostPlan } from './change-plan.js';
 import { gatherFacts, readFiles, type HostFacts } from './facts.js';
-import { tcpProbe } from '../health/tcp-probe.js';
 import { hostProblems, vipConflict } from './host-checks.js';
 import { interruptedRun, parseJournal, type InterruptedRun } from './journal.js';
 import { lockHost, unlockHost } from './push.js';
@@ -114,10 +115,9 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     if (problems.length > 0) throw new Error(`${problems.join('; ')} [KUBEHA_ERR_APPLY_HOST]`);
     const resumed = interruptedRun(parseJournal(facts.journal));
     // apply issues a PKI only for a cluster it installs: another cluster's CA is never replaced
-    const ca = want.find((f) => f.secret !== undefined && f.path === `${plan.inv.pkiDir.replace(/\/$/, '')}/ca.crt`);
+    const ca = o.extraFiles?.get(host.name)?.find((f) => f.path === `${plan.inv.pkiDir.replace(/\/$/, '')}/ca.crt`);
     const theirs = ca && facts.files.get(ca.path);
     if (ca && theirs && theirs.sha256 !== sha256(ca.content)) throw new Error(`${host.name}: ${ca.path} is another CA than the one apply issued for this cluster (in its PKI folder): apply never replaces a cluster's CA; leave binaries: unset to keep this cluster's own PKI`);
-    // the old content of the files that differ, for the diff (small config files)
     // one more round trip: the old text of the files that differ (for the diff) and the worker's kubeconfigs
     const differing = want.filter((f) => typeof f.content === 'string' && !f.secret && facts.files.get(f.path) && facts.files.get(f.path)!.sha256 !== sha256(f.content)).map((f) => f.path);
     const read = await readFiles(s, [...differing, ...workerFiles]);

@@ -2,9 +2,9 @@
 // turn the reports into the rollout's hosts, run the ordered, gated rollout, unlock, and print one
 // table of what happened to each host.
 import { randomBytes } from 'node:crypto';
+import type { Plan } from '../plan/inventory.js';
 import type { Bundle } from '../plan/render-bundle.js';
 import type { DesiredFile } from './change-plan.js';
-import type { Plan } from '../plan/inventory.js';
 import { resumesWorker, survey, type HostReport } from './dry-run.js';
 import { endRun, journal, unlockHost } from './push.js';
 import { sshDriver } from './rollout-driver.js';
@@ -68,13 +68,13 @@ export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promi
       else if (r.kubeconfigs.some((k) => k.kind === 'refused')) unreachable.push({ name: r.host.name, roles: r.roles, refused: true, error: r.kubeconfigs.filter((k) => k.kind === 'refused').map((k) => `${k.path} not changed: ${k.detail}`).join('; ') });
       else hosts.push(rolloutHostOf(r));
     }
+    if (vipConflict) return { runId, result: { ok: false, outcomes: reports.map((r) => ({ host: r.host.name, roles: r.roles, status: r.ok ? 'not reached' as const : 'unreachable' as const, detail: r.ok ? 'untouched' : r.error })), stopped: `${vipConflict}: nothing was changed [KUBEHA_ERR_APPLY_HOST]`, notes: [] } };
     // A run that takes over a cut-off run's files journals them as its own (journal.ts).
     for (const r of reports) {
       if (!r.ok || !r.resumed || !r.session) continue;
       o.log(`${r.host.name}: run ${r.resumed.run} was cut off after replacing ${r.resumed.paths.join(', ')}: finishing its work`);
       for (const f of r.resumed.files) await journal(r.session, { run: runId, step: 'file', path: f.path, result: f.result, ...(f.backup ? { backup: f.backup } : {}), resumedFrom: r.resumed.run });
     }
-    if (vipConflict) return { runId, result: { ok: false, outcomes: reports.map((r) => ({ host: r.host.name, roles: r.roles, status: r.ok ? 'not reached' as const : 'unreachable' as const, detail: r.ok ? 'untouched' : r.error })), stopped: `${vipConflict}: nothing was changed [KUBEHA_ERR_APPLY_HOST]`, notes: [] } };
     const driver = sshDriver(plan, sessions, { runId, gateTimeoutMs: o.gateTimeoutMs, pollMs: o.pollMs ?? 1000, log: o.log, ...(o.kubehaPackage ? { kubehaPackage: o.kubehaPackage } : {}) });
     return { runId, result: await rollout(hosts, unreachable, driver, { maxUnavailable: o.maxUnavailable }) };
   } finally {

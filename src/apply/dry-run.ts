@@ -115,7 +115,7 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     if (problems.length > 0) throw new Error(`${problems.join('; ')} [KUBEHA_ERR_APPLY_HOST]`);
     const resumed = interruptedRun(parseJournal(facts.journal));
     // apply issues a PKI only for a cluster it installs: another cluster's CA is never replaced
-    const ca = o.extraFiles?.get(host.name)?.find((f) => f.path === `${plan.inv.pkiDir.replace(/\/$/, '')}/ca.crt`);
+    const ca = o.extraFiles?.get(host.name)?.find((f) => f.path === `${plan.inv.pkiDir}/ca.crt`);
     const theirs = ca && facts.files.get(ca.path);
     if (ca && theirs && theirs.sha256 !== sha256(ca.content)) throw new Error(`${host.name}: ${ca.path} is another CA than the one apply issued for this cluster (in its PKI folder): apply never replaces a cluster's CA; leave binaries: unset to keep this cluster's own PKI`);
     // one more round trip: the old text of the files that differ (for the diff) and the worker's kubeconfigs

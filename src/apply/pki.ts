@@ -73,7 +73,7 @@ export async function issuePki(plan: Plan, o: { kubeadm: string; dir: string }):
   await kubeadm(['init', 'phase', 'certs', 'sa', '--cert-dir', shared]);
 
   const out = new Map<string, DesiredFile[]>();
-  const pkiDir = plan.inv.pkiDir.replace(/\/$/, '');
+  const pkiDir = plan.inv.pkiDir;
   for (const m of plan.inv.masters) {
     const certDir = join(o.dir, m.name, 'pki');
     const kubeconfigDir = join(o.dir, m.name, 'kubeconfig');

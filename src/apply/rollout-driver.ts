@@ -80,7 +80,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   };
   /** etcdctl on the first master whose etcd runs, with the inventory's TLS files. */
   const etcdctl = (args: string) => {
-    const pki = plan.inv.etcd.pkiDir.replace(/\/$/, '');
+    const pki = plan.inv.etcd.pkiDir;
     // kubeadm's healthcheck client when there is one, else the member's server certificate (kubeadm issues it for client auth too)
     const tls = plan.inv.etcd.tls ? `c=${shellQuote(pki)}/healthcheck-client; [ -f "$c.crt" ] || c=${shellQuote(pki)}/server; set -- --cacert=${shellQuote(`${pki}/ca.crt`)} --cert="$c.crt" --key="$c.key"; ` : 'set --; ';
     return `${tls}ETCDCTL_API=3 etcdctl "$@" --dial-timeout=2s --command-timeout=5s ${args}`;

@@ -115,7 +115,7 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
     let tls: EtcdTls | undefined;
     if (plan.etcdEndpoints.some((e) => e.startsWith('https:'))) {
       // The apiserver's own etcd client files (kubeadm's layout), unless named.
-      const pki = inv.pkiDir.replace(/\/$/, '');
+      const pki = inv.pkiDir;
       const files = { caFile: o.etcdCacert ?? `${pki}/etcd/ca.crt`, certFile: o.etcdCert ?? `${pki}/apiserver-etcd-client.crt`, keyFile: o.etcdKey ?? `${pki}/apiserver-etcd-client.key` };
       const missing = await unreadable(Object.values(files));
       if (missing.length > 0) return { skipped: `etcd wants client certificates and ${missing.join(', ')} cannot be read here: run on a master, or give --etcd-cacert, --etcd-cert and --etcd-key` };

@@ -37,6 +37,8 @@ const lbHost = host.extend({ interface: ifname.optional() });
  */
 const master = lbHost.extend({ join: z.boolean().optional() });
 const port = z.number().int().min(1).max(65535);
+/** A certificates folder, kept without a trailing `/` so that every path is `${pkiDir}/name`. */
+const pkiFolder = z.string().transform((s) => s.replace(/\/+$/, '') || '/');
 
 export const inventorySchema = z.strictObject({
   cluster: name,
@@ -59,7 +61,7 @@ export const inventorySchema = z.strictObject({
     clientPort: port.default(2379),
     peerPort: port.default(2380),
     tls: z.boolean().default(true),
-    pkiDir: z.string().default('/etc/kubernetes/pki/etcd'),
+    pkiDir: pkiFolder.default('/etc/kubernetes/pki/etcd'),
     dataDir: z.string().default('/var/lib/etcd'),
   }).default({ mode: 'stacked', endpoints: [], clientPort: 2379, peerPort: 2380, tls: true, pkiDir: '/etc/kubernetes/pki/etcd', dataDir: '/var/lib/etcd' }),
   vrrp: z.strictObject({
@@ -72,7 +74,7 @@ export const inventorySchema = z.strictObject({
   workerAccess: z.enum(['vip', 'local']).default('vip'),
   /** The port of the node-local LB on workers with workerAccess: local. */
   localPort: port.default(6443),
-  pkiDir: z.string().default('/etc/kubernetes/pki'),
+  pkiDir: pkiFolder.default('/etc/kubernetes/pki'),
   keepalivedScriptDir: z.string().default('/etc/keepalived'),
   kubehaImage: z.string().default('kubeha:0.1.0'),
   /** SSH defaults for `kubeha apply`: every host's own `ssh:` overrides them key by key. */

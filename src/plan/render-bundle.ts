@@ -74,7 +74,7 @@ export function renderBundle(plan: Plan): Bundle {
       add(h, 'check_lb.sh', renderCheckScript(plan), 0o755);
     }
   }
-  const pki = inv.pkiDir.replace(/\/$/, '');
+  const pki = inv.pkiDir;
   for (const w of inv.workers) {
     const server = inv.workerAccess === 'local' ? `https://127.0.0.1:${inv.localPort}` : plan.endpoint;
     add(w, 'kubelet.kubeconfig', renderKubeconfig(plan, server, `system:node:${w.name}`, '/var/lib/kubelet/pki/kubelet-client-current.pem', '/var/lib/kubelet/pki/kubelet-client-current.pem'));
@@ -132,7 +132,7 @@ ${renderCertificates(plan)}${renderEtcdNotes(plan)}${renderJoin(plan)}`;
 /** Who issues which certificate: kubeadm the cluster's, nobody here etcd's. */
 function renderCertificates(plan: Plan): string {
   const inv = plan.inv;
-  const pki = inv.pkiDir.replace(/\/$/, '');
+  const pki = inv.pkiDir;
   const first = plan.founders[0]!;
   const etcd = !inv.etcd.tls
     ? '- etcd runs without TLS (`etcd.tls: false`): no etcd certificates.\n'
@@ -141,7 +141,7 @@ function renderCertificates(plan: Plan): string {
   mode: Skipping etcd/ca certificate authority generation", and the same for etcd/server, etcd/peer,
   etcd/healthcheck-client and apiserver-etcd-client). Before ${inv.etcd.mode === 'stacked' ? 'etcd and ' : ''}the apiservers start, provide: on every master \`${pki}/etcd/ca.crt\`
   and \`${pki}/apiserver-etcd-client.crt\`/\`.key\` (a client certificate of that CA)${inv.etcd.mode === 'stacked' ? `; on every etcd member
-  \`${inv.etcd.pkiDir.replace(/\/$/, '')}/\` \`ca.crt\`, \`server.crt\`/\`.key\` and \`peer.crt\`/\`.key\`, the server and peer certificates naming that
+  \`${inv.etcd.pkiDir}/\` \`ca.crt\`, \`server.crt\`/\`.key\` and \`peer.crt\`/\`.key\`, the server and peer certificates naming that
   member's address (and 127.0.0.1 for the server one)` : ''}. \`kubeadm join --control-plane --certificate-key\` copies
   the CA and the apiserver-etcd-client pair named in the config to a joining master${inv.etcd.mode === 'stacked' ? '; its member certificates are yours to issue' : ''}.
 `;
@@ -174,7 +174,7 @@ function renderJoin(plan: Plan): string {
   if (plan.joiners.length === 0) return '';
   const inv = plan.inv;
   const first = plan.founders[0]!;
-  const pki = inv.pkiDir.replace(/\/$/, '');
+  const pki = inv.pkiDir;
   const stacked = inv.etcd.mode === 'stacked';
   const env = `ETCDCTL_API=3 ETCDCTL_ENDPOINTS=${inv.etcd.tls ? 'https' : 'http'}://${first.ip}:${inv.etcd.clientPort}${inv.etcd.tls ? ` ETCDCTL_CACERT=${pki}/etcd/ca.crt ETCDCTL_CERT=${pki}/apiserver-etcd-client.crt ETCDCTL_KEY=${pki}/apiserver-etcd-client.key` : ''}`;
   const etcdctl = 'etcdctl';

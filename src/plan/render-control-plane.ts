@@ -13,7 +13,7 @@ export const SHARED_APISERVER_FLAGS: readonly [string, string][] = [
 /** kube-apiserver flags that the HA layout decides. */
 export function renderApiserverFlags(plan: Plan, master: Host): string {
   const inv = plan.inv;
-  const pki = inv.pkiDir.replace(/\/$/, '');
+  const pki = inv.pkiDir;
   const flags = [
     `--advertise-address=${master.ip}`,
     `--secure-port=${inv.apiserverPort}`,
@@ -48,7 +48,7 @@ function beforeV124(plan: Plan): boolean {
 /** Every flag of a component as kubeadm sets it (its files in kubeadm's layout), with the HA layout's own. */
 export function componentFlags(plan: Plan, master: Host, component: Component): string[] {
   const inv = plan.inv;
-  const pki = inv.pkiDir.replace(/\/$/, '');
+  const pki = inv.pkiDir;
   const old = beforeV124(plan);
   if (component === 'kube-apiserver') {
     return [

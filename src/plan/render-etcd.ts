@@ -36,7 +36,7 @@ export function renderEtcdEnv(plan: Plan, master: Master): string {
     ['ETCD_ADVERTISE_CLIENT_URLS', client],
   ];
   if (e.tls) {
-    const pki = e.pkiDir.replace(/\/$/, '');
+    const pki = e.pkiDir;
     vars.push(
       ['ETCD_CERT_FILE', `${pki}/server.crt`], ['ETCD_KEY_FILE', `${pki}/server.key`],
       ['ETCD_CLIENT_CERT_AUTH', 'true'], ['ETCD_TRUSTED_CA_FILE', `${pki}/ca.crt`],

@@ -24,7 +24,7 @@ export function kubeadmJoinLine(plan: Plan, ip: string): string {
 export function renderKubeadmConfig(plan: Plan, master: Master): string {
   const inv = plan.inv;
   const api = plan.kubeadmApi;
-  const pki = inv.pkiDir.replace(/\/$/, '');
+  const pki = inv.pkiDir;
   const secure = inv.etcd.tls;
   const leaderElected = [['leader-elect', 'true'], ['bind-address', '127.0.0.1']] as const;
   const cluster = {

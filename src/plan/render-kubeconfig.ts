@@ -8,7 +8,7 @@ export function renderKubeconfig(plan: Plan, server: string, user: string, certF
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: cluster, cluster: { server, 'certificate-authority': `${plan.inv.pkiDir.replace(/\/$/, '')}/ca.crt` } }],
+    clusters: [{ name: cluster, cluster: { server, 'certificate-authority': `${plan.inv.pkiDir}/ca.crt` } }],
     users: [{ name: user, user: { 'client-certificate': certFile, 'client-key': keyFile } }],
     contexts: [{ name: `${user}@${cluster}`, context: { cluster, user } }],
     'current-context': `${user}@${cluster}`,

@@ -100,6 +100,14 @@ export interface HostPlan {
 /** The hash apply compares: SHA-256 of the bytes. */
 export const sha256 = (content: string | Buffer) => createHash('sha256').update(content).digest('hex');
 
+const hashes = new WeakMap<DesiredFile, string>();
+/** A desired file's SHA-256, worked out once per file: the plan, the diff, the upload check and the journal all ask, and a program is 100 MB. */
+export function fileHash(f: DesiredFile): string {
+  let h = hashes.get(f);
+  if (h === undefined) hashes.set(f, (h = sha256(f.content)));
+  return h;
+}
+
 /**
  * The plan for one host. `units`: each unit's state as `systemctl is-active` says it (missing =
  * unknown). `resumed`: a run that was cut off after it replaced these files (journal.ts): their
@@ -110,7 +118,7 @@ export function planHost(host: string, desired: DesiredFile[], onHost: Map<strin
   const perUnit = new Map<string, { effects: Set<UnitEffect>; because: string[] }>();
   for (const d of desired) {
     const have = onHost.get(d.path);
-    const hash = sha256(d.content);
+    const hash = fileHash(d);
     const kind = !have ? 'create' : have.sha256 !== hash || have.mode !== d.mode ? 'update' : 'keep';
     const modeOnly = kind === 'update' && have?.sha256 === hash;
     let diff: string[] = [];

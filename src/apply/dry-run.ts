@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { tcpProbe } from '../health/tcp-probe.js';
 import { INSTALL_PATHS, type Bundle } from '../plan/render-bundle.js';
 import type { Host, HostSsh, Inventory, Plan } from '../plan/inventory.js';
-import { desiredFiles, planHost, sha256, type DesiredFile, type HostPlan } from './change-plan.js';
+import { desiredFiles, fileHash, planHost, type DesiredFile, type HostPlan } from './change-plan.js';
 import { gatherFacts, readFiles, type HostFacts } from './facts.js';
 import { hostProblems, vipConflict } from './host-checks.js';
 import { interruptedRun, parseJournal, type InterruptedRun } from './journal.js';
@@ -117,9 +117,9 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
     // apply issues a PKI only for a cluster it installs: another cluster's CA is never replaced
     const ca = o.extraFiles?.get(host.name)?.find((f) => f.path === `${plan.inv.pkiDir}/ca.crt`);
     const theirs = ca && facts.files.get(ca.path);
-    if (ca && theirs && theirs.sha256 !== sha256(ca.content)) throw new Error(`${host.name}: ${ca.path} is another CA than the one apply issued for this cluster (in its PKI folder): apply never replaces a cluster's CA; leave binaries: unset to keep this cluster's own PKI`);
+    if (ca && theirs && theirs.sha256 !== fileHash(ca)) throw new Error(`${host.name}: ${ca.path} is another CA than the one apply issued for this cluster (in its PKI folder): apply never replaces a cluster's CA; leave binaries: unset to keep this cluster's own PKI`);
     // one more round trip: the old text of the files that differ (for the diff) and the worker's kubeconfigs
-    const differing = want.filter((f) => typeof f.content === 'string' && !f.secret && facts.files.get(f.path) && facts.files.get(f.path)!.sha256 !== sha256(f.content)).map((f) => f.path);
+    const differing = want.filter((f) => typeof f.content === 'string' && !f.secret && facts.files.get(f.path) && facts.files.get(f.path)!.sha256 !== fileHash(f)).map((f) => f.path);
     const read = await readFiles(s, [...differing, ...workerFiles]);
     for (const p of differing) {
       const back = read.get(p);

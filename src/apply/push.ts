@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { shellQuote } from './shell-quote.js';
 import type { SshSession } from './ssh-transport.js';
-import { sha256, type DesiredFile } from './change-plan.js';
+import { fileHash, type DesiredFile } from './change-plan.js';
 import { JOURNAL, parseJournal, STATE_DIR, unfinishedFiles } from './journal.js';
 
 const LOCK_DIR = `${STATE_DIR}/apply.lock`;
@@ -102,7 +102,7 @@ export async function pushFile(s: SshSession, runId: string, file: DesiredFile):
   const q = shellQuote;
   // the mode is set before a byte is written: a key is never readable by others, not even for a moment
   const up = await s.exec(`mkdir -p ${q(dir)} && (umask 077 && : > ${q(tmp)}) && chmod ${file.mode.toString(8)} ${q(tmp)} && cat > ${q(tmp)} && sha256sum < ${q(tmp)} | cut -d' ' -f1`, { stdin: file.content, timeoutMs: 60_000 + file.content.length / 1000 });
-  if (up.code !== 0 || up.stdout.trim() !== sha256(file.content)) throw new Error(`${s.target.name}: ${file.path}: upload failed: ${up.stderr.trim() || 'hash mismatch'}`);
+  if (up.code !== 0 || up.stdout.trim() !== fileHash(file)) throw new Error(`${s.target.name}: ${file.path}: upload failed: ${up.stderr.trim() || 'hash mismatch'}`);
   const checker = checkerFor(file.path);
   if (checker) {
     const c = await s.exec(`if command -v ${checker.program} >/dev/null; then ${checker.command.replace('{}', q(tmp))} 2>&1; else echo "no ${checker.program} here: not checked"; fi`);
@@ -118,7 +118,7 @@ export async function pushFile(s: SshSession, runId: string, file: DesiredFile):
   );
   if (mv.code !== 0) throw new Error(`${s.target.name}: ${file.path}: could not be put in place: ${mv.stderr.trim()}`);
   const done = mv.stdout.trim() === 'updated' ? 'updated' : 'created';
-  await journal(s, { run: runId, step: 'file', path: file.path, result: done, sha256: sha256(file.content), ...(done === 'updated' ? { backup } : {}) });
+  await journal(s, { run: runId, step: 'file', path: file.path, result: done, sha256: fileHash(file), ...(done === 'updated' ? { backup } : {}) });
   return done;
 }
 

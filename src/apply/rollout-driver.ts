@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Plan } from '../plan/inventory.js';
+import { etcdLocalClientUrl, etcdPeerUrl } from '../plan/render-etcd.js';
 import { httpsGet } from '../doctor/probe.js';
 import { tcpProbe } from '../health/tcp-probe.js';
 import type { MasterObservation } from '../doctor/assess.js';
@@ -173,13 +174,12 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   return {
     async etcdAddMember(host) {
       const m = plan.inv.masters.find((x) => x.name === host)!;
-      const scheme = plan.inv.etcd.tls ? 'https' : 'http';
-      const peerUrl = `${scheme}://${m.ip}:${plan.inv.etcd.peerPort}`;
+      const peerUrl = etcdPeerUrl(plan, m);
       // ask a member that runs: the founders, then the joiners before this one
       const others = plan.inv.masters.filter((x) => x.name !== host && sessions.has(x.name));
       for (const o2 of others) {
         const s = session(o2.name);
-        const list = await s.exec(`${etcdctl(`--endpoints=${shellQuote(`${scheme}://127.0.0.1:${plan.inv.etcd.clientPort}`)} member list -w json`)} 2>/dev/null`);
+        const list = await s.exec(`${etcdctl(`--endpoints=${shellQuote(etcdLocalClientUrl(plan))} member list -w json`)} 2>/dev/null`);
         if (list.code !== 0) continue;
         const members = (JSON.parse(list.stdout) as { members?: { name?: string; peerURLs?: string[]; clientURLs?: string[] }[] }).members ?? [];
         if (members.some((x) => x.name === host || x.peerURLs?.includes(peerUrl))) return `${host} is a member already`;

@@ -4,8 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Plan } from '../plan/inventory.js';
 import type { Bundle } from '../plan/render-bundle.js';
-import type { DesiredFile } from './change-plan.js';
-import { resumesWorker, survey, type HostReport } from './dry-run.js';
+import { resumesWorker, survey, type HostReport, type SurveyOptions } from './dry-run.js';
 import { endRun, journal, unlockHost } from './push.js';
 import { sshDriver } from './rollout-driver.js';
 import { rollout, type LeftOut, type RolloutHost, type RolloutResult } from './rollout.js';
@@ -13,16 +12,14 @@ import type { SshSession } from './ssh-transport.js';
 
 /** Options of a run. */
 export interface RunOptions {
-  acceptNewHostKeys: boolean;
-  only?: string[];
+  /** What the survey is told (the run adds its id, to lock the hosts). */
+  survey: Omit<SurveyOptions, 'runId'>;
   maxUnavailable: number;
   gateTimeoutMs: number;
   pollMs?: number;
   log: (line: string) => void;
-  /** The release package for the LB hosts, and its `kubeha version` line. */
+  /** The release package for the LB hosts, and its `kubeha version` line (the survey's kubehaRelease). */
   kubehaPackage?: { file: string; release: string };
-  /** The programs and PKI of a fresh install, per master (binaries.ts). */
-  extraFiles?: Map<string, DesiredFile[]>;
 }
 
 /** A run's id: when it started (UTC, sortable) and a random tail; it names the backups folder. */
@@ -56,8 +53,8 @@ export function formatRun(runId: string, r: RolloutResult): string {
 /** Runs apply over the plan's hosts; never throws after the survey (a failure is in the result). */
 export async function applyRun(plan: Plan, bundle: Bundle, o: RunOptions): Promise<{ runId: string; result: RolloutResult }> {
   const runId = newRunId();
-  o.log(`run ${runId}: surveying ${o.only ? o.only.join(', ') : 'every host'}`);
-  const { reports, vipConflict } = await survey(plan, bundle, { acceptNewHostKeys: o.acceptNewHostKeys, runId, ...(o.only ? { only: o.only } : {}), ...(o.kubehaPackage ? { kubehaRelease: o.kubehaPackage.release } : {}), ...(o.extraFiles ? { extraFiles: o.extraFiles } : {}) });
+  o.log(`run ${runId}: surveying ${o.survey.only ? o.survey.only.join(', ') : 'every host'}`);
+  const { reports, vipConflict } = await survey(plan, bundle, { ...o.survey, runId });
   const sessions = new Map<string, SshSession>();
   for (const r of reports) if (r.ok && r.session) sessions.set(r.host.name, r.session);
   try {

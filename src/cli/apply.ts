@@ -1,6 +1,6 @@
 import { formatProblem } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
-import { survey, formatDryRun, hostsOf } from '../apply/dry-run.js';
+import { survey, formatDryRun, hostsOf, type SurveyOptions } from '../apply/dry-run.js';
 import { freshInstallFiles } from '../apply/binaries.js';
 import type { DesiredFile } from '../apply/change-plan.js';
 import { packageRelease } from '../apply/kubeha-package.js';
@@ -66,13 +66,13 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
       return 1;
     }
   }
-  const extra = { ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaRelease: kubehaPackage.release } : {}), ...(extraFiles ? { extraFiles } : {}) };
+  const surveyOptions: SurveyOptions = { acceptNewHostKeys, ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaRelease: kubehaPackage.release } : {}), ...(extraFiles ? { extraFiles } : {}) };
   if (o.dryRun) {
-    const r = formatDryRun(await survey(plan, bundle, { acceptNewHostKeys, ...extra }));
+    const r = formatDryRun(await survey(plan, bundle, surveyOptions));
     out.write(r.text);
     return r.failed ? 1 : r.pending ? 2 : 0;
   }
-  const { runId, result } = await applyRun(plan, bundle, { acceptNewHostKeys, maxUnavailable, gateTimeoutMs, log, ...(only ? { only } : {}), ...(kubehaPackage ? { kubehaPackage } : {}), ...(extraFiles ? { extraFiles } : {}) });
+  const { runId, result } = await applyRun(plan, bundle, { survey: surveyOptions, maxUnavailable, gateTimeoutMs, log, ...(kubehaPackage ? { kubehaPackage } : {}) });
   out.write(formatRun(runId, result));
   return result.ok ? 0 : 1;
 }

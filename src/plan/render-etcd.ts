@@ -13,6 +13,11 @@ export function etcdPeerUrl(plan: Plan, h: Host): string {
   return `${plan.inv.etcd.tls ? 'https' : 'http'}://${h.ip}:${plan.inv.etcd.peerPort}`;
 }
 
+/** The client URL every member also listens on at loopback (etcdctl on a master asks it). */
+export function etcdLocalClientUrl(plan: Plan): string {
+  return `${plan.inv.etcd.tls ? 'https' : 'http'}://127.0.0.1:${plan.inv.etcd.clientPort}`;
+}
+
 /** The members in `master`'s ETCD_INITIAL_CLUSTER: the founders, then the joiners up to itself. */
 function initialMembers(plan: Plan, master: Master): Master[] {
   if (!master.join) return plan.founders;
@@ -32,7 +37,7 @@ export function renderEtcdEnv(plan: Plan, master: Master): string {
     ['ETCD_INITIAL_CLUSTER_TOKEN', `${plan.inv.cluster}-etcd`],
     ['ETCD_INITIAL_ADVERTISE_PEER_URLS', etcdPeerUrl(plan, master)],
     ['ETCD_LISTEN_PEER_URLS', etcdPeerUrl(plan, master)],
-    ['ETCD_LISTEN_CLIENT_URLS', `${client},${scheme}://127.0.0.1:${e.clientPort}`],
+    ['ETCD_LISTEN_CLIENT_URLS', `${client},${etcdLocalClientUrl(plan)}`],
     ['ETCD_ADVERTISE_CLIENT_URLS', client],
   ];
   if (e.tls) {

@@ -6,17 +6,15 @@
 // kubelet.conf every 2 s, and a kube-proxy that reads the kubernetes Endpoints through
 // kube-proxy.conf every second — each logging every request, so a test counts what the workers' own
 // clients saw. Test plumbing: what `kubeha apply` then does to these hosts is the product.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { loadInventoryFile, makePlan } from '../../src/plan/inventory.js';
 import { renderBundle } from '../../src/plan/render-bundle.js';
 import { bootHosts, type Host, type HostBed } from './hosts.js';
-import { K8S_BIN } from './kube.js';
+import { K8S_BIN, testCa } from './kube.js';
 import type { TestContextLike } from './tcp.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
@@ -120,25 +118,13 @@ export async function bootKubeHosts(t: TestContextLike, o: { masters: number; wo
   };
 
   // The PKI, made here with openssl; each master its own serving key, so the VIP's answers tell them apart.
-  const pki = mkdtempSync(join(tmpdir(), 'kubeha-kube-hosts-pki-'));
-  t.after(() => rmSync(pki, { recursive: true, force: true }));
+  const { dir: pki, sign } = testCa(t, 'kubeha-test-ca');
   const f = (n: string) => join(pki, n);
-  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ossl('req', '-x509', ...ec, '-days', '30', '-subj', '/CN=kubeha-test-ca', '-keyout', f('ca.key'), '-out', f('ca.crt'));
-  const sign = (name: string, subj: string, ext: string) => {
-    ossl('req', ...ec, '-subj', subj, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
-    writeFileSync(f(`${name}.ext`), `${ext}\n`);
-    ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
-    return { crt: readFileSync(f(`${name}.crt`), 'utf8'), key: readFileSync(f(`${name}.key`), 'utf8') };
-  };
   const serving = (i: number, withVip: boolean) => {
     const ips = ['127.0.0.1', masters[i]!.ip, ...(withVip ? [vip] : [])];
     return sign(`apiserver-${i}-${withVip}`, '/CN=kube-apiserver', `subjectAltName=${[...ips.map((x) => `IP:${x}`), 'DNS:kubernetes', 'DNS:kubernetes.default', 'IP:10.96.0.1'].join(',')}\nextendedKeyUsage=serverAuth`);
   };
   const admin = sign('admin', '/CN=kubeha-test-admin/O=system:masters', 'extendedKeyUsage=clientAuth');
-  ossl('genrsa', '-out', f('sa.key'), '2048');
-  ossl('rsa', '-in', f('sa.key'), '-pubout', '-out', f('sa.pub'));
   const ca = readFileSync(f('ca.crt'), 'utf8');
   const kubeconfig = (server: string) => stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'test',

@@ -25,24 +25,38 @@ export interface KubePki {
   saPub: string;
 }
 
-/** A CA, an apiserver serving cert (loopback, the advertise and VIP addresses, the service names), an admin client cert, a service-account key. */
-export function makeKubePki(t: TestContextLike, ips: string[]): KubePki {
-  const dir = mkdtempSync(join(tmpdir(), 'kubeha-kube-pki-'));
+/** Runs openssl quietly. */
+const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+
+/**
+ * A test CA (EC P-256, 30 days) and a service-account key pair (`sa.key`, `sa.pub`) in a new folder
+ * removed after the test, and the function that signs a certificate with that CA: `name.crt` and
+ * `name.key` in the folder, with the extension lines `ext`, returned as text too.
+ */
+export function testCa(t: TestContextLike, cn: string): { dir: string; sign: (name: string, subj: string, ext: string) => { crt: string; key: string } } {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-test-pki-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const f = (n: string) => join(dir, n);
-  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ossl('req', '-x509', ...ec, '-days', '30', '-subj', '/CN=kubeha-test-kube-ca', '-keyout', f('ca.key'), '-out', f('ca.crt'));
+  ossl('req', '-x509', ...ec, '-days', '30', '-subj', `/CN=${cn}`, '-keyout', f('ca.key'), '-out', f('ca.crt'));
+  ossl('genrsa', '-out', f('sa.key'), '2048');
+  ossl('rsa', '-in', f('sa.key'), '-pubout', '-out', f('sa.pub'));
   const sign = (name: string, subj: string, ext: string) => {
     ossl('req', ...ec, '-subj', subj, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
     writeFileSync(f(`${name}.ext`), `${ext}\n`);
     ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '30', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+    return { crt: readFileSync(f(`${name}.crt`), 'utf8'), key: readFileSync(f(`${name}.key`), 'utf8') };
   };
+  return { dir, sign };
+}
+
+/** A CA, an apiserver serving cert (loopback, the advertise and VIP addresses, the service names), an admin client cert, a service-account key. */
+export function makeKubePki(t: TestContextLike, ips: string[]): KubePki {
+  const { dir, sign } = testCa(t, 'kubeha-test-kube-ca');
+  const f = (n: string) => join(dir, n);
   const sans = ['127.0.0.1', ...ips].map((ip) => `IP:${ip}`).concat(['DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'IP:10.96.0.1']);
   sign('apiserver', '/CN=kube-apiserver', `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth`);
   sign('admin', '/CN=kubeha-admin/O=system:masters', 'extendedKeyUsage=clientAuth');
-  ossl('genrsa', '-out', f('sa.key'), '2048');
-  ossl('rsa', '-in', f('sa.key'), '-pubout', '-out', f('sa.pub'));
   return { dir, ca: f('ca.crt'), caKey: f('ca.key'), serverCert: f('apiserver.crt'), serverKey: f('apiserver.key'), adminCert: f('admin.crt'), adminKey: f('admin.key'), saKey: f('sa.key'), saPub: f('sa.pub') };
 }
 

@@ -29,6 +29,8 @@ export interface SshTarget {
   /** `user@host[:port]` of a bastion, reached and verified the same way. */
   jumpHost?: string;
   connectTimeoutMs?: number;
+  /** Tries before a connection that failed on the way (refused, reset, timed out) is given up: 3 unless set. */
+  connectAttempts?: number;
 }
 
 /** A refused host key: what was offered, what the file says, and what to do. */
@@ -81,8 +83,40 @@ export interface SshSession {
 /** At most this many channels at once on one connection (OpenSSH's MaxSessions default is 10). */
 const MAX_CHANNELS = 4;
 
-/** Opens a verified connection to `target`; rejects with HostKeyRefused before authenticating to a host it should not trust. */
+/** The wait before try `n` (1-based) of a connection again: 1 s, 2 s, 4 s, ... */
+const retryDelayMs = (n: number) => 1000 * 2 ** (n - 2);
+
+/**
+ * Whether a failed connection is worth another try: the network or a busy sshd (refused, reset,
+ * timed out before the handshake) may answer a second later; a refused host key, a refused login or
+ * a malformed jump host never will.
+ */
+function isTransient(err: unknown): boolean {
+  if (err instanceof HostKeyRefused) return false;
+  const text = err instanceof Error ? err.message : String(err);
+  return !/authentication methods failed|is not user@host|ENOENT|EACCES/i.test(text);
+}
+
+/**
+ * Opens a verified connection to `target`; rejects with HostKeyRefused before authenticating to a
+ * host it should not trust. A connection that fails on the way is tried again (connectAttempts).
+ */
 export async function connect(target: SshTarget): Promise<SshSession> {
+  const attempts = Math.max(1, target.connectAttempts ?? 3);
+  for (let n = 1; ; n++) {
+    try {
+      return await connectOnce(target);
+    } catch (err) {
+      if (n >= attempts || !isTransient(err)) {
+        if (n > 1 && err instanceof Error) err.message = err.message.replace(/( \[KUBEHA_ERR_\w+\])?$/, ` (after ${n} tries)$1`);
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, retryDelayMs(n + 1)));
+    }
+  }
+}
+
+async function connectOnce(target: SshTarget): Promise<SshSession> {
   const privateKey = target.identityFile ? await readFile(target.identityFile) : undefined;
   let sock: NodeJS.ReadableStream | undefined;
   let jumpClose: (() => void) | undefined;

@@ -4,6 +4,8 @@ import { parseDuration } from '../config/duration.js';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../observe/logger.js';
 import type { ServerTransition } from '../proxy/server-pool.js';
+import { fullStackDemo, RELAY_ENV, runRelay, stageNamespaces, STAGE_ENV } from '../demo/full-stack.js';
+import { runStage, type StageOptions } from '../demo/stage.js';
 import { SimApiserver } from '../sim/apiserver.js';
 import { selfSignedCert, type CertPair } from '../sim/self-signed.js';
 
@@ -14,6 +16,10 @@ export interface DemoOptions {
   quiet?: boolean;
   chaos?: boolean;
   chaosInterval: string;
+  /** Stop after this many rounds of the chaos steps (full stack). */
+  chaosRounds?: string;
+  /** One load balancer on loopback, no namespaces (today's demo; also the fallback). */
+  single?: boolean;
 }
 
 const NAMES = ['master1', 'master2', 'master3'];
@@ -98,18 +104,43 @@ class DemoTraffic {
 }
 
 /**
- * `kubeha demo`: three stand-in apiservers on loopback behind a kubeha load balancer with https
+ * `kubeha demo`: the whole front door — three stand-in apiservers, two kubeha LB nodes floating a VIP
+ * with VRRP, a client through the VIP — in a private user and network namespace (demo/full-stack.ts);
+ * where this machine allows no such namespace, it says why in one line and shows one load balancer
+ * on loopback instead (`--single`).
+ */
+export async function demoCommand(opts: DemoOptions): Promise<number> {
+  const stage = process.env[STAGE_ENV];
+  if (stage) return runStage(JSON.parse(stage) as StageOptions);
+  const relaySpec = process.env[RELAY_ENV];
+  if (relaySpec) return runRelay(relaySpec);
+  const runForMs = opts.for ? parseDuration(opts.for) : undefined;
+  const chaosEveryMs = parseDuration(opts.chaosInterval);
+  const chaosRounds = opts.chaosRounds === undefined ? undefined : Number(opts.chaosRounds);
+  if ((opts.for && runForMs === undefined) || chaosEveryMs === undefined || (chaosRounds !== undefined && !(Number.isInteger(chaosRounds) && chaosRounds > 0))) {
+    process.stderr.write(`--for and --chaos-interval take a duration with a unit, like 30s, and --chaos-rounds a whole number [KUBEHA_ERR_USAGE]\n`);
+    return 1;
+  }
+  if (!opts.single) {
+    const ns = stageNamespaces();
+    if (ns.ok) {
+      return fullStackDemo({
+        lbPort: Number(opts.port), chaos: !!opts.chaos, chaosIntervalMs: chaosEveryMs, quiet: !!opts.quiet,
+        ...(chaosRounds !== undefined ? { chaosRounds } : {}), ...(runForMs !== undefined ? { forMs: runForMs } : {}),
+      }, ns.args);
+    }
+    process.stdout.write(`kubeha demo: ${ns.reason}: showing one load balancer on loopback instead (the VIP and VRRP need a network namespace)\n`);
+  }
+  return singleLbDemo(opts, runForMs, chaosEveryMs);
+}
+
+/**
+ * The single-LB demo: three stand-in apiservers on loopback behind a kubeha load balancer with https
  * checks on /readyz, a light client loop through it, and a live summary. `--chaos` crashes or
  * terminates a random master every few seconds and brings it back. No root, no config; Ctrl-C
  * stops everything it started (it starts no child processes that outlive it).
  */
-export async function demoCommand(opts: DemoOptions): Promise<number> {
-  const runForMs = opts.for ? parseDuration(opts.for) : undefined;
-  const chaosEveryMs = parseDuration(opts.chaosInterval);
-  if ((opts.for && runForMs === undefined) || chaosEveryMs === undefined) {
-    process.stderr.write(`--for and --chaos-interval take a duration with a unit, like 30s [KUBEHA_ERR_USAGE]\n`);
-    return 1;
-  }
+async function singleLbDemo(opts: DemoOptions, runForMs: number | undefined, chaosEveryMs: number): Promise<number> {
   const tls = await selfSignedCert('kubeha-demo');
   const masters = NAMES.map((n) => new DemoMaster(n, tls));
   await Promise.all(masters.map((m) => m.start()));

@@ -66,12 +66,14 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (mode: string, o: MaintenanceOptions) => exit(await maintenanceCommand(mode, o)));
   program
     .command('demo')
-    .description('three stand-in apiservers behind kubeha on loopback; no root, no config')
+    .description('three stand-in apiservers behind two kubeha LB nodes floating a VIP, in a private namespace; no root, no config')
     .option('--for <duration>', 'stop after this long (default: until Ctrl-C)')
-    .option('--port <port>', 'load balancer port on 127.0.0.1 (0 picks a free one)', '0')
+    .option('--port <port>', 'port on 127.0.0.1 for the load balancer (relayed to the VIP; 0 picks a free one)', '0')
     .option('--quiet', 'no live summary')
-    .option('--chaos', 'crash or terminate a random master every few seconds and bring it back')
+    .option('--chaos', 'one thing at a time: hand the VIP over, kill the VIP holder, stop and crash apiservers; each restored before the next')
     .option('--chaos-interval <duration>', 'time between two chaos actions', '6s')
+    .option('--chaos-rounds <n>', 'stop after this many rounds of the chaos steps')
+    .option('--single', 'one load balancer on loopback, no VIP and no namespaces (the fallback where user namespaces are disabled)')
     .action(async (o: DemoOptions) => exit(await demoCommand(o)));
   program
     .command('render')

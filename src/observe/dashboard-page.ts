@@ -2,7 +2,7 @@
 // air-gapped control-plane node). It holds no data itself; it polls /api/v1/state every second
 // with the bearer token the user enters (kept in sessionStorage) when the admin API needs one.
 
-const STYLE = `
+export const DASHBOARD_STYLE = `
 :root { --up:#1a7f37; --down:#cf222e; --warn:#bf8700; --bg:#f6f8fa; --card:#fff; --fg:#1f2328; --muted:#656d76; --line:#d0d7de; }
 @media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --card:#161b22; --fg:#e6edf3; --muted:#8d96a0; --line:#30363d; } }
 * { box-sizing: border-box; }
@@ -157,7 +157,7 @@ setInterval(tick, 1000);
 /** The dashboard page, complete. */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>kubeha</title><style>${STYLE}</style></head>
+<title>kubeha</title><style>${DASHBOARD_STYLE}</style></head>
 <body><header><h1>kubeha</h1><span id="status">loading…</span>
 <form id="auth"><input id="token" type="password" placeholder="admin token" autocomplete="off"><button>Use</button></form><span id="msg"></span></header>
 <main><section id="health" style="display:none"></section><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="election" style="display:none"></section><section id="events"></section></main>

@@ -41,7 +41,7 @@ test('fresh install with binaries: programs, kubeadm-issued PKI, etcd over TLS, 
   };
 
   const first = await apply();
-  assert.equal(first.code, 0, first.err);
+  assert.equal(first.code, 0, `${first.err}${first.out}`);
   for (const m of masters) assert.match(first.out, new RegExp(`${m.name} +master\\+lb +applied`));
   assert.doesNotMatch(first.out, /^next:/m, 'apply started the apiservers itself: no bootstrap step left');
   assert.match(first.err, /etcd: no member runs: .* start together/);
@@ -65,6 +65,6 @@ test('fresh install with binaries: programs, kubeadm-issued PKI, etcd over TLS, 
   }
 
   const again = await apply({ dryRun: true });
-  assert.equal(again.code, 0, again.out);
+  assert.equal(again.code, 0, `${again.err}${again.out}`);
   assert.match(again.out, /3 host\(s\): nothing to change$/m);
 });

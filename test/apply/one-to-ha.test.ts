@@ -45,7 +45,7 @@ test('one master to three: etcd members added one at a time as learners, new con
   // One master, as the guides start; the worker on it directly, with the admin identity apply issued.
   write([{ name: m1.name, ip: m1.ip }]);
   const single = await apply();
-  assert.equal(single.code, 0, single.err);
+  assert.equal(single.code, 0, `${single.err}${single.out}`);
   const admin = await sh(m1, 'cat /etc/kubernetes/admin.conf');
   await startStandins(w, admin.replace(/server: https:\/\/[^\n]+/, `server: https://${m1.ip}:6443`));
 
@@ -53,7 +53,7 @@ test('one master to three: etcd members added one at a time as learners, new con
   write([{ name: m1.name, ip: m1.ip }, { name: m2.name, ip: m2.ip, join: true }, { name: m3.name, ip: m3.ip, join: true }]);
   const before = (await clientLog(w)).length;
   const grown = await apply();
-  assert.equal(grown.code, 0, grown.err);
+  assert.equal(grown.code, 0, `${grown.err}${grown.out}`);
   const order = grown.err;
   const at = (re: RegExp) => {
     const i = order.search(re);

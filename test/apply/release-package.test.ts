@@ -43,7 +43,7 @@ test('the release package on a host without node: installed by apply, run by sys
   assert.equal(plan.code, 2);
   assert.match(plan.out, new RegExp(`^  upload kubeha: none → ${release.replace(/[().]/g, '\\$&')}$`, 'm'));
   const first = await apply();
-  assert.equal(first.code, 0, first.err);
+  assert.equal(first.code, 0, `${first.err}${first.out}`);
   assert.match(first.err, new RegExp(`${m.name}: installed ${release.replace(/[().]/g, '\\$&')}`));
   assert.equal((await k.sh(m, 'kubeha version')).trim(), release);
   const mainExe = async () => (await k.sh(m, 'readlink /proc/$(systemctl show -p MainPID --value kubeha)/exe')).trim();
@@ -68,7 +68,7 @@ test('the release package on a host without node: installed by apply, run by sys
   const upgrade = await apply();
   stop = true;
   await loop;
-  assert.equal(upgrade.code, 0, upgrade.err);
+  assert.equal(upgrade.code, 0, `${upgrade.err}${upgrade.out}`);
   assert.match(upgrade.err, /kubeha restarted without a gap \(SIGUSR2\) onto the program now installed/);
   const [pidAfter, enteredAfter, restartsAfter] = await show();
   assert.notEqual(pidAfter, pidBefore, 'a new main process');

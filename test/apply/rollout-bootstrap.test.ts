@@ -22,7 +22,7 @@ test('fresh hosts: etcd and the front door first (no VIP without an apiserver), 
   const holders = async () => (await Promise.all(k.masters.map(async (m) => ((await m.exec(`ip -4 -o addr show to ${k.vip}`)).stdout.trim() ? [m.name] : [])))).flat();
 
   const first = await apply();
-  assert.equal(first.code, 0, first.err);
+  assert.equal(first.code, 0, `${first.err}${first.out}`);
   for (const m of k.masters) assert.match(first.out, new RegExp(`${m.name} +master\\+lb +applied +${m.name} listens on ${m.ip.replace(/\./g, '\\.')}:16443; no apiserver yet`));
   assert.match(first.out, new RegExp(`${w.name} +worker +unchanged`), 'no kubelet.conf yet: nothing to move');
   assert.match(first.out, new RegExp(`^next: no apiserver runs yet: run kubeadm init on ${m1.name} `, 'm'));
@@ -42,7 +42,7 @@ test('fresh hosts: etcd and the front door first (no VIP without an apiserver), 
   await k.startWorkers();
 
   const second = await apply();
-  assert.equal(second.code, 0, second.err);
+  assert.equal(second.code, 0, `${second.err}${second.out}`);
   assert.doesNotMatch(second.out, /^next:/m);
   assert.match(second.err, new RegExp(`${m2.name}: apiserver ok: `), 'every apiserver gated now');
   assert.match(second.out, new RegExp(`${w.name} +worker +applied +${w.name}'s Lease renewed`));

@@ -66,7 +66,7 @@ test('one master to HA: etcd quorum gate, TLS gate, workers moved one at a time 
   assert.match(block(w2), /^  move   \/etc\/kubernetes\/kubelet\.conf: /m);
   for (const h of [m1, m2, m3, w1]) assert.match(block(h), /^  nothing to do$/m, `${h.name}: nothing to do`);
   const rest = await apply();
-  assert.equal(rest.code, 0, rest.out);
+  assert.equal(rest.code, 0, `${rest.err}${rest.out}`);
   assert.match(await cat(w2, '/etc/kubernetes/kubelet.conf'), new RegExp(onVip));
 
   // 5. A second apply: nothing to do, nothing restarted.
@@ -74,10 +74,10 @@ test('one master to HA: etcd quorum gate, TLS gate, workers moved one at a time 
   const bedHosts = () => [...k.masters, ...k.workers];
   const before = await startTimes();
   const again = await apply({ dryRun: true });
-  assert.equal(again.code, 0, again.out);
+  assert.equal(again.code, 0, `${again.err}${again.out}`);
   assert.match(again.out, /5 host\(s\): nothing to change$/m);
   const noop = await apply();
-  assert.equal(noop.code, 0, noop.out);
+  assert.equal(noop.code, 0, `${noop.err}${noop.out}`);
   assert.match(noop.out, /applied/);
   assert.ok(noop.out.split('\n').slice(1).filter(Boolean).every((l) => / unchanged /.test(l)), noop.out);
   assert.deepEqual(await startTimes(), before, 'no unit restarted by the second apply');

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { connect, HostKeyRefused, type SshTarget } from '../../src/apply/ssh-transport.js';
 import { fingerprint } from '../../src/apply/known-hosts.js';
 import { bootHosts } from '../support/hosts.js';
@@ -63,5 +64,28 @@ test('ssh transport: verified connections, refusals that say why, a pinned key, 
     st.after(() => s.close()); // closed when this subtest ends, while the hosts still run
     assert.equal((await s.exec('hostname')).stdout.trim(), b.name);
     await assert.rejects(connect(target(b, { jumpHost: `root@${a.ip}`, knownHosts: b.hostKeys.map((k) => `${b.ip} ${k}\n`).join('') })), (err: unknown) => err instanceof HostKeyRefused && err.target.includes('jump host'));
+  });
+
+  await t.test('a connection cut before the handshake is tried again; a refused login is not', async (st) => {
+    // a loopback relay to the host's sshd that cuts its first connection, as a busy or restarting sshd does
+    let seen = 0;
+    const relay = createServer((c: Socket) => {
+      if (++seen === 1) return c.destroy();
+      const up = tcpConnect({ host: a.ip, port: 22 });
+      c.pipe(up).pipe(c);
+      up.on('error', () => c.destroy());
+      c.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    st.after(() => relay.close());
+    const port = (relay.address() as { port: number }).port;
+    const s = await connect(target(a, { host: '127.0.0.1', port, knownHosts: '', hostKey: ed(a) }));
+    st.after(() => s.close());
+    assert.equal((await s.exec('hostname')).stdout.trim(), a.name);
+    assert.equal(seen, 2, 'the second try connected');
+    seen = 0;
+    await assert.rejects(connect(target(a, { identityFile: undefined, knownHosts: known, connectAttempts: 3 })), /authentication methods failed/);
+    await assert.rejects(connect(target(a, { host: '127.0.0.1', port, knownHosts: '', hostKey: ed(a), connectAttempts: 1 })), /KUBEHA_ERR_SSH_CONNECT/);
+    assert.equal(seen, 1, 'connectAttempts: 1 tries once');
   });
 });

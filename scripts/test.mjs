@@ -14,7 +14,7 @@ const isRoot = process.getuid?.() === 0;
  * optionally build scripts (one or a list) whose last output line (a folder) the tests get in the `buildEnv` variable(s).
  */
 const TIERS = [
-  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
+  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   {
@@ -42,6 +42,12 @@ const TIERS = [
     // the kube-apiserver tier's binaries (cached) in KUBEHA_K8S_BIN: the hosts run both.
     build: ['scripts/host-rootfs.sh', 'scripts/kube-apiserver.sh'],
     buildEnv: ['KUBEHA_HOST_ROOTFS', 'KUBEHA_K8S_BIN'],
+  },
+  {
+    // not a root tier: as root the test runs the demo as user nobody (setpriv), else as the user it is
+    name: 'demo without root (user and network namespaces)',
+    dirs: ['demo-ns'],
+    needs: [['unshare', 'util-linux'], ['setpriv', 'util-linux'], ['ip', 'iproute2'], ['openssl', 'openssl']],
   },
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium']] },
   { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },

@@ -45,8 +45,9 @@ const sysctl = (path: string) => {
  */
 export function stageNamespaces(): { ok: true; args: string[] } | { ok: false; reason: string } {
   if (process.platform !== 'linux') return { ok: false, reason: 'network namespaces are Linux only' };
-  const missing = ['unshare', 'ip', 'mount', 'openssl'].filter((c) => !onPath(c));
-  if (missing.length > 0) return { ok: false, reason: `${missing.join(', ')} not found (util-linux, iproute2, openssl)` };
+  const packages: Record<string, string> = { unshare: 'util-linux', ip: 'iproute2', mount: 'mount', openssl: 'openssl' };
+  const missing = Object.keys(packages).filter((c) => !onPath(c));
+  if (missing.length > 0) return { ok: false, reason: `${missing.map((c) => `${c} (Debian package ${packages[c]})`).join(', ')} not found` };
   const rest = ['--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc'];
   const tryIt = (args: string[]) => spawnSync('unshare', [...args, 'true'], { encoding: 'utf8', timeout: 10_000 });
   const user = tryIt(['--user', '--map-root-user', ...rest]);

@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { httpsGet, KUBEHA_BIN, spawnKubeha } from '../support/processes.js';
 
 /** Resolves with the connect error code, or 'connected'. */
@@ -16,8 +19,8 @@ function probePort(port: number): Promise<string> {
   });
 }
 
-test('kubeha demo serves through the load balancer and Ctrl-C leaves nothing behind', async (t) => {
-  const demo = spawnKubeha(['demo', '--quiet'], t);
+test('kubeha demo --single serves through the load balancer and Ctrl-C leaves nothing behind', async (t) => {
+  const demo = spawnKubeha(['demo', '--single', '--quiet'], t);
   await demo.waitFor((l) => String(l.text ?? '').startsWith('Ctrl-C stops it'), 20_000, 'the demo banner');
   const text = demo.lines.map((l) => String(l.text ?? '')).join('\n');
   const port = (label: RegExp) => Number(label.exec(text)?.[1]);
@@ -48,8 +51,8 @@ test('kubeha demo serves through the load balancer and Ctrl-C leaves nothing beh
   for (const p of [lb, admin, ...masters]) assert.equal(await probePort(p), 'ECONNREFUSED', `port ${p} is closed after the demo`);
 });
 
-test('kubeha demo --chaos takes masters down and brings them back, and the load balancer hides it', async (t) => {
-  const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--for', '9s'], t);
+test('kubeha demo --single --chaos takes masters down and brings them back, and the load balancer hides it', async (t) => {
+  const demo = spawnKubeha(['demo', '--single', '--chaos', '--chaos-interval', '1500ms', '--for', '9s'], t);
   assert.equal(await demo.exited, 0);
   const text = demo.lines.map((l) => String(l.text ?? '')).join('\n');
   assert.match(text, /chaos: (crashing|terminating) master\d/, 'chaos acted');
@@ -62,4 +65,19 @@ test('kubeha demo --chaos takes masters down and brings them back, and the load 
   // A crash can fail the few requests in flight on the crashed master; nothing else may fail.
   assert.ok(failed <= 3, `failed ${failed} of ${answered + failed}`);
   t.diagnostic(`chaos demo: ${answered} answered, ${failed} failed`);
+});
+
+test('kubeha demo where no network namespace can be made: one line says why, then the single load balancer', async (t) => {
+  // a PATH with everything the demo needs but unshare (node itself is started by its full path)
+  const bin = mkdtempSync(join(tmpdir(), 'kubeha-demo-path-'));
+  t.after(() => rmSync(bin, { recursive: true, force: true }));
+  for (const cmd of ['sh', 'openssl', 'ip', 'mount']) {
+    const found = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+    if (found) symlinkSync(found, join(bin, cmd));
+  }
+  const demo = spawnKubeha(['demo', '--for', '3s', '--quiet'], t, { env: { ...process.env, PATH: bin } });
+  assert.equal(await demo.exited, 0, demo.stderr());
+  const text = demo.lines.map((l) => String(l.text ?? ''));
+  assert.match(text[0] ?? '', /^kubeha demo: unshare \(Debian package util-linux\) not found: showing one load balancer on loopback instead/);
+  assert.ok(text.some((l) => l.startsWith('kubeha demo: three stand-in kube-apiservers behind one kubeha load balancer')), text.join('\n'));
 });

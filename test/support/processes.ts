@@ -16,9 +16,17 @@ export interface JsonProcess {
   exited: Promise<number | null>;
 }
 
+/** How to start it: `via` a command that execs the rest (setpriv), another copy's `bin`, an environment. */
+export interface SpawnOptions {
+  via?: string[];
+  bin?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Starts `kubeha ARGS`; the test's `after` kills it by PID if it is still running. */
-export function spawnKubeha(args: string[], t: TestContextLike): JsonProcess {
-  const child = spawn(process.execPath, [KUBEHA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnKubeha(args: string[], t: TestContextLike, o: SpawnOptions = {}): JsonProcess {
+  const command = [...(o.via ?? []), process.execPath, o.bin ?? KUBEHA_BIN, ...args];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
   const lines: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let stdoutBuf = '';

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_APPLY_QUORUM: 'the etcd quorum gate refused to restart a member',
   KUBEHA_ERR_APPLY_GATE: 'a host did not pass its health gate in time and was rolled back',
   KUBEHA_ERR_APPLY_HOST: 'a host is not fit for the stack (no systemd, no interface in the VIP subnet, a port taken) or the VIP is in use',
+  KUBEHA_ERR_DRILL_DEGRADED: 'kubeha drill refused a cluster that kubeha doctor finds a failure in',
   KUBEHA_ERR_APPLY_PKI: 'the PKI of a fresh install could not be issued with kubeadm',
 } as const;
 

@@ -4,6 +4,7 @@ import { applyCommand, type ApplyOptions } from './apply.js';
 import { checkCommand } from './check.js';
 import { demoCommand, type DemoOptions } from './demo.js';
 import { doctorCommand, type DoctorOptions } from './doctor.js';
+import { drillCommand, type DrillOptions } from './drill.js';
 import { electCommand, type ElectOptions } from './elect.js';
 import { reloadCommand } from './reload.js';
 import { renderCommand } from './render.js';
@@ -129,6 +130,17 @@ export async function main(argv: string[]): Promise<void> {
     .option('--vrrp-interface <if>', 'listen for VRRP on this interface (default: the one on the VIP\'s subnet, else the inventory\'s)')
     .option('--vrrp-listen <duration>', 'how long to listen for VRRP adverts (default 3.5 advert intervals, at least 1.2s)')
     .action(async (o: DoctorOptions) => exit(await doctorCommand(o)));
+  program
+    .command('drill')
+    .description('the failover test on the live cluster, as a client sees it: a client through the VIP while the VIP is handed over, the holder\'s load balancer stopped, each apiserver restarted (and --kill: the holder SIGKILLed), one at a time; a report per step (exit 0 every target met, 1 not)')
+    .requiredOption('-i, --inventory <file>', 'inventory.yaml, with ssh: settings')
+    .option('--dry-run', 'list the steps and what each does; touch nothing')
+    .option('--kill', 'also SIGKILL the VIP holder\'s kubeha (or keepalived)')
+    .option('--observe <duration>', 'how long each fault lasts before it is undone', '5s')
+    .option('--settle-timeout <duration>', 'how long the cluster may take to come back (one VIP holder, every apiserver ready)', '60s')
+    .option('--cacert <file>', 'the cluster CA, to verify the apiservers and the client loop\'s connections')
+    .option('--record <file>', 'write every request of the client loop and each step\'s window there (JSON lines)')
+    .action(async (o: DrillOptions) => exit(await drillCommand(o)));
   program
     .command('import')
     .description('print the kubeha.yaml equivalent to a keepalived.conf and a haproxy.cfg or nginx.conf')

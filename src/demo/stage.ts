@@ -7,14 +7,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { SimApiserver } from '../sim/apiserver.js';
 import { selfSignedCert, type CertPair } from '../sim/self-signed.js';
-import { ClientRecord, clientWindow, type ClientWindow } from './client-record.js';
+import { clientWindow, type ClientWindow } from './client-record.js';
+import { startClientLoop } from './client-loop.js';
 import { relay } from './relay.js';
 import { lbConfig, networkCommands, STAGE, type StageLb } from './stage-plan.js';
 import { storyPage } from './story-page.js';
@@ -181,21 +181,6 @@ async function vipHolders(): Promise<Set<string>> {
   return holders;
 }
 
-/** A request through the VIP (a new connection each time). */
-function probeVip(record: ClientRecord): void {
-  const startMs = Date.now();
-  const req = httpsRequest({ host: STAGE.vip, port: STAGE.port, path: '/version', agent: false, rejectUnauthorized: false, timeout: 2000 }, (res) => {
-    res.resume();
-    res.on('end', () => {
-      const servedBy = res.headers['x-kubeha-sim'];
-      record.add({ startMs, endMs: Date.now(), ok: res.statusCode === 200, ...(typeof servedBy === 'string' ? { servedBy } : {}), ...(res.statusCode === 200 ? {} : { error: `HTTP ${res.statusCode}` }) });
-    });
-  });
-  req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
-  req.on('error', (err: NodeJS.ErrnoException) => record.add({ startMs, endMs: Date.now(), ok: false, error: err.code ?? err.message }));
-  req.end();
-}
-
 /** The chaos steps, in the order they run: each acts, is observed, is restored, and is judged against its target. */
 interface ChaosStep {
   name: string;
@@ -269,8 +254,8 @@ export async function runStage(o: StageOptions): Promise<number> {
   const picture = () => `${nodes.map((n) => `${n.lb.name} ${n.view.vrrp ?? n.view.admin} (checks: ${Object.entries(n.view.servers).map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'})`).join('; ')}; VIP on ${[...holders].join(' and ') || 'no interface'}`;
   if (!(await until(settled, 20_000))) say('note', `the stage did not settle: ${picture()}; see ${o.dir}/lb*/kubeha.log`);
 
-  const record = new ClientRecord(10 * 60_000);
-  const clientTimer = setInterval(() => probeVip(record), PERIOD_MS);
+  const client = startClientLoop({ host: STAGE.vip, port: STAGE.port, path: '/version', periodMs: PERIOD_MS });
+  const record = client.record;
   const pollTimer = setInterval(() => void poll(), 250);
 
   // The relays the outer process reaches through (Unix sockets cross the network namespace).
@@ -450,7 +435,8 @@ export async function runStage(o: StageOptions): Promise<number> {
   stopping = true;
   clearInterval(drawTimer);
   clearInterval(statusTimer);
-  clearInterval(clientTimer);
+  // the last requests get their answers before anything they go through is stopped
+  await client.stop();
   clearInterval(pollTimer);
   await Promise.all(nodes.map((n) => (n.view.process === 'running' ? n.stop('SIGTERM') : undefined)));
   for (const m of masters) m.crash();

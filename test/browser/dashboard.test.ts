@@ -13,6 +13,7 @@ import type { NodeState } from '../../src/observe/node-state.js';
 import { VrrpEngine } from '../../src/vrrp/vrrp-engine.js';
 import { cluster, workspace, type Workspace } from '../support/cluster.js';
 import { FakeNetwork } from '../support/fake-vrrp-network.js';
+import { spawnKubeha } from '../support/processes.js';
 import { lbConfig, startDaemon, taggedBackend } from '../support/tcp.js';
 
 const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
@@ -155,4 +156,43 @@ test('dashboard: the VIP election card shows the role, epoch, identity and VIPs'
   state.vipElection = { ...stats.toJSON(), vips: ['10.0.0.100/24'] };
   await page.waitForSelector('[data-election="vip"] >> text=follower', { timeout: 5000 });
   assert.match((await page.textContent('[data-election="vip"]')) ?? '', /last loss.*lease expired/);
+});
+
+test('demo dashboard: both LB nodes, the VIP holder, the client, and each chaos step with what the client saw', async (t) => {
+  const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--chaos-rounds', '1'], t);
+  await demo.waitFor((l) => String(l.text ?? '').startsWith('Ctrl-C stops it'), 60_000, 'the demo banner');
+  const banner = demo.lines.map((l) => String(l.text ?? '')).join('\n');
+  assert.match(banner, /two kubeha LB nodes floating a VIP/, 'the full stack (user and network namespaces), not the fallback');
+  const origin = `http://127.0.0.1:${/^  dashboard\s+http:\/\/127\.0\.0\.1:(\d+)\//m.exec(banner)![1]}`;
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const foreign: string[] = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin)) foreign.push(r.url());
+  });
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('[data-node="lb1"]', { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-holds="true"][data-vrrp="MASTER"]').length === 1, undefined, { timeout: 10_000 });
+  assert.equal(await page.locator('[data-node]').count(), 2, 'both LB nodes');
+  assert.equal(await page.locator('[data-apiserver][data-running="true"]').count(), 3, 'three apiservers up');
+  assert.match((await page.textContent('#status')) ?? '', /^VIP 10\.8\.4\.55:6443 held by lb[12]/);
+  // the graceful handover's result, then the killed holder's: the last failover's outage is the killed one's
+  await page.waitForSelector('#events li[data-kind="chaos"]:has-text("result: VIP handover")', { timeout: 60_000 });
+  await page.screenshot({ path: `${OUTPUT}demo-dashboard-handover.png`, fullPage: true });
+  await page.waitForSelector('#events li[data-kind="chaos"]:has-text("result: VIP holder killed")', { timeout: 60_000 });
+  const killed = (await page.textContent('#events li[data-kind="chaos"]:has-text("result: VIP holder killed")')) ?? '';
+  const outage = /outage (\d+) ms/.exec(killed);
+  assert.ok(outage, killed);
+  assert.match((await page.textContent('#last-failover')) ?? '', new RegExp(`^${outage[1]} ms$`), 'the last failover is the killed holder\'s');
+  assert.match(killed, /target (met|missed)$/);
+  await page.waitForFunction(() => /^\d+(\.\d)?%$/.test(document.querySelector('#success')?.textContent ?? ''), undefined, { timeout: 5000 });
+  await page.screenshot({ path: `${OUTPUT}demo-dashboard.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  assert.ok(overflow, 'no horizontal scrolling at phone width');
+  await page.screenshot({ path: `${OUTPUT}demo-dashboard-phone.png`, fullPage: true });
+  assert.deepEqual(foreign, [], 'the page loads nothing from elsewhere');
+  assert.equal(await demo.exited, 0, demo.stderr());
+  t.diagnostic(`holder killed: ${killed}; screenshots in test-output/demo-dashboard*.png`);
 });

@@ -86,7 +86,7 @@ test('kubeha demo without root: two kubeha LB nodes float the VIP in a user+netw
   for (const r of [handover, killed, stopped, crashed]) assert.ok(r.total > 20, 'the client ran through every step');
   const totals = /^demo stopped: (\d+) requests answered, (\d+) failed/m.exec(out);
   assert.ok(totals, out);
-  assert.equal(Number(totals[2]), handover.failed + killed.failed + stopped.failed + crashed.failed, 'every failed request fell in a chaos step');
+  assert.equal(Number(totals[2]), handover.failed + killed.failed + stopped.failed + crashed.failed, `every failed request fell in a chaos step:\n${out}`);
   t.diagnostic(`client: ${totals[1]} answered; handover outage ${handover.outageMs} ms; holder killed: ${killed.failed} failed, outage ${killed.outageMs} ms; apiserver stopped ${stopped.outageMs} ms; crashed ${crashed.failed} failed`);
 
   for (const p of [lb, dashboard, ...admin]) assert.equal(await refused(p), 'ECONNREFUSED', `port ${p} is closed after the demo`);

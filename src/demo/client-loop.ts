@@ -1,0 +1,57 @@
+// The client loop of the demo and the drill: a new TLS connection to HOST:PORT every period, each
+// request's start, end and outcome recorded (client-record.ts). A new connection each time is what
+// shows a VIP move at once (a kept-alive connection would only break when its holder dies).
+import { request } from 'node:https';
+import { ClientRecord } from './client-record.js';
+
+export interface ClientLoop {
+  record: ClientRecord;
+  periodMs: number;
+  /** Sends no more; resolves once the requests in flight have their answers (or their timeouts). */
+  stop(): Promise<void>;
+}
+
+/** Starts sending GET `path` to host:port every `periodMs`; an answer other than 200 is a failure. */
+export function startClientLoop(o: { host: string; port: number; path: string; periodMs: number; timeoutMs?: number; ca?: Buffer; keepMs?: number }): ClientLoop {
+  const record = new ClientRecord(o.keepMs ?? 10 * 60_000);
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const once = () => {
+    inFlight++;
+    const startMs = Date.now();
+    let recorded = false;
+    // one outcome per request, whichever of the response's end and an error comes first
+    const add = (s: Parameters<ClientRecord['add']>[0]) => {
+      if (recorded) return;
+      recorded = true;
+      record.add(s);
+      if (--inFlight === 0) drained?.();
+    };
+    const tls = o.ca ? { ca: o.ca } : { rejectUnauthorized: false };
+    const req = request({ host: o.host, port: o.port, path: o.path, agent: false, timeout: o.timeoutMs ?? 2000, ...tls }, (res) => {
+      res.resume();
+      res.on('error', (err: NodeJS.ErrnoException) => add({ startMs, endMs: Date.now(), ok: false, error: err.code ?? err.message }));
+      res.on('end', () => {
+        const servedBy = res.headers['x-kubeha-sim'];
+        add({ startMs, endMs: Date.now(), ok: res.statusCode === 200, ...(typeof servedBy === 'string' ? { servedBy } : {}), ...(res.statusCode === 200 ? {} : { error: `HTTP ${res.statusCode}` }) });
+      });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => add({ startMs, endMs: Date.now(), ok: false, error: err.code ?? err.message }));
+    req.end();
+  };
+  const timer = setInterval(once, o.periodMs);
+  return {
+    record,
+    periodMs: o.periodMs,
+    stop: () => {
+      clearInterval(timer);
+      if (inFlight === 0) return Promise.resolve();
+      // every request ends by its timeout at the latest; the bound is for one that never said
+      return new Promise<void>((resolve) => {
+        drained = resolve;
+        setTimeout(resolve, (o.timeoutMs ?? 2000) + 1000).unref();
+      });
+    },
+  };
+}

@@ -141,8 +141,9 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       await journal(session(host), { run: o.runId, step: 'unit', unit: u.name, result: r.code === 0 ? u.action : `${u.action} failed` });
       touch(host, u.name, u.action);
       if (r.code !== 0) {
-        const why = await session(host).exec(`systemctl status --no-pager --lines=8 ${unit} 2>&1 | tail -n 12`);
-        throw new Error(`${host}: systemctl ${u.action} ${u.name} failed: ${(r.stderr || r.stdout).trim()} ${why.stdout.trim()} [KUBEHA_ERR_APPLY_UNIT]`);
+        // the unit's own last words (systemctl status would show the next restart attempt starting)
+        const why = await session(host).exec(`journalctl -u ${unit} -n 8 --no-pager -o cat 2>&1`);
+        throw new Error(`${host}: systemctl ${u.action} ${u.name} failed; its journal ends: ${why.stdout.trim().split('\n').join(' | ')} [KUBEHA_ERR_APPLY_UNIT]`);
       }
     }
   };

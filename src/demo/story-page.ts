@@ -9,12 +9,12 @@ const STYLE = `
 .node.MASTER { border-left-color:var(--up); }
 .node.gone { border-left-color:var(--down); background:color-mix(in srgb, var(--down) 8%, var(--card)); }
 .node.BACKUP { border-left-color:var(--muted); } .node.FAULT { border-left-color:var(--warn); }
+.node.MASTER .badge { background:var(--up); } .node.FAULT .badge { background:var(--warn); } .node.gone .badge { background:var(--down); }
 .vip { font-weight:600; color:var(--up); }
 .figure { font-size:1.6rem; font-weight:600; font-variant-numeric:tabular-nums; }
 .figures { display:grid; grid-template-columns:repeat(auto-fill,minmax(150px,1fr)); gap:.5rem 1rem; }
 .figures .kv { display:block; }
-.met { color:var(--up); } .missed { color:var(--down); font-weight:600; }
-#events li.chaos { font-weight:500; }
+#events li.chaos { font-weight:500; } #events li.met { color:var(--up); } #events li.missed { color:var(--down); }
 #alarm { display:none; border-color:var(--down); color:var(--down); font-weight:600; }
 `;
 
@@ -59,8 +59,8 @@ async function tick() {
     + '<div class="kv"><span>answered / failed</span><div class="figure">' + c.ok + ' / ' + c.failed + '</div></div>'
     + '<div class="kv"><span>last failover: outage</span><div class="figure" id="last-failover">' + (f ? f.outageMs + ' ms' : '–') + '</div>'
     + (f ? '<small>' + esc(f.step) + ': ' + esc(f.vipBefore) + ' → ' + esc(f.vipAfter) + ', ' + f.failed + ' failed</small>' : '') + '</div></div>';
-  $('#events ul').innerHTML = s.events.slice().reverse().map((e) => '<li class="' + esc(e.kind) + '" data-kind="' + esc(e.kind) + '"><span class="t">' + esc(e.at) + '</span> ' + esc(e.text)
-    + (e.result ? ' <span class="' + (e.result.met ? 'met' : 'missed') + '">' + (e.result.met ? 'target met' : 'target missed') + '</span>' : '') + '</li>').join('');
+  // a chaos step's result line says whether its target was met; green or red says it at a glance
+  $('#events ul').innerHTML = s.events.slice().reverse().map((e) => '<li class="' + esc(e.kind) + (e.result ? (e.result.met ? ' met' : ' missed') : '') + '" data-kind="' + esc(e.kind) + '"><span class="t">' + esc(e.at) + '</span> ' + esc(e.text) + '</li>').join('');
 }
 tick();
 setInterval(tick, 500);

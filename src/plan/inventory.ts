@@ -54,7 +54,9 @@ export const inventorySchema = z.strictObject({
     hosts: z.array(lbHost).default([]),
     /** The LB frontend port when it shares a host with an apiserver on apiPort. */
     sharedPort: port.default(16443),
-  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443 }),
+    /** haproxy's global maxconn: it needs about twice as many open files (the host's LimitNOFILE). */
+    maxConnections: z.number().int().min(100).max(1_000_000).default(20_000),
+  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443, maxConnections: 20_000 }),
   etcd: z.strictObject({
     mode: z.enum(['stacked', 'external']).default('stacked'),
     endpoints: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, { message: 'an etcd endpoint is a URL like https://10.8.4.91:2379' })).default([]),
@@ -111,8 +113,6 @@ export interface Plan {
   advertIntervalMs: number;
   /** VRRP priority per LB host name: descending in inventory order. */
   priorities: Map<string, number>;
-  /** The negative track weight that moves the VIP off a node whose LB failed. */
-  trackWeight: number;
   etcdEndpoints: string[];
   /** Whether the virtual router id came from the cluster name (no vrrp.virtualRouterId): it may collide. */
   virtualRouterIdDerived: boolean;
@@ -181,7 +181,6 @@ export function makePlan(inv: Inventory): Plan {
     virtualRouterId,
     advertIntervalMs: parseDuration(inv.vrrp.advertInterval) ?? 100,
     priorities,
-    trackWeight: -(PRIORITY_STEP * Math.max(1, lbHosts.length - 1) + PRIORITY_STEP),
     etcdEndpoints,
     virtualRouterIdDerived,
     founders: inv.masters.filter((m) => !m.join),

@@ -10,7 +10,7 @@ export function renderHaproxy(plan: Plan): string {
 # Rendered by kubeha render.
 global
     log stdout format raw local0 info
-    maxconn 20000
+    maxconn ${plan.inv.lb.maxConnections}
     nbthread 2
 
 defaults

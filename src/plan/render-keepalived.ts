@@ -17,7 +17,7 @@ export function renderCheckScript(plan: Plan): string {
   return `#!/bin/bash
 # keepalived track script: exits 0 when the local ${plan.inv.lb.flavor} accepts TCP on port ${plan.frontendPort}.
 # Rendered by kubeha render.
-exec timeout 2 bash -c '</dev/tcp/127.0.0.1/${plan.frontendPort}' 2>/dev/null
+exec timeout 1 bash -c '</dev/tcp/127.0.0.1/${plan.frontendPort}' 2>/dev/null
 `;
 }
 
@@ -38,12 +38,15 @@ export function renderKeepalived(plan: Plan, host: LbHost): string {
     '',
     'vrrp_script chk_lb {',
     `    script "${checkScriptPath(plan)}"`,
-    '    interval 2',
-    '    timeout 3',
+    // keepalived takes whole seconds (2.2.7: "interval '0.5' must be between 1 and 4294"): 1 s is its fastest
+    '    interval 1',
+    '    timeout 2',
     '    fall 2',
     '    rise 2',
-    `    # Larger than the spread of the priorities, so a node whose LB died always loses the VIP.`,
-    `    weight ${plan.trackWeight}`,
+    // A negative weight would only lower the priority, and the peers' preempt_delay would leave the
+    // VIP on a node whose LB died for those 15 s (kubeha drill measured it); FAULT releases it at once.
+    '    # weight 0: while the check fails the instance is in FAULT and gives the VIP away at once',
+    '    weight 0',
     '}',
     '',
     `vrrp_instance VI_${inv.cluster.replace(/[^A-Za-z0-9_]/g, '_')} {`,

@@ -185,7 +185,8 @@ test('demo dashboard: both LB nodes, the VIP holder, the client, and each chaos 
   const outage = /outage (\d+) ms/.exec(killed);
   assert.ok(outage, killed);
   assert.match((await page.textContent('#last-failover')) ?? '', new RegExp(`^${outage[1]} ms$`), 'the last failover is the killed holder\'s');
-  assert.match(killed, /target (met|missed)$/);
+  assert.match(killed, /\(target: outage ≤ 500 ms, (met|MISSED)\)$/);
+  assert.equal(await page.locator('#events li[data-kind="chaos"].met, #events li[data-kind="chaos"].missed').count(), 2, 'each result coloured by its target');
   await page.waitForFunction(() => /^\d+(\.\d)?%$/.test(document.querySelector('#success')?.textContent ?? ''), undefined, { timeout: 5000 });
   await page.screenshot({ path: `${OUTPUT}demo-dashboard.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });

@@ -44,7 +44,7 @@ test('render: golden files for four inventories (UPDATE_GOLDEN=1 rewrites them)'
   }
 });
 
-test('render: deterministic; every kubeha.yaml passes kubeha check; priorities descend and the track weight beats their spread', () => {
+test('render: deterministic; every kubeha.yaml passes kubeha check; priorities descend; a failed LB puts keepalived in FAULT', () => {
   for (const name of CASES) {
     const a = bundleOf(name);
     const b = bundleOf(name);
@@ -60,7 +60,8 @@ test('render: deterministic; every kubeha.yaml passes kubeha check; priorities d
   const plan = makePlan(r.inventory);
   const prios = [...plan.priorities.values()];
   for (let i = 1; i < prios.length; i++) assert.ok(prios[i]! < prios[i - 1]!, 'descending');
-  assert.ok(-plan.trackWeight > prios[0]! - prios[prios.length - 1]!, 'a failed LB falls below every healthy one');
+  // not a weight: with it the peers' preempt_delay would keep the VIP on the dead LB's node
+  assert.match(bundleOf('haproxy-dedicated').get('lb1/keepalived.conf')!.content, /vrrp_script chk_lb \{[^}]*\n {4}interval 1\n[^}]*\n {4}weight 0\n\}/);
   assert.equal(plan.frontendPort, 6443, 'dedicated LB hosts serve the apiPort');
   assert.equal(makePlan(parseOk('kubeha-stacked')).frontendPort, 16443, 'on the masters, 16443');
   assert.equal(makePlan(parseOk('kubeha-stacked')).virtualRouterId, virtualRouterIdFor('prod-a'));

@@ -7,6 +7,8 @@ import { ClientRecord } from './client-record.js';
 export interface ClientLoop {
   record: ClientRecord;
   periodMs: number;
+  /** Every request has its outcome within this long of its start. */
+  timeoutMs: number;
   /** Sends no more; resolves once the requests in flight have their answers (or their timeouts). */
   stop(): Promise<void>;
 }
@@ -14,6 +16,7 @@ export interface ClientLoop {
 /** Starts sending GET `path` to host:port every `periodMs`; an answer other than 200 is a failure. */
 export function startClientLoop(o: { host: string; port: number; path: string; periodMs: number; timeoutMs?: number; ca?: Buffer; keepMs?: number }): ClientLoop {
   const record = new ClientRecord(o.keepMs ?? 10 * 60_000);
+  const timeoutMs = o.timeoutMs ?? 2000;
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const once = () => {
@@ -24,11 +27,12 @@ export function startClientLoop(o: { host: string; port: number; path: string; p
     const add = (s: Parameters<ClientRecord['add']>[0]) => {
       if (recorded) return;
       recorded = true;
+      clearTimeout(deadline);
       record.add(s);
       if (--inFlight === 0) drained?.();
     };
     const tls = o.ca ? { ca: o.ca } : { rejectUnauthorized: false };
-    const req = request({ host: o.host, port: o.port, path: o.path, agent: false, timeout: o.timeoutMs ?? 2000, ...tls }, (res) => {
+    const req = request({ host: o.host, port: o.port, path: o.path, agent: false, ...tls }, (res) => {
       res.resume();
       res.on('error', (err: NodeJS.ErrnoException) => add({ startMs, endMs: Date.now(), ok: false, error: err.code ?? err.message }));
       res.on('end', () => {
@@ -36,7 +40,12 @@ export function startClientLoop(o: { host: string; port: number; path: string; p
         add({ startMs, endMs: Date.now(), ok: res.statusCode === 200, ...(typeof servedBy === 'string' ? { servedBy } : {}), ...(res.statusCode === 200 ? {} : { error: `HTTP ${res.statusCode}` }) });
       });
     });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    // a deadline from the start, not an idle timeout: every request has its outcome within timeoutMs,
+    // so a window is complete timeoutMs after it ends
+    const deadline = setTimeout(() => {
+      add({ startMs, endMs: Date.now(), ok: false, error: 'TIMEOUT' });
+      req.destroy();
+    }, timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => add({ startMs, endMs: Date.now(), ok: false, error: err.code ?? err.message }));
     req.end();
   };
@@ -44,13 +53,14 @@ export function startClientLoop(o: { host: string; port: number; path: string; p
   return {
     record,
     periodMs: o.periodMs,
+    timeoutMs,
     stop: () => {
       clearInterval(timer);
       if (inFlight === 0) return Promise.resolve();
-      // every request ends by its timeout at the latest; the bound is for one that never said
+      // every request ends by its deadline at the latest; the bound is a second more
       return new Promise<void>((resolve) => {
         drained = resolve;
-        setTimeout(resolve, (o.timeoutMs ?? 2000) + 1000).unref();
+        setTimeout(resolve, timeoutMs + 1000).unref();
       });
     },
   };

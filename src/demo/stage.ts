@@ -401,9 +401,10 @@ export async function runStage(o: StageOptions): Promise<number> {
           await pause(o.chaosIntervalMs);
           await step.restore();
           const calm = await until(() => settled() && Date.now() - fromMs > 2 * o.chaosIntervalMs, 30_000);
-          // the last requests of the window get their answers (or their timeouts) before it is judged
-          await new Promise((r) => setTimeout(r, 2100));
-          const w = clientWindow(record.samples, fromMs, Date.now() - 2100, PERIOD_MS);
+          // the last requests of the window get their answers (or their deadline) before it is judged
+          const lateMs = client.timeoutMs + 250;
+          await new Promise((r) => setTimeout(r, lateMs));
+          const w = clientWindow(record.samples, fromMs, Date.now() - lateMs, PERIOD_MS);
           const r: ChaosResult = { step: step.name, ...w, vipBefore, vipAfter: masterOf(), target: step.target, met: step.met(w) };
           results.push(r);
           currentStep = null;

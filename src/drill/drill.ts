@@ -125,9 +125,10 @@ export async function runDrill(plan: Plan, steps: DrillStep[], sessions: Map<str
     watching = false;
     await watch;
     seen(after.last);
-    // the requests of the window's last moments get their answers (or time out) before it is judged
-    await sleep(2100);
-    const toMs = Date.now() - 2100;
+    // the requests of the window's last moments get their answers (or their deadline) before it is judged
+    const settleMs = client.timeoutMs + 250;
+    await sleep(settleMs);
+    const toMs = Date.now() - settleMs;
     const window = clientWindow(client.record.samples, fromMs, toMs, client.periodMs);
     const report: StepReport = { step, host, window, fromMs, toMs, vipBefore: before.last.holders, vipPath, lbAfter: after.last.lbHosts.map(({ host: h, holds }) => ({ host: h, holds })), twoHolders, ...(error ? { error } : {}) };
     reports.push(report);

@@ -11,7 +11,7 @@ set -euo pipefail
 CACHE=${KUBEHA_HOSTS_CACHE:-/var/cache/kubeha-hosts}
 ROOT=$CACHE/bookworm
 # Bump when the recipe below changes: a root built by an older recipe is rebuilt.
-RECIPE=2
+RECIPE=3
 STAMP=.kubeha-host-rootfs
 cached() { [ "$(cat "$ROOT/$STAMP" 2>/dev/null)" = "$RECIPE" ]; }
 if cached; then echo "$ROOT"; exit 0; fi
@@ -41,8 +41,9 @@ rm -rf "$CACHE"/bookworm.tmp.*
 TMP=$(mktemp -d "$CACHE/bookworm.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 START=$(date +%s)
-# haproxy and keepalived for the classic flavor (installed, not enabled: apply starts what a host needs)
-debootstrap --variant=minbase --include=systemd,systemd-sysv,openssh-server,iproute2,dbus,haproxy,keepalived \
+# haproxy and keepalived for the classic flavor (installed, not enabled: apply starts what a host
+# needs); curl for kubeha drill --from
+debootstrap --variant=minbase --include=systemd,systemd-sysv,openssh-server,iproute2,dbus,haproxy,keepalived,curl \
   bookworm "$TMP" "$MIRROR" >&2
 
 # No host keys in the root (openssh-server's postinst made some): each host makes its own at boot.

@@ -15,7 +15,7 @@ const isRoot = process.getuid?.() === 0;
  */
 const TIERS = [
   { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
-  { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl']] },
+  { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl'], ['curl', 'curl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   {
     name: 'plan (real haproxy, nginx, keepalived, etcd)',

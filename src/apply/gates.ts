@@ -20,6 +20,14 @@ export interface MemberHealth {
 }
 
 /**
+ * The new member's id in what `etcdctl member add` prints ("Member %16x added to cluster %16x":
+ * an id under 16 hex digits is padded with spaces, so one in sixteen has two before it).
+ */
+export function addedMemberId(output: string): string | undefined {
+  return /Member\s+([0-9a-f]+)\s+added/.exec(output)?.[1];
+}
+
+/**
  * Reads `etcdctl endpoint health -w json` (an array of {endpoint, health, error}); `names` maps an
  * endpoint URL to its member. A member etcdctl did not list (it timed out before printing) is unhealthy.
  */

@@ -14,7 +14,7 @@ import { tcpProbe } from '../health/tcp-probe.js';
 import type { MasterObservation } from '../doctor/assess.js';
 import type { UnitChange } from './change-plan.js';
 import { WORKER_UNITS } from './dry-run.js';
-import { apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
+import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
 import { STATE_DIR } from './journal.js';
 import { journal, keepForRollback, pushFile, rollbackHost } from './push.js';
 import type { GateKind, KubeconfigWrite, RolloutDriver } from './rollout.js';
@@ -191,7 +191,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
         // as a learner: it does not count for the quorum until it caught up and is promoted (the gate does that),
         // so the cluster never waits on a member that is still starting
         const add = await s.exec(`${etcdctl(`--endpoints=${shellQuote(urls.join(','))} member add ${shellQuote(host)} --learner --peer-urls=${shellQuote(peerUrl)}`)} 2>&1`);
-        const id = /Member ([0-9a-f]+) added/.exec(add.stdout)?.[1];
+        const id = addedMemberId(add.stdout);
         if (add.code !== 0 || !id) throw new Error(`${o2.name}: etcdctl member add ${host} failed: ${add.stdout.trim().slice(-400)}`);
         learners.set(host, { id, via: o2.name, endpoints: urls });
         await journal(s, { run: o.runId, step: 'etcd-member-add', member: host, id, peerUrl, learner: true });

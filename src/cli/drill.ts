@@ -5,8 +5,9 @@ import { parseDuration } from '../config/duration.js';
 import { hostsOf, knownHostsPath, sshTargetFor } from '../apply/dry-run.js';
 import { connect, type SshSession } from '../apply/ssh-transport.js';
 import { startClientLoop } from '../demo/client-loop.js';
-import { drillSteps, formatDrillPlan, formatDrillReport, passed } from '../drill/drill-plan.js';
+import { drillSteps, formatDrillPlan, formatDrillReport, passed, stepKind } from '../drill/drill-plan.js';
 import { runDrill } from '../drill/drill.js';
+import { startRemoteClientLoop } from '../drill/remote-client.js';
 import { loadInventoryFile, makePlan } from '../plan/inventory.js';
 import { doctorCommand } from './doctor.js';
 
@@ -20,6 +21,10 @@ export interface DrillOptions {
   cacert?: string;
   /** Write the client's record (every request) and the steps' windows here, as JSON lines. */
   record?: string;
+  /** Run the client loop on this host of the inventory (a worker: what its kubelet sees) instead of here. */
+  from?: string;
+  /** Only these steps: handover, lb-stopped, apiservers, killed (comma-separated). */
+  steps?: string;
 }
 
 /** The client loop's period: 50 new connections a second. */
@@ -52,9 +57,19 @@ export async function drillCommand(o: DrillOptions, out: NodeJS.WritableStream =
     return 2;
   }
   const plan = makePlan(loaded.inventory);
-  const steps = drillSteps(plan, { kill: !!o.kill });
+  const all = drillSteps(plan, { kill: !!o.kill || !!o.steps?.split(',').includes('killed') });
+  const only = o.steps?.split(',').map((x) => x.trim()).filter(Boolean);
+  const kinds = new Set(all.map(stepKind));
+  const unknownSteps = only?.filter((x) => !kinds.has(x)) ?? [];
+  const hosts = hostsOf(plan);
+  const from = o.from ? hosts.find((h) => h.host.name === o.from) : undefined;
+  if (unknownSteps.length > 0 || (o.from && !from)) {
+    err.write(`${unknownSteps.length ? `--steps: ${unknownSteps.join(', ')} is none of ${[...kinds].join(', ')}` : `--from ${o.from}: not a host of ${o.inventory}`} [KUBEHA_ERR_USAGE]\n`);
+    return 2;
+  }
+  const steps = only ? all.filter((s) => only.includes(stepKind(s))) : all;
   if (o.dryRun) {
-    out.write(formatDrillPlan(plan, steps, 'this machine'));
+    out.write(formatDrillPlan(plan, steps, from ? from.host.name : 'this machine'));
     return 0;
   }
   let ca: Buffer | undefined;
@@ -76,7 +91,7 @@ export async function drillCommand(o: DrillOptions, out: NodeJS.WritableStream =
   const log = (line: string) => err.write(`${line}\n`);
   const file = knownHostsPath(plan.inv);
   const knownHosts = await readFile(file, 'utf8').catch(() => '');
-  const wanted = hostsOf(plan).filter((h) => h.roles.includes('lb') || h.roles.includes('master'));
+  const wanted = hosts.filter((h) => h.roles.includes('lb') || h.roles.includes('master') || h === from);
   const sessions = new Map<string, SshSession>();
   try {
     try {
@@ -85,9 +100,18 @@ export async function drillCommand(o: DrillOptions, out: NodeJS.WritableStream =
       err.write(`kubeha drill: ${e instanceof Error ? e.message : String(e)}\n`);
       return 1;
     }
-    log(`kubeha drill: ${steps.length} steps on ${plan.inv.cluster}; client through https://${plan.vipAddress}:${plan.frontendPort}/version every ${CLIENT_PERIOD_MS} ms`);
-    const client = startClientLoop({ host: plan.vipAddress, port: plan.frontendPort, path: '/version', periodMs: CLIENT_PERIOD_MS, keepMs: 24 * 3600_000, ...(ca ? { ca } : {}) });
-    const reports = await runDrill(plan, steps, sessions, client, { observeMs, settleTimeoutMs, log, ...(ca ? { ca } : {}) }).finally(() => client.stop());
+    log(`kubeha drill: ${steps.length} steps on ${plan.inv.cluster}; client on ${from ? from.host.name : 'this machine'} through https://${plan.vipAddress}:${plan.frontendPort}/version every ${CLIENT_PERIOD_MS} ms`);
+    let client;
+    try {
+      client = from
+        ? await startRemoteClientLoop(sessions.get(from.host.name)!, { url: `https://${plan.vipAddress}:${plan.frontendPort}/version`, periodMs: CLIENT_PERIOD_MS })
+        : startClientLoop({ host: plan.vipAddress, port: plan.frontendPort, path: '/version', periodMs: CLIENT_PERIOD_MS, keepMs: 24 * 3600_000, ...(ca ? { ca } : {}) });
+    } catch (e) {
+      err.write(`kubeha drill: --from ${o.from}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+    const loop = client;
+    const reports = await runDrill(plan, steps, sessions, loop, { observeMs, settleTimeoutMs, log, ...(ca ? { ca } : {}) }).finally(() => loop.stop());
     out.write(formatDrillReport(reports));
     if (o.record) {
       const lines = [

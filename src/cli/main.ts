@@ -140,6 +140,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--settle-timeout <duration>', 'how long the cluster may take to come back (one VIP holder, every apiserver ready)', '60s')
     .option('--cacert <file>', 'the cluster CA, to verify the apiservers and the client loop\'s connections')
     .option('--record <file>', 'write every request of the client loop and each step\'s window there (JSON lines)')
+    .option('--from <host>', 'run the client loop on this host of the inventory (a worker: what its kubelet sees; needs curl there)')
+    .option('--steps <list>', 'only these steps: handover, lb-stopped, apiservers, killed')
     .action(async (o: DrillOptions) => exit(await drillCommand(o)));
   program
     .command('import')

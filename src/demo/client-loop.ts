@@ -11,6 +11,8 @@ export interface ClientLoop {
   timeoutMs: number;
   /** Sends no more; resolves once the requests in flight have their answers (or their timeouts). */
   stop(): Promise<void>;
+  /** Brings the record up to date (a loop on another host: drill/remote-client.ts). */
+  sync?(): Promise<void>;
 }
 
 /** Starts sending GET `path` to host:port every `periodMs`; an answer other than 200 is a failure. */

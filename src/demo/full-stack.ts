@@ -53,10 +53,20 @@ export function stageNamespaces(): { ok: true; args: string[] } | { ok: false; r
   const user = tryIt(['--user', '--map-root-user', ...rest]);
   if (user.status === 0) return { ok: true, args: ['--user', '--map-root-user', ...rest] };
   if (process.getuid?.() === 0 && tryIt(rest).status === 0) return { ok: true, args: rest };
-  if (sysctl('/proc/sys/user/max_user_namespaces') === '0') return { ok: false, reason: 'user namespaces are disabled here (sysctl user.max_user_namespaces = 0)' };
-  if (sysctl('/proc/sys/kernel/unprivileged_userns_clone') === '0') return { ok: false, reason: 'unprivileged user namespaces are disabled here (sysctl kernel.unprivileged_userns_clone = 0)' };
-  if (sysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') return { ok: false, reason: 'AppArmor refuses unprivileged user namespaces here (sysctl kernel.apparmor_restrict_unprivileged_userns = 1)' };
+  const refusal = userNamespaceRefusal((name) => sysctl(`/proc/sys/${name.replace(/\./g, '/')}`));
+  if (refusal) return { ok: false, reason: refusal };
   return { ok: false, reason: `unshare could not make a user and network namespace: ${(user.stderr || user.error?.message || '').trim().split('\n')[0]}` };
+}
+
+/**
+ * Which sysctl refuses user namespaces, read through `get` (a sysctl's name, dotted): the limit
+ * to none, Debian's switch for unprivileged ones, Ubuntu's AppArmor restriction. Undefined: none.
+ */
+export function userNamespaceRefusal(get: (name: string) => string | undefined): string | undefined {
+  if (get('user.max_user_namespaces') === '0') return 'user namespaces are disabled here (sysctl user.max_user_namespaces = 0)';
+  if (get('kernel.unprivileged_userns_clone') === '0') return 'unprivileged user namespaces are disabled here (sysctl kernel.unprivileged_userns_clone = 0)';
+  if (get('kernel.apparmor_restrict_unprivileged_userns') === '1') return 'AppArmor refuses unprivileged user namespaces here (sysctl kernel.apparmor_restrict_unprivileged_userns = 1)';
+  return undefined;
 }
 
 /** Options of the full-stack demo, as the CLI parsed them. */

@@ -214,7 +214,10 @@ export async function runStage(o: StageOptions): Promise<number> {
     if (!process.stdout.isTTY && !o.quiet) out(`event ${e.at} ${text}`);
   };
   let holders = new Set<string>();
-  const poll = async () => {
+  // one poll at a time (the timer's and a waiter's share it): a change is seen and told once
+  let polling: Promise<void> | undefined;
+  const poll = () => (polling ??= pollOnce().finally(() => (polling = undefined)));
+  const pollOnce = async () => {
     holders = await vipHolders();
     await Promise.all(nodes.map(async (n) => {
       const v = n.view;

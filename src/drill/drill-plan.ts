@@ -63,6 +63,9 @@ export function drillSteps(plan: Plan, o: { kill: boolean }): DrillStep[] {
   return steps;
 }
 
+/** The name --steps knows a step by: its id, or `apiservers` for every apiserver restart. */
+export const stepKind = (s: DrillStep) => (s.id.startsWith('apiserver-') ? 'apiservers' : s.id);
+
 /** Whether a step's client record meets its target. */
 export function meets(step: DrillStep, w: ClientWindow): boolean {
   return step.target.kind === 'failed' ? w.failed <= step.target.max : w.outageMs <= step.target.maxMs;

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import { ClientRecord, clientWindow, type ClientSample } from '../../src/demo/client-record.js';
 import { lbConfig, networkCommands, STAGE } from '../../src/demo/stage-plan.js';
+import { userNamespaceRefusal } from '../../src/demo/full-stack.js';
 
 /** A loop of one request every 20 ms from 0 to `untilMs`, each answered 5 ms later unless `down(start)`. */
 function loop(untilMs: number, down: (startMs: number) => 'fail' | 'slow' | undefined = () => undefined): ClientSample[] {
@@ -66,4 +67,12 @@ test('stage plan: every LB node config loads as kubeha would load it; the networ
     assert.ok(cmds.includes(`-n ${lb.name} addr add ${lb.ip}/24 dev eth0`));
   }
   for (const m of STAGE.masters) assert.ok(cmds.includes(`addr add ${m.ip}/24 dev br0`), m.name);
+});
+
+test('user namespaces refused: the sysctl that does it is named in the demo\'s one line', () => {
+  const refusal = (values: Record<string, string>) => userNamespaceRefusal((n) => values[n]);
+  assert.equal(refusal({ 'user.max_user_namespaces': '63000', 'kernel.unprivileged_userns_clone': '1' }), undefined);
+  assert.match(refusal({ 'user.max_user_namespaces': '0' })!, /sysctl user\.max_user_namespaces = 0/);
+  assert.match(refusal({ 'user.max_user_namespaces': '100', 'kernel.unprivileged_userns_clone': '0' })!, /^unprivileged user namespaces are disabled here \(sysctl kernel\.unprivileged_userns_clone = 0\)$/);
+  assert.match(refusal({ 'kernel.apparmor_restrict_unprivileged_userns': '1' })!, /AppArmor/);
 });

@@ -1,7 +1,7 @@
 // apply's gate judgments, its journal read back (resume of a cut-off run) and its stale-lock rule: pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
+import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
 import { interruptedRun, parseJournal } from '../../src/apply/journal.js';
 import { lockIsStale } from '../../src/apply/push.js';
 import { planHost, sha256 } from '../../src/apply/change-plan.js';
@@ -146,4 +146,11 @@ test('host checks: systemd, the LB interface in the VIP subnet, the stack\'s por
   assert.equal(vipConflict(plan, ['m1'], []), undefined, 'one of ours holds it');
   assert.equal(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: false }]), undefined, 'free');
   assert.match(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: true }])!, /answers \(TCP 22\) but none of the LB hosts holds it/);
+});
+
+test('etcdctl member add: the new id, also when etcdctl pads it to 16 columns (an id with a leading zero digit)', () => {
+  // what etcdctl 3.4 printed on a booted host (the id 051b7da929c760d0 shown as " 51b7da929c760d0")
+  assert.equal(addedMemberId('Member  51b7da929c760d0 added to cluster cb4d4e2e6c4a07f2\n\nETCD_NAME="m2"\n'), '51b7da929c760d0');
+  assert.equal(addedMemberId('Member 8e9e05c52164694d added to cluster cdf818194e3a8c32\n'), '8e9e05c52164694d');
+  assert.equal(addedMemberId('Error: etcdserver: unhealthy cluster\n'), undefined);
 });

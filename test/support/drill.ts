@@ -16,8 +16,8 @@ import type { TestContextLike } from './tcp.js';
 export interface StepLine { step: string; host: string; fromMs: number; toMs: number; total: number; failed: number; outageMs: number; vipBefore: string[]; vipPath: string[]; lbAfter: { host: string; holds: boolean }[]; error?: string; twoHolders?: string[] }
 
 /** Boots the cluster and applies the inventory with `flavor` load balancers on the masters. */
-export async function drillBed(t: TestContextLike & { diagnostic: (s: string) => void }, flavor: 'kubeha' | 'haproxy', virtualRouterId: number): Promise<{ k: KubeHosts; drill: (o: Partial<DrillOptions>) => Promise<{ code: number; out: string; err: string }> }> {
-  const k = await bootKubeHosts(t, { masters: 3, workers: 0, virtualRouterId });
+export async function drillBed(t: TestContextLike & { diagnostic: (s: string) => void }, flavor: 'kubeha' | 'haproxy', virtualRouterId: number, workers = 0): Promise<{ k: KubeHosts; drill: (o: Partial<DrillOptions>) => Promise<{ code: number; out: string; err: string }> }> {
+  const k = await bootKubeHosts(t, { masters: 3, workers, virtualRouterId });
   if (flavor !== 'kubeha') {
     const inv = parse(readFileSync(k.inventory, 'utf8')) as Record<string, unknown>;
     // this machine's hard limit of open files (20000) is the hosts' too: haproxy's maxconn must fit in it
@@ -33,6 +33,19 @@ export async function drillBed(t: TestContextLike & { diagnostic: (s: string) =>
   return { k, drill };
 }
 
+/** A drill's --record file: the client's requests, and the steps. */
+export function readRecord(file: string): { requests: ClientSample[]; steps: StepLine[] } {
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request?: ClientSample } & Partial<StepLine>);
+  return { requests: lines.flatMap((l) => (l.request ? [l.request] : [])), steps: lines.filter((l): l is StepLine => l.step !== undefined) };
+}
+
+/** The report's figures of a step are the record's requests of its window. */
+export function assertFiguresFromRecord(requests: ClientSample[], s: StepLine): void {
+  const own = requests.filter((r) => r.startMs >= s.fromMs && r.startMs < s.toMs);
+  assert.equal(s.total, own.length, `${s.step}: requests in its window`);
+  assert.equal(s.failed, own.filter((r) => !r.ok).length, `${s.step}: failed requests in its window`);
+}
+
 /**
  * Runs the whole drill with --kill and checks its report against its own client record: every
  * step's figures are the record's requests of that step's window, one VIP holder after each, never
@@ -41,15 +54,10 @@ export async function drillBed(t: TestContextLike & { diagnostic: (s: string) =>
 export async function drillAndCheck(k: KubeHosts, drill: (o: Partial<DrillOptions>) => Promise<{ code: number; out: string; err: string }>, observe = '3s'): Promise<StepLine[]> {
   const record = join(k.bed.dir, 'drill-record.jsonl');
   const run = await drill({ kill: true, record, observe });
-  const lines = readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request?: ClientSample } & Partial<StepLine>);
-  const requests = lines.flatMap((l) => (l.request ? [l.request] : []));
-  const steps = lines.filter((l): l is StepLine => l.step !== undefined);
+  const { requests, steps } = readRecord(record);
   assert.deepEqual(steps.map((s) => s.step), ['handover', 'lb-stopped', ...k.masters.map((m) => `apiserver-${m.name}`), 'killed'], run.out + run.err);
   for (const [i, s] of steps.entries()) {
-    // the report's figures are the client's record of the step's window
-    const own = requests.filter((r) => r.startMs >= s.fromMs && r.startMs < s.toMs);
-    assert.equal(s.total, own.length, `${s.step}: requests in its window`);
-    assert.equal(s.failed, own.filter((r) => !r.ok).length, `${s.step}: failed requests in its window`);
+    assertFiguresFromRecord(requests, s);
     assert.ok(s.total > 50, `${s.step}: the client ran through it (${s.total})`);
     assert.equal(s.error, undefined, `${s.step}: ${s.error}`);
     assert.equal(s.twoHolders, undefined, `${s.step}: never two VIP holders`);

@@ -37,7 +37,7 @@ export interface StageOptions {
 }
 
 /** Requests per second of the client loop (one new TLS connection each: a VIP move shows at once). */
-export const CLIENT_RPS = 50;
+const CLIENT_RPS = 50;
 const PERIOD_MS = 1000 / CLIENT_RPS;
 
 /** One LB node as the demo sees it: its process, and what its admin API and its interface say. */
@@ -261,7 +261,7 @@ export async function runStage(o: StageOptions): Promise<number> {
   const record = client.record;
   const pollTimer = setInterval(() => void poll(), 250);
 
-  // The relays the outer process reaches through (Unix sockets cross the network namespace).
+  // What the dashboard shows, and the sockets the outer process relays to (Unix sockets cross the network namespace).
   const story = (): StoryState => {
     const recent = record.samples.filter((s) => s.endMs > Date.now() - 60_000);
     const lastFailover = [...events].reverse().find((e) => e.result && e.result.vipBefore !== e.result.vipAfter)?.result ?? null;
@@ -288,9 +288,7 @@ export async function runStage(o: StageOptions): Promise<number> {
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => dashboard.listen(join(o.dir, 'dashboard.sock'), r));
-  const relays = [
-    await relay({ path: join(o.dir, 'vip.sock') }, { host: STAGE.vip, port: STAGE.port }),
-  ];
+  const vipRelay = await relay({ path: join(o.dir, 'vip.sock') }, { host: STAGE.vip, port: STAGE.port });
 
   const local = (port: number) => `127.0.0.1:${port}`;
   out([
@@ -444,7 +442,7 @@ export async function runStage(o: StageOptions): Promise<number> {
   clearInterval(pollTimer);
   await Promise.all(nodes.map((n) => (n.view.process === 'running' ? n.stop('SIGTERM') : undefined)));
   for (const m of masters) m.crash();
-  for (const s of [dashboard, ...relays]) s.close();
+  for (const s of [dashboard, vipRelay]) s.close();
   for (const r of adminRelays) r.stdin?.end();
   process.stdin.destroy();
   const why = [...record.errors].map(([e, n]) => `${e} ${n}`).join(', ');

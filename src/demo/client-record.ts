@@ -27,10 +27,16 @@ export interface ClientWindow {
   firstError?: string;
 }
 
-/** The figures of the samples that started in [fromMs, toMs), the loop sending one request every `periodMs`. */
+/**
+ * Whether a request belongs to the window [fromMs, toMs): it started before the window's end and
+ * ended at or after its start — so a request on the wire when the fault came is the fault's.
+ */
+export const inWindow = (s: ClientSample, fromMs: number, toMs: number) => s.endMs >= fromMs && s.startMs < toMs;
+
+/** The figures of the window [fromMs, toMs) (see inWindow), the loop sending one request every `periodMs`. */
 export function clientWindow(samples: readonly ClientSample[], fromMs: number, toMs: number, periodMs: number): ClientWindow {
-  const inWindow = samples.filter((s) => s.startMs >= fromMs && s.startMs < toMs);
-  const failed = inWindow.filter((s) => !s.ok);
+  const window = samples.filter((s) => inWindow(s, fromMs, toMs));
+  const failed = window.filter((s) => !s.ok);
   // answers by the time they came, with the last one before the window as the start of the first gap
   const answers = samples.filter((s) => s.ok && s.endMs <= toMs).map((s) => s.endMs).sort((a, b) => a - b);
   const before = answers.filter((t) => t < fromMs).pop() ?? fromMs;
@@ -42,10 +48,10 @@ export function clientWindow(samples: readonly ClientSample[], fromMs: number, t
     previous = t;
   }
   // a window that ends while nothing answers yet
-  if (inWindow.length > 0 && answers.filter((t) => t >= fromMs).length === 0) longest = toMs - previous;
+  if (window.length > 0 && answers.filter((t) => t >= fromMs).length === 0) longest = toMs - previous;
   const outage = longest - periodMs;
   return {
-    total: inWindow.length,
+    total: window.length,
     failed: failed.length,
     outageMs: longest < 2 * periodMs ? 0 : Math.round(outage),
     ...(failed[0]?.error ? { firstError: failed[0].error } : {}),

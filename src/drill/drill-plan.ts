@@ -79,7 +79,7 @@ export interface StepReport {
   /** The host it acted on. */
   host: string;
   window: ClientWindow;
-  /** The window judged: the client's requests that started in [fromMs, toMs). */
+  /** The window judged: the client's requests on the wire in [fromMs, toMs) (client-record.ts inWindow). */
   fromMs: number;
   toMs: number;
   vipBefore: string[];

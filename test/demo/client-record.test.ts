@@ -76,3 +76,13 @@ test('user namespaces refused: the sysctl that does it is named in the demo\'s o
   assert.match(refusal({ 'user.max_user_namespaces': '100', 'kernel.unprivileged_userns_clone': '0' })!, /^unprivileged user namespaces are disabled here \(sysctl kernel\.unprivileged_userns_clone = 0\)$/);
   assert.match(refusal({ 'kernel.apparmor_restrict_unprivileged_userns': '1' })!, /AppArmor/);
 });
+
+test('client window: a request on the wire when the fault came is the fault\'s; one over before it is not', () => {
+  const samples: ClientSample[] = [
+    { startMs: 900, endMs: 905, ok: true },
+    { startMs: 990, endMs: 1010, ok: false, error: 'ECONNRESET' }, // connected before, reset by the VIP move
+    { startMs: 1020, endMs: 1025, ok: true },
+  ];
+  assert.deepEqual(clientWindow(samples, 1000, 2000, 20), { total: 2, failed: 1, outageMs: 25, firstError: 'ECONNRESET' });
+  assert.equal(clientWindow(samples, 1011, 2000, 20).failed, 0);
+});

@@ -9,7 +9,7 @@ import type { ClientLoop } from '../demo/client-loop.js';
 import type { SshSession } from '../apply/ssh-transport.js';
 
 /** curl's exit codes as the error a failed request reports (curl(1) EXIT CODES). */
-const CURL_ERRORS: Record<number, string> = { 6: 'DNS', 7: 'ECONNREFUSED', 28: 'TIMEOUT', 35: 'TLS', 52: 'EMPTY_REPLY', 56: 'ECONNRESET' };
+const CURL_ERRORS: Record<number, string> = { 6: 'DNS', 7: 'ECONNREFUSED', 16: 'HTTP2', 28: 'TIMEOUT', 35: 'TLS', 52: 'EMPTY_REPLY', 56: 'ECONNRESET' };
 
 /** One line of the loop's file as a sample on this machine's clock (`skewMs`: the host's clock less ours). */
 export function parseRemoteSample(line: string, skewMs: number): ClientSample | undefined {
@@ -20,13 +20,20 @@ export function parseRemoteSample(line: string, skewMs: number): ClientSample | 
   return { startMs: start - skewMs, endMs: end - skewMs, ok, ...(ok ? {} : { error: exit !== 0 ? CURL_ERRORS[exit] ?? `curl exit ${exit}` : `HTTP ${http}` }) };
 }
 
-/** The loop's shell script: stops when its file is removed, or after `maxS` seconds whatever happens. */
+/** The file whose existence stops the loop writing to `file`. */
+export const stopFile = (file: string) => `${file}.stop`;
+
+/**
+ * The loop's shell script: one curl every period (HTTP/1.1, as the drill's own client), each in the
+ * background; stops when stopFile(file) exists, or after `maxS` seconds whatever happens. (Not "when
+ * its file is removed": a request still in flight would write it back and keep the loop going.)
+ */
 export function remoteLoopScript(file: string, url: string, periodMs: number, timeoutMs: number, maxS: number): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
-    `f=${q(file)}; : > "$f"; end=$(( $(date +%s) + ${maxS} ))`,
-    'while [ -e "$f" ] && [ "$(date +%s)" -lt "$end" ]; do',
-    `  ( s=$(date +%s%3N); c=$(curl -sk -o /dev/null -w '%{http_code}' --max-time ${(timeoutMs / 1000).toFixed(3)} ${q(url)}); x=$?; echo "$s $(date +%s%3N) \${c:-000} $x" >> "$f" ) &`,
+    `f=${q(file)}; stop=${q(stopFile(file))}; : > "$f"; end=$(( $(date +%s) + ${maxS} ))`,
+    'while [ ! -e "$stop" ] && [ "$(date +%s)" -lt "$end" ]; do',
+    `  ( s=$(date +%s%3N); c=$(curl -sk --http1.1 -o /dev/null -w '%{http_code}' --max-time ${(timeoutMs / 1000).toFixed(3)} ${q(url)}); x=$?; echo "$s $(date +%s%3N) \${c:-000} $x" >> "$f" ) &`,
     `  sleep ${(periodMs / 1000).toFixed(3)}`,
     'done',
   ].join('\n');
@@ -67,9 +74,11 @@ export async function startRemoteClientLoop(s: SshSession, o: { url: string; per
     timeoutMs,
     sync,
     async stop() {
-      await new Promise((r) => setTimeout(r, timeoutMs + 250));
+      // the loop ends within a period; the requests in flight write their lines within their deadline
+      await s.exec(`touch ${stopFile(file)}`);
+      await new Promise((r) => setTimeout(r, timeoutMs + 500));
       await sync();
-      await s.exec(`rm -f ${file}`);
+      await s.exec(`rm -f ${file} ${stopFile(file)}`);
     },
   };
 }

@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRemoteSample, remoteLoopScript } from '../../src/drill/remote-client.js';
+import { parseRemoteSample, remoteLoopScript, stopFile } from '../../src/drill/remote-client.js';
 import { SimApiserver } from '../../src/sim/apiserver.js';
 import { selfSignedCert } from '../../src/sim/self-signed.js';
 
@@ -35,8 +35,8 @@ test('remote client loop: the script\'s lines parse into samples; a refused port
       text = existsSync(file) ? readFileSync(file, 'utf8') : '';
       if (text.split('\n').filter(Boolean).length >= 5) break;
     }
-    rmSync(file, { force: true });
-    await new Promise((r) => child.once('exit', r));
+    writeFileSync(stopFile(file), '');
+    assert.equal(await new Promise((r) => child.once('exit', r)), 0, 'the loop ends once its stop file is there');
     return text.split('\n').filter(Boolean).slice(0, 5);
   };
   const ok = (await lines(`https://127.0.0.1:${port}/version`)).map((l) => parseRemoteSample(l, 0)!);

@@ -101,17 +101,15 @@ export async function drillCommand(o: DrillOptions, out: NodeJS.WritableStream =
       return 1;
     }
     log(`kubeha drill: ${steps.length} steps on ${plan.inv.cluster}; client on ${from ? from.host.name : 'this machine'} through https://${plan.vipAddress}:${plan.frontendPort}/version every ${CLIENT_PERIOD_MS} ms`);
-    let client;
-    try {
-      client = from
-        ? await startRemoteClientLoop(sessions.get(from.host.name)!, { url: `https://${plan.vipAddress}:${plan.frontendPort}/version`, periodMs: CLIENT_PERIOD_MS })
-        : startClientLoop({ host: plan.vipAddress, port: plan.frontendPort, path: '/version', periodMs: CLIENT_PERIOD_MS, keepMs: 24 * 3600_000, ...(ca ? { ca } : {}) });
-    } catch (e) {
-      err.write(`kubeha drill: --from ${o.from}: ${e instanceof Error ? e.message : String(e)}\n`);
+    const client = await (from
+      ? startRemoteClientLoop(sessions.get(from.host.name)!, { url: `https://${plan.vipAddress}:${plan.frontendPort}/version`, periodMs: CLIENT_PERIOD_MS })
+      : Promise.resolve(startClientLoop({ host: plan.vipAddress, port: plan.frontendPort, path: '/version', periodMs: CLIENT_PERIOD_MS, keepMs: 24 * 3600_000, ...(ca ? { ca } : {}) }))
+    ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    if (client instanceof Error) {
+      err.write(`kubeha drill: --from ${o.from}: ${client.message}\n`);
       return 1;
     }
-    const loop = client;
-    const reports = await runDrill(plan, steps, sessions, loop, { observeMs, settleTimeoutMs, log, ...(ca ? { ca } : {}) }).finally(() => loop.stop());
+    const reports = await runDrill(plan, steps, sessions, client, { observeMs, settleTimeoutMs, log, ...(ca ? { ca } : {}) }).finally(() => client.stop());
     out.write(formatDrillReport(reports));
     if (o.record) {
       const lines = [

@@ -39,8 +39,12 @@ interface Story {
 }
 
 test('kubeha demo without root: two kubeha LB nodes float the VIP in a user+network namespace; one round of chaos, each step judged by what the client saw', async (t) => {
-  const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('kubeha-demo-')));
-  const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--chaos-rounds', '1'], t, unprivileged(t));
+  // its own TMPDIR (for the user it runs as): the demo's folder goes there, not beside other tests' demos
+  const tmp = mkdtempSync(join(tmpdir(), 'kubeha-demo-test-'));
+  chmodSync(tmp, 0o777);
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const as = unprivileged(t);
+  const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--chaos-rounds', '1'], t, { ...as, env: { ...(as.env ?? process.env), TMPDIR: tmp } });
   await demo.waitFor((l) => String(l.text ?? '').startsWith('Ctrl-C stops it'), 60_000, 'the demo banner');
   const text = () => demo.lines.map((l) => String(l.text ?? '')).join('\n');
   const banner = text();
@@ -89,5 +93,5 @@ test('kubeha demo without root: two kubeha LB nodes float the VIP in a user+netw
   t.diagnostic(`client: ${totals[1]} answered; handover outage ${handover.outageMs} ms; holder killed: ${killed.failed} failed, outage ${killed.outageMs} ms; apiserver stopped ${stopped.outageMs} ms; crashed ${crashed.failed} failed`);
 
   for (const p of [lb, dashboard, ...admin]) assert.equal(await refused(p), 'ECONNREFUSED', `port ${p} is closed after the demo`);
-  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith('kubeha-demo-') && !before.has(f)), [], 'its folder is removed');
+  assert.deepEqual(readdirSync(tmp), [], 'its folder is removed');
 });

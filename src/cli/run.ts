@@ -85,8 +85,11 @@ export async function runCommand(file: string): Promise<number> {
       log.fatal({ event: 'handover-abandoned', errors: vrrpErrors }, 'VRRP could not start here: the previous process keeps serving');
       process.exit(1);
     }
-    await succession.vrrpStarted();
+    // systemd hears of the new main process before the old one is told to go: it reads notifications
+    // before SIGCHLD, so the old one's exit is never taken for the service's (it was, under load, after
+    // the old order: the unit stopped, killing this process, and Restart= started it again)
     sdNotify(`MAINPID=${process.pid}\nREADY=1`);
+    await succession.vrrpStarted();
     serving = true;
     log.info({ event: 'handover-complete', masters }, `took over from the previous process (pid ${process.pid} serves now)`);
   } else {

@@ -38,6 +38,13 @@ export async function runDrill(plan: Plan, steps: DrillStep[], sessions: Map<str
     if (!s) throw new Error(`no SSH session to ${name}`);
     return s;
   };
+  const ready = async (m: { ip: string }) => (await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz', { timeoutMs: 2000, ...(o.ca ? { ca: o.ca } : {}) })).status === 200;
+  /** Runs `cmd` on `host`; a non-zero exit is an error saying the command's last words. */
+  const runOn = async (id: string, host: string, cmd: string) => {
+    o.log(`${id}: ${host}: ${cmd}`);
+    const r = await session(host).exec(cmd, { timeoutMs: o.settleTimeoutMs });
+    if (r.code !== 0) throw new Error(`${cmd} on ${host} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
+  };
   const snapshot = async (): Promise<Snapshot> => {
     const lbHosts = await Promise.all(plan.lbHosts.map(async (h) => {
       const r = await session(h.name).exec(`ip -4 -o addr show; for u in ${units.join(' ')}; do echo "unit $u $(systemctl is-active $u)"; done`, { timeoutMs: 10_000 });
@@ -48,8 +55,8 @@ export async function runDrill(plan: Plan, steps: DrillStep[], sessions: Map<str
         active: units.every((u) => lines.includes(`unit ${u} active`)),
       };
     }));
-    const ready = await Promise.all(plan.inv.masters.map(async (m) => ((await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz', { timeoutMs: 2000, ...(o.ca ? { ca: o.ca } : {}) })).status === 200 ? [] : [m.name])));
-    return { holders: lbHosts.filter((h) => h.holds).map((h) => h.host), lbHosts, notReady: ready.flat() };
+    const notReady = await Promise.all(plan.inv.masters.map(async (m) => ((await ready(m)) ? [] : [m.name])));
+    return { holders: lbHosts.filter((h) => h.holds).map((h) => h.host), lbHosts, notReady: notReady.flat() };
   };
   // The planner renders preemption (after preemptDelay): at rest the VIP is on the highest priority
   // LB host whose load balancer runs, so a step that gave it away is only over once it is back.
@@ -99,24 +106,18 @@ export async function runDrill(plan: Plan, steps: DrillStep[], sessions: Map<str
     })();
     let error: string | undefined;
     try {
-      o.log(`${step.id}: ${host}: ${step.act}`);
-      const r = await session(host).exec(step.act, { timeoutMs: o.settleTimeoutMs });
-      if (r.code !== 0) throw new Error(`${step.act} on ${host} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
+      await runOn(step.id, host, step.act);
       if (step.waitReady) {
         const m = plan.inv.masters.find((x) => x.name === step.waitReady)!;
         const end = Date.now() + o.settleTimeoutMs;
-        while ((await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz', { timeoutMs: 2000, ...(o.ca ? { ca: o.ca } : {}) })).status !== 200) {
+        while (!(await ready(m))) {
           if (Date.now() > end) throw new Error(`${m.name}'s /readyz did not answer 200 within ${o.settleTimeoutMs / 1000} s`);
           await sleep(250);
         }
       } else {
         await sleep(o.observeMs);
       }
-      if (step.restore) {
-        o.log(`${step.id}: ${host}: ${step.restore}`);
-        const back = await session(host).exec(step.restore, { timeoutMs: o.settleTimeoutMs });
-        if (back.code !== 0) throw new Error(`${step.restore} on ${host} exited ${back.code}: ${(back.stderr || back.stdout).trim().split('\n').slice(-2).join(' ')}`);
-      }
+      if (step.restore) await runOn(step.id, host, step.restore);
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     }

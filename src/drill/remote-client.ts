@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { ClientRecord, type ClientSample } from '../demo/client-record.js';
 import type { ClientLoop } from '../demo/client-loop.js';
+import { shellQuote } from '../apply/shell-quote.js';
 import type { SshSession } from '../apply/ssh-transport.js';
 
 /** curl's exit codes as the error a failed request reports (curl(1) EXIT CODES). */
@@ -29,7 +30,7 @@ export const stopFile = (file: string) => `${file}.stop`;
  * its file is removed": a request still in flight would write it back and keep the loop going.)
  */
 export function remoteLoopScript(file: string, url: string, periodMs: number, timeoutMs: number, maxS: number): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const q = shellQuote;
   return [
     `f=${q(file)}; stop=${q(stopFile(file))}; : > "$f"; end=$(( $(date +%s) + ${maxS} ))`,
     'while [ ! -e "$stop" ] && [ "$(date +%s)" -lt "$end" ]; do',
@@ -55,7 +56,7 @@ export async function startRemoteClientLoop(s: SshSession, o: { url: string; per
   const file = `/tmp/kubeha-drill-${randomBytes(4).toString('hex')}.log`;
   const skewMs = await clockSkew(s);
   const script = remoteLoopScript(file, o.url, o.periodMs, timeoutMs, 6 * 3600);
-  const started = await s.exec(`nohup sh -c ${`'${script.replace(/'/g, `'\\''`)}'`} >/dev/null 2>&1 &`);
+  const started = await s.exec(`nohup sh -c ${shellQuote(script)} >/dev/null 2>&1 &`);
   if (started.code !== 0) throw new Error(`${s.target.name}: the client loop did not start: ${started.stderr.trim()}`);
   const record = new ClientRecord(24 * 3600_000);
   let lines = 0;

@@ -91,8 +91,14 @@ export async function runDrill(plan: Plan, steps: DrillStep[], sessions: Map<str
     let twoHolders: string[] | undefined;
     let watching = true;
     const vipPath = [before.last.holders.join('+')];
+    // A takeover overlaps for an advert's round trip (the new master adds the VIP, the old one drops it
+    // when it hears the advert), and the hosts are read one after the other: two holders count only
+    // when two snapshots in a row (≥ 200 ms) see them — a split brain lasts.
+    let overlapping = 0;
     const seen = (s: Snapshot) => {
-      if (s.holders.length > 1 && !twoHolders) twoHolders = s.holders;
+      overlapping = s.holders.length > 1 ? overlapping + 1 : 0;
+      if (overlapping === 1) return;
+      if (overlapping > 1 && !twoHolders) twoHolders = s.holders;
       const now = s.holders.join('+') || 'nobody';
       if (vipPath[vipPath.length - 1] !== now) vipPath.push(now);
     };

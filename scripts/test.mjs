@@ -14,7 +14,7 @@ const isRoot = process.getuid?.() === 0;
  * optionally build scripts (one or a list) whose last output line (a folder) the tests get in the `buildEnv` variable(s).
  */
 const TIERS = [
-  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
+  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill', 'discovery'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl'], ['curl', 'curl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   {

@@ -17,12 +17,14 @@ import { VipElection } from './election/vip-election.js';
 import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
-import type { NodeState } from './observe/node-state.js';
+import type { DiscoveryState, NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
 import { checkedUp, type HealthState } from './health/health-state.js';
 import type { Server as NetServer } from 'node:net';
 import type { InheritedSocket } from './handover.js';
 import { MaintenanceStore } from './maintenance-store.js';
+import { DiscoveredBackend } from './discovery/discovered-backend.js';
+import type { DiscoveryStats } from './discovery/server-list.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -75,6 +77,10 @@ const healthKey = (backend: string, server: { id: string; host: string; port: nu
 interface BackendRuntime {
   pool: ServerPool;
   checks: CheckScheduler;
+  /** The backend's config as written (with discovery, its servers are the bootstrap list). */
+  cfg: BackendConfig;
+  /** Set when the servers come from the Kubernetes API. */
+  discovery: DiscoveredBackend | undefined;
 }
 
 /**
@@ -117,7 +123,7 @@ export class Daemon {
     this.clock = opts.clock ?? new SystemClock();
     this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
-    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection });
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries() });
   }
 
   /** Starts, restarts (changed) or stops the VIP election; returns an error when it cannot start. */
@@ -186,6 +192,10 @@ export class Daemon {
     return this.admin?.port;
   }
 
+  private *discoveries(): Iterable<{ backend: string; stats: DiscoveryStats }> {
+    for (const [backend, rt] of this.backends) if (rt.discovery) yield { backend, stats: rt.discovery.stats };
+  }
+
   private *pools(): Iterable<ServerPool> {
     for (const b of this.backends.values()) yield b.pool;
   }
@@ -244,8 +254,13 @@ export class Daemon {
     };
     // 1. Prepare: probes and the admin server, which may fail.
     const probes = new Map<string, Probe>();
+    const discoveries = new Map<string, DiscoveredBackend>();
     try {
-      for (const b of config.backends) probes.set(b.name, await buildProbe(b.healthCheck));
+      for (const b of config.backends) {
+        probes.set(b.name, await buildProbe(b.healthCheck, b.discovery?.kubernetes.kubeconfig));
+        const running = this.backends.get(b.name)?.discovery;
+        if (b.discovery && running?.key !== DiscoveredBackend.keyOf(b)) discoveries.set(b.name, await DiscoveredBackend.create(b, this.clock, this.log, this.discoveryHooks(b.name)));
+      }
     } catch (err) {
       return refuse([err instanceof Error ? err.message : String(err)]);
     }
@@ -306,7 +321,7 @@ export class Daemon {
       void this.accessLog?.close();
       this.accessLog = config.accessLog ? new AccessLog(config.accessLog.format, config.accessLog.path) : undefined;
     }
-    this.reconcileBackends(config.backends, probes);
+    this.reconcileBackends(config.backends, probes, discoveries);
     await this.reconcileListeners(config);
     if (isFirst) this.closeUnusedInheritance();
     this.config = config;
@@ -315,20 +330,48 @@ export class Daemon {
     return { ok: true };
   }
 
-  private reconcileBackends(backends: BackendConfig[], probes: Map<string, Probe>): void {
+  /** How a discovered backend reaches the API and hands its lists to the pool. */
+  private discoveryHooks(name: string) {
+    return {
+      // The servers that are up by a check first, then the rest: the watch goes through a live apiserver.
+      candidates: () => {
+        const pool = this.backends.get(name)?.pool;
+        if (!pool) return [];
+        const live = pool.servers.filter((s) => pool.usable(s) && checkedUp(s.health));
+        return [...live, ...pool.servers.filter((s) => !live.includes(s))].map((s) => s.address);
+      },
+      apply: (servers: BackendConfig['servers']) => {
+        const rt = this.backends.get(name);
+        if (!rt) return;
+        rt.pool.reconcile({ ...rt.cfg, servers });
+        rt.checks.reconcile();
+        this.reportTrackedBackends();
+      },
+    };
+  }
+
+  private reconcileBackends(backends: BackendConfig[], probes: Map<string, Probe>, discoveries: Map<string, DiscoveredBackend>): void {
     const wanted = new Set(backends.map((b) => b.name));
     for (const [name, rt] of this.backends) {
       if (!wanted.has(name)) {
         rt.checks.stop();
+        void rt.discovery?.stop();
         this.backends.delete(name);
       }
     }
-    for (const b of backends) {
-      const probe = probes.get(b.name) as Probe;
-      const rt = this.backends.get(b.name);
+    for (const cfg of backends) {
+      const probe = probes.get(cfg.name) as Probe;
+      const rt = this.backends.get(cfg.name);
+      // A discovered backend runs with the list in force (kept across a reload that leaves discovery as it was).
+      const discovery = cfg.discovery ? discoveries.get(cfg.name) ?? rt?.discovery : undefined;
+      if (rt?.discovery && rt.discovery !== discovery) void rt.discovery.stop();
+      const b = discovery ? { ...cfg, servers: discovery.serverConfigs() } : cfg;
       if (rt) {
+        rt.cfg = cfg;
         rt.pool.reconcile(b);
         rt.checks.reconcile(b.healthCheck, probe);
+        if (discovery && rt.discovery !== discovery) discovery.start();
+        rt.discovery = discovery;
         continue;
       }
       const pool = new ServerPool(b, this.clock);
@@ -341,6 +384,7 @@ export class Daemon {
         }
       }
       pool.onTransition((t) => {
+        if (!t.up) this.backends.get(b.name)?.discovery?.serverDown(t.server.address);
         this.reportTrackedBackends();
         this.recentEvents.push({ at: new Date().toISOString(), backend: t.pool.name, server: t.server.id, up: t.up, cause: t.cause, detail: t.detail });
         if (this.recentEvents.length > RECENT_EVENTS) this.recentEvents.shift();
@@ -351,7 +395,8 @@ export class Daemon {
       pool.onConfirmed(() => this.reportTrackedBackends()); // a first passed check: now it counts for tracking
       const checks = new CheckScheduler(pool, b.healthCheck, probe, this.clock, (server, check) => this.metrics.observeCheck(pool, server, check.ok, check.latencyMs));
       checks.reconcile();
-      this.backends.set(b.name, { pool, checks });
+      this.backends.set(b.name, { pool, checks, cfg, discovery });
+      discovery?.start();
     }
   }
 
@@ -475,6 +520,7 @@ export class Daemon {
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
+    await Promise.all([...this.backends.values()].map((rt) => rt.discovery?.stop()));
     const open = () => listeners.reduce((n, l) => n + l.active, 0);
     this.log.info({ event: 'shutdown', sessions: open(), graceMs }, `shutting down: ${open()} sessions open, waiting up to ${graceMs}ms`);
     const deadline = Date.now() + graceMs;
@@ -598,9 +644,10 @@ export class Daemon {
         active: l.active,
         rejected: l.rejected,
       })),
-      backends: [...this.backends.values()].map(({ pool }) => ({
+      backends: [...this.backends.values()].map(({ pool, discovery }) => ({
         name: pool.name,
         balance: pool.settings.balance,
+        discovery: discovery ? discoveryState(discovery.stats, iso) : null,
         queue: { length: pool.queue.length, max: pool.queue.maxLength, overflows: pool.queue.overflows, timeouts: pool.queue.timeouts },
         servers: [...pool.servers, ...pool.retired].map((s) => ({
           name: s.id,
@@ -616,6 +663,7 @@ export class Daemon {
           bytesOut: s.bytesOut,
           connectErrors: s.connectErrors,
           retries: s.retries,
+          latencyTier: s.latencyTier ?? null,
           lastCheck: s.lastCheck ? { ok: s.lastCheck.ok, latencyMs: Math.round(s.lastCheck.latencyMs * 100) / 100, detail: s.lastCheck.detail, at: iso(s.lastCheck.atMs) } : null,
           lastChange: { at: iso(s.health.changedAtMs), cause: s.health.cause },
           transitions: s.health.transitions,
@@ -624,4 +672,21 @@ export class Daemon {
       })),
     };
   }
+}
+
+/** A discovered backend's stats for /api/v1/state: monotonic times as ISO wall times. */
+function discoveryState(d: DiscoveryStats, iso: (monotonicMs: number) => string): DiscoveryState {
+  return {
+    source: d.source,
+    api: d.api,
+    servers: d.servers,
+    generation: d.generation,
+    lastSync: d.lastSyncMs === null ? null : iso(d.lastSyncMs),
+    lastChange: d.lastChangeMs === null ? null : iso(d.lastChangeMs),
+    errors: d.errors,
+    lastError: d.lastError,
+    emptyIgnored: d.emptyIgnored,
+    via: d.via,
+    resourceVersion: d.resourceVersion,
+  };
 }

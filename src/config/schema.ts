@@ -83,6 +83,8 @@ export const healthCheckSchema = z.strictObject({
   certFile: z.string().optional(),
   keyFile: z.string().optional(),
   bearerTokenFile: z.string().optional(),
+  /** CA, client certificate and token from this kubeconfig (re-read as they rotate). */
+  kubeconfig: z.string().min(1).optional(),
   host: z.string().optional(),
 });
 
@@ -93,9 +95,21 @@ export const serverSchema = z.strictObject({
   state: z.enum(['ready', 'drain', 'maint']).default('ready'),
 });
 
+/** Apiservers found through the Kubernetes API (the `default/kubernetes` EndpointSlices). */
+export const kubernetesDiscoverySchema = z.strictObject({
+  /** Whose credentials (client certificate or token) and CA the API is read with. */
+  kubeconfig: z.string().min(1),
+  /** The apiservers' port, when the one the EndpointSlice lists is not wanted. */
+  port: count(1, 65535).optional(),
+  /** The last good list, written on every change and loaded at start. */
+  stateFile: z.string().min(1).optional(),
+  /** Changes seen within this long are applied together. */
+  debounce: duration().default(1000),
+});
+
 export const backendSchema = z.strictObject({
   name,
-  balance: z.enum(['roundrobin', 'leastconn', 'source']).default('roundrobin'),
+  balance: z.enum(['roundrobin', 'leastconn', 'source', 'latency']).default('roundrobin'),
   retries: count(0, 100).default(3),
   maxConnPerServer: count(0, 1_000_000).default(0),
   maxQueue: count(0, 1_000_000).default(1024),
@@ -107,7 +121,13 @@ export const backendSchema = z.strictObject({
   passiveFailures: count(0, 1000).default(3),
   onMarkedDown: z.enum(['keep', 'shutdown']).default('keep'),
   shutdownJitter: duration().default(2000),
-  servers: z.array(serverSchema).min(1, { message: 'a backend needs at least one server' }),
+  discovery: z.strictObject({ kubernetes: kubernetesDiscoverySchema }).optional(),
+  /** With discovery: the bootstrap list, used until the API answers and kept as the last resort. */
+  servers: z.array(serverSchema).default([]),
+}).superRefine((b, ctx) => {
+  if (b.servers.length === 0 && !b.discovery) {
+    ctx.addIssue({ code: 'custom', path: ['servers'], message: 'a backend needs at least one server (or discovery.kubernetes to find them)' });
+  }
 });
 
 export const frontendSchema = z.strictObject({
@@ -219,6 +239,7 @@ export type Config = z.output<typeof configSchema>;
 export type FrontendConfig = z.output<typeof frontendSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
+export type KubernetesDiscoveryConfig = z.output<typeof kubernetesDiscoverySchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
 export type VrrpInstanceConfig = z.output<typeof vrrpInstanceSchema>;
 export type TrackScriptConfig = z.output<typeof trackScriptSchema>;

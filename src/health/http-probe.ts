@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { settleOnce, type Probe } from './probe.js';
-import type { CheckTls } from './tls-options.js';
+import type { CheckCredentials, CheckTls } from './tls-options.js';
 
 /** What an http(s) check asks for and accepts. */
 export interface HttpProbeOptions {
@@ -14,6 +14,8 @@ export interface HttpProbeOptions {
   bearerTokenFile: string | undefined;
   /** TLS settings for https; undefined for plain http. */
   tls: CheckTls | undefined;
+  /** Instead of `tls` and `bearerTokenFile`: read for every check (from a kubeconfig). */
+  credentials?: CheckCredentials | undefined;
 }
 
 /**
@@ -24,7 +26,14 @@ export interface HttpProbeOptions {
 export function httpProbe(opts: HttpProbeOptions): Probe {
   return async (target, signal) => {
     let token: string | undefined;
-    if (opts.bearerTokenFile) {
+    let tls = opts.tls;
+    if (opts.credentials) {
+      try {
+        ({ tls, token } = await opts.credentials(target.host));
+      } catch (err) {
+        return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+      }
+    } else if (opts.bearerTokenFile) {
       try {
         token = (await readFile(opts.bearerTokenFile, 'utf8')).trim();
       } catch (err) {
@@ -37,14 +46,14 @@ export function httpProbe(opts: HttpProbeOptions): Probe {
       if (opts.host) headers.host = opts.host;
       if (token) headers.authorization = `Bearer ${token}`;
       const common = { host: target.host, port: target.port, path: opts.path, method: 'GET', headers, agent: false as const };
-      req = opts.tls ? httpsRequest({ ...common, ...opts.tls }) : httpRequest(common);
+      req = tls ? httpsRequest({ ...common, ...tls }) : httpRequest(common);
       req.once('response', (res) => {
         const status = res.statusCode ?? 0;
         res.resume();
         const ok = opts.expectStatus.includes(status);
         done({ ok, detail: `HTTP ${status}${ok ? '' : ` (expected ${opts.expectStatus.join(' or ')})`}` });
       });
-      req.once('error', (err) => done({ ok: false, detail: `${opts.tls ? 'https' : 'http'}: ${err.message}` }));
+      req.once('error', (err) => done({ ok: false, detail: `${tls ? 'https' : 'http'}: ${err.message}` }));
       req.end();
     });
   };

@@ -5,6 +5,7 @@ import type { ServerPool } from '../proxy/server-pool.js';
 import type { VrrpStatus } from '../vrrp/vrrp-engine.js';
 import type { VipElection } from '../election/vip-election.js';
 import { VERSION } from '../version.js';
+import type { DiscoveryStats } from '../discovery/server-list.js';
 import { registerElectionMetrics } from './election-metrics.js';
 import { scrapedMetric, type Row } from './scraped-metric.js';
 
@@ -18,7 +19,11 @@ export interface MetricsSource {
   vrrp(): VrrpStatus[];
   /** The VIP election, when configured. */
   election(): VipElection | undefined;
+  /** The backends whose servers come from the Kubernetes API. */
+  discoveries(): Iterable<{ backend: string; stats: DiscoveryStats }>;
 }
+
+const DISCOVERY_SOURCES = ['bootstrap', 'state-file', 'endpointslices', 'endpoints'] as const;
 
 const VRRP_STATES = ['initialize', 'backup', 'master', 'fault'] as const;
 
@@ -81,6 +86,22 @@ export class Metrics {
     perServer('kubeha_server_admin_state', 'Operator state: 0 ready, 1 drain, 2 maint.', 'gauge', (s) => ADMIN_STATE_VALUE[s.adminState]);
     perServer('kubeha_server_last_state_change_timestamp_seconds', 'Unix time of the last up/down change (0 when none since start).', 'gauge', (s) =>
       s.health.transitions === 0 ? 0 : source.toWallMs(s.health.changedAtMs) / 1000);
+
+    perServer('kubeha_server_latency_tier', 'RTT tier of the server for balance: latency (0 fastest), -1 until a check measured it.', 'gauge', (s) => s.latencyTier ?? -1);
+
+    const perDiscovery = (name: string, help: string, kind: 'counter' | 'gauge', read: (d: DiscoveryStats) => number) =>
+      scraped(name, help, kind, ['backend'], function* () {
+        for (const d of source.discoveries()) yield [{ backend: d.backend }, read(d.stats)];
+      });
+    scraped('kubeha_discovery_source', 'Where the backend\'s servers come from now: 1 for the current source (bootstrap, state-file, endpointslices, endpoints), 0 for the others.', 'gauge', ['backend', 'source'], function* () {
+      for (const d of source.discoveries()) for (const src of DISCOVERY_SOURCES) yield [{ backend: d.backend, source: src }, d.stats.source === src ? 1 : 0];
+    });
+    perDiscovery('kubeha_discovery_servers', 'Servers in the discovered list in force.', 'gauge', (d) => d.servers);
+    perDiscovery('kubeha_discovery_generation', 'Server lists applied from discovery since start.', 'gauge', (d) => d.generation);
+    perDiscovery('kubeha_discovery_errors_total', 'Failed lists and watches of the Kubernetes API (each one retried on the next apiserver).', 'counter', (d) => d.errors);
+    perDiscovery('kubeha_discovery_empty_lists_ignored_total', 'Answers listing no ready apiserver, ignored so the backend keeps its servers.', 'counter', (d) => d.emptyIgnored);
+    perDiscovery('kubeha_discovery_last_sync_timestamp_seconds', 'Unix time of the last list or watch event from the API (0 before the first).', 'gauge', (d) =>
+      d.lastSyncMs === null ? 0 : source.toWallMs(d.lastSyncMs) / 1000);
 
     const perInstance = (name: string, help: string, kind: 'counter' | 'gauge', read: (v: VrrpStatus) => number) =>
       scraped(name, help, kind, ['vrrp_instance'], function* () {

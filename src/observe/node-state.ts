@@ -22,15 +22,35 @@ export interface ServerState {
   bytesOut: number;
   connectErrors: number;
   retries: number;
+  /** The RTT tier of `balance: latency` (0 fastest), null until a check measured it; absent from older daemons. */
+  latencyTier?: number | null;
   lastCheck: { ok: boolean; latencyMs: number; detail: string; at: string } | null;
   lastChange: { at: string; cause: HealthCause };
   transitions: number;
   checkHistory: { latencyMs: number; ok: boolean }[];
 }
 
+/** Where a discovered backend's servers come from (`discovery.kubernetes`). */
+export interface DiscoveryState {
+  source: 'bootstrap' | 'state-file' | 'endpointslices' | 'endpoints';
+  /** The API read: discovery.k8s.io/v1, discovery.k8s.io/v1beta1 or v1 endpoints; null before it answered. */
+  api: string | null;
+  servers: number;
+  generation: number;
+  lastSync: string | null;
+  lastChange: string | null;
+  errors: number;
+  lastError: string | null;
+  emptyIgnored: number;
+  via: string | null;
+  resourceVersion: string | null;
+}
+
 export interface BackendState {
   name: string;
   balance: string;
+  /** Null for a backend with a fixed list; absent from older daemons. */
+  discovery?: DiscoveryState | null;
   queue: { length: number; max: number; overflows: number; timeouts: number };
   servers: ServerState[];
 }

@@ -6,6 +6,8 @@ export interface BalanceTarget {
   readonly effectiveWeight: number;
   /** Sessions open on this server now. */
   readonly active: number;
+  /** The RTT tier from the health checks (`balance: latency`), undefined until a check measured it. */
+  readonly latencyTier?: number | undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Balancer } from './balancer.js';
+import { LatencyTiers } from './latency-tiers.js';
 import { LeastConn } from './least-conn.js';
 import { RoundRobin } from './round-robin.js';
 import { SourceHash } from './source-hash.js';
@@ -8,6 +9,7 @@ export const BALANCERS = {
   roundrobin: () => new RoundRobin(),
   leastconn: () => new LeastConn(),
   source: () => new SourceHash(),
+  latency: () => new LatencyTiers(),
 } satisfies Record<string, () => Balancer>;
 
 export type BalanceName = keyof typeof BALANCERS;

@@ -3,6 +3,7 @@ import type { BackendConfig } from '../config/schema.js';
 import { parseHostPort } from '../config/address.js';
 import { applyCheck, applyConnectResult, type HealthState } from '../health/health-state.js';
 import type { Balancer } from './balancer.js';
+import { nextTier, smoothRtt } from './latency-tiers.js';
 import { BALANCERS, type BalanceName } from './balancers.js';
 import { WaitQueue } from './queue.js';
 import { CHECK_HISTORY_LENGTH, Server, type LastCheck } from './server.js';
@@ -141,6 +142,10 @@ export class ServerPool {
   /** Feeds an active check result into the health counter. */
   recordCheck(s: Server, check: LastCheck): void {
     s.lastCheck = check;
+    if (check.ok) {
+      s.rttMs = smoothRtt(s.rttMs, check.latencyMs);
+      s.latencyTier = nextTier(s.latencyTier, s.rttMs);
+    }
     s.checkHistory.push({ latencyMs: check.latencyMs, ok: check.ok });
     if (s.checkHistory.length > CHECK_HISTORY_LENGTH) s.checkHistory.shift();
     this.setHealth(s, applyCheck(s.health, check.ok, this.settings, check.atMs), check.detail);

@@ -30,6 +30,9 @@ export class Server implements BalanceTarget {
   /** Set once a reload removed this server: it takes no new sessions and leaves when its last one ends. */
   removed = false;
   lastCheck: LastCheck | undefined;
+  /** The checks' RTT, smoothed, and the tier it puts the server in (`balance: latency`); undefined until a check passed. */
+  rttMs: number | undefined;
+  latencyTier: number | undefined;
   /** The latest checks, oldest first (the dashboard's sparkline), at most CHECK_HISTORY_LENGTH. */
   readonly checkHistory: { latencyMs: number; ok: boolean }[] = [];
   /** Upstream sockets of the sessions on this server, for `onMarkedDown: shutdown` and drain. */

@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SystemClock, type Clock } from './clock.js';
 import { formatProblem, loadConfigFile } from './config/load.js';
+import { parseHostPort } from './config/address.js';
 import { z } from 'zod';
 import { IMPLICIT_ADMIN_BIND, type AdminConfig, type BackendConfig, type Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
@@ -255,11 +256,15 @@ export class Daemon {
     // 1. Prepare: probes and the admin server, which may fail.
     const probes = new Map<string, Probe>();
     const discoveries = new Map<string, DiscoveredBackend>();
+    const ownBinds = config.frontends.flatMap((f) => {
+      const hp = parseHostPort(f.bind, true);
+      return typeof hp === 'string' ? [] : [hp];
+    });
     try {
       for (const b of config.backends) {
         probes.set(b.name, await buildProbe(b.healthCheck, b.discovery?.kubernetes.kubeconfig));
         const running = this.backends.get(b.name)?.discovery;
-        if (b.discovery && running?.key !== DiscoveredBackend.keyOf(b)) discoveries.set(b.name, await DiscoveredBackend.create(b, this.clock, this.log, this.discoveryHooks(b.name)));
+        if (b.discovery && running?.key !== DiscoveredBackend.keyOf(b)) discoveries.set(b.name, await DiscoveredBackend.create(b, ownBinds, this.clock, this.log, this.discoveryHooks(b.name)));
       }
     } catch (err) {
       return refuse([err instanceof Error ? err.message : String(err)]);
@@ -435,7 +440,7 @@ export class Daemon {
       }
       const l = new Listener(f, pool, this.clock, events);
       this.listenerMap.set(f.name, l);
-      binding.push(l.listen(this.config ? undefined : this.takeInherited(f.bind)));
+      binding.push(l.listen(this.config ? undefined : (key) => this.takeInherited(key)));
     }
     await Promise.all(binding);
   }
@@ -469,7 +474,7 @@ export class Daemon {
 
   /** The sockets and health a successor needs to take over without a gap (handover.ts). */
   inheritanceForSuccessor(): { listeners: { bind: string; server: NetServer }[]; admin: NetServer | undefined; health: [string, InheritedHealth][] } {
-    const listeners = [...this.listenerMap.values()].flatMap((l) => (l.listeningServer ? [{ bind: l.bind, server: l.listeningServer }] : []));
+    const listeners = [...this.listenerMap.values()].flatMap((l) => l.listeningServers.map(({ key, server }) => ({ bind: key, server })));
     const health: [string, InheritedHealth][] = [];
     const now = this.clock.now();
     for (const [name, rt] of this.backends) for (const s of rt.pool.servers) health.push([healthKey(name, s), { state: s.health, ageMs: now - s.health.changedAtMs }]);
@@ -638,6 +643,7 @@ export class Daemon {
         name: l.name,
         bind: l.bind,
         port: l.boundPort ?? null,
+        addresses: l.boundAddresses,
         listening: l.listening,
         backend: l.pool.name,
         accepted: l.accepted,

@@ -121,6 +121,8 @@ export const backendSchema = z.strictObject({
   passiveFailures: count(0, 1000).default(3),
   onMarkedDown: z.enum(['keep', 'shutdown']).default('keep'),
   shutdownJitter: duration().default(2000),
+  /** A vanished peer ends its sessions within this long (TCP_USER_TIMEOUT, keepalive from the start); 0: kernel defaults. */
+  tcpUserTimeout: duration().default(0),
   discovery: z.strictObject({ kubernetes: kubernetesDiscoverySchema }).optional(),
   /** With discovery: the bootstrap list, used until the API answers and kept as the last resort. */
   servers: z.array(serverSchema).default([]),

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { parseHostPort, isLoopbackHost } from '../config/address.js';
+import { isLoopbackHost, parseHostPort, type HostPort } from '../config/address.js';
 import type { BackendConfig, ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { DiscoveredServer, DiscoverySource } from './endpoint-list.js';
@@ -53,10 +53,11 @@ export class DiscoveredBackend {
 
   /**
    * Sets one up: the saved list when there is one, else the bootstrap `servers:`, else the
-   * kubeconfig's server (k3s' `--server`: a first address, replaced once the API answers). Throws
-   * when none of those gives an address to start from.
+   * kubeconfig's server (k3s' `--server`: a first address, replaced once the API answers), unless
+   * that is one of `ownBinds` (the frontends: a kubelet.conf pointed at this LB). Throws when none
+   * of those gives an address to start from.
    */
-  static async create(cfg: BackendConfig, clock: Clock, log: Logger, hooks: DiscoveredBackendHooks): Promise<DiscoveredBackend> {
+  static async create(cfg: BackendConfig, ownBinds: HostPort[], clock: Clock, log: Logger, hooks: DiscoveredBackendHooks): Promise<DiscoveredBackend> {
     const d = cfg.discovery!.kubernetes;
     let bootstrap: DiscoveredServer[] = cfg.servers.map((s) => ({ name: s.name, address: s.address }));
     let saved: DiscoveredServer[] = [];
@@ -77,8 +78,9 @@ export class DiscoveredBackend {
       const url = URL.canParse(server) ? new URL(server) : undefined;
       const address = url ? `${url.hostname}:${url.port || '443'}` : '';
       const hp = parseHostPort(address);
-      if (typeof hp === 'string' || isLoopbackHost(hp.host)) {
-        throw new Error(`backend ${cfg.name}: no servers: list and no saved list to start discovery from, and the kubeconfig ${d.kubeconfig} points at ${server}${typeof hp !== 'string' ? ' (loopback: this node-local LB itself?)' : ''}; list at least one apiserver under servers: [KUBEHA_ERR_DISCOVERY]`);
+      const itself = typeof hp !== 'string' && ownBinds.some((b) => b.port === hp.port && (isLoopbackHost(hp.host) || b.host === hp.host || b.host === '0.0.0.0' || b.host === '::'));
+      if (typeof hp === 'string' || itself) {
+        throw new Error(`backend ${cfg.name}: no servers: list and no saved list to start discovery from, and the kubeconfig ${d.kubeconfig} points at ${server}${itself ? ' (this node-local LB itself: a frontend binds it)' : ''}; list at least one apiserver under servers: [KUBEHA_ERR_DISCOVERY]`);
       }
       bootstrap = [{ name: 'kubeconfig-server', address }];
     }

@@ -48,6 +48,7 @@ export function formatAccessLine(r: SessionRecord, endWallMs: number, format: Ac
 export class AccessLog {
   private readonly dest: ReturnType<typeof pino.destination>;
   private readonly flushTimer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     readonly format: AccessLogFormat,
@@ -78,12 +79,18 @@ export class AccessLog {
     if (!this.path) return;
     // Lines written before the signal belong in the old file: flush them there first.
     this.dest.flush((err) => {
-      if (!err) this.dest.reopen();
+      if (err || this.closed) return; // closed meanwhile (a shutdown right after SIGUSR1)
+      try {
+        this.dest.reopen();
+      } catch {
+        // sonic-boom refuses while it is closing: nothing to reopen
+      }
     });
   }
 
   /** Flushes and closes. */
   close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.flushTimer);
     return new Promise((resolve) => {
       if (!this.path) {

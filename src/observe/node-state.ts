@@ -59,6 +59,8 @@ export interface FrontendState {
   name: string;
   bind: string;
   port: number | null;
+  /** The addresses listened on (a frontend on `localhost` has 127.0.0.1 and ::1); absent from older daemons. */
+  addresses?: string[];
   listening: boolean;
   backend: string;
   accepted: number;

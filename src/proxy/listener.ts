@@ -1,6 +1,6 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Clock, Timer } from '../clock.js';
-import { parseHostPort } from '../config/address.js';
+import { formatHostPort, parseHostPort } from '../config/address.js';
 import type { FrontendConfig } from '../config/schema.js';
 import type { InheritedSocket } from '../handover.js';
 import type { ServerPool } from './server-pool.js';
@@ -14,6 +14,18 @@ export interface ListenerEvents {
   sessionEnded(record: SessionRecord): void;
   bindFailed(listener: Listener, err: NodeJS.ErrnoException, retryInMs: number): void;
   bound(listener: Listener): void;
+}
+
+/** One listening socket of a frontend (a frontend on `localhost` has two). */
+interface BoundSocket {
+  host: string;
+  key: string;
+  server: NetServer;
+  retryTimer: Timer | undefined;
+  /** Not needed for the frontend to serve (`localhost`'s ::1). */
+  optional: boolean;
+  /** Given up: the address family is not on this host. */
+  abandoned: boolean;
 }
 
 /** How often open sessions are checked for idleness and long life (keepalive). */
@@ -34,14 +46,10 @@ export class Listener {
   readonly rejected: Record<RejectReason, number> = { maxconn: 0, 'queue-full': 0, 'queue-timeout': 0, 'no-server': 0 };
   /** The port actually bound (differs from the config when it asks for port 0). */
   boundPort: number | undefined;
-  private readonly server: NetServer;
+  private readonly sockets: BoundSocket[];
   private readonly sessions = new Set<Session>();
-  private retryTimer: Timer | undefined;
   private sweepTimer: Timer | undefined;
   private closing = false;
-  /** Settles listen() on the first failed bind, while the retries go on. */
-  private firstBindError: ((err: NodeJS.ErrnoException) => void) | undefined;
-  private readonly host: string;
   private readonly port: number;
   /** How often a failed bind is retried (reloadable). */
   retryIntervalMs: number;
@@ -59,12 +67,22 @@ export class Listener {
     this.retryIntervalMs = cfg.bindRetryInterval;
     const hp = parseHostPort(cfg.bind, true);
     if (typeof hp === 'string') throw new Error(`unvalidated bind ${cfg.bind}`);
-    this.host = hp.host;
     this.port = hp.port;
-    // pauseOnConnect: nothing is read from the client until a server is connected, so a failed
-    // connect can be retried elsewhere without having consumed a byte.
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket));
-    this.server.on('error', (err: NodeJS.ErrnoException) => this.onListenError(err));
+    // `localhost` is both loopback addresses: clients resolve it to either (glibc's order, Go's,
+    // Node's verbatim order differ), and a node-local LB on one of them only is refused to the
+    // others (KubePrism's IPv6 localhost breakage, siderolabs/talos#8112).
+    const hosts = hp.host === 'localhost' ? ['127.0.0.1', '::1'] : [hp.host];
+    this.sockets = hosts.map((host, i) => ({
+      host,
+      // The key a restart hands the socket over by: the bind as written, and the address for the others.
+      key: i === 0 ? cfg.bind : `${cfg.bind}@${host}`,
+      // pauseOnConnect: nothing is read from the client until a server is connected, so a failed
+      // connect can be retried elsewhere without having consumed a byte.
+      server: createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket)),
+      retryTimer: undefined,
+      optional: i > 0,
+      abandoned: false,
+    }));
   }
 
   /** Sessions open now. */
@@ -72,55 +90,80 @@ export class Listener {
     return this.sessions.size;
   }
 
-  /** Whether the socket is listening. */
+  /** Whether the listener is listening (on its first address; `localhost`'s ::1 is a bonus where IPv6 is up). */
   get listening(): boolean {
-    return this.server.listening;
+    return this.sockets[0]!.server.listening;
+  }
+
+  /** The addresses listened on now. */
+  get boundAddresses(): string[] {
+    return this.sockets.filter((b) => b.server.listening).map((b) => formatHostPort(b.host, this.boundPort ?? this.port));
   }
 
   /**
    * Starts listening. An address that is not on the host yet (a VIP held by the other node) or a
    * port still in use is retried every `bindRetryInterval` with a log line each time. Resolves with
-   * the first outcome (undefined once bound, or the first error while retries go on). `inherited`:
-   * the socket a previous process listened on (a restart), used instead of binding.
+   * the first outcome of the first address (undefined once bound, or the first error while retries
+   * go on). `inherited`: the sockets a previous process listened on (a restart), by key, used
+   * instead of binding.
    */
-  listen(inherited?: InheritedSocket): Promise<NodeJS.ErrnoException | undefined> {
+  async listen(inherited?: (key: string) => InheritedSocket | undefined): Promise<NodeJS.ErrnoException | undefined> {
+    const [first, ...rest] = this.sockets as [BoundSocket, ...BoundSocket[]];
+    const outcome = await this.listenOne(first, inherited?.(first.key), this.port);
+    // The other addresses take the port the first one got (port 0 picks it once for all).
+    for (const b of rest) await this.listenOne(b, inherited?.(b.key), this.boundPort ?? this.port);
+    return outcome;
+  }
+
+  private listenOne(b: BoundSocket, inherited: InheritedSocket | undefined, port: number): Promise<NodeJS.ErrnoException | undefined> {
     return new Promise((resolve) => {
-      this.server.on('listening', () => {
-        const addr = this.server.address();
-        this.boundPort = typeof addr === 'object' && addr ? addr.port : this.port;
-        this.events.bound(this);
-        resolve(undefined);
+      let settled = false;
+      const settle = (err: NodeJS.ErrnoException | undefined) => {
+        if (!settled) resolve(err);
+        settled = true;
+      };
+      b.server.on('listening', () => {
+        if (b === this.sockets[0]) {
+          const addr = b.server.address();
+          this.boundPort = typeof addr === 'object' && addr ? addr.port : this.port;
+          this.events.bound(this);
+        }
+        settle(undefined);
       });
-      this.firstBindError = resolve;
-      if (inherited) inherited.adopt(this.server, (s) => this.accept(s)); // the previous process's socket: no bind, no gap
-      else this.tryListen();
+      b.server.on('error', (err: NodeJS.ErrnoException) => {
+        if (this.closing) return;
+        settle(err);
+        if (b.optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) {
+          // ::1 for `localhost` on a host without IPv6: 127.0.0.1 serves alone.
+          b.abandoned = true;
+          return;
+        }
+        if (b === this.sockets[0]) this.events.bindFailed(this, err, this.retryIntervalMs);
+        b.retryTimer = this.clock.setTimeout(() => this.tryListen(b, port), this.retryIntervalMs);
+      });
+      if (inherited) inherited.adopt(b.server, (s) => this.accept(s)); // the previous process's socket: no bind, no gap
+      else this.tryListen(b, port);
     });
   }
 
-  /** The listening socket, for a restart to hand over (undefined while not bound). */
-  get listeningServer(): NetServer | undefined {
-    return this.server.listening ? this.server : undefined;
+  /** The listening sockets, for a restart to hand over, by key. */
+  get listeningServers(): { key: string; server: NetServer }[] {
+    return this.sockets.filter((b) => b.server.listening).map((b) => ({ key: b.key, server: b.server }));
   }
 
   /** Retries a failed bind now instead of at the next interval (the VIP just arrived). */
   retryNow(): void {
-    if (!this.retryTimer) return;
-    this.retryTimer.cancel();
-    this.tryListen();
+    for (const b of this.sockets) {
+      if (!b.retryTimer) continue;
+      b.retryTimer.cancel();
+      this.tryListen(b, b === this.sockets[0] ? this.port : this.boundPort ?? this.port);
+    }
   }
 
-  private tryListen(): void {
-    this.retryTimer = undefined;
-    if (this.closing) return;
-    this.server.listen({ host: this.host, port: this.port, backlog: 4096, exclusive: true });
-  }
-
-  private onListenError(err: NodeJS.ErrnoException): void {
-    if (this.closing) return;
-    this.firstBindError?.(err);
-    this.firstBindError = undefined;
-    this.events.bindFailed(this, err, this.retryIntervalMs);
-    this.retryTimer = this.clock.setTimeout(() => this.tryListen(), this.retryIntervalMs);
+  private tryListen(b: BoundSocket, port: number): void {
+    b.retryTimer = undefined;
+    if (this.closing || b.abandoned) return;
+    b.server.listen({ host: b.host, port, backlog: 4096, exclusive: true, ...(b.host === '::1' ? { ipv6Only: true } : {}) });
   }
 
   private accept(socket: Socket): void {
@@ -159,9 +202,11 @@ export class Listener {
   /** Stops accepting at once; open sessions go on. */
   close(): void {
     this.closing = true;
-    this.retryTimer?.cancel();
-    // The listening handle closes now; close()'s callback would wait for every session to end.
-    if (this.server.listening) this.server.close();
+    for (const b of this.sockets) {
+      b.retryTimer?.cancel();
+      // The listening handle closes now; close()'s callback would wait for every session to end.
+      if (b.server.listening) b.server.close();
+    }
   }
 
   /** Ends every open session now (after the shutdown grace period). */

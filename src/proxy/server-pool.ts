@@ -19,6 +19,8 @@ export interface PoolSettings {
   passiveFailures: number;
   onMarkedDown: 'keep' | 'shutdown';
   shutdownJitterMs: number;
+  /** TCP_USER_TIMEOUT and early keepalive on the sessions' sockets; 0: the kernel's defaults. */
+  tcpUserTimeoutMs: number;
   rise: number;
   fall: number;
 }
@@ -34,6 +36,7 @@ function settingsOf(cfg: BackendConfig): PoolSettings {
     passiveFailures: cfg.passiveFailures,
     onMarkedDown: cfg.onMarkedDown,
     shutdownJitterMs: cfg.shutdownJitter,
+    tcpUserTimeoutMs: cfg.tcpUserTimeout,
     rise: cfg.healthCheck.rise,
     fall: cfg.healthCheck.fall,
   };

@@ -3,6 +3,7 @@ import type { Clock, Timer } from '../clock.js';
 import type { Server } from './server.js';
 import type { ServerPool } from './server-pool.js';
 import { BufferPool } from './buffer-pool.js';
+import { boundDeadPeer } from './tcp-user-timeout.js';
 
 /** Why a session ended (the access log's termination field). */
 export type Termination =
@@ -179,6 +180,11 @@ export class Session {
     this.connectedAtMs = this.clock.now();
     this.pool.recordConnect(server, true, 'connected');
     server.sockets.add(upstream);
+    const deadPeerMs = this.pool.settings.tcpUserTimeoutMs;
+    if (deadPeerMs > 0) {
+      // From the first byte, not after KEEPALIVE_AFTER_MS: a watch opened just before its server vanished must end too.
+      this.keepAliveSet = boundDeadPeer(upstream, deadPeerMs) && boundDeadPeer(this.client, deadPeerMs);
+    }
     const client = this.client;
     client.on('data', (chunk: Buffer) => {
       this.activity++;
@@ -270,7 +276,10 @@ export class Session {
     this.finished = true;
     this.timer?.cancel();
     this.cancelQueue?.();
-    this.client.destroy();
+    // No server to take it: a reset, so the client sees a failed connection at once and tries
+    // again (client-go, kubectl) instead of reading an empty answer or waiting on a socket.
+    if (termination === 'no-server' || (termination === 'connect-failed' && this.connectedAtMs < 0)) this.client.resetAndDestroy();
+    else this.client.destroy();
     const server = this.server;
     if (this.upstream) {
       this.upstream.destroy();

@@ -138,7 +138,7 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
   {
     name: 'missing required key',
     yaml: `frontends:\n  - { name: a, bind: 127.0.0.1:1, backend: b }\nbackends:\n  - name: b\n`,
-    expect: [[4, 5, 'KUBEHA_ERR_CONFIG_MISSING_KEY', 'missing required key "servers"']],
+    expect: [[4, 5, 'KUBEHA_ERR_CONFIG_TYPE', 'a backend needs at least one server (or discovery.kubernetes to find them)']],
   },
   {
     name: 'YAML syntax error',

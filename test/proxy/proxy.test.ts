@@ -56,8 +56,11 @@ test('connect failures on every server end the session after `retries`, counted'
   const checks = { type: 'tcp', interval: '1h', port: live.port };
   const { daemon, port } = await startDaemon(lbConfig([{ name: 'x', port: ports[0]! }, { name: 'y', port: ports[1]! }], { retries: 2, passiveFailures: 0, healthCheck: checks }), t);
   const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  await once(socket, 'close');
+  const error = new Promise<string | undefined>((resolve) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+    socket.on('close', () => resolve(undefined));
+  });
+  assert.equal(await error, 'ECONNRESET', 'the client is reset: it sees a failed connection, not an empty answer');
   const pool = daemon.pool('be')!;
   assert.equal(pool.servers.reduce((n, s) => n + s.connectErrors, 0), 3, 'first try + 2 retries');
 });
@@ -214,6 +217,20 @@ test('binding an address that is not on the host retries with a clear log line',
   assert.equal(line.code, 'EADDRNOTAVAIL');
   assert.match(String(line.msg), /ip_nonlocal_bind/);
   assert.equal(daemon.listener('vip')!.listening, false);
+});
+
+test('tcpUserTimeout: TCP_USER_TIMEOUT and keepalive are set on both sockets from the first byte', async (t) => {
+  const b = await taggedBackend('a');
+  t.after(() => b.close());
+  const clock = new FakeClock();
+  const daemon = new Daemon({ log: pino({ level: 'silent' }), clock });
+  await daemon.start(lbConfig([{ name: 'a', port: b.port }], { tcpUserTimeout: '4s' }));
+  t.after(() => daemon.shutdown(0));
+  const listener = daemon.listener('fe')!;
+  const { socket } = await greet(listener.boundPort!);
+  t.after(() => socket.destroy());
+  const [session] = [...listener.openSessions];
+  assert.equal(session?.keepAlive, true, 'set at connect (setsockopt through libc succeeded on both descriptors), no sweep needed');
 });
 
 test('the session sweep (fake clock): keepalive from 5s of life, idle close after idleTimeout', async (t) => {

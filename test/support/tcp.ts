@@ -39,10 +39,10 @@ export async function taggedBackend(name: string, onSocket?: (s: Socket) => void
   return b;
 }
 
-/** Connects, reads the greeting line, and returns it with the open socket. */
-export function greet(port: number): Promise<{ name: string; socket: Socket }> {
+/** Connects (to 127.0.0.1 unless told), reads the greeting line, and returns it with the open socket. */
+export function greet(port: number, host = '127.0.0.1'): Promise<{ name: string; socket: Socket }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(port, host);
     let buf = '';
     socket.setEncoding('utf8');
     const onData = (d: string) => {
@@ -61,7 +61,12 @@ export function greet(port: number): Promise<{ name: string; socket: Socket }> {
 
 /** Connects, reads the greeting and closes: the name of the server that answered. */
 export async function whoAnswers(port: number): Promise<string> {
-  const { name, socket } = await greet(port);
+  return whoAnswersAt('127.0.0.1', port);
+}
+
+/** {@link whoAnswers} on another address (::1, 127.0.0.x). */
+export async function whoAnswersAt(host: string, port: number): Promise<string> {
+  const { name, socket } = await greet(port, host);
   socket.destroy();
   return name;
 }

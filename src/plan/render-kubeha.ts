@@ -49,11 +49,30 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
   return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify(config);
 }
 
-/** A worker's node-local LB (workerAccess: local): 127.0.0.1:localPort to every apiserver, no VIP. */
+/** Where a node-local kubeha keeps the last apiserver list it discovered (the unit's StateDirectory). */
+export const LOCAL_ENDPOINTS_FILE = '/var/lib/kubeha/endpoints-apiservers.json';
+/** The kubeconfig a node-local kubeha reads the API with: kube-proxy's may list and watch EndpointSlices, the kubelet's may not. */
+export const LOCAL_DISCOVERY_KUBECONFIG = '/etc/kubernetes/kube-proxy.conf';
+
+/**
+ * A worker's node-local LB (workerAccess: local): localhost:localPort (127.0.0.1 and ::1) to every
+ * apiserver, no VIP. The masters of the inventory are the bootstrap list; the apiservers the API
+ * lists replace them (a master added or replaced later is found without a new render), and the
+ * last list survives a reboot in the state file. Checks and discovery use kube-proxy's credentials.
+ */
 export function renderKubehaLocal(plan: Plan, host: Host): string {
   const config = {
-    frontends: [{ name: 'apiserver', bind: `127.0.0.1:${plan.inv.localPort}`, backend: 'apiservers' }],
-    backends: [apiserverBackend(plan)],
+    frontends: [{ name: 'apiserver', bind: `localhost:${plan.inv.localPort}`, backend: 'apiservers' }],
+    backends: [{
+      ...apiserverBackend(plan),
+      // The nearest apiservers first; the others are hot spares.
+      balance: 'latency',
+      // A master that stops answering its checks loses its watches too (spread over shutdownJitter),
+      // and a vanished one within 10 s: no kubelet stays pinned to an isolated master.
+      onMarkedDown: 'shutdown',
+      tcpUserTimeout: '10s',
+      discovery: { kubernetes: { kubeconfig: LOCAL_DISCOVERY_KUBECONFIG, stateFile: LOCAL_ENDPOINTS_FILE } },
+    }],
     admin: { bind: '127.0.0.1:9000' },
   };
   return HEADER(`kubeha on worker ${host.name}: a node-local load balancer for its kubelet and kube-proxy`) + stringify(config);

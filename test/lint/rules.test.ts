@@ -93,6 +93,10 @@ const CASES: [string, Files, Files][] = [
   ['cross-check-script-target', [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'check_nginx.sh')], ['haproxy.cfg', hap(GOOD_BACKEND)]], [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'check_nginx.sh')], ['nginx.conf', ngx(GOOD_NGX)]]],
   ['cross-lvs-stacked-balancer', [['keepalived.conf', kaLvs([11, 12], { port: 16443 })], ['haproxy.cfg', hap(GOOD_BACKEND)]], [['keepalived.conf', kaLvs([11, 12], { port: 16443 })], ['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend api\n  bind 10.0.0.11:16443\n  default_backend apiservers\n')]]],
   ['cross-lvs-stacked-balancer', [['keepalived.conf', kaLvs([11, 12], { port: 16443 })], ['nginx.conf', ngx(GOOD_NGX)]], [['keepalived.conf', kaLvs([11, 12])], ['nginx.conf', ngx(GOOD_NGX)]]],
+  // node-local LBs (kubespray's nginx on every worker; a haproxy on 127.0.0.1)
+  ['nginx-local-lb-passive-only', [['nginx.conf', ngx(GOOD_NGX).replace('listen 16443;', 'listen 127.0.0.1:6443;')]], [['nginx.conf', ngx(GOOD_NGX)]]],
+  ['nginx-local-lb-passive-only', [['nginx.conf', ngx(GOOD_NGX).replace('listen 16443;', 'listen localhost:6443;\n    listen [::1]:6443;')]], [['nginx.conf', ngx(GOOD_NGX).replace('listen 16443;', 'listen 127.0.0.1:6443;\n    listen 10.0.0.21:6443;')]]],
+  ['haproxy-local-lb-without-check', [['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443\n', undefined, 'frontend local\n  bind 127.0.0.1:6443\n  default_backend apiservers\n')]], [['haproxy.cfg', hap(GOOD_BACKEND, undefined, 'frontend local\n  bind 127.0.0.1:6443\n  default_backend apiservers\n')]]],
 ];
 
 const run = (files: Files) => lintFiles(files.map(([p, text]) => lintFile(p, detectKind(p, text)!, text)), HOST);
@@ -106,6 +110,12 @@ for (const [code, failing, passing] of CASES) {
     assert.deepEqual(good.map(formatFinding), []);
   });
 }
+
+test('lint: a node-local haproxy without checks is reported once, by its own rule, not also as haproxy-server-without-check', () => {
+  const codes = run([['haproxy.cfg', hap('  option httpchk GET /readyz\n  server m1 10.0.0.11:6443\n', undefined, 'frontend local\n  bind 127.0.0.1:6443\n  default_backend apiservers\n')]]).map((f) => f.code);
+  assert.ok(codes.includes('haproxy-local-lb-without-check'));
+  assert.ok(!codes.includes('haproxy-server-without-check'));
+});
 
 test('lint keepalived-peer-mismatch: v3 peers may differ in advert_int (a v3 backup adopts the master\'s); the password is never printed', () => {
   const v3 = 'global_defs {\n  vrrp_version 3\n}\n';

@@ -24,6 +24,7 @@ import { keepalivedUnicastWithoutSrc } from './keepalived-unicast-without-src.js
 import { keepalivedVipOutsideSubnet } from './keepalived-vip-outside-subnet.js';
 import { keepalivedWeightGap } from './keepalived-weight-gap.js';
 import { nginxConnectTimeout, nginxHttpUpstream, nginxProxyTimeout } from './nginx-rules.js';
+import { haproxyLocalLbWithoutCheck, nginxLocalLbPassiveOnly } from './local-lb-rules.js';
 import { kubehaBindApiserverPort } from './kubeha-bind-apiserver-port.js';
 import { kubehaDetectionTime } from './kubeha-detection-time.js';
 import { kubehaHttpCheckOnTls } from './kubeha-http-check-on-tls.js';
@@ -46,8 +47,8 @@ export const RULES: Rule[] = [
   keepalivedDuplicateVrid, keepalivedScriptGrepsPs, keepalivedPeerMismatch,
   keepalivedLvsSingleRealServer, keepalivedLvsNatSameSubnet, keepalivedLvsTcpOnlyCheck,
   haproxyModeHttp, haproxyMultipleChecks, haproxyServerWithoutCheck, haproxyTcpOnlyCheck, haproxyShortTimeouts, haproxyBindApiserverPort, haproxyHttpchkWithoutTls,
-  haproxyApiserverInsecurePort,
-  nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream, nginxApiserverInsecurePort,
+  haproxyApiserverInsecurePort, haproxyLocalLbWithoutCheck,
+  nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream, nginxApiserverInsecurePort, nginxLocalLbPassiveOnly,
   crossVipMismatch, crossCheckScriptTarget, crossLvsStackedBalancer,
   kubehaHttpCheckOnTls, kubehaTcpOnlyCheck, kubehaShortIdleTimeout, kubehaDetectionTime, kubehaBindApiserverPort,
   kubehaMissingFile, kubehaScriptNotExecutable, kubehaInterfaceMissing, kubehaVipOutsideSubnet,

@@ -2,108 +2,12 @@
 // (1 worker), interleaved in one run on loopback, in front of the same nginx backends, loaded by
 // wrk. Prints a table with ratios to haproxy. Not a test: it asserts nothing, it measures.
 // Needs the Debian packages haproxy, nginx, libnginx-mod-stream and wrk.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { cpuMs, rssKiB } from './proc-stats.js';
-
-const run = promisify(execFile);
-const KUBEHA_BIN = fileURLToPath(new URL('../../bin/kubeha.js', import.meta.url));
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-/** Idle proxied connections held open for the memory figures (a kubelet's watches, times the nodes). */
-const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 2000);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/small`);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`port ${port} did not answer`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface WrkResult {
-  rps: number;
-  mbps: number;
-  p99ms: number;
-  errors: number;
-  /** CPU time (user + system) the load balancer spent per 1000 requests, in ms. */
-  cpuMsPer1k: number;
-}
-
-/** PIDs of a process and its children (nginx's master and worker). */
-async function processTree(pid: number): Promise<number[]> {
-  const { stdout } = await run('sh', ['-c', `echo ${pid}; cat /proc/${pid}/task/*/children 2>/dev/null`]);
-  return stdout.split(/\s+/).filter(Boolean).map(Number);
-}
-
-function toMs(v: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
-}
-
-function toMB(v: string): number {
-  const m = /^([\d.]+)(B|KB|MB|GB)$/.exec(v.trim());
-  if (!m) return NaN;
-  return Number(m[1]) * ({ B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 } as Record<string, number>)[m[2] as string]!;
-}
-
-async function wrk(url: string, extra: string[] = [], lbPids: number[] = []): Promise<WrkResult> {
-  const cpuBefore = cpuMs(lbPids);
-  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', ...extra, url], { maxBuffer: 1 << 20 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
-  const mbps = toMB(/Transfer\/sec:\s+(\S+)/.exec(stdout)?.[1] ?? '');
-  const p99ms = toMs(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
-  const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-  const errors = (err ? err.slice(1).reduce((n, x) => n + Number(x), 0) : 0) + non2xx;
-  const cpuAfter = cpuMs(lbPids);
-  const requests = rps * DURATION_S;
-  return { rps, mbps, p99ms, errors, cpuMsPer1k: requests > 0 ? ((cpuAfter - cpuBefore) / requests) * 1000 : NaN };
-}
-
-/**
- * Opens `n` connections through the load balancer on `port`, each with one answered keep-alive
- * request (so the upstream connection exists too), and resolves with a function that closes them.
- */
-async function holdConnections(port: number, n: number): Promise<() => void> {
-  const sockets: Socket[] = [];
-  const open = () => new Promise<void>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write('GET /small HTTP/1.1\r\nHost: bench\r\n\r\n'));
-    s.once('data', () => resolve());
-    s.once('error', reject);
-    sockets.push(s);
-  });
-  for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: Math.min(100, n - i) }, open));
-  return () => sockets.forEach((s) => s.destroy());
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
+import { freePort, holdConnections, KUBEHA_BIN, median, processTree, run, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS, IDLE_CONNECTIONS } from './lb-harness.js';
+import { rssKiB } from './proc-stats.js';
 
 async function main(): Promise<void> {
   for (const cmd of ['haproxy', 'nginx', 'wrk']) {

@@ -9,6 +9,9 @@ set -euo pipefail
 CACHE=${KUBEHA_K8S_CACHE:-/var/cache/kubeha-k8s}
 BIN=$CACHE/bin
 COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubeadm"
+# Binaries built before the reflect2 fix (below) crash on JSON with maps: built again.
+FIXED=$BIN/.reflect2-1.0.2
+[ -e "$FIXED" ] || rm -f "$BIN"/kube-*  "$BIN"/kubectl "$BIN"/kubeadm 2>/dev/null || true
 have_all=1; for c in $COMPONENTS; do [ -x "$BIN/$c" ] || have_all=0; done
 if [ $have_all = 1 ]; then echo "$BIN"; exit 0; fi
 mkdir -p "$CACHE/apt/sources.list.d" "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" "$CACHE/src" "$BIN"
@@ -23,13 +26,19 @@ O=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$CACHE/apt/source
    -o "Dir::State::Lists=$CACHE/apt/lists" -o "Dir::Cache=$CACHE/apt/cache")
 apt-get "${O[@]}" update -qq >&2
 (cd "$CACHE/src" && apt-get "${O[@]}" source --download-only -qq kubernetes >&2)
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go make rsync jq >&2
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go make rsync jq golang-github-modern-go-reflect2-dev >&2
 
 # Unpack the upstream tree and generate the code the tarball leaves out.
 TREE=$(tar tzf "$CACHE"/src/kubernetes_*.orig.tar.gz | sed -n 1p | cut -d/ -f1)
 [ -d "$CACHE/src/$TREE" ] || tar xzf "$CACHE"/src/kubernetes_*.orig.tar.gz -C "$CACHE/src"
 export GOCACHE=$CACHE/gocache GOPROXY=off CGO_ENABLED=0
 (cd "$CACHE/src/$TREE" && make generated_files >&2)
+# The vendored modern-go/reflect2 v1.0.1 predates Go 1.18's map iterator: built with Debian's Go
+# 1.19, the apiserver segfaults (reflect2 UnsafeMapType.UnsafeIterate, from json-iterator) on the
+# first JSON answer with a non-empty map, such as the labels of the `kubernetes` EndpointSlice.
+# Debian's reflect2 1.0.2 has the fix and the same API.
+R2=$CACHE/src/$TREE/vendor/github.com/modern-go/reflect2
+rm -rf "$R2" && cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$R2"
 
 # Kubernetes 1.20 builds in GOPATH mode (its hack/lib/init.sh sets GO111MODULE=off).
 GP=$CACHE/gopath; mkdir -p "$GP/src/k8s.io"
@@ -45,4 +54,5 @@ for c in $COMPONENTS; do
   mv "$BIN/$c.tmp" "$BIN/$c"
 done
 rm -rf "$CACHE/gocache"
+touch "$FIXED"
 echo "$BIN"

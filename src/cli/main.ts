@@ -1,20 +1,15 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
-import { applyCommand, type ApplyOptions } from './apply.js';
-import { checkCommand } from './check.js';
-import { demoCommand, type DemoOptions } from './demo.js';
-import { doctorCommand, type DoctorOptions } from './doctor.js';
-import { drillCommand, type DrillOptions } from './drill.js';
-import { electCommand, type ElectOptions } from './elect.js';
-import { reloadCommand } from './reload.js';
-import { renderCommand } from './render.js';
-import { inventoryCommand, type InventoryOptions } from './inventory.js';
-import { lintCommand, type LintOptions } from './lint.js';
-import { maintenanceCommand, type MaintenanceOptions } from './maintenance.js';
-import { importCommand } from './import.js';
-import { runCommand } from './run.js';
-import { statusCommand, type StatusOptions } from './status.js';
-import { simApiserverCommand, type SimCommandOptions } from './sim.js';
+import type { ApplyOptions } from './apply.js';
+import type { DemoOptions } from './demo.js';
+import type { DoctorOptions } from './doctor.js';
+import type { DrillOptions } from './drill.js';
+import type { ElectOptions } from './elect.js';
+import type { InventoryOptions } from './inventory.js';
+import type { LintOptions } from './lint.js';
+import type { MaintenanceOptions } from './maintenance.js';
+import type { StatusOptions } from './status.js';
+import type { SimCommandOptions } from './sim.js';
 
 /** Wires the commands (one file each) and runs the one named in `argv`. */
 export async function main(argv: string[]): Promise<void> {
@@ -36,18 +31,18 @@ export async function main(argv: string[]): Promise<void> {
     .command('run')
     .description('run the daemon: load balancer, health checks, admin API')
     .requiredOption('-c, --config <file>', 'kubeha.yaml')
-    .action(async (o: { config: string }) => exit(await runCommand(o.config)));
+    .action(async (o: { config: string }) => exit(await (await import('./run.js')).runCommand(o.config)));
   program
     .command('check')
     .description('validate a config and run the lint rules for kubeha.yaml on it, every problem in one pass; exits 1 on an error (warnings are printed, exit 0)')
     .requiredOption('-c, --config <file>', 'kubeha.yaml')
     .option('--host', 'also check against this machine: the files the config names, its interfaces and their subnets, local addresses')
-    .action(async (o: { config: string; host?: boolean }) => exit(await checkCommand(o.config, { host: o.host === true })));
+    .action(async (o: { config: string; host?: boolean }) => exit(await (await import('./check.js')).checkCommand(o.config, { host: o.host === true })));
   program
     .command('reload')
     .description("ask the running daemon to re-read its config (through admin.bind)")
     .requiredOption('-c, --config <file>', 'kubeha.yaml of the running daemon')
-    .action(async (o: { config: string }) => exit(await reloadCommand(o.config)));
+    .action(async (o: { config: string }) => exit(await (await import('./reload.js')).reloadCommand(o.config)));
   program
     .command('status')
     .description("show a running daemon's frontends, servers, VRRP and VIP election, and what is wrong (exit 0 serving, 1 a problem, 2 no answer)")
@@ -55,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--admin <host:port>', 'the admin address, instead of --config')
     .option('--token-file <file>', 'admin bearer token (default: the config\'s admin.tokenFile)')
     .option('--json', 'the state as JSON, with the problems and warnings')
-    .action(async (o: StatusOptions) => exit(await statusCommand(o)));
+    .action(async (o: StatusOptions) => exit(await (await import('./status.js')).statusCommand(o)));
   program
     .command('maintenance')
     .description("take this node's VRRP instances out of the election (on: a master hands the VIP to a peer, the proxy keeps serving) or back in (off)")
@@ -64,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--admin <host:port>', 'the admin address, instead of --config')
     .option('--token-file <file>', 'admin bearer token (default: the config\'s admin.tokenFile)')
     .option('--instance <name>', 'one VRRP instance (default: all)')
-    .action(async (mode: string, o: MaintenanceOptions) => exit(await maintenanceCommand(mode, o)));
+    .action(async (mode: string, o: MaintenanceOptions) => exit(await (await import('./maintenance.js')).maintenanceCommand(mode, o)));
   program
     .command('demo')
     .description('three stand-in apiservers behind two kubeha LB nodes floating a VIP, in a private namespace; no root, no config')
@@ -75,14 +70,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('--chaos-interval <duration>', 'time between two chaos actions', '6s')
     .option('--chaos-rounds <n>', 'stop after this many rounds of the chaos steps')
     .option('--single', 'one load balancer on loopback, no VIP and no namespaces (the fallback where user namespaces are disabled)')
-    .action(async (o: DemoOptions) => exit(await demoCommand(o)));
+    .action(async (o: DemoOptions) => exit(await (await import('./demo.js')).demoCommand(o)));
   program
     .command('render')
     .description('render the configs of the whole HA stack, one folder per host, from an inventory')
     .requiredOption('-i, --inventory <file>', 'inventory.yaml (masters, workers, VIP, LB flavor, etcd, VRRP)')
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--diff', 'write nothing; show what would change against --out (exit 1 when something would)')
-    .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await renderCommand(o)));
+    .action(async (o: { inventory: string; out: string; diff?: boolean }) => exit(await (await import('./render.js')).renderCommand(o)));
   program
     .command('apply')
     .description('bring the hosts of an inventory to what render writes, over SSH: etcd, then the apiservers, the LB hosts one at a time and the workers in batches, each gated and rolled back when its gate fails (exit 0 applied or nothing to do, 1 failed; --dry-run: 2 when changes are pending)')
@@ -93,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--gate-timeout <duration>', 'how long a host may take to pass its health gate before it is rolled back', '90s')
     .option('--kubeha-package <file>', 'the release tarball (npm run package) to install on LB hosts whose kubeha version differs')
     .option('--accept-new-host-keys', 'record the key of a host that is not in known_hosts (never a changed one)')
-    .action(async (o: ApplyOptions) => exit(await applyCommand(o)));
+    .action(async (o: ApplyOptions) => exit(await (await import('./apply.js')).applyCommand(o)));
   program
     .command('inventory')
     .description('print an inventory from the plain lists install scripts use (master_ip, node_ip: one IP, or "IP NAME", a line)')
@@ -104,14 +99,14 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--lb-flavor <flavor>', 'what floats the VIP and balances').choices(['kubeha', 'haproxy', 'nginx']).default('kubeha'))
     .option('--cluster <name>', 'the cluster name', 'kubernetes')
     .option('--vrid <n>', 'the VRRP virtual router id (default: derived from the cluster name; pick one free on the segment)')
-    .action(async (o: InventoryOptions) => exit(await inventoryCommand(o)));
+    .action(async (o: InventoryOptions) => exit(await (await import('./inventory.js')).inventoryCommand(o)));
   program
     .command('lint')
     .description('check kubeha.yaml, haproxy.cfg, nginx.conf, keepalived.conf and kubeconfigs for the mistakes that break HA')
     .argument('<files...>', 'config files; given together they are also checked against each other')
     .addOption(new Option('--nginx-context <context>', 'where an nginx snippet without http/stream blocks (conf.d/*.conf) is included (default: http)').choices(['http', 'stream']))
     .option('--no-host', 'do not look at this machine (script and file existence, interfaces, local addresses), as in CI')
-    .action(async (files: string[], o: LintOptions) => exit(await lintCommand(files, o)));
+    .action(async (files: string[], o: LintOptions) => exit(await (await import('./lint.js')).lintCommand(files, o)));
   program
     .command('doctor')
     .description('check the live control plane of an inventory from this host: apiservers (ready, certificate names the VIP, expiry, clock), the VIP (answers, reaches every apiserver), etcd (quorum, leader, alarms), VRRP on the VIP\'s segment (another router using the VRID)')
@@ -129,7 +124,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--no-vrrp', 'do not listen for VRRP adverts on the VIP\'s segment')
     .option('--vrrp-interface <if>', 'listen for VRRP on this interface (default: the one on the VIP\'s subnet, else the inventory\'s)')
     .option('--vrrp-listen <duration>', 'how long to listen for VRRP adverts (default 3.5 advert intervals, at least 1.2s)')
-    .action(async (o: DoctorOptions) => exit(await doctorCommand(o)));
+    .action(async (o: DoctorOptions) => exit(await (await import('./doctor.js')).doctorCommand(o)));
   program
     .command('drill')
     .description('the failover test on the live cluster, as a client sees it: a client through the VIP while the VIP is handed over, the holder\'s load balancer stopped, each apiserver restarted (and --kill: the holder SIGKILLed), one at a time; a report per step (exit 0 every target met, 1 not)')
@@ -142,12 +137,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--record <file>', 'write every request of the client loop and each step\'s window there (JSON lines)')
     .option('--from <host>', 'run the client loop on this host of the inventory (a worker: what its kubelet sees; needs curl there)')
     .option('--steps <list>', 'only these steps: handover, lb-stopped, apiservers, killed')
-    .action(async (o: DrillOptions) => exit(await drillCommand(o)));
+    .action(async (o: DrillOptions) => exit(await (await import('./drill.js')).drillCommand(o)));
   program
     .command('import')
     .description('print the kubeha.yaml equivalent to a keepalived.conf and a haproxy.cfg or nginx.conf')
     .argument('<files...>', 'keepalived.conf, haproxy.cfg or nginx.conf')
-    .action(async (files: string[]) => exit(await importCommand(files)));
+    .action(async (files: string[]) => exit(await (await import('./import.js')).importCommand(files)));
   program
     .command('elect')
     .description('run a command only while this process leads an election over etcd (fencing epoch in KUBEHA_EPOCH)')
@@ -165,7 +160,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--key <file>', 'key of --cert')
     .argument('[command...]', 'the command to run while leader, after --')
     .passThroughOptions()
-    .action(async (command: string[], o: ElectOptions) => exit(await electCommand(o, command)));
+    .action(async (command: string[], o: ElectOptions) => exit(await (await import('./elect.js')).electCommand(o, command)));
   const sim = program.command('sim').description('stand-ins for the tests and the demo');
   sim
     .command('apiserver')
@@ -180,6 +175,6 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--fail-readyz', 'answer /readyz with 500 from the start'))
     .option('--latency <duration>', 'delay every answer', '0ms')
     .addOption(new Option('--blackhole', 'accept connections and never answer'))
-    .action(async (o: SimCommandOptions) => exit(await simApiserverCommand(o)));
+    .action(async (o: SimCommandOptions) => exit(await (await import('./sim.js')).simApiserverCommand(o)));
   await program.parseAsync(argv);
 }

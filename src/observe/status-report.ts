@@ -73,6 +73,10 @@ export function nodeHealth(s: NodeState): { problems: string[]; warnings: string
     }
     if (!live.some((x) => x.state === 'up' && x.adminState === 'ready')) problems.push(`backend ${b.name} has no usable server (${live.length} configured)`);
     if (b.queue.length > 0) warnings.push(`backend ${b.name}: ${b.queue.length} connections queued`);
+    const d = b.discovery;
+    if (d && (d.source === 'bootstrap' || d.source === 'state-file') && d.errors > 0) {
+      warnings.push(`backend ${b.name}: discovery has not reached the API (${d.errors} failed attempts${d.lastError ? `, last: ${d.lastError}` : ''}); serving the ${d.servers} servers of the ${d.source === 'bootstrap' ? 'bootstrap list' : 'state file'}`);
+    }
   }
   for (const v of s.vrrp) {
     if (v.maintenance) warnings.push(`vrrp ${v.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
@@ -111,12 +115,22 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
     for (const b of s.backends) {
       for (const x of b.servers) {
         const state = x.removed ? 'removed' : x.adminState !== 'ready' ? `${x.state}/${x.adminState}` : x.state;
-        const check = x.lastCheck ? `${x.lastCheck.ok ? 'ok' : 'FAIL'} ${x.lastCheck.latencyMs.toFixed(1)} ms${x.lastCheck.ok ? '' : ` ${x.lastCheck.detail}`}` : '-';
+        const tier = b.balance === 'latency' && x.latencyTier !== undefined && x.latencyTier !== null ? `, tier ${x.latencyTier}` : '';
+        const check = x.lastCheck ? `${x.lastCheck.ok ? 'ok' : 'FAIL'} ${x.lastCheck.latencyMs.toFixed(1)} ms${tier}${x.lastCheck.ok ? '' : ` ${x.lastCheck.detail}`}` : '-';
         const weight = x.effectiveWeight === x.weight ? String(x.weight) : `${x.effectiveWeight}/${x.weight}`;
         rows.push([b.name, x.name, x.address, state === 'up' ? 'up' : state.toUpperCase(), weight, String(x.sessions.active), String(x.sessions.total), check]);
       }
     }
     sections.push(table(rows));
+    const discovered = s.backends.filter((b) => b.discovery);
+    if (discovered.length > 0) {
+      const drows = [['DISCOVERY', 'SOURCE', 'API', 'SERVERS', 'GENERATION', 'LAST SYNC', 'VIA', 'ERRORS']];
+      for (const b of discovered) {
+        const d = b.discovery!;
+        drows.push([b.name, d.source, d.api ?? '-', String(d.servers), String(d.generation), d.lastSync ? `${formatAge(nowMs - Date.parse(d.lastSync))} ago` : 'never', d.via ?? '-', d.errors > 0 ? `${d.errors}${d.lastError ? ` (last: ${d.lastError})` : ''}` : '0']);
+      }
+      sections.push(table(drows));
+    }
   }
   if (s.vrrp.length > 0) {
     const rows = [['VRRP', 'INTERFACE', 'VRID', 'VERSION', 'STATE', 'PRIORITY', 'MASTER', 'SINCE', 'VIPS']];

@@ -67,9 +67,9 @@ export function renderKubehaLocal(plan: Plan, host: Host): string {
       ...apiserverBackend(plan),
       // The nearest apiservers first; the others are hot spares.
       balance: 'latency',
-      // A master that stops answering its checks loses its watches too (spread over shutdownJitter),
-      // and a vanished one within 10 s: no kubelet stays pinned to an isolated master.
-      onMarkedDown: 'shutdown',
+      // The sessions of a vanished master end within 10 s. Those of one marked down are kept: its
+      // requests in flight finish while it shuts down, and client-go's HTTP/2 pings (30 s) end a
+      // watch on a hung apiserver by themselves; new sessions go elsewhere at once.
       tcpUserTimeout: '10s',
       discovery: { kubernetes: { kubeconfig: LOCAL_DISCOVERY_KUBECONFIG, stateFile: LOCAL_ENDPOINTS_FILE } },
     }],

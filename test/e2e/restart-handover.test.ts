@@ -45,7 +45,10 @@ test(`${RESTARTS} restarts (SIGUSR2 handover) under a client loop: no refused or
     await c.lb.waitFor((l) => l.event === 'stopped' && l.pid === old, 20_000, `pid ${old} to drain and stop`);
     alive.delete(old);
     // a few requests through the successor before the next restart
-    while (loop.results.length < before + 8) await new Promise((r) => setTimeout(r, 5));
+    while (loop.results.length < before + 8) {
+      if (loop.ended()) throw new Error(`the request loop ran out of time after ${i} of ${RESTARTS} restarts (${loop.results.length} requests)`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     void done;
   }
   const results = await loop.stop();

@@ -152,3 +152,15 @@ test('table pads columns; formatAge keeps the two largest units', () => {
   assert.equal(table([['A', 'BB', 'C'], ['xxx', 'y', 'z']]), 'A    BB  C\nxxx  y   z');
   assert.deepEqual([0, 42_000, 312_000, 7_200_000, 2 * 86_400_000 + 3_600_000 * 5 + 60_000].map(formatAge), ['0s', '42s', '5m12s', '2h', '2d5h']);
 });
+
+test('a node-local LB with discovery: a DISCOVERY table, the latency tier, and a warning while the API was never reached', () => {
+  const discovery = { source: 'endpointslices' as const, api: 'discovery.k8s.io/v1beta1', servers: 3, generation: 4, lastSync: '2026-11-23T11:59:50Z', lastChange: '2026-11-23T11:30:00Z', errors: 0, lastError: null, emptyIgnored: 0, via: '10.0.0.1:6443', resourceVersion: '812' };
+  const ok = statusReport(node({ backends: [{ ...node().backends[0]!, balance: 'latency', discovery, servers: [server('m1', { latencyTier: 1 }), server('m2', { latencyTier: 3 })] }] }), NOW);
+  assert.deepEqual(ok.warnings, []);
+  assert.match(ok.text, /^DISCOVERY\s+SOURCE\s+API/m);
+  assert.match(ok.text, /^apiservers\s+endpointslices\s+discovery\.k8s\.io\/v1beta1\s+3\s+4\s+10s ago\s+10\.0\.0\.1:6443\s+0$/m);
+  assert.match(ok.text, /ok 2\.3 ms, tier 1$/m);
+  const stuck = statusReport(node({ backends: [{ ...node().backends[0]!, discovery: { ...discovery, source: 'state-file', api: null, lastSync: null, errors: 7, lastError: '10.0.0.1:6443: HTTP 403', via: null } }] }), NOW);
+  assert.match(stuck.warnings.join('\n'), /discovery has not reached the API \(7 failed attempts, last: 10\.0\.0\.1:6443: HTTP 403\); serving the 3 servers of the state file/);
+  assert.match(stuck.text, /^apiservers\s+state-file\s+-\s+3\s+4\s+never\s+-\s+7 \(last: 10\.0\.0\.1:6443: HTTP 403\)$/m);
+});

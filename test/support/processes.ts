@@ -111,9 +111,14 @@ export function requestLoop(port: number, workers = 4, maxRequests = 50_000, max
       results.push({ ...(await httpsGet(port)), startedAt });
     }
   };
-  const done = Promise.all(Array.from({ length: workers }, worker));
+  let ended = false;
+  const done = Promise.all(Array.from({ length: workers }, worker)).then(() => {
+    ended = true;
+  });
   return {
     results,
+    /** Whether the loop ran out of its count or time (a test waiting for more results must stop waiting). */
+    ended: () => ended,
     stop: async () => {
       stopped = true;
       await done;

@@ -24,8 +24,8 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kubeha-bench-local-'));
   await chmod(dir, 0o755);
   const children: ChildProcess[] = [];
-  const start = (cmd: string, args: string[]) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const start = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], ...(env ? { env } : {}) });
     children.push(c);
     return c;
   };
@@ -95,7 +95,8 @@ backends:
 ${apiPorts.map((p, i) => `      - { name: m${i}, address: '127.0.0.1:${p}' }`).join('\n')}
 admin: { bind: '127.0.0.1:0' }
 `);
-    paths.push({ name: 'kubeha', port: kubehaPort, pid: start(process.execPath, [KUBEHA_BIN, 'run', '--config', join(dir, 'kubeha.yaml')]).pid! });
+    // With the rendered worker unit's NODE_OPTIONS (src/plan/render-systemd.ts).
+    paths.push({ name: 'kubeha', port: kubehaPort, pid: start(process.execPath, [KUBEHA_BIN, 'run', '--config', join(dir, 'kubeha.yaml')], { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' }).pid! });
 
     for (const p of [...apiPorts, ...paths.map((x) => x.port)]) await waitForPort(p);
     const pids = new Map<string, number[]>();

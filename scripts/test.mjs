@@ -116,6 +116,6 @@ if (skipped.length > 0 && CI) {
   console.error('# CI=true: a tier that cannot run is a failure');
   process.exit(1);
 }
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit' });
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=480000', ...files], { stdio: 'inherit' });
 if (skipped.length > 0) console.log(`# ${skipped.length} tier(s) skipped: ${skipped.join('; ')}`);
 process.exit(run.status ?? 1);

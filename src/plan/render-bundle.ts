@@ -81,7 +81,7 @@ export function renderBundle(plan: Plan): Bundle {
     add(w, 'kube-proxy.kubeconfig', renderKubeconfig(plan, server, 'system:kube-proxy', `${pki}/kube-proxy.crt`, `${pki}/kube-proxy.key`));
     if (inv.workerAccess === 'local') {
       add(w, 'kubeha.yaml', renderKubehaLocal(plan, w));
-      add(w, 'kubeha.service', renderKubehaUnit());
+      add(w, 'kubeha.service', renderKubehaUnit([], true));
     }
   }
   files.push(['README.md', renderIndex(plan, files.map(([p]) => p))]);

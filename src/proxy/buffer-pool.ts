@@ -1,7 +1,7 @@
 /**
- * A free list of equal-size read buffers. A session takes one when its upstream socket starts
- * reading and gives it back when it ends, so a new connection does not allocate (and later
- * garbage-collect) 64 KiB. A buffer still referenced by a pending write is never given back.
+ * A free list of equal-size read buffers. A session takes one when its reads turn bulk and gives it
+ * back when they are small again or it ends, so a list being relayed does not allocate (and later
+ * garbage-collect) 64 KiB per session. A buffer still referenced by a pending write is never given back.
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];

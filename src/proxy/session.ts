@@ -46,8 +46,18 @@ const KEEPALIVE_DELAY_MS = 30_000;
  * and skipping the setsockopt calls is a measurable share of the cost of a new connection.
  */
 export const KEEPALIVE_AFTER_MS = 5_000;
-/** Upstream read buffers (64 KiB each), shared by all sessions through a free list. */
-const readBuffers = new BufferPool(64 * 1024, 1024);
+/** Upstream read buffers (64 KiB each) of sessions moving bulk data, reused through a free list. */
+const READ_BUFFER_BYTES = 64 * 1024;
+const readBuffers = new BufferPool(READ_BUFFER_BYTES, 64);
+/**
+ * Where every session's upstream reads land while they are small (watch events, short answers,
+ * an idle connection): one buffer for all, each read copied out before the next can land. A held
+ * connection then costs no read buffer at all (a buffer of its own per session was 64 KiB of
+ * address space and ~5 KiB resident even while idle).
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+/** A read this large moves the session to a buffer of its own: bulk data (a list) is then relayed without a copy. */
+const BULK_READ_BYTES = 16 * 1024;
 
 /**
  * One proxied TCP connection: picks a server, connects with retries (each on another server when
@@ -72,9 +82,11 @@ export class Session {
   private seenActivity = -1;
   private idleSinceMs = 0;
   private keepAliveSet = false;
-  /** Where upstream reads land; replaced only while a write to the client still holds it. */
+  /** The session's own read buffer while it moves bulk data; replaced only while a write to the client still holds it. */
   private readBuffer: Buffer | undefined;
   private readBufferLent = false;
+  /** Reads are big: the next ones go to a buffer of the session's own. */
+  private bulk = false;
   private readonly startedAtMs: number;
   private readonly clientKey: string;
 
@@ -236,6 +248,7 @@ export class Session {
 
   /** Called by Node after every upstream read for the buffer the next read goes into. */
   private readonly nextReadBuffer = (): Buffer => {
+    if (!this.bulk) return SHARED_READ_BUFFER;
     if (!this.readBuffer || this.readBufferLent) {
       this.readBuffer = readBuffers.take();
       this.readBufferLent = false;
@@ -245,16 +258,30 @@ export class Session {
 
   /**
    * Passes `n` bytes read from the server to the client. Returning false stops upstream reads until
-   * the client drains (backpressure). A write the kernel did not take at once still points into the
-   * read buffer, so that buffer is handed over to the write and the next read gets a new one.
+   * the client drains (backpressure). A read in the shared buffer is copied; one in the session's
+   * own buffer is written from it, and a write the kernel did not take at once still points into
+   * it, so that buffer is handed over to the write and the next read gets a new one.
    */
   private onUpstreamRead(server: Server, n: number, buf: Buffer): boolean {
     this.activity++;
     this.bytesDown += n;
     server.bytesOut += n;
     const client = this.client;
+    if (buf === SHARED_READ_BUFFER) {
+      // The next read of any session lands here: the write gets a copy (small, from Node's slab).
+      const chunk = Buffer.allocUnsafe(n);
+      buf.copy(chunk, 0, 0, n);
+      if (n >= BULK_READ_BYTES) this.bulk = true;
+      return client.write(chunk);
+    }
     const flowing = client.write(buf.subarray(0, n));
     if (client.writableLength > 0) this.readBufferLent = true;
+    else if (n < BULK_READ_BYTES) {
+      // Small again (a list ended, events follow): back to the shared buffer, this one to the free list.
+      this.bulk = false;
+      readBuffers.give(buf);
+      this.readBuffer = undefined;
+    }
     return flowing;
   }
 

@@ -135,6 +135,49 @@ test('bytes pass both ways intact (20 MiB each way)', async (t) => {
   assert.equal(s.bytesOut, payload.length);
 });
 
+test('many sessions reading small chunks at once (the shared read buffer), then bulk, then small again: every byte lands in its own session', async (t) => {
+  // Each connection gets its own bytes: 200 small writes (interleaved across sessions by the event
+  // loop: their reads share one buffer), then 2 MiB at once (its reads turn bulk: a buffer of its
+  // own), then small ones again (back to the shared buffer).
+  const { createServer } = await import('node:net');
+  const expected = new Map<number, string>();
+  let next = 0;
+  const server = createServer((s) => {
+    s.on('error', () => {}); // the health check's connection leaves at once
+    const id = next++;
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 200; i++) parts.push(randomBytes(1 + (i % 300)));
+    const bulk = randomBytes(2 * 1024 * 1024);
+    const tail = Array.from({ length: 50 }, () => randomBytes(100));
+    expected.set(id, createHash('sha256').update(Buffer.concat([...parts, bulk, ...tail])).digest('hex'));
+    let i = 0;
+    const small = (list: Buffer[], then: () => void) => {
+      if (i >= list.length) return then();
+      s.write(list[i++]!);
+      setImmediate(() => small(list, then));
+    };
+    small(parts, () => {
+      s.write(bulk);
+      i = 0;
+      small(tail, () => s.end());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const { port } = await startDaemon(lbConfig([{ name: 'mixed', port: (server.address() as { port: number }).port }]), t);
+  const sessions = 30;
+  const got = await Promise.all(Array.from({ length: sessions }, () => new Promise<string>((resolve, reject) => {
+    const c = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('end', () => resolve(createHash('sha256').update(Buffer.concat(chunks)).digest('hex')));
+    c.on('error', reject);
+  })));
+  const sent = new Set(expected.values());
+  assert.equal(new Set(got).size, sessions, 'no two sessions got the same bytes');
+  assert.deepEqual(got.filter((h) => !sent.has(h)), [], 'each session got exactly the bytes of one server connection');
+});
+
 test('backpressure: a client that stops reading stops the server, nothing piles up in kubeha', async (t) => {
   let written = 0;
   const chunk = Buffer.alloc(64 * 1024, 7);

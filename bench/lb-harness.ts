@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { cpuMs } from './proc-stats.js';
+import { cpuMs, rssKiB } from './proc-stats.js';
 
 export const run = promisify(execFile);
 export const KUBEHA_BIN = fileURLToPath(new URL('../../bin/kubeha.js', import.meta.url));
@@ -102,3 +102,24 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
+
+/**
+ * The memory table: each load balancer's resident memory (VmRSS of all its processes) idle, then
+ * while IDLE_CONNECTIONS proxied connections are held through it. Returns the table's lines.
+ */
+export async function memoryTable(lbs: { name: string; port: number }[], pids: Map<string, number[]>): Promise<string[]> {
+  const lines = ['', `resident memory, idle and holding ${IDLE_CONNECTIONS} proxied keep-alive connections (VmRSS of every process of the LB)`, ''];
+  lines.push('| LB | idle MiB | loaded MiB | KiB per connection |', '|---|---|---|---|');
+  for (const lb of lbs) {
+    const lbPids = pids.get(lb.name) ?? [];
+    const idle = rssKiB(lbPids);
+    const close = await holdConnections(lb.port, IDLE_CONNECTIONS);
+    await new Promise((r) => setTimeout(r, 1000));
+    const loaded = rssKiB(lbPids);
+    close();
+    await new Promise((r) => setTimeout(r, 1000));
+    lines.push(`| ${lb.name} | ${(idle / 1024).toFixed(1)} | ${(loaded / 1024).toFixed(1)} | ${((loaded - idle) / IDLE_CONNECTIONS).toFixed(1)} |`);
+    process.stderr.write(`memory ${lb.name.padEnd(8)} idle ${(idle / 1024).toFixed(1)} MiB, with ${IDLE_CONNECTIONS} connections ${(loaded / 1024).toFixed(1)} MiB\n`);
+  }
+  return lines;
+}

@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DURATION_S, freePort, holdConnections, IDLE_CONNECTIONS, KUBEHA_BIN, median, processTree, ROUNDS, run, waitForPort, wrk, type WrkResult } from './lb-harness.js';
-import { rssKiB } from './proc-stats.js';
+import { DURATION_S, freePort, memoryTable, KUBEHA_BIN, median, processTree, ROUNDS, run, waitForPort, wrk, type WrkResult } from './lb-harness.js';
 
 /** Concurrent connections of the load: 1 is a lone request chain (unloaded latency), 10 a busy node. */
 const LOADS = (process.env.BENCH_LOADS ?? '1,10').split(',').map(Number);
@@ -131,19 +130,7 @@ admin: { bind: '127.0.0.1:0' }
         lines.push(`| ${sc.name} | ${metric} | ${v.map((x, i) => (names[i] === 'direct' && metric.startsWith('LB CPU') ? '-' : x.toFixed(digits))).join(' | ')} | ${(k / n).toFixed(2)}× |`);
       }
     }
-    lines.push('', `resident memory, idle and holding ${IDLE_CONNECTIONS} proxied keep-alive connections (VmRSS of every process of the LB)`, '');
-    lines.push('| LB | idle MiB | loaded MiB | KiB per connection |', '|---|---|---|---|');
-    for (const p of paths.filter((x) => x.pid)) {
-      const lbPids = pids.get(p.name) ?? [];
-      const idle = rssKiB(lbPids);
-      const close = await holdConnections(p.port, IDLE_CONNECTIONS);
-      await new Promise((r) => setTimeout(r, 1000));
-      const loaded = rssKiB(lbPids);
-      close();
-      await new Promise((r) => setTimeout(r, 1000));
-      lines.push(`| ${p.name} | ${(idle / 1024).toFixed(1)} | ${(loaded / 1024).toFixed(1)} | ${((loaded - idle) / IDLE_CONNECTIONS).toFixed(1)} |`);
-      process.stderr.write(`memory ${p.name.padEnd(8)} idle ${(idle / 1024).toFixed(1)} MiB, with ${IDLE_CONNECTIONS} connections ${(loaded / 1024).toFixed(1)} MiB\n`);
-    }
+    lines.push(...(await memoryTable(paths.filter((x) => x.pid), pids)));
     const errs = [...results.entries()].filter(([, rs]) => rs.some((r) => r.errors > 0)).map(([k, rs]) => `${k}: ${rs.map((r) => r.errors).join('/')}`);
     if (errs.length) lines.push('', `errors: ${errs.join('; ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);

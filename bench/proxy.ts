@@ -6,8 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, holdConnections, KUBEHA_BIN, median, processTree, run, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS, IDLE_CONNECTIONS } from './lb-harness.js';
-import { rssKiB } from './proc-stats.js';
+import { freePort, KUBEHA_BIN, memoryTable, median, processTree, run, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS } from './lb-harness.js';
 
 async function main(): Promise<void> {
   for (const cmd of ['haproxy', 'nginx', 'wrk']) {
@@ -129,20 +128,7 @@ ${backendPorts.map((p, i) => `      - { name: s${i}, address: 127.0.0.1:${p} }`)
       const [hc, nc, kc] = ['haproxy', 'nginx', 'kubeha'].map((lb) => med(sc.name, lb, (r) => r.cpuMsPer1k)) as [number, number, number];
       lines.push(`| ${sc.name} | LB CPU ms / 1k req | ${hc.toFixed(1)} | ${nc.toFixed(1)} | ${kc.toFixed(1)} | ${(kc / hc).toFixed(2)}× |`);
     }
-    // Memory: each load balancer idle, then holding IDLE_CONNECTIONS proxied connections.
-    lines.push('', `resident memory, idle and holding ${IDLE_CONNECTIONS} proxied keep-alive connections (VmRSS of every process of the LB)`, '');
-    lines.push('| LB | idle MiB | loaded MiB | KiB per connection |', '|---|---|---|---|');
-    for (const lb of lbs) {
-      const lbPids = pids.get(lb.name) ?? [];
-      const idle = rssKiB(lbPids);
-      const close = await holdConnections(lb.port, IDLE_CONNECTIONS);
-      await new Promise((r) => setTimeout(r, 1000));
-      const loaded = rssKiB(lbPids);
-      close();
-      await new Promise((r) => setTimeout(r, 1000));
-      lines.push(`| ${lb.name} | ${(idle / 1024).toFixed(1)} | ${(loaded / 1024).toFixed(1)} | ${((loaded - idle) / IDLE_CONNECTIONS).toFixed(1)} |`);
-      process.stderr.write(`memory ${lb.name.padEnd(8)} idle ${(idle / 1024).toFixed(1)} MiB, with ${IDLE_CONNECTIONS} connections ${(loaded / 1024).toFixed(1)} MiB\n`);
-    }
+    lines.push(...(await memoryTable(lbs, pids)));
     const errs = [...results.entries()].filter(([, rs]) => rs.some((r) => r.errors > 0)).map(([k, rs]) => `${k}: ${rs.map((r) => r.errors).join('/')}`);
     if (errs.length) lines.push('', `errors: ${errs.join('; ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -58,6 +58,12 @@ const readBuffers = new BufferPool(READ_BUFFER_BYTES, 64);
 const SHARED_READ_BUFFER = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 /** A read this large moves the session to a buffer of its own: bulk data (a list) is then relayed without a copy. */
 const BULK_READ_BYTES = 16 * 1024;
+/** No server tried yet (most sessions connect at the first try and never need a set of their own). */
+const NONE_TRIED: ReadonlySet<Server> = new Set();
+/** A session's sockets carry it, so one set of event handlers serves every session (no closures per connection). */
+const SESSION = Symbol('kubeha.session');
+type SessionSocket = Socket & { [SESSION]?: Session };
+const sessionOf = (socket: Socket): Session => (socket as SessionSocket)[SESSION] as Session;
 
 /**
  * One proxied TCP connection: picks a server, connects with retries (each on another server when
@@ -67,7 +73,8 @@ const BULK_READ_BYTES = 16 * 1024;
 export class Session {
   private server: Server | undefined;
   private upstream: Socket | undefined;
-  private readonly tried = new Set<Server>();
+  /** Servers this session tried; created at the first failed connect. */
+  private tried: Set<Server> | undefined;
   private retries = 0;
   private timer: Timer | undefined;
   private cancelQueue: (() => void) | undefined;
@@ -99,8 +106,9 @@ export class Session {
   ) {
     this.startedAtMs = clock.now();
     this.clientKey = client.remoteAddress ?? '';
-    client.on('error', this.onClientError);
-    client.on('close', this.onClientClose);
+    (client as SessionSocket)[SESSION] = this;
+    client.on('error', Session.onClientError);
+    client.on('close', Session.onClientClose);
   }
 
   /** Starts connecting upstream; the client socket stays paused until a server answers. */
@@ -113,23 +121,71 @@ export class Session {
     this.finish('shutdown', 'stopped by shutdown');
   }
 
-  private readonly onClientError = (err: Error) => {
-    this.finish(this.firstEnd ? this.endReason() : 'client-error', err.message);
-  };
+  // The event handlers, shared by every session: `this` is the socket, which carries its session.
+  private static onClientError(this: Socket, err: Error): void {
+    const s = sessionOf(this);
+    s.finish(s.firstEnd ? s.endReason() : 'client-error', err.message);
+  }
 
-  private readonly onClientClose = () => {
-    if (this.connectedAtMs < 0) {
-      this.finish('client-closed', 'client left before a server was connected');
-      return;
-    }
-    this.socketClosed();
-  };
+  private static onClientClose(this: Socket): void {
+    const s = sessionOf(this);
+    if (s.connectedAtMs < 0) s.finish('client-closed', 'client left before a server was connected');
+    else s.socketClosed();
+  }
+
+  private static onUpstreamConnect(this: Socket): void {
+    sessionOf(this).connected(this);
+  }
+
+  private static onUpstreamError(this: Socket, err: Error): void {
+    const s = sessionOf(this);
+    if (s.connectedAtMs < 0) s.connectFailed(s.server as Server, this, err.message);
+    else s.finish(s.firstEnd ? s.endReason() : 'server-error', err.message);
+  }
+
+  private static onUpstreamReadCallback(this: Socket, n: number, buf: Buffer): boolean {
+    return sessionOf(this).onUpstreamRead(n, buf);
+  }
+
+  private static onClientData(this: Socket, chunk: Buffer): void {
+    const s = sessionOf(this);
+    s.activity++;
+    s.bytesUp += chunk.length;
+    (s.server as Server).bytesIn += chunk.length;
+    if (!(s.upstream as Socket).write(chunk)) this.pause();
+  }
+
+  private static onUpstreamDrain(this: Socket): void {
+    sessionOf(this).client.resume();
+  }
+
+  /** With `onread`, read(0) is how a stopped upstream socket starts reading again. */
+  private static onClientDrain(this: Socket): void {
+    sessionOf(this).upstream?.read(0);
+  }
+
+  // Half-close: a FIN from one side is passed on and the other direction keeps flowing.
+  private static onClientEnd(this: Socket): void {
+    const s = sessionOf(this);
+    s.firstEnd ??= 'client';
+    s.upstream?.end();
+  }
+
+  private static onUpstreamEnd(this: Socket): void {
+    const s = sessionOf(this);
+    s.firstEnd ??= 'server';
+    s.client.end();
+  }
+
+  private static onUpstreamClose(this: Socket): void {
+    sessionOf(this).socketClosed();
+  }
 
   private attempt(): void {
     this.timer = undefined;
     this.cancelQueue = undefined;
     if (this.finished) return;
-    const server = this.pool.pick(this.clientKey, this.tried);
+    const server = this.pool.pick(this.clientKey, this.tried ?? NONE_TRIED);
     if (!server) {
       if (this.pool.hasServerAtLimit()) {
         this.cancelQueue = this.pool.queue.enqueue(
@@ -139,10 +195,10 @@ export class Session {
         if (!this.cancelQueue) this.finish('queue-full', 'all servers at maxConnPerServer and the queue is full');
         return;
       }
-      this.finish(this.tried.size > 0 ? 'connect-failed' : 'no-server', this.tried.size > 0 ? 'every server failed' : 'no server is up');
+      const tried = (this.tried?.size ?? 0) > 0;
+      this.finish(tried ? 'connect-failed' : 'no-server', tried ? 'every server failed' : 'no server is up');
       return;
     }
-    this.tried.add(server);
     this.server = server;
     this.pool.claim(server);
     const upstream = connect({
@@ -152,16 +208,14 @@ export class Session {
       noDelay: true,
       // Upstream reads go into a buffer this session reuses, instead of a fresh 64 KiB allocation per
       // read: responses (the bulk of apiserver traffic) flow this way.
-      onread: { buffer: this.nextReadBuffer, callback: (n: number, buf: Buffer) => this.onUpstreamRead(server, n, buf) },
+      onread: { buffer: this.nextReadBuffer, callback: Session.onUpstreamReadCallback },
     });
+    (upstream as SessionSocket)[SESSION] = this;
     this.upstream = upstream;
     const timeoutMs = this.pool.settings.connectTimeoutMs;
     this.timer = this.clock.setTimeout(() => this.connectFailed(server, upstream, `connect timeout after ${timeoutMs}ms`), timeoutMs);
-    upstream.once('connect', () => this.connected(server, upstream));
-    upstream.on('error', (err) => {
-      if (this.connectedAtMs < 0) this.connectFailed(server, upstream, err.message);
-      else this.finish(this.firstEnd ? this.endReason() : 'server-error', err.message);
-    });
+    upstream.once('connect', Session.onUpstreamConnect);
+    upstream.on('error', Session.onUpstreamError);
   }
 
   private connectFailed(server: Server, upstream: Socket, detail: string): void {
@@ -173,6 +227,7 @@ export class Session {
     upstream.destroy();
     this.upstream = undefined;
     this.server = undefined;
+    (this.tried ??= new Set()).add(server);
     this.pool.recordConnect(server, false, detail);
     this.pool.release(server);
     if (this.retries >= this.pool.settings.retries) {
@@ -185,8 +240,9 @@ export class Session {
     else this.timer = this.clock.setTimeout(() => this.attempt(), SAME_SERVER_RETRY_DELAY_MS);
   }
 
-  private connected(server: Server, upstream: Socket): void {
+  private connected(upstream: Socket): void {
     if (this.finished || this.upstream !== upstream) return;
+    const server = this.server as Server;
     this.timer?.cancel();
     this.timer = undefined;
     this.connectedAtMs = this.clock.now();
@@ -198,25 +254,12 @@ export class Session {
       this.keepAliveSet = boundDeadPeer(upstream, deadPeerMs) && boundDeadPeer(this.client, deadPeerMs);
     }
     const client = this.client;
-    client.on('data', (chunk: Buffer) => {
-      this.activity++;
-      this.bytesUp += chunk.length;
-      server.bytesIn += chunk.length;
-      if (!upstream.write(chunk)) client.pause();
-    });
-    upstream.on('drain', () => client.resume());
-    // With `onread`, read(0) is how a stopped upstream socket starts reading again.
-    client.on('drain', () => upstream.read(0));
-    // Half-close: a FIN from one side is passed on and the other direction keeps flowing.
-    client.on('end', () => {
-      this.firstEnd ??= 'client';
-      upstream.end();
-    });
-    upstream.on('end', () => {
-      this.firstEnd ??= 'server';
-      client.end();
-    });
-    upstream.on('close', () => this.socketClosed());
+    client.on('data', Session.onClientData);
+    upstream.on('drain', Session.onUpstreamDrain);
+    client.on('drain', Session.onClientDrain);
+    client.on('end', Session.onClientEnd);
+    upstream.on('end', Session.onUpstreamEnd);
+    upstream.on('close', Session.onUpstreamClose);
     client.resume();
   }
 
@@ -262,7 +305,8 @@ export class Session {
    * own buffer is written from it, and a write the kernel did not take at once still points into
    * it, so that buffer is handed over to the write and the next read gets a new one.
    */
-  private onUpstreamRead(server: Server, n: number, buf: Buffer): boolean {
+  private onUpstreamRead(n: number, buf: Buffer): boolean {
+    const server = this.server as Server;
     this.activity++;
     this.bytesDown += n;
     server.bytesOut += n;

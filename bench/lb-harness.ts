@@ -1,6 +1,9 @@
 // What the load-balancer benchmarks share: ports, wrk runs with the LB's CPU time, held
 // connections for memory figures, process trees. Not a test: nothing here asserts.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -122,4 +125,36 @@ export async function memoryTable(lbs: { name: string; port: number }[], pids: M
     process.stderr.write(`memory ${lb.name.padEnd(8)} idle ${(idle / 1024).toFixed(1)} MiB, with ${IDLE_CONNECTIONS} connections ${(loaded / 1024).toFixed(1)} MiB\n`);
   }
   return lines;
+}
+
+/**
+ * What every LB benchmark starts with: the tools it drives checked, a work folder nginx's workers
+ * (www-data) can read, and the processes it starts, stopped (TERM, then KILL) with the folder removed by `cleanup`.
+ */
+export async function benchWorkspace(prefix: string): Promise<{ dir: string; start: (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => ChildProcess; cleanup: () => Promise<void> }> {
+  for (const cmd of ['haproxy', 'nginx', 'wrk']) {
+    try {
+      await run('sh', ['-c', `command -v ${cmd}`]);
+    } catch {
+      throw new Error(`${cmd} is not installed: apt-get install haproxy nginx libnginx-mod-stream wrk`);
+    }
+  }
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  const children: ChildProcess[] = [];
+  const start = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], ...(env ? { env } : {}) });
+    children.push(c);
+    return c;
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    for (const c of children) if (c.pid && c.exitCode === null && c.signalCode === null) c.kill(sig);
+  };
+  const cleanup = async () => {
+    signal('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    signal('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { dir, start, cleanup };
 }

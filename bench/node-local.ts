@@ -3,31 +3,15 @@
 // floor) and to kubespray's nginx `stream` localhost LB, in one run on loopback; and the memory of
 // each, idle and holding connections, next to haproxy's. The apiservers are stood in for by one
 // nginx with three ports. Not a test: it measures and prints a table.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DURATION_S, freePort, memoryTable, KUBEHA_BIN, median, processTree, ROUNDS, run, waitForPort, wrk, type WrkResult } from './lb-harness.js';
+import { benchWorkspace, DURATION_S, freePort, memoryTable, KUBEHA_BIN, median, processTree, ROUNDS, waitForPort, wrk, type WrkResult } from './lb-harness.js';
 
 /** Concurrent connections of the load: 1 is a lone request chain (unloaded latency), 10 a busy node. */
 const LOADS = (process.env.BENCH_LOADS ?? '1,10').split(',').map(Number);
 
 async function main(): Promise<void> {
-  for (const cmd of ['haproxy', 'nginx', 'wrk']) {
-    try {
-      await run('sh', ['-c', `command -v ${cmd}`]);
-    } catch {
-      throw new Error(`${cmd} is not installed: apt-get install haproxy nginx libnginx-mod-stream wrk`);
-    }
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'kubeha-bench-local-'));
-  await chmod(dir, 0o755);
-  const children: ChildProcess[] = [];
-  const start = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], ...(env ? { env } : {}) });
-    children.push(c);
-    return c;
-  };
+  const { dir, start, cleanup } = await benchWorkspace('kubeha-bench-local-');
   try {
     const apiPorts = [await freePort(), await freePort(), await freePort()];
     await writeFile(join(dir, 'backend.conf'), `
@@ -135,10 +119,7 @@ admin: { bind: '127.0.0.1:0' }
     if (errs.length) lines.push('', `errors: ${errs.join('; ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
-    for (const c of children) if (c.pid && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    for (const c of children) if (c.pid && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
   }
 }
 

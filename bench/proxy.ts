@@ -2,28 +2,12 @@
 // (1 worker), interleaved in one run on loopback, in front of the same nginx backends, loaded by
 // wrk. Prints a table with ratios to haproxy. Not a test: it asserts nothing, it measures.
 // Needs the Debian packages haproxy, nginx, libnginx-mod-stream and wrk.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, KUBEHA_BIN, memoryTable, median, processTree, run, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS } from './lb-harness.js';
+import { benchWorkspace, freePort, KUBEHA_BIN, memoryTable, median, processTree, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS } from './lb-harness.js';
 
 async function main(): Promise<void> {
-  for (const cmd of ['haproxy', 'nginx', 'wrk']) {
-    try {
-      await run('sh', ['-c', `command -v ${cmd}`]);
-    } catch {
-      throw new Error(`${cmd} is not installed: apt-get install haproxy nginx libnginx-mod-stream wrk`);
-    }
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'kubeha-bench-'));
-  await chmod(dir, 0o755); // nginx workers run as www-data and read the 64 KiB file from here
-  const children: ChildProcess[] = [];
-  const start = (cmd: string, args: string[]) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(c);
-    return c;
-  };
+  const { dir, start, cleanup } = await benchWorkspace('kubeha-bench-');
   try {
     // Backends: one nginx, one worker, two ports (as two apiservers), small and 64 KiB answers.
     const backendPorts = [await freePort(), await freePort()];
@@ -133,13 +117,7 @@ ${backendPorts.map((p, i) => `      - { name: s${i}, address: 127.0.0.1:${p} }`)
     if (errs.length) lines.push('', `errors: ${errs.join('; ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
-    const signal = (sig: NodeJS.Signals) => {
-      for (const c of children) if (c.pid && c.exitCode === null && c.signalCode === null) c.kill(sig);
-    };
-    signal('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    signal('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
   }
 }
 

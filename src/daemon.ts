@@ -1,9 +1,9 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SystemClock, type Clock } from './clock.js';
-import { formatProblem, loadConfigFile } from './config/load.js';
-import { parseHostPort } from './config/address.js';
-import { z } from 'zod';
-import { IMPLICIT_ADMIN_BIND, type AdminConfig, type BackendConfig, type Config } from './config/schema.js';
+import { formatProblem } from './config/problem.js';
+import { loadConfigIsolated } from './config/isolated-parse.js';
+import { IMPLICIT_ADMIN_BIND, parseHostPort } from './config/address.js';
+import type { AdminConfig, BackendConfig, Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
 import type { Probe } from './health/probe.js';
 import { buildProbe } from './health/probes.js';
@@ -30,11 +30,23 @@ import type { DiscoveryStats } from './discovery/server-list.js';
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
 
-const serverChangeSchema = z
-  .strictObject({ state: z.enum(['ready', 'drain', 'maint']).optional(), weight: z.number().int().min(0).max(1000).optional() })
-  .refine((c) => c.state !== undefined || c.weight !== undefined, { message: 'give a state, a weight or both' });
-
-const vrrpChangeSchema = z.strictObject({ maintenance: z.boolean() });
+/** A runtime change of a server through the admin API: what is wrong with the body, or the change. */
+export function parseServerChange(body: unknown): { state?: 'ready' | 'drain' | 'maint'; weight?: number } | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body is not a JSON object';
+  const change: { state?: 'ready' | 'drain' | 'maint'; weight?: number } = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'state') {
+      if (value !== 'ready' && value !== 'drain' && value !== 'maint') return `state ${JSON.stringify(value)} is not one of ready, drain, maint`;
+      change.state = value;
+    } else if (key === 'weight') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) return `weight ${JSON.stringify(value)} is not an integer from 0 to 1000`;
+      change.weight = value;
+    } else {
+      return `unknown key "${key}"`;
+    }
+  }
+  return change.state === undefined && change.weight === undefined ? 'give a state, a weight or both' : change;
+}
 
 /** The outcome of a reload: applied, or refused with the reasons (the old config keeps running). */
 export type ReloadResult = { ok: true } | { ok: false; errors: string[] };
@@ -219,7 +231,7 @@ export class Daemon {
   reload(): Promise<ReloadResult> {
     const run = async (): Promise<ReloadResult> => {
       if (!this.opts.configPath) return { ok: false, errors: ['this daemon was started without a config file'] };
-      const loaded = await loadConfigFile(this.opts.configPath);
+      const loaded = await loadConfigIsolated(this.opts.configPath);
       if (!loaded.ok) {
         const errors = loaded.problems.map(formatProblem);
         this.recordReload(false, errors);
@@ -566,11 +578,11 @@ export class Daemon {
     const pool = this.backends.get(backend)?.pool;
     const server = pool?.servers.find((s) => s.id === name);
     if (!pool || !server) return { status: 404, body: { error: `no server ${backend}/${name}` } };
-    const parsed = serverChangeSchema.safeParse(change);
-    if (!parsed.success) return { status: 400, body: { error: `expected {"state": "ready"|"drain"|"maint", "weight": 0-1000}: ${parsed.error.issues.map((i) => i.message).join('; ')}` } };
-    pool.setServer(server, parsed.data);
+    const parsed = parseServerChange(change);
+    if (typeof parsed === 'string') return { status: 400, body: { error: `expected {"state": "ready"|"drain"|"maint", "weight": 0-1000}: ${parsed}` } };
+    pool.setServer(server, parsed);
     this.reportTrackedBackends();
-    this.log.info({ event: 'server-set', backend, server: name, ...parsed.data }, `server ${backend}/${name} set to ${JSON.stringify(parsed.data)} through the admin API`);
+    this.log.info({ event: 'server-set', backend, server: name, ...parsed }, `server ${backend}/${name} set to ${JSON.stringify(parsed)} through the admin API`);
     return { status: 200, body: { name, adminState: server.adminState, weight: server.weight, effectiveWeight: server.effectiveWeight } };
   }
 
@@ -608,9 +620,9 @@ export class Daemon {
    * restarts when there is a state directory.
    */
   setVrrp(instance: string, change: unknown): { status: number; body: unknown } {
-    const parsed = vrrpChangeSchema.safeParse(change);
-    if (!parsed.success) return { status: 400, body: { error: 'expected {"maintenance": true|false}' } };
-    const on = parsed.data.maintenance;
+    const keys = typeof change === 'object' && change !== null && !Array.isArray(change) ? Object.keys(change) : [];
+    const on: unknown = keys.length === 1 && keys[0] === 'maintenance' ? (change as { maintenance: unknown }).maintenance : undefined;
+    if (typeof on !== 'boolean') return { status: 400, body: { error: 'expected {"maintenance": true|false}' } };
     if (this.vrrp.setMaintenance(instance, on)) {
       this.log.warn({ event: 'vrrp-maintenance', instance, maintenance: on }, `vrrp ${instance}: maintenance ${on ? 'on: out of the election until cleared' : 'off: back in the election'} (admin API)`);
     } else if (this.vipElection?.cfg.name === instance) {

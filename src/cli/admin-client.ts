@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { IMPLICIT_ADMIN_BIND } from '../config/schema.js';
-import { formatHostPort, parseHostPort } from '../config/address.js';
+import { formatHostPort, IMPLICIT_ADMIN_BIND, parseHostPort } from '../config/address.js';
 import { parse as parseYaml } from 'yaml';
 import type { NodeState } from '../observe/node-state.js';
 

@@ -1,4 +1,5 @@
-import { formatProblem, loadConfigFile } from '../config/load.js';
+import { formatProblem } from '../config/problem.js';
+import { loadConfigIsolated } from '../config/isolated-parse.js';
 import { Daemon } from '../daemon.js';
 import { handOver, receiveInheritance } from '../handover.js';
 import { createLogger } from '../observe/logger.js';
@@ -11,7 +12,7 @@ import { sdNotify } from '../systemd-notify.js';
  * a second SIGTERM or SIGINT exits at once.
  */
 export async function runCommand(file: string): Promise<number> {
-  const loaded = await loadConfigFile(file);
+  const loaded = await loadConfigIsolated(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) process.stderr.write(`${formatProblem(p)}\n`);
     return 1;

@@ -6,6 +6,9 @@ export interface HostPort {
   port: number;
 }
 
+/** The admin server a config without an `admin` section gets: loopback only, so `kubeha status` works. */
+export const IMPLICIT_ADMIN_BIND = '127.0.0.1:9000';
+
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**

@@ -8,26 +8,10 @@ import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
 import { checkTiming } from '../election/lease-guard.js';
+import type { ConfigProblem, LoadResult } from './problem.js';
 
-/** One thing wrong with a config file, located at file:line:col. */
-export interface ConfigProblem {
-  code: ErrorCode;
-  file: string;
-  line: number;
-  col: number;
-  /** The key path, e.g. `backends[0].servers[1].address`. */
-  path: string;
-  /** What is wrong and what to do about it. */
-  message: string;
-}
+export { formatProblem, type ConfigProblem, type LoadResult } from './problem.js';
 
-/** The outcome of loading a config: a validated Config, or every problem found. */
-export type LoadResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
-
-/** `file:line:col: message [CODE]`, the form editors and CI logs link to. */
-export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.col}: ${p.message} [${p.code}]`;
-}
 
 /** Reads and validates a config file. Never throws: an unreadable file is a problem like any other. */
 export async function loadConfigFile(file: string): Promise<LoadResult> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { parseHostPort } from './address.js';
+import { IMPLICIT_ADMIN_BIND, parseHostPort } from './address.js';
 
 // The config file's shape (../shared/DESIGN.md "Config contract": those keys are fixed; more may be
 // added, none renamed). Durations are written with a unit and parsed here into milliseconds, so every
@@ -139,9 +139,6 @@ export const frontendSchema = z.strictObject({
   maxConn: count(0, 10_000_000).default(0),
   bindRetryInterval: duration(10).default(1000),
 });
-
-/** The admin server a config without an `admin` section gets: loopback only, so `kubeha status` works. */
-export const IMPLICIT_ADMIN_BIND = '127.0.0.1:9000';
 
 export const adminSchema = z.strictObject({
   bind: address(true).default(IMPLICIT_ADMIN_BIND),

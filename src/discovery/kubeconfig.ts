@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { parse } from 'yaml';
+import { parseKubeconfigIsolated } from '../config/isolated-parse.js';
 
 /** What kubeha takes from a kubeconfig: where its context's cluster is, and how to prove who we are. */
 export interface KubeCredentials {
@@ -26,22 +26,30 @@ function entry(doc: Obj, listKey: string, innerKey: string, name: string | undef
   return isObj(inner) ? inner : undefined;
 }
 
+/** Key material named by a kubeconfig: inline (base64, the `-data` keys) or a file (absolute). */
+export type KubeconfigMaterial = { data: string } | { file: string };
+
 /**
- * Reads a kubeconfig's current context (or its only one): the cluster's server and CA, and the
- * user's client certificate and key or token, inline (`-data`) or from files (relative paths are
- * relative to the kubeconfig, as kubectl has them). Read again at every connection: the kubelet
- * rotates its client certificate in place. Throws an Error that names the file and what is wrong.
+ * What a kubeconfig's current context names, before any file it points at is read: the parsed
+ * YAML reduced to plain JSON (made in the config parser's process, see isolated-parse.ts).
  */
-export async function readKubeconfig(file: string): Promise<KubeCredentials> {
-  const text = await readFile(file, 'utf8').catch((err: unknown) => {
-    throw new Error(`cannot read the kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  });
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new Error(`the kubeconfig ${file} is not YAML: ${err instanceof Error ? err.message : String(err)}`);
-  }
+export interface KubeconfigRefs {
+  server: string;
+  insecure: boolean;
+  ca?: KubeconfigMaterial;
+  cert?: KubeconfigMaterial;
+  key?: KubeconfigMaterial;
+  /** The bearer token, written out or in a file (absolute). */
+  token?: { text: string } | { file: string };
+}
+
+/**
+ * The current context (or the only one) of a parsed kubeconfig `doc` read from `file`: the
+ * cluster's server and CA, and the user's client certificate and key or token, inline or from files
+ * (relative paths are relative to the kubeconfig, as kubectl has them). Throws an Error that names
+ * the file and what is wrong.
+ */
+export function kubeconfigRefs(doc: unknown, file: string): KubeconfigRefs {
   if (!isObj(doc)) throw new Error(`the kubeconfig ${file} is not a mapping`);
   const contextName = typeof doc['current-context'] === 'string' && doc['current-context'] !== '' ? doc['current-context'] : undefined;
   const context = entry(doc, 'contexts', 'context', contextName);
@@ -50,30 +58,69 @@ export async function readKubeconfig(file: string): Promise<KubeCredentials> {
   if (!cluster || typeof cluster.server !== 'string') throw new Error(`the kubeconfig ${file} names no cluster with a server`);
   const user = entry(doc, 'users', 'user', typeof context?.user === 'string' ? context.user : undefined) ?? {};
   const base = dirname(file);
-  const material = async (dataKey: string, fileKey: string, from: Obj): Promise<Buffer | undefined> => {
+  const material = (dataKey: string, fileKey: string, from: Obj): KubeconfigMaterial | undefined => {
     const data = from[dataKey];
-    if (typeof data === 'string' && data !== '') return Buffer.from(data, 'base64');
+    if (typeof data === 'string' && data !== '') return { data };
     const path = from[fileKey];
-    if (typeof path !== 'string' || path === '') return undefined;
-    const full = isAbsolute(path) ? path : resolve(base, path);
-    return readFile(full).catch((err: unknown) => {
-      throw new Error(`cannot read ${fileKey} ${full} of the kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    return typeof path === 'string' && path !== '' ? { file: isAbsolute(path) ? path : resolve(base, path) } : undefined;
   };
-  const [ca, cert, key] = await Promise.all([
-    material('certificate-authority-data', 'certificate-authority', cluster),
-    material('client-certificate-data', 'client-certificate', user),
-    material('client-key-data', 'client-key', user),
-  ]);
-  let token = typeof user.token === 'string' && user.token !== '' ? user.token : undefined;
-  if (!token && typeof user.tokenFile === 'string' && user.tokenFile !== '') token = (await material('', 'tokenFile', user))?.toString('utf8').trim();
+  const ca = material('certificate-authority-data', 'certificate-authority', cluster);
+  const cert = material('client-certificate-data', 'client-certificate', user);
+  const key = material('client-key-data', 'client-key', user);
+  const tokenFile = material('', 'tokenFile', user);
+  const token = typeof user.token === 'string' && user.token !== '' ? { text: user.token } : tokenFile && 'file' in tokenFile ? tokenFile : undefined;
   return {
     server: cluster.server,
+    insecure: cluster['insecure-skip-tls-verify'] === true,
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),
     ...(key ? { key } : {}),
     ...(token ? { token } : {}),
-    insecure: cluster['insecure-skip-tls-verify'] === true,
+  };
+}
+
+/** A kubeconfig's references, parsed again only when the file changes (its YAML is read in a child process). */
+const parsedKubeconfigs = new Map<string, { stamp: string; refs: Promise<KubeconfigRefs> }>();
+
+/**
+ * Reads a kubeconfig's current context and the files it names (kubeconfigRefs). The key material
+ * is read again at every call: the kubelet rotates its client certificate in place. Throws an Error
+ * that names the file and what is wrong.
+ */
+export async function readKubeconfig(file: string): Promise<KubeCredentials> {
+  const st = await stat(file).catch((err: unknown) => {
+    throw new Error(`cannot read the kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+  let parsed = parsedKubeconfigs.get(file);
+  if (parsed?.stamp !== stamp) {
+    parsed = { stamp, refs: parseKubeconfigIsolated(file) };
+    parsedKubeconfigs.set(file, parsed);
+    parsed.refs.catch(() => parsedKubeconfigs.delete(file)); // a failed parse is tried again next time
+  }
+  const refs = await parsed.refs;
+  const read = async (m: KubeconfigMaterial | { text: string } | undefined, what: string): Promise<Buffer | undefined> => {
+    if (!m) return undefined;
+    if ('data' in m) return Buffer.from(m.data, 'base64');
+    if ('text' in m) return Buffer.from(m.text);
+    return readFile(m.file).catch((err: unknown) => {
+      throw new Error(`cannot read ${what} ${m.file} of the kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  };
+  const [ca, cert, key, token] = await Promise.all([
+    read(refs.ca, 'certificate-authority'),
+    read(refs.cert, 'client-certificate'),
+    read(refs.key, 'client-key'),
+    read(refs.token, 'tokenFile'),
+  ]);
+  const tokenText = token?.toString('utf8').trim();
+  return {
+    server: refs.server,
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(tokenText ? { token: tokenText } : {}),
+    insecure: refs.insecure,
   };
 }
 

@@ -91,6 +91,9 @@ test('runtime API: drain, weight, ready; kept across a reload that does not touc
     ['a', { weight: 5000 }, 400],
     ['a', {}, 400],
     ['a', { state: 'maint', extra: 1 }, 400],
+    ['a', { weight: 1.5 }, 400],
+    ['a', { weight: '5' }, 400],
+    ['a', ['drain'], 400],
   ];
   for (const [server, body, status] of table) assert.equal((await set(server, body)).status, status, JSON.stringify(body));
   const bad = await fetch(`${admin}/api/v1/backends/be/servers/a`, { method: 'POST', body: '{not json' });

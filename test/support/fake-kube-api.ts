@@ -95,6 +95,8 @@ export async function startFakeApiserver(cluster: FakeCluster, ip: string, tls: 
       return;
     }
     res.flushHeaders();
+    // A real apiserver sends the changes made since `from`; here the object as it is now.
+    if (from < cluster.rv) res.write(`${JSON.stringify({ type: 'MODIFIED', object: cluster.object(kind) })}\n`);
     const w = { res, kind };
     cluster.watches.add(w);
     res.on('close', () => cluster.watches.delete(w));

@@ -1,7 +1,7 @@
 // `npm run bench:node-local`: the node-local path (a worker's kubelet to its apiservers) through
 // kubeha as the planner renders it for workerAccess: local, next to a direct connection (the
 // floor) and to kubespray's nginx `stream` localhost LB, in one run on loopback; and the memory of
-// each, idle and holding connections, next to haproxy's. The apiservers are stood in for by one
+// each, idle and holding connections, next to haproxy's and a bare Node pipe's. The apiservers are stood in for by one
 // nginx with three ports. Not a test: it measures and prints a table.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,6 +81,14 @@ admin: { bind: '127.0.0.1:0' }
     // With the rendered worker unit's NODE_OPTIONS (src/plan/render-systemd.ts).
     paths.push({ name: 'kubeha', port: kubehaPort, pid: start(process.execPath, [KUBEHA_BIN, 'run', '--config', join(dir, 'kubeha.yaml')], { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' }).pid! });
 
+    // The floor of any LB written for Node: a bare `net` pipe to one server (no checks, no metrics,
+    // no config), under the same NODE_OPTIONS. What kubeha costs beyond it is kubeha's own.
+    const pipePort = await freePort();
+    await writeFile(join(dir, 'node-pipe.mjs'), `import net from 'node:net';
+net.createServer((c) => { const u = net.connect(${apiPorts[0]}, '127.0.0.1'); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(${pipePort}, '127.0.0.1');
+`);
+    paths.push({ name: 'node pipe', port: pipePort, pid: start(process.execPath, [join(dir, 'node-pipe.mjs')], { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' }).pid! });
+
     for (const p of [...apiPorts, ...paths.map((x) => x.port)]) await waitForPort(p);
     const pids = new Map<string, number[]>();
     for (const p of paths) pids.set(p.name, p.pid ? await processTree(p.pid) : []);
@@ -98,7 +106,7 @@ admin: { bind: '127.0.0.1:0' }
         for (const p of order) {
           const r = await wrk(`http://127.0.0.1:${p.port}/small`, sc.extra, pids.get(p.name));
           results.set(`${sc.name}|${p.name}`, [...(results.get(`${sc.name}|${p.name}`) ?? []), r]);
-          process.stderr.write(`round ${round + 1}/${ROUNDS} ${sc.name.padEnd(22)} ${p.name.padEnd(8)} p50 ${r.p50ms.toFixed(3)}ms p99 ${r.p99ms.toFixed(3)}ms ${r.rps.toFixed(0).padStart(7)} req/s cpu ${r.cpuMsPer1k.toFixed(1)}ms/1k errors ${r.errors}\n`);
+          process.stderr.write(`round ${round + 1}/${ROUNDS} ${sc.name.padEnd(22)} ${p.name.padEnd(9)} p50 ${r.p50ms.toFixed(3)}ms p99 ${r.p99ms.toFixed(3)}ms ${r.rps.toFixed(0).padStart(7)} req/s cpu ${r.cpuMsPer1k.toFixed(1)}ms/1k errors ${r.errors}\n`);
         }
       }
     }

@@ -129,7 +129,9 @@ async function reportHost(plan: Plan, bundle: Bundle, host: Host, roles: Role[],
       const back = read.get(path);
       return planKubeconfigMove(path, back?.text, plan, back?.mode ?? 0o600);
     });
-    const upgrade = o.kubehaRelease && roles.includes('lb') && plan.inv.lb.flavor === 'kubeha' && facts.kubeha !== o.kubehaRelease ? { from: facts.kubeha || 'none', to: o.kubehaRelease } : undefined;
+    // every host that runs kubeha: an LB host of the kubeha flavor, a node-local LB on a master or worker
+    const runsKubeha = want.some((f) => f.path === INSTALL_PATHS['kubeha.yaml']);
+    const upgrade = o.kubehaRelease && runsKubeha && facts.kubeha !== o.kubehaRelease ? { from: facts.kubeha || 'none', to: o.kubehaRelease } : undefined;
     const report: HostReport = { host, roles, ok: true, facts, plan: planHost(host.name, want, facts.files, facts.units, resumed), want, kubeconfigs, ...(resumed ? { resumed } : {}), ...(upgrade ? { upgrade } : {}) };
     if (runId) {
       report.session = s;

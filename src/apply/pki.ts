@@ -10,7 +10,8 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
-import type { Master, Plan } from '../plan/inventory.js';
+import { apiserverCertSans, type Master, type Plan } from '../plan/inventory.js';
+import { componentServer } from '../plan/render-control-plane.js';
 import type { DesiredFile } from './change-plan.js';
 
 /** Where the CA and the other cluster-wide keys are issued, before each master's copy. */
@@ -41,10 +42,19 @@ function kubeadmConfig(plan: Plan, master: Master, certDir: string): string {
       clusterName: plan.inv.cluster,
       controlPlaneEndpoint: `${plan.vipAddress}:${plan.frontendPort}`,
       certificatesDir: certDir,
-      apiServer: { certSANs: [plan.vipAddress, ...plan.inv.masters.map((m) => m.ip)] },
+      apiServer: { certSANs: apiserverCertSans(plan) },
       etcd: { local: { serverCertSANs: [master.ip], peerCertSANs: [master.ip] } },
     },
   ].map((d) => stringify(d)).join('---\n');
+}
+
+/**
+ * A kubeadm-written kubeconfig with its cluster's server set to `server`: kubeadm writes the
+ * control-plane endpoint into every one, and the controller-manager and scheduler may go through
+ * the master's node-local kubeha instead (masterAccess: local).
+ */
+export function withServer(kubeconfig: string, server: string): string {
+  return kubeconfig.replace(/^(\s*server:\s*).*$/m, `$1${server}`);
 }
 
 /** The unit a certificate file feeds (what restarts when it changes). */
@@ -91,7 +101,9 @@ export async function issuePki(plan: Plan, o: { kubeadm: string; dir: string }):
       files.push({ path: `${pkiDir}/${rel}`, content: await readFile(path, 'utf8'), mode: secret ? 0o600 : 0o644, unit: { name: unitOf(rel), effect: 'restart' }, secret });
     }
     for (const [k, unit] of Object.entries(KUBECONFIGS)) {
-      files.push({ path: `/etc/kubernetes/${k}`, content: await readFile(join(kubeconfigDir, k), 'utf8'), mode: 0o600, ...(unit ? { unit: { name: unit, effect: 'restart' as const } } : {}), secret: true });
+      const written = await readFile(join(kubeconfigDir, k), 'utf8');
+      const content = unit ? withServer(written, componentServer(plan)) : written;
+      files.push({ path: `/etc/kubernetes/${k}`, content, mode: 0o600, ...(unit ? { unit: { name: unit, effect: 'restart' as const } } : {}), secret: true });
     }
     out.set(m.name, files);
   }

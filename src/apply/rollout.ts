@@ -116,7 +116,8 @@ export function phaseOf(roles: Role[], unit: string | undefined): Phase {
 /** A host's share of one phase. */
 function partOf(h: RolloutHost, phase: Phase): { files: DesiredFile[]; units: UnitChange[]; worker: boolean; kubeha: boolean } {
   return {
-    kubeha: phase === 'lb' && !!h.installKubeha,
+    // the new kubeha goes on in the phase of its unit: an LB host's in lb, a node-local one with its master or worker
+    kubeha: phase === phaseOf(h.roles, 'kubeha') && !!h.installKubeha,
     files: h.files.filter((f) => phaseOf(h.roles, f.unit?.name) === phase),
     units: h.units.filter((u) => phaseOf(h.roles, u.name) === phase),
     worker: phase === 'worker' && (h.kubeconfigs.length > 0 || h.resumeWorker),

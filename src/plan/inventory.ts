@@ -76,6 +76,14 @@ export const inventorySchema = z.strictObject({
   workerAccess: z.enum(['vip', 'local']).default('vip'),
   /** The port of the node-local LB on workers with workerAccess: local. */
   localPort: port.default(6443),
+  /**
+   * How the masters' controller-manager and scheduler reach the apiservers: `vip` (kubeadm's
+   * controlPlaneEndpoint), or `local`, a node-local kubeha on 127.0.0.1:masterLocalPort on every
+   * master (KubePrism's layout) that follows the apiservers from the API.
+   */
+  masterAccess: z.enum(['vip', 'local']).default('vip'),
+  /** The port of the masters' node-local LB (masterAccess: local); KubePrism's, since the apiserver holds apiserverPort on every address. */
+  masterLocalPort: port.default(7445),
   pkiDir: pkiFolder.default('/etc/kubernetes/pki'),
   keepalivedScriptDir: z.string().default('/etc/keepalived'),
   kubehaImage: z.string().default('kubeha:0.1.0'),
@@ -234,7 +242,32 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   else if (inv.vrrp.version === 2 && (parseDuration(inv.vrrp.advertInterval) ?? 0) % 1000 !== 0) problem(['vrrp', 'advertInterval'], 'VRRPv2 carries whole seconds only; use 1s or version 3');
   if (inv.vrrp.version === 3 && inv.vrrp.authPass) problem(['vrrp', 'authPass'], 'VRRPv3 has no authentication; remove authPass or use version 2');
   if (inv.vrrp.unicast && lbHosts.length < 2) problem(['vrrp', 'unicast'], 'unicast VRRP needs at least two LB hosts');
+  if (inv.masterAccess === 'local') {
+    const lbOnMasters = lbHosts.some((h) => inv.masters.some((m) => m.ip === h.ip));
+    const frontendPort = lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort;
+    const taken: [number, string][] = [[inv.apiserverPort, 'apiserverPort (the apiserver listens on it on every address)'], [ADMIN_PORT, "the kubeha admin server's port"], ...(lbOnMasters ? [[frontendPort, "the LB's port on the masters"] as [number, string]] : [])];
+    const clash = taken.find(([p]) => p === inv.masterLocalPort);
+    if (clash) problem(['masterLocalPort'], `masterLocalPort ${inv.masterLocalPort} is ${clash[1]} on the masters; pick a free port such as 7445`);
+  }
   return problems;
+}
+
+/** The port of kubeha's admin server on every host the planner renders kubeha for (127.0.0.1 only). */
+export const ADMIN_PORT = 9000;
+
+/** Whether a node-local LB reaches the apiservers over loopback somewhere: their certificate must then name it. */
+export function usesNodeLocalAccess(inv: Inventory): boolean {
+  return inv.workerAccess === 'local' || inv.masterAccess === 'local';
+}
+
+/**
+ * The apiserver certificate's extra SANs: the VIP and every master (kubeadm adds the endpoint's host
+ * itself; listed anyway so the certificate still names them if the endpoint later becomes a DNS
+ * name), and with node-local access 127.0.0.1 and localhost, which kubeadm does not add: a kubelet
+ * or controller-manager at https://127.0.0.1:PORT checks the apiserver's certificate against them.
+ */
+export function apiserverCertSans(plan: Plan): string[] {
+  return [plan.vipAddress, ...plan.inv.masters.map((m) => m.ip), ...(usesNodeLocalAccess(plan.inv) ? ['127.0.0.1', 'localhost'] : [])];
 }
 
 /** The outcome of loading an inventory. */

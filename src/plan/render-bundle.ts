@@ -10,7 +10,7 @@ import { renderHaproxy } from './render-haproxy.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
 import { renderKubeconfig } from './render-kubeconfig.js';
 import { kubeadmJoinLine, renderKubeadmConfig } from './render-kubeadm.js';
-import { renderKubehaLb, renderKubehaLocal } from './render-kubeha.js';
+import { renderKubehaLb, renderKubehaLocal, renderKubehaMasterLocal } from './render-kubeha.js';
 import { renderNginx } from './render-nginx.js';
 import { renderEtcdUnit, renderKeepalivedDropIn, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
 
@@ -61,6 +61,11 @@ export function renderBundle(plan: Plan): Bundle {
     add(m, 'kube-scheduler.flags', renderLeaderElectedFlags(plan, 'kube-scheduler'));
     // apply installs and runs the components itself when it is given their binaries
     if (inv.binaries) for (const c of COMPONENTS) add(m, `${c}.service`, renderComponentUnit(plan, m, c));
+    // masterAccess: local on a master whose daemon is not already kubeha's LB (which then carries it)
+    if (inv.masterAccess === 'local' && !(inv.lb.flavor === 'kubeha' && plan.lbHosts.some((h) => h.name === m.name))) {
+      add(m, 'kubeha.yaml', renderKubehaMasterLocal(plan, m));
+      add(m, 'kubeha.service', renderKubehaUnit([], true));
+    }
   }
   for (const h of plan.lbHosts) {
     if (inv.lb.flavor === 'kubeha') {
@@ -121,7 +126,10 @@ Rendered by \`kubeha render\` from the inventory; render again rather than editi
 - Control-plane endpoint: **${plan.endpoint}** (kubeadm \`--control-plane-endpoint ${plan.vipAddress}:${plan.frontendPort}\`)${plan.frontendPort !== inv.apiPort ? `\n  — port ${plan.frontendPort}, not ${inv.apiPort}: the load balancer shares the masters, whose apiservers hold ${inv.apiserverPort}` : ''}
 - VIP ${inv.vip} on ${inv.interface}${overrides.length ? ` (${overrides.join(', ')})` : ''}, VRRP v${inv.vrrp.version}, virtual router id ${plan.virtualRouterId}, adverts every ${inv.vrrp.advertInterval}, ${inv.vrrp.unicast ? 'unicast' : 'multicast'}
 - Load balancer: ${inv.lb.flavor} on ${plan.lbHosts.map((h) => h.name).join(', ')}; etcd: ${inv.etcd.mode} (${plan.etcdEndpoints.join(', ')})
-- Workers reach the apiservers through ${inv.workerAccess === 'local' ? `a node-local kubeha on 127.0.0.1:${inv.localPort}` : 'the VIP'}
+- Workers reach the apiservers through ${inv.workerAccess === 'local' ? `a node-local kubeha on 127.0.0.1:${inv.localPort}` : 'the VIP'}${inv.masterAccess === 'local' ? `
+- The masters' controller-manager and scheduler reach them through a node-local kubeha on 127.0.0.1:${inv.masterLocalPort}${inv.binaries ? '' : `: after \`kubeadm init\` or \`join\`, on each master
+  \`kubectl config set-cluster ${inv.cluster} --server=https://127.0.0.1:${inv.masterLocalPort} --kubeconfig /etc/kubernetes/controller-manager.conf\` (and scheduler.conf),
+  as kubeadm writes the control-plane endpoint there`}` : ''}
 ${warnings}
 | host | role | files → where they go |
 |---|---|---|

@@ -24,10 +24,19 @@ export function renderApiserverFlags(plan: Plan, master: Host): string {
   return `# kube-apiserver on ${master.name}; the control-plane endpoint is ${plan.endpoint}.\n${flags.join('\n')}\n`;
 }
 
+/**
+ * The apiserver URL in the controller-manager's and scheduler's kubeconfigs: the control-plane
+ * endpoint, or with masterAccess: local the master's node-local kubeha (every apiserver behind it,
+ * so losing the master's own apiserver or the VIP does not stop them).
+ */
+export function componentServer(plan: Plan): string {
+  return plan.inv.masterAccess === 'local' ? `https://127.0.0.1:${plan.inv.masterLocalPort}` : plan.endpoint;
+}
+
 /** kube-controller-manager and kube-scheduler run on every master, one active through leader election. */
 export function renderLeaderElectedFlags(plan: Plan, component: 'kube-controller-manager' | 'kube-scheduler'): string {
   const conf = component === 'kube-controller-manager' ? 'controller-manager.conf' : 'scheduler.conf';
-  return `# ${component}: one active copy in ${plan.inv.cluster}, chosen by leader election.\n--leader-elect=true\n--kubeconfig=/etc/kubernetes/${conf}\n--bind-address=127.0.0.1\n`;
+  return `# ${component}: one active copy in ${plan.inv.cluster}, chosen by leader election.\n${plan.inv.masterAccess === 'local' ? `# server: ${componentServer(plan)} in /etc/kubernetes/${conf}: this master's node-local kubeha.\n` : ''}--leader-elect=true\n--kubeconfig=/etc/kubernetes/${conf}\n--bind-address=127.0.0.1\n`;
 }
 
 /** Where `kubeha apply` installs the binaries of `binaries:` on a master. */

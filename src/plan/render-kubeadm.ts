@@ -7,7 +7,7 @@
 // a map in v1beta2/v1beta3 and a list of {name, value} in v1beta4; the fields v1beta3 removed
 // (dns.type, useHyperKubeImage) are never written.
 import { stringify } from 'yaml';
-import type { KubeadmApi, Master, Plan } from './inventory.js';
+import { apiserverCertSans, type KubeadmApi, type Master, type Plan } from './inventory.js';
 import { SHARED_APISERVER_FLAGS } from './render-control-plane.js';
 
 /** Extra flags in the form `api` reads: a map, or (v1beta4) a list of {name, value}. */
@@ -35,9 +35,7 @@ export function renderKubeadmConfig(plan: Plan, master: Master): string {
     controlPlaneEndpoint: `${plan.vipAddress}:${plan.frontendPort}`,
     certificatesDir: pki,
     apiServer: {
-      // kubeadm adds the endpoint's host itself; listed anyway so the certificate still names the
-      // VIP and every master if the endpoint later becomes a DNS name.
-      certSANs: [plan.vipAddress, ...inv.masters.map((m) => m.ip)],
+      certSANs: apiserverCertSans(plan),
       extraArgs: extraArgs(api, SHARED_APISERVER_FLAGS),
     },
     // etcd runs from etcd.env/etcd.service (stacked) or elsewhere (external): kubeadm only connects,

@@ -1,6 +1,6 @@
 // kubeha.yaml for an LB host (load balancer + VRRP) and for a worker's node-local LB.
 import { stringify } from 'yaml';
-import { interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
+import { ADMIN_PORT, interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
 
 const HEADER = (what: string) => `# ${what}\n# Rendered by kubeha render; edit the inventory and render again rather than this file.\n`;
 
@@ -24,7 +24,7 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const config = {
     frontends: [{ name: 'apiserver', bind: `0.0.0.0:${plan.frontendPort}`, backend: 'apiservers' }],
     backends: [apiserverBackend(plan)],
-    admin: { bind: '127.0.0.1:9000' },
+    admin: { bind: `127.0.0.1:${ADMIN_PORT}` },
     vrrp: {
       instances: [{
         name: `VI_${inv.cluster}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
@@ -46,34 +46,67 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
       }],
     },
   };
+  // A master that is an LB host carries its node-local LB in the same daemon.
+  if (isMaster(plan, host) && plan.inv.masterAccess === 'local') {
+    const local = masterLocal(plan);
+    config.frontends.push(local.frontend);
+    config.backends.push(local.backend);
+  }
   return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify(config);
 }
 
-/** Where a node-local kubeha keeps the last apiserver list it discovered (the unit's StateDirectory). */
+/** Where a worker's node-local kubeha keeps the last apiserver list it discovered (the unit's StateDirectory). */
 export const LOCAL_ENDPOINTS_FILE = '/var/lib/kubeha/endpoints-apiservers.json';
-/** The kubeconfig a node-local kubeha reads the API with: kube-proxy's may list and watch EndpointSlices, the kubelet's may not. */
+/** The kubeconfig a worker's node-local kubeha reads the API with: kube-proxy's may list and watch EndpointSlices, the kubelet's may not. */
 export const LOCAL_DISCOVERY_KUBECONFIG = '/etc/kubernetes/kube-proxy.conf';
+/** The same on a master (masterAccess: local): the controller-manager's credentials may list and watch every resource. */
+export const MASTER_DISCOVERY_KUBECONFIG = '/etc/kubernetes/controller-manager.conf';
+/** The backend of a master's node-local LB; its own name, as on an LB host it shares the daemon with `apiservers`. */
+const MASTER_LOCAL_BACKEND = 'local-apiservers';
+
+const isMaster = (plan: Plan, host: Host) => plan.inv.masters.some((m) => m.name === host.name);
 
 /**
- * A worker's node-local LB (workerAccess: local): localhost:localPort (127.0.0.1 and ::1) to every
- * apiserver, no VIP. The masters of the inventory are the bootstrap list; the apiservers the API
- * lists replace them (a master added or replaced later is found without a new render), and the
- * last list survives a reboot in the state file. Checks and discovery use kube-proxy's credentials.
+ * The node-local LB's frontend and backend: localhost:port (127.0.0.1 and ::1) to every apiserver,
+ * no VIP. The masters of the inventory are the bootstrap list; the apiservers the API lists replace
+ * them (a master added or replaced later is found without a new render), and the last list survives
+ * a reboot in the state file.
  */
-export function renderKubehaLocal(plan: Plan, host: Host): string {
-  const config = {
-    frontends: [{ name: 'apiserver', bind: `localhost:${plan.inv.localPort}`, backend: 'apiservers' }],
-    backends: [{
+function nodeLocal(plan: Plan, o: { frontend: string; backend: string; port: number; kubeconfig: string; stateFile: string }) {
+  return {
+    frontend: { name: o.frontend, bind: `localhost:${o.port}`, backend: o.backend },
+    backend: {
       ...apiserverBackend(plan),
+      name: o.backend,
       // The nearest apiservers first; the others are hot spares.
       balance: 'latency',
       // The sessions of a vanished master end within 10 s. Those of one marked down are kept: its
       // requests in flight finish while it shuts down, and client-go's HTTP/2 pings (30 s) end a
       // watch on a hung apiserver by themselves; new sessions go elsewhere at once.
       tcpUserTimeout: '10s',
-      discovery: { kubernetes: { kubeconfig: LOCAL_DISCOVERY_KUBECONFIG, stateFile: LOCAL_ENDPOINTS_FILE } },
-    }],
-    admin: { bind: '127.0.0.1:9000' },
+      discovery: { kubernetes: { kubeconfig: o.kubeconfig, stateFile: o.stateFile } },
+    },
   };
+}
+
+/** A master's node-local LB (masterAccess: local), for its controller-manager and scheduler. */
+function masterLocal(plan: Plan) {
+  return nodeLocal(plan, {
+    frontend: 'local-apiserver', backend: MASTER_LOCAL_BACKEND, port: plan.inv.masterLocalPort,
+    kubeconfig: MASTER_DISCOVERY_KUBECONFIG, stateFile: `/var/lib/kubeha/endpoints-${MASTER_LOCAL_BACKEND}.json`,
+  });
+}
+
+/** A worker's node-local LB (workerAccess: local), for its kubelet and kube-proxy; checks and discovery use kube-proxy's credentials. */
+export function renderKubehaLocal(plan: Plan, host: Host): string {
+  const { frontend, backend } = nodeLocal(plan, { frontend: 'apiserver', backend: 'apiservers', port: plan.inv.localPort, kubeconfig: LOCAL_DISCOVERY_KUBECONFIG, stateFile: LOCAL_ENDPOINTS_FILE });
+  const config = { frontends: [frontend], backends: [backend], admin: { bind: `127.0.0.1:${ADMIN_PORT}` } };
   return HEADER(`kubeha on worker ${host.name}: a node-local load balancer for its kubelet and kube-proxy`) + stringify(config);
+}
+
+/** The node-local LB of a master that is not a kubeha LB host (masterAccess: local). */
+export function renderKubehaMasterLocal(plan: Plan, host: Host): string {
+  const { frontend, backend } = masterLocal(plan);
+  const config = { frontends: [frontend], backends: [backend], admin: { bind: `127.0.0.1:${ADMIN_PORT}` } };
+  return HEADER(`kubeha on master ${host.name}: a node-local load balancer for its controller-manager and scheduler`) + stringify(config);
 }

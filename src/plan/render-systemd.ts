@@ -1,6 +1,6 @@
 // systemd units for kubeha and etcd, and a static-pod manifest for kubeha.
 import { stringify } from 'yaml';
-import type { Plan } from './inventory.js';
+import { ADMIN_PORT, type Plan } from './inventory.js';
 
 /** Removes a VIP after the service's process exited however it exited; "-": already gone is fine. */
 const releaseVipLine = (v: { cidr: string; iface: string }) => `ExecStopPost=-/usr/sbin/ip addr del ${v.cidr} dev ${v.iface}`;
@@ -98,7 +98,7 @@ export function renderKubehaStaticPod(plan: Plan): string {
         env: [{ name: 'STATE_DIRECTORY', value: '/var/lib/kubeha' }],
         volumeMounts: [{ name: 'config', mountPath: '/etc/kubeha', readOnly: true }, { name: 'state', mountPath: '/var/lib/kubeha' }],
         // /healthz needs no token (a token in the probe would turn a rotated token into a restart loop)
-        livenessProbe: { httpGet: { host: '127.0.0.1', port: 9000, path: '/healthz' }, periodSeconds: 10 },
+        livenessProbe: { httpGet: { host: '127.0.0.1', port: ADMIN_PORT, path: '/healthz' }, periodSeconds: 10 },
       }],
       volumes: [{ name: 'config', hostPath: { path: '/etc/kubeha', type: 'Directory' } }, { name: 'state', hostPath: { path: '/var/lib/kubeha', type: 'DirectoryOrCreate' } }],
     },

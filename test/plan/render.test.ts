@@ -11,6 +11,8 @@ import { detectKind, lintFile, type HostFacts } from '../../src/lint/lint-model.
 import { formatFinding, lintFiles } from '../../src/lint/lint.js';
 import { kubeadmApiFor, makePlan, parseInventoryText, virtualRouterIdFor, type Inventory } from '../../src/plan/inventory.js';
 import { renderBundle } from '../../src/plan/render-bundle.js';
+import { componentServer } from '../../src/plan/render-control-plane.js';
+import { withServer } from '../../src/apply/pki.js';
 import { checkScriptPath } from '../../src/plan/render-keepalived.js';
 import { renderKubehaUnit } from '../../src/plan/render-systemd.js';
 import { KUBEHA_BIN, spawnKubeha } from '../support/processes.js';
@@ -75,6 +77,29 @@ function parseOk(name: string) {
   return r.inventory;
 }
 
+test('masterAccess: local: every master gets a node-local LB (the LB daemon carries it on kubeha LB masters), the components\' kubeconfigs point at it, and the apiserver certificate names loopback', () => {
+  const grow = bundleOf('kubeha-grow');
+  const merged = parseYaml(grow.get('master4/kubeha.yaml')!.content);
+  assert.deepEqual(merged.frontends.map((f: { bind: string }) => f.bind), ['0.0.0.0:16443', 'localhost:7445']);
+  const local = merged.backends.find((b: { name: string }) => b.name === 'local-apiservers');
+  assert.equal(local.balance, 'latency');
+  assert.deepEqual(local.discovery.kubernetes, { kubeconfig: '/etc/kubernetes/controller-manager.conf', stateFile: '/var/lib/kubeha/endpoints-local-apiservers.json' });
+  assert.equal(merged.vrrp.instances[0].track.backends[0], 'apiservers', 'the VIP still tracks the LB backend only');
+  assert.doesNotMatch(grow.get('master4/kubeha.service')!.content, /max-semi-space/, 'one daemon: the LB\'s unit');
+  assert.match(grow.get('master1/kube-scheduler.flags')!.content, /server: https:\/\/127\.0\.0\.1:7445 in \/etc\/kubernetes\/scheduler\.conf/);
+  const nginx = bundleOf('nginx-local');
+  const own = parseYaml(nginx.get('m2/kubeha.yaml')!.content);
+  assert.deepEqual(own.frontends, [{ name: 'local-apiserver', bind: 'localhost:7445', backend: 'local-apiservers' }]);
+  assert.equal(own.vrrp, undefined, 'no VRRP in a node-local kubeha');
+  assert.match(nginx.get('m2/kubeha.service')!.content, /NODE_OPTIONS=--max-semi-space-size=1/);
+  assert.ok(nginx.has('m2/nginx.conf'), 'the LB stays nginx');
+  const sans = parseAllDocuments(nginx.get('m1/kubeadm-config.yaml')!.content).map((d) => d.toJS()).find((d) => d.kind === 'ClusterConfiguration').apiServer.certSANs;
+  assert.deepEqual(sans.slice(-2), ['127.0.0.1', 'localhost']);
+  assert.doesNotMatch(bundleOf('haproxy-dedicated').get('README.md')!.content, /127\.0\.0\.1:7445/, 'vip by default');
+  const kubeconfig = 'apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: X\n    server: https://10.8.5.55:16443\n  name: prod-b\n';
+  assert.equal(withServer(kubeconfig, componentServer(makePlan(parseOk('kubeha-grow')))), kubeconfig.replace('https://10.8.5.55:16443', 'https://127.0.0.1:7445'));
+});
+
 test('inventory problems are located, table', () => {
   const base = (extra: string) => `cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.11 }\n  - { name: m2, ip: 10.0.0.12 }\n  - { name: m3, ip: 10.0.0.13 }\n${extra}`;
   const table: [string, string, string][] = [
@@ -86,6 +111,9 @@ test('inventory problems are located, table', () => {
     ['v2 with sub-second adverts', base('vrrp: { version: 2, advertInterval: 100ms }\n'), 'whole seconds'],
     ['unknown key', base('lb: { flavour: nginx }\n'), 'did you mean "flavor"'],
     ['bad flavor', base('lb: { flavor: envoy }\n'), 'kubeha | haproxy | nginx'],
+    ['the masters\' node-local LB on the apiserver\'s port', base('masterAccess: local\nmasterLocalPort: 6443\n'), 'masterLocalPort 6443 is apiserverPort'],
+    ['the masters\' node-local LB on the LB\'s port', base('masterAccess: local\nmasterLocalPort: 16443\n'), "the LB's port on the masters"],
+    ['the masters\' node-local LB on the admin port', base('masterAccess: local\nmasterLocalPort: 9000\n'), 'admin server'],
   ];
   for (const [what, yaml, fragment] of table) {
     const r = parseInventoryText(yaml, 'inv.yaml');

@@ -209,6 +209,20 @@ test('a cut-off run left a worker moved but not restarted: the next run restarts
   assert.equal(r.ok, true);
 });
 
+test('a new kubeha release goes onto a node-local LB in its host\'s own phase: before the worker moves to it, with the master\'s apiserver work', async () => {
+  const { d, calls } = fakeDriver();
+  const kubehaFiles = { files: [file('/etc/kubeha/kubeha.yaml', 'kubeha')], units: [unit('kubeha', 'reload')], installKubeha: true };
+  const r = await rollout([
+    host('m1', ['master'], kubehaFiles),
+    host('w1', ['worker'], { ...kubehaFiles, kubeconfigs: [{ path: '/etc/kubernetes/kubelet.conf', content: 'moved', mode: 0o600 }] }),
+  ], [], d, { maxUnavailable: 1 });
+  assert.equal(r.ok, true);
+  assert.deepEqual(calls.filter((c) => /m1|w1/.test(c) && !c.startsWith('gate lb')), [
+    'install-kubeha m1', 'push m1 /etc/kubeha/kubeha.yaml', 'units m1 kubeha:reload', 'handover m1', 'gate apiserver m1', 'done m1',
+    'install-kubeha w1', 'push w1 /etc/kubeha/kubeha.yaml', 'units w1 kubeha:reload', 'handover w1', 'move w1', 'gate worker w1', 'done w1',
+  ]);
+});
+
 test('a run stopped midway: hosts that passed some phases are "partly applied", with what passed and what was not reached', async () => {
   const { d, calls } = fakeDriver({ gates: (h, kind) => (kind === 'apiserver' && h === 'm2' ? { pass: false, detail: 'not the VIP' } : { pass: true, detail: 'ok' }) });
   const r = await rollout(cluster(), [], d, { maxUnavailable: 1 });

@@ -48,11 +48,13 @@ LDF="-s -w"
 for p in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
   LDF="$LDF -X $p.gitVersion=v1.20.2 -X $p.gitMajor=1 -X $p.gitMinor=20 -X $p.gitTreeState=archive"
 done
-for c in $COMPONENTS; do
-  [ -x "$BIN/$c" ] && continue
-  GO111MODULE=off GOPATH=$GP go build -ldflags "$LDF" -o "$BIN/$c.tmp" "./cmd/$c" >&2
-  mv "$BIN/$c.tmp" "$BIN/$c"
-done
+# One go build for every missing component: the packages they share are compiled once and one
+# binary links while the next compiles; into a scratch folder, then moved into place.
+MISSING=(); for c in $COMPONENTS; do [ -x "$BIN/$c" ] || MISSING+=("./cmd/$c"); done
+OUT=$BIN/.building; rm -rf "$OUT"; mkdir -p "$OUT"
+GO111MODULE=off GOPATH=$GP go build -ldflags "$LDF" -o "$OUT/" "${MISSING[@]}" >&2
+for p in "${MISSING[@]}"; do mv "$OUT/${p#./cmd/}" "$BIN/"; done
+rm -rf "$OUT"
 rm -rf "$CACHE/gocache"
 touch "$FIXED"
 echo "$BIN"

@@ -2,7 +2,7 @@
 // `npm test`: installs what the tiers need (as root, from Debian), builds, and runs every tier with
 // node's own test runner. Without root, tiers that need root or a missing package are skipped with
 // the reason printed; under CI=true such a tier fails the run instead of skipping.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -85,17 +85,25 @@ function testFiles(dir) {
   });
 }
 
-/** Runs a tier's build steps; each one's last output line is a folder the tests get in its `buildEnv` variable. */
-function runBuild(tier) {
-  const builds = [tier.build].flat();
-  const envs = [tier.buildEnv].flat();
-  return builds.every((build, i) => {
-    console.log(`# building for tier ${tier.name}: ${build}`);
-    const r = spawnSync('bash', [build], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    if (r.status !== 0) return false;
-    process.env[envs[i]] = r.stdout.trim().split('\n').pop();
-    return true;
+/**
+ * Runs every build script the runnable tiers name, each once and all at the same time (the
+ * kube-apiserver build is CPU-bound, debootstrap waits on the network and the disk); resolves with
+ * each script's last output line (a folder), or undefined for one that failed.
+ */
+async function runBuilds(scripts) {
+  const one = (build) => new Promise((resolve) => {
+    console.log(`# building: ${build}`);
+    const started = Date.now();
+    const child = spawn('bash', [build], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.on('error', () => resolve([build, undefined]));
+    child.on('close', (code) => {
+      console.log(`# built ${build} in ${Math.round((Date.now() - started) / 1000)} s${code === 0 ? '' : `: FAILED (exit ${code})`}`);
+      resolve([build, code === 0 ? out.trim().split('\n').pop() : undefined]);
+    });
   });
+  return new Map(await Promise.all([...new Set(scripts)].map(one)));
 }
 
 ensurePackages();
@@ -104,12 +112,24 @@ execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconf
 
 const files = [];
 const skipped = [];
+const runnable = [];
 for (const tier of TIERS) {
   const missing = tier.needs.filter(([cmd]) => !have(cmd)).map(([cmd]) => cmd);
   if (tier.root && !isRoot) skipped.push(`${tier.name}: needs root`);
   else if (missing.length > 0) skipped.push(`${tier.name}: needs ${missing.join(', ')}`);
-  else if (tier.build && !runBuild(tier)) skipped.push(`${tier.name}: ${[tier.build].flat().join(' or ')} failed`);
-  else files.push(...tier.dirs.flatMap((d) => testFiles(join('dist/test', d))));
+  else runnable.push(tier);
+}
+const built = await runBuilds(runnable.flatMap((t) => (t.build ? [t.build].flat() : [])));
+for (const tier of runnable) {
+  const builds = tier.build ? [tier.build].flat() : [];
+  const failed = builds.filter((b) => built.get(b) === undefined);
+  if (failed.length > 0) {
+    skipped.push(`${tier.name}: ${failed.join(' and ')} failed`);
+    continue;
+  }
+  // each build's folder, in the tier's variable for it
+  builds.forEach((b, i) => (process.env[[tier.buildEnv].flat()[i]] = built.get(b)));
+  files.push(...tier.dirs.flatMap((d) => testFiles(join('dist/test', d))));
 }
 for (const s of skipped) console.log(`# SKIPPED tier ${s}`);
 if (skipped.length > 0 && CI) {

@@ -72,7 +72,9 @@ export const inventorySchema = z.strictObject({
     unicast: z.boolean().default(false),
     authPass: z.string().max(8).default(''),
     virtualRouterId: z.number().int().min(1).max(255).optional(),
-  }).default({ version: 3, advertInterval: '100ms', unicast: false, authPass: '' }),
+    /** How long a higher-priority LB host serves before it takes the VIP back (kubeha preemptDelay, keepalived preempt_delay). */
+    preemptDelay: z.string().default('15s'),
+  }).default({ version: 3, advertInterval: '100ms', unicast: false, authPass: '', preemptDelay: '15s' }),
   workerAccess: z.enum(['vip', 'local']).default('vip'),
   /** The port of the node-local LB on workers with workerAccess: local. */
   localPort: port.default(6443),
@@ -119,6 +121,8 @@ export interface Plan {
   endpoint: string;
   virtualRouterId: number;
   advertIntervalMs: number;
+  /** vrrp.preemptDelay in whole seconds (keepalived's preempt_delay takes seconds). */
+  preemptDelayS: number;
   /** VRRP priority per LB host name: descending in inventory order. */
   priorities: Map<string, number>;
   etcdEndpoints: string[];
@@ -188,6 +192,7 @@ export function makePlan(inv: Inventory): Plan {
     endpoint: `https://${vipAddress}:${frontendPort}`,
     virtualRouterId,
     advertIntervalMs: parseDuration(inv.vrrp.advertInterval) ?? 100,
+    preemptDelayS: (parseDuration(inv.vrrp.preemptDelay) ?? 15_000) / 1000,
     priorities,
     etcdEndpoints,
     virtualRouterIdDerived,
@@ -240,6 +245,8 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   if (inv.etcd.mode === 'stacked' && inv.etcd.endpoints.length > 0) problem(['etcd', 'endpoints'], 'etcd endpoints are only for mode external; stacked etcd runs on the masters');
   if (parseDuration(inv.vrrp.advertInterval) === undefined) problem(['vrrp', 'advertInterval'], `"${inv.vrrp.advertInterval}" is not a duration; write 100ms, 1s, ...`);
   else if (inv.vrrp.version === 2 && (parseDuration(inv.vrrp.advertInterval) ?? 0) % 1000 !== 0) problem(['vrrp', 'advertInterval'], 'VRRPv2 carries whole seconds only; use 1s or version 3');
+  const preemptDelayMs = parseDuration(inv.vrrp.preemptDelay);
+  if (preemptDelayMs === undefined || preemptDelayMs % 1000 !== 0 || preemptDelayMs > 1_000_000) problem(['vrrp', 'preemptDelay'], `"${inv.vrrp.preemptDelay}" is not a whole number of seconds up to 1000s (keepalived's preempt_delay range); write 15s, 0s, ...`);
   if (inv.vrrp.version === 3 && inv.vrrp.authPass) problem(['vrrp', 'authPass'], 'VRRPv3 has no authentication; remove authPass or use version 2');
   if (inv.vrrp.unicast && lbHosts.length < 2) problem(['vrrp', 'unicast'], 'unicast VRRP needs at least two LB hosts');
   if (inv.masterAccess === 'local') {

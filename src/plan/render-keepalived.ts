@@ -1,6 +1,5 @@
 // keepalived.conf and the check script for the classic flavors (haproxy or nginx + keepalived).
 import { interfaceOf, type LbHost, type Plan } from './inventory.js';
-import { PLANNED_PREEMPT_DELAY_S } from './render-kubeha.js';
 
 /** The script keepalived runs to see that the local LB accepts connections on its port. */
 export function checkScriptPath(plan: Plan): string {
@@ -56,7 +55,7 @@ export function renderKeepalived(plan: Plan, host: LbHost): string {
     `    priority ${plan.priorities.get(host.name)}`,
     `    advert_int ${interval}`,
     // keepalived.conf(5): "Seconds after startup or seeing a lower priority master until preemption"; needs state BACKUP.
-    `    preempt_delay ${PLANNED_PREEMPT_DELAY_S}`,
+    `    preempt_delay ${plan.preemptDelayS}`,
   ];
   if (inv.vrrp.version === 2 && inv.vrrp.authPass) lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${inv.vrrp.authPass}`, '    }');
   if (inv.vrrp.unicast) lines.push(`    unicast_src_ip ${host.ip}`, '    unicast_peer {', ...peers.map((p) => `        ${p.ip}`), '    }');

@@ -14,9 +14,6 @@ function apiserverBackend(plan: Plan) {
   };
 }
 
-/** The preemptDelay the planner renders, in seconds (kubeha and keepalived alike). */
-export const PLANNED_PREEMPT_DELAY_S = 15;
-
 /** The LB host's daemon: the apiserver frontend on the VIP port, and the VRRP instance that floats the VIP. */
 export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const inv = plan.inv;
@@ -36,7 +33,7 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
         preempt: true,
         // A rebooted higher-priority node takes the VIP back only after it has served for this long
         // (its tracked backend counts only after a passed check): one move, not two within seconds.
-        preemptDelay: `${PLANNED_PREEMPT_DELAY_S}s`,
+        preemptDelay: `${plan.preemptDelayS}s`,
         vips: [inv.vip],
         unicastPeers: inv.vrrp.unicast ? peers : [],
         ...(inv.vrrp.unicast ? { unicastSrcIp: host.ip } : {}),

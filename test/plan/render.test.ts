@@ -111,6 +111,7 @@ test('inventory problems are located, table', () => {
     ['v2 with sub-second adverts', base('vrrp: { version: 2, advertInterval: 100ms }\n'), 'whole seconds'],
     ['unknown key', base('lb: { flavour: nginx }\n'), 'did you mean "flavor"'],
     ['bad flavor', base('lb: { flavor: envoy }\n'), 'kubeha | haproxy | nginx'],
+    ['a preemption delay keepalived cannot take', base('vrrp: { preemptDelay: 1500ms }\n'), 'not a whole number of seconds'],
     ['the masters\' node-local LB on the apiserver\'s port', base('masterAccess: local\nmasterLocalPort: 6443\n'), 'masterLocalPort 6443 is apiserverPort'],
     ['the masters\' node-local LB on the LB\'s port', base('masterAccess: local\nmasterLocalPort: 16443\n'), "the LB's port on the masters"],
     ['the masters\' node-local LB on the admin port', base('masterAccess: local\nmasterLocalPort: 9000\n'), 'admin server'],

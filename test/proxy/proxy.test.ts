@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
@@ -262,30 +262,28 @@ test('binding an address that is not on the host retries with a clear log line',
   assert.equal(daemon.listener('vip')!.listening, false);
 });
 
-test('tcpUserTimeout: TCP_USER_TIMEOUT and keepalive are set on both sockets from the first byte', async (t) => {
+/** One backend behind a daemon on a fake clock, with `backendOptions`, and one session open through it. */
+async function oneSession(t: TestContext, backendOptions: Record<string, string>) {
   const b = await taggedBackend('a');
   t.after(() => b.close());
   const clock = new FakeClock();
   const daemon = new Daemon({ log: pino({ level: 'silent' }), clock });
-  await daemon.start(lbConfig([{ name: 'a', port: b.port }], { tcpUserTimeout: '4s' }));
+  await daemon.start(lbConfig([{ name: 'a', port: b.port }], backendOptions));
   t.after(() => daemon.shutdown(0));
   const listener = daemon.listener('fe')!;
   const { socket } = await greet(listener.boundPort!);
   t.after(() => socket.destroy());
   const [session] = [...listener.openSessions];
+  return { clock, socket, session };
+}
+
+test('tcpUserTimeout: TCP_USER_TIMEOUT and keepalive are set on both sockets from the first byte', async (t) => {
+  const { session } = await oneSession(t, { tcpUserTimeout: '4s' });
   assert.equal(session?.keepAlive, true, 'set at connect (setsockopt through libc succeeded on both descriptors), no sweep needed');
 });
 
 test('the session sweep (fake clock): keepalive from 5s of life, idle close after idleTimeout', async (t) => {
-  const b = await taggedBackend('a');
-  t.after(() => b.close());
-  const clock = new FakeClock();
-  const daemon = new Daemon({ log: pino({ level: 'silent' }), clock });
-  await daemon.start(lbConfig([{ name: 'a', port: b.port }], { idleTimeout: '10s' }));
-  t.after(() => daemon.shutdown(0));
-  const listener = daemon.listener('fe')!;
-  const { socket } = await greet(listener.boundPort!);
-  const [session] = [...listener.openSessions];
+  const { clock, socket, session } = await oneSession(t, { idleTimeout: '10s' });
   assert.ok(session);
   clock.advance(4000);
   assert.equal(session.keepAlive, false, 'not yet at 4s');

@@ -18,11 +18,14 @@ export interface StepLine { step: string; host: string; fromMs: number; toMs: nu
 /** Boots the cluster and applies the inventory with `flavor` load balancers on the masters. */
 export async function drillBed(t: TestContextLike & { diagnostic: (s: string) => void }, flavor: 'kubeha' | 'haproxy', virtualRouterId: number, workers = 0): Promise<{ k: KubeHosts; drill: (o: Partial<DrillOptions>) => Promise<{ code: number; out: string; err: string }> }> {
   const k = await bootKubeHosts(t, { masters: 3, workers, virtualRouterId });
-  if (flavor !== 'kubeha') {
-    const inv = parse(readFileSync(k.inventory, 'utf8')) as Record<string, unknown>;
+  const inv = parse(readFileSync(k.inventory, 'utf8')) as Record<string, Record<string, unknown>>;
+  writeFileSync(k.inventory, stringify({
+    ...inv,
+    // every LB step ends when the VIP is back on the first master: after 3 s of serving, not the default 15
+    vrrp: { ...inv.vrrp, preemptDelay: '3s' },
     // this machine's hard limit of open files (20000) is the hosts' too: haproxy's maxconn must fit in it
-    writeFileSync(k.inventory, stringify({ ...inv, lb: { flavor, maxConnections: 4000 } }));
-  }
+    ...(flavor !== 'kubeha' ? { lb: { flavor, maxConnections: 4000 } } : {}),
+  }));
   const applied = await runWithStreams((out, err) => applyCommand({ inventory: k.inventory, gateTimeout: '60s' }, out, err));
   assert.equal(applied.code, 0, `${applied.err}${applied.out}`);
   const drill = async (o: Partial<DrillOptions>) => {

@@ -13,6 +13,9 @@ function portOwners(plan: Plan, roles: Role[]): Map<number, string[]> {
   const add = (port: number, names: string[]) => owners.set(port, [...(owners.get(port) ?? []), ...names]);
   // kubeha runs as node (from a checkout or the release tarball's own runtime)
   if (roles.includes('lb')) add(plan.frontendPort, { kubeha: ['node', 'kubeha'], haproxy: ['haproxy'], nginx: ['nginx'] }[plan.inv.lb.flavor]);
+  // a node-local LB: its own port on loopback
+  if (roles.includes('worker') && plan.inv.workerAccess === 'local') add(plan.inv.localPort, ['node', 'kubeha']);
+  if (roles.includes('master') && plan.inv.masterAccess === 'local') add(plan.inv.masterLocalPort, ['node', 'kubeha']);
   if (roles.includes('master')) {
     add(plan.inv.apiserverPort, ['kube-apiserver']);
     if (plan.inv.etcd.mode === 'stacked') {

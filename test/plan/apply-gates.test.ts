@@ -143,6 +143,11 @@ test('host checks: systemd, the LB interface in the VIP subnet, the stack\'s por
   assert.match(problems[1]!, /interface eth0 does not exist \(it has eth1\)/);
   assert.match(problems[2]!, /port 2379 is taken by docker-proxy: the stack needs it \(for etcd\)/);
   assert.match(hostProblems(plan, m1, ['lb'], facts(['addr eth0 192.168.7.1/24']))[0]!, /no address of eth0 \(192\.168\.7\.1\/24\) is in the VIP's subnet 10\.0\.0\.100\/24/);
+  const local = parseInventoryText('cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.1 }\nmasterAccess: local\n', 'inv');
+  assert.ok(local.ok);
+  const taken = facts(['addr eth0 10.0.0.1/24', 'listen 127.0.0.1:7445 users:(("sshd",pid=4,fd=3))']);
+  assert.match(hostProblems(makePlan(local.inventory), m1, ['master', 'lb'], taken).join('\n'), /port 7445 is taken by sshd/, 'the node-local LB\'s port');
+  assert.deepEqual(hostProblems(plan, m1, ['master', 'lb'], taken), [], 'not used without masterAccess: local');
   assert.equal(vipConflict(plan, ['m1'], []), undefined, 'one of ours holds it');
   assert.equal(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: false }]), undefined, 'free');
   assert.match(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: true }])!, /answers \(TCP 22\) but none of the LB hosts holds it/);

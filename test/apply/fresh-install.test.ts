@@ -3,7 +3,8 @@
 // kube-controller-manager, kube-scheduler, kubectl), issues the PKI with kubeadm's own phases, starts
 // etcd on every master together (TLS), each control plane one master at a time behind its gate, and
 // kubeha with the VIP; then the cluster answers through the VIP, one controller-manager and one
-// scheduler lead, keys are 0600, and a second apply changes nothing.
+// scheduler lead (through each master's node-local kubeha: masterAccess: local), keys are 0600, and
+// a second apply changes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ test('fresh install with binaries: programs, kubeadm-issued PKI, etcd over TLS, 
   const inventory = join(bed.dir, 'inventory.yaml');
   writeFileSync(inventory, stringify({
     cluster: 'fresh', vip: `${bed.spareIp}/${bed.prefixLen}`, interface: 'host0', kubernetesVersion: 'v1.20.2', binaries: 'binaries',
-    masters: masters.map((m) => ({ name: m.name, ip: m.ip })), vrrp: { virtualRouterId: 65 },
+    masters: masters.map((m) => ({ name: m.name, ip: m.ip })), vrrp: { virtualRouterId: 65 }, masterAccess: 'local',
     ssh: { identityFile: bed.keyFile, knownHostsFile: bed.knownHosts },
   }));
   const apply = async (o: Partial<ApplyOptions> = {}) => {
@@ -62,6 +63,20 @@ test('fresh install with binaries: programs, kubeadm-issued PKI, etcd over TLS, 
       if (!holder) await new Promise((r) => setTimeout(r, 500));
     }
     assert.ok(masters.some((m) => holder.startsWith(`${m.name}_`)), `${lease} has one leader on a master (${holder})`);
+  }
+  // masterAccess: local — the controller-manager and scheduler go through each master's node-local
+  // kubeha (a second frontend of the LB daemon), which follows the apiservers from the API
+  for (const m of masters) {
+    for (const conf of ['controller-manager.conf', 'scheduler.conf']) assert.equal(await sh(m, `grep -o 'server: .*' /etc/kubernetes/${conf}`), 'server: https://127.0.0.1:7445', `${m.name}: ${conf}`);
+    assert.equal(await sh(m, 'kubectl --kubeconfig=/etc/kubernetes/controller-manager.conf --request-timeout=10s get --raw /readyz'), 'ok', `${m.name}: through its node-local kubeha, the apiserver's certificate naming 127.0.0.1`);
+    let local: { discovery?: { source: string; servers: number } | null } | undefined;
+    for (const end = Date.now() + 60_000; Date.now() < end;) {
+      const state = JSON.parse(await sh(m, 'curl -sf http://127.0.0.1:9000/api/v1/state')) as { backends: { name: string; discovery?: { source: string; servers: number } | null }[] };
+      local = state.backends.find((b) => b.name === 'local-apiservers');
+      if (local?.discovery && /^endpoint/.test(local.discovery.source) && local.discovery.servers === 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(local?.discovery && /^endpoint/.test(local.discovery.source) && local.discovery.servers === 3, `${m.name}: the local backend lists the three apiservers from the API with the controller-manager's credentials: ${JSON.stringify(local?.discovery)}`);
   }
 
   const again = await apply({ dryRun: true });

@@ -12,7 +12,6 @@ import type { ConfigProblem, LoadResult } from './problem.js';
 
 export { formatProblem, type ConfigProblem, type LoadResult } from './problem.js';
 
-
 /** Reads and validates a config file. Never throws: an unreadable file is a problem like any other. */
 export async function loadConfigFile(file: string): Promise<LoadResult> {
   let text: string;

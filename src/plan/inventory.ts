@@ -171,13 +171,18 @@ export function virtualRouterIdFor(cluster: string): number {
   return (h % 255) + 1;
 }
 
-/** Derives the plan; call only on an inventory that passed {@link checkInventory}. */
-export function makePlan(inv: Inventory): Plan {
-  const { ip: vipAddress, prefix } = parseIpv4Cidr(inv.vip) ?? { ip: inv.vip, prefix: 32 };
+/** The LB hosts, whether they are masters, and the port the LB serves (not the apiserver's when it shares the masters). */
+function frontDoor(inv: Inventory): { lbHosts: LbHost[]; lbOnMasters: boolean; frontendPort: number } {
   const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
   const masterIps = new Set(inv.masters.map((m) => m.ip));
   const lbOnMasters = lbHosts.some((h) => masterIps.has(h.ip));
-  const frontendPort = lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort;
+  return { lbHosts, lbOnMasters, frontendPort: lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort };
+}
+
+/** Derives the plan; call only on an inventory that passed {@link checkInventory}. */
+export function makePlan(inv: Inventory): Plan {
+  const { ip: vipAddress, prefix } = parseIpv4Cidr(inv.vip) ?? { ip: inv.vip, prefix: 32 };
+  const { lbHosts, lbOnMasters, frontendPort } = frontDoor(inv);
   const priorities = new Map(lbHosts.map((h, i) => [h.name, PRIORITY_TOP - i * PRIORITY_STEP]));
   const virtualRouterIdDerived = inv.vrrp.virtualRouterId === undefined;
   const virtualRouterId = inv.vrrp.virtualRouterId ?? virtualRouterIdFor(inv.cluster);
@@ -250,8 +255,7 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   if (inv.vrrp.version === 3 && inv.vrrp.authPass) problem(['vrrp', 'authPass'], 'VRRPv3 has no authentication; remove authPass or use version 2');
   if (inv.vrrp.unicast && lbHosts.length < 2) problem(['vrrp', 'unicast'], 'unicast VRRP needs at least two LB hosts');
   if (inv.masterAccess === 'local') {
-    const lbOnMasters = lbHosts.some((h) => inv.masters.some((m) => m.ip === h.ip));
-    const frontendPort = lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort;
+    const { lbOnMasters, frontendPort } = frontDoor(inv);
     const taken: [number, string][] = [[inv.apiserverPort, 'apiserverPort (the apiserver listens on it on every address)'], [ADMIN_PORT, "the kubeha admin server's port"], ...(lbOnMasters ? [[frontendPort, "the LB's port on the masters"] as [number, string]] : [])];
     const clash = taken.find(([p]) => p === inv.masterLocalPort);
     if (clash) problem(['masterLocalPort'], `masterLocalPort ${inv.masterLocalPort} is ${clash[1]} on the masters; pick a free port such as 7445`);

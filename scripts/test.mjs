@@ -14,7 +14,7 @@ const isRoot = process.getuid?.() === 0;
  * optionally build scripts (one or a list) whose last output line (a folder) the tests get in the `buildEnv` variable(s).
  */
 const TIERS = [
-  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill', 'discovery'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
+  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill', 'discovery', 'kernel'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl'], ['curl', 'curl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   {
@@ -52,6 +52,7 @@ const TIERS = [
   // the demo's dashboard test runs the full-stack demo: user and network namespaces
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium'], ['unshare', 'util-linux'], ['ip', 'iproute2']] },
   { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },
+  { name: 'kernel data plane (nftables in a network namespace)', dirs: ['kernel-netns'], root: true, needs: [['nft', 'nftables'], ['ip', 'iproute2']] },
   {
     name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
     dirs: ['vrrp-netns'],

@@ -1,0 +1,81 @@
+// The in-kernel data plane's program in a real kernel, inside a network namespace this file creates
+// (and removes): three TCP servers on a veth interface, the node-local layout (DNAT at output from a
+// link-local service address). The slots spread new flows by weight, a server of weight 0 gets no
+// new flow, an empty map refuses at once, a slot update or a whole-table replacement leaves an
+// established flow alone, the per-server counters count, and source balancing keeps a client on one server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { renderSlotUpdate, renderTable, type KernelFrontend } from '../../src/kernel/ruleset.js';
+
+const PROBE = fileURLToPath(new URL('../support/kernel-probe.js', import.meta.url));
+const NS = `khnft${process.pid}${randomBytes(2).toString('hex')}`;
+const PORT = 16443;
+const VIP = '169.254.77.1';
+const ips = ['10.77.0.1', '10.77.0.2', '10.77.0.3'];
+
+const inNs = (cmd: string, args: string[], input?: string) => execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
+const nft = (script: string) => inNs('nft', ['-f', '-'], script);
+const frontend = (weights: number[], balance: KernelFrontend['balance'] = 'roundrobin'): KernelFrontend => ({
+  name: 'local-apiserver', vip: VIP, port: 7445, balance, hook: 'output',
+  servers: weights.map((weight, i) => ({ name: `m${i + 1}`, ip: ips[i]!, port: PORT, weight })),
+});
+const probe = (n: number) => JSON.parse(inNs(process.execPath, [PROBE, String(PORT), `${VIP}:7445`, String(n), ...ips.map((ip, i) => `m${i + 1}=${ip}`)])) as { answered: Record<string, number>; errors: Record<string, number> };
+const counters = () => {
+  const listed = JSON.parse(inNs('nft', ['-j', 'list', 'counters', 'table', 'inet', 'kubeha'])) as { nftables: { counter?: { name: string; packets: number } }[] };
+  return Object.fromEntries(listed.nftables.flatMap((x) => (x.counter ? [[x.counter.name, x.counter.packets]] : [])));
+};
+
+test('the kernel data plane in a namespace: spread by weight, weight 0 and an empty map, established flows across updates, counters, source affinity', async (t) => {
+  execFileSync('ip', ['netns', 'add', NS]);
+  t.after(() => execFileSync('ip', ['netns', 'del', NS]));
+  inNs('ip', ['link', 'set', 'lo', 'up']);
+  // (this kernel has no dummy interfaces: one end of a veth pair holds the addresses)
+  inNs('ip', ['link', 'add', 'kh0', 'type', 'veth', 'peer', 'name', 'kh1']);
+  for (const l of ['kh0', 'kh1']) inNs('ip', ['link', 'set', l, 'up']);
+  for (const a of [...ips, VIP]) inNs('ip', ['addr', 'add', `${a}/32`, 'dev', 'kh0']);
+
+  nft(renderTable([frontend([1, 1, 1])]));
+  const even = probe(300);
+  assert.deepEqual(even.errors, {});
+  for (const m of ['m1', 'm2', 'm3']) assert.ok(Math.abs((even.answered[m] ?? 0) - 100) <= 2, `round robin over the slots: ${JSON.stringify(even.answered)}`);
+  const before = counters();
+  assert.ok(Object.values(before).every((p) => p > 0), `every server's counter counted: ${JSON.stringify(before)}`);
+
+  // m3 marked down, m1 at twice m2's weight: one map update
+  nft(renderSlotUpdate(frontend([2, 1, 0])));
+  const weighted = probe(300);
+  assert.equal(weighted.answered.m3, undefined, `no new flow to a server of weight 0: ${JSON.stringify(weighted.answered)}`);
+  assert.ok(Math.abs((weighted.answered.m1 ?? 0) - 200) <= 3, `2:1: ${JSON.stringify(weighted.answered)}`);
+  assert.equal(counters().srv_local_apiserver_m3, before.srv_local_apiserver_m3, 'm3 saw nothing more');
+
+  // every server down: refused at once, not left hanging
+  nft(renderSlotUpdate(frontend([0, 0, 0])));
+  const started = Date.now();
+  const none = probe(5);
+  assert.deepEqual(none, { answered: {}, errors: { ECONNREFUSED: 5 } });
+  assert.ok(Date.now() - started < 3000, `refused at once (${Date.now() - started} ms for 5)`);
+
+  // source balance: one client address, one server
+  nft(renderTable([frontend([1, 1, 1], 'source')]));
+  assert.equal(Object.keys(probe(30).answered).length, 1, 'one client address stays on one server');
+
+  // an established flow survives a slot update that takes its server out and a whole-table replacement
+  nft(renderTable([frontend([1, 0, 0])]));
+  const held = spawn('ip', ['netns', 'exec', NS, process.execPath, PROBE, String(PORT), `${VIP}:7445`, '0', ...ips.map((ip, i) => `m${i + 1}=${ip}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => held.kill('SIGKILL'));
+  const lines = createInterface({ input: held.stdout! })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse(((await lines.next()).value as string | undefined) ?? '{}') as { open?: boolean; first?: string; echo?: string };
+  assert.deepEqual(await next(), { open: true, first: 'm1' });
+  nft(renderSlotUpdate(frontend([0, 1, 1])));
+  nft(renderTable([frontend([0, 0, 1])]));
+  held.stdin!.write('still there\n');
+  assert.deepEqual(await next(), { echo: 'm1 still there' }, 'conntrack keeps the flow on m1');
+  held.stdin!.end();
+  await once(held, 'exit');
+  assert.match(inNs('nft', ['list', 'tables']), /^table inet kubeha$/m, 'the only table is kubeha\'s');
+});

@@ -52,7 +52,7 @@ const TIERS = [
   // the demo's dashboard test runs the full-stack demo: user and network namespaces
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium'], ['unshare', 'util-linux'], ['ip', 'iproute2']] },
   { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },
-  { name: 'kernel data plane (nftables in a network namespace)', dirs: ['kernel-netns'], root: true, needs: [['nft', 'nftables'], ['ip', 'iproute2']] },
+  { name: 'kernel data plane (nftables in a network namespace)', dirs: ['kernel-netns'], root: true, needs: [['nft', 'nftables'], ['conntrack', 'conntrack'], ['ip', 'iproute2']] },
   {
     name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
     dirs: ['vrrp-netns'],

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { renderSlotUpdate, renderTable, type KernelFrontend } from '../../src/kernel/ruleset.js';
+import { NftDriver } from '../../src/kernel/nft.js';
+import { counterName, renderSlotUpdate, renderTable, type KernelFrontend } from '../../src/kernel/ruleset.js';
 
 const PROBE = fileURLToPath(new URL('../support/kernel-probe.js', import.meta.url));
 const NS = `khnft${process.pid}${randomBytes(2).toString('hex')}`;
@@ -78,4 +79,46 @@ test('the kernel data plane in a namespace: spread by weight, weight 0 and an em
   held.stdin!.end();
   await once(held, 'exit');
   assert.match(inNs('nft', ['list', 'tables']), /^table inet kubeha$/m, 'the only table is kubeha\'s');
+});
+
+test('the driver: preconditions named, the table adopted or created, counters read, a server\'s flows deleted (shutdown), the table removed', async (t) => {
+  const ns = `${NS}d`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => execFileSync('ip', ['netns', 'del', ns]));
+  const sh = (...args: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8' });
+  sh('ip', 'link', 'set', 'lo', 'up');
+  sh('ip', 'link', 'add', 'kh0', 'type', 'veth', 'peer', 'name', 'kh1');
+  for (const l of ['kh0', 'kh1']) sh('ip', 'link', 'set', l, 'up');
+  for (const a of [...ips, VIP]) sh('ip', 'addr', 'add', `${a}/32`, 'dev', 'kh0');
+  const driver = new NftDriver({ prefix: ['ip', 'netns', 'exec', ns] });
+
+  assert.deepEqual(await driver.preconditions({ forwards: false }), []);
+  assert.match((await driver.preconditions({ forwards: true })).join('\n'), /net\.ipv4\.ip_forward is not 1/, 'a new namespace does not forward');
+  assert.match((await new NftDriver({ prefix: ['ip', 'netns', 'exec', ns, 'env', 'PATH=/nonexistent'] }).preconditions({ forwards: false })).join('\n'), /nftables does not answer.*install nftables/);
+
+  assert.equal(await driver.tableExists(), false);
+  await driver.apply(renderTable([frontend([1, 0, 0])]));
+  assert.equal(await driver.tableExists(), true, 'found again by a restarted kubeha');
+  await assert.rejects(driver.apply('add element inet kubeha no_such_map { 1 : 10.77.0.1 . 16443 }\n'), /nft -f -: .*Error/, 'a refused script is an error with nft\'s words');
+
+  const held = spawn('ip', ['netns', 'exec', ns, process.execPath, PROBE, String(PORT), `${VIP}:7445`, '0', ...ips.map((ip, i) => `m${i + 1}=${ip}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => held.kill('SIGKILL'));
+  const lines = createInterface({ input: held.stdout! })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse(((await lines.next()).value as string | undefined) ?? '{}') as Record<string, unknown>;
+  assert.deepEqual(await next(), { open: true, first: 'm1' });
+  const f = frontend([1, 0, 0]);
+  const m1 = (await driver.counters()).get(counterName(f, f.servers[0]!));
+  assert.ok(m1 && m1.packets > 0 && m1.bytes > 0, `m1's counter: ${JSON.stringify(m1)}`);
+
+  // m1 marked down with onMarkedDown: shutdown: out of the slots, then its flows deleted
+  await driver.apply(renderSlotUpdate(frontend([0, 1, 0])));
+  assert.equal(await driver.deleteFlows(VIP, 7445, { ip: ips[0]!, port: PORT }), 1);
+  assert.equal(await driver.deleteFlows(VIP, 7445, { ip: ips[0]!, port: PORT }), 0, 'none left: no error');
+  held.stdin!.write('after\n');
+  const after = await next();
+  // its next packet finds no translation, goes to m2 (which knows no such connection) and is reset
+  assert.deepEqual(after, { error: 'read ECONNRESET' }, 'the flow to m1 is over');
+  await driver.removeTable();
+  assert.equal(await driver.tableExists(), false);
+  await driver.removeTable();
 });

@@ -37,6 +37,9 @@ export function remoteLoopScript(file: string, url: string, periodMs: number, ti
     `  ( s=$(date +%s%3N); c=$(curl -sk --http1.1 -o /dev/null -w '%{http_code}' --max-time ${(timeoutMs / 1000).toFixed(3)} ${q(url)}); x=$?; echo "$s $(date +%s%3N) \${c:-000} $x" >> "$f" ) &`,
     `  sleep ${(periodMs / 1000).toFixed(3)}`,
     'done',
+    // the requests still in flight finish (at most the timeout) before the loop exits: once it has
+    // exited nothing writes to the file any more
+    'wait',
   ].join('\n');
 }
 

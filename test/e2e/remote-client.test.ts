@@ -14,14 +14,17 @@ import { selfSignedCert } from '../../src/sim/self-signed.js';
 
 test('remote client loop: the script\'s lines parse into samples; a refused port and a silent one fail as such', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kubeha-remote-loop-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const sim = new SimApiserver({ name: 'm1', host: '127.0.0.1', port: 0, tls: await selfSignedCert('m1'), shutdownDelayMs: 0, watchGraceMs: 0, failReadyz: false, latencyMs: 0, blackhole: false });
-  const port = await sim.start();
-  t.after(() => sim.stop());
   // a port that accepts and never answers, and one that refuses (a closed listener's)
   const silent = createServer(() => undefined);
+  // one hook, the servers first: a failing step must not leave them holding the process open
+  t.after(async () => {
+    silent.close();
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const port = await sim.start();
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.after(() => silent.close());
   const closed = createServer();
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
   const refusedPort = (closed.address() as { port: number }).port;
@@ -53,6 +56,8 @@ test('remote client loop: the script\'s lines parse into samples; a refused port
 });
 
 test('remote client loop: a line on the host\'s clock is moved onto ours; anything else is not a sample', () => {
+  // the requests in flight (background subshells) end before the loop does: nothing writes the file after it exited
+  assert.match(remoteLoopScript('/tmp/f', 'https://x/version', 50, 500, 60), /\ndone\nwait$/);
   assert.deepEqual(parseRemoteSample('1000500 1000520 200 0', 500), { startMs: 1000000, endMs: 1000020, ok: true });
   assert.deepEqual(parseRemoteSample('1000500 1000520 503 0', 0), { startMs: 1000500, endMs: 1000520, ok: false, error: 'HTTP 503' });
   assert.deepEqual(parseRemoteSample('1000500 1000520 000 56', 0), { startMs: 1000500, endMs: 1000520, ok: false, error: 'ECONNRESET' });

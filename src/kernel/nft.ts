@@ -3,7 +3,6 @@
 // (`onMarkedDown: shutdown`), and checks what the kernel path needs before it is used. Every
 // failure is an Error that says what is missing; nothing falls back silently.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { KERNEL_TABLE } from './ruleset.js';
 
 /** How the driver runs a program: directly, or (tests) inside a network namespace with a prefix like `ip netns exec NS`. */
@@ -70,8 +69,8 @@ export class NftDriver {
   async deleteFlows(vip: string, port: number, server: { ip: string; port: number }): Promise<number> {
     const args = ['-D', '-p', 'tcp', '--orig-dst', vip, '--orig-port-dst', String(port), '--reply-src', server.ip, '--reply-port-src', String(server.port)];
     try {
-      const out = await this.run('conntrack', args);
-      return countDeleted(out);
+      // stdout lists the deleted entries, one a line
+      return (await this.run('conntrack', args)).split('\n').filter((l) => l.trim() !== '').length;
     } catch (err) {
       // conntrack exits 1 with "0 flow entries have been deleted" when there were none
       const m = /(\d+) flow entries have been deleted/.exec(err instanceof Error ? err.message : '');
@@ -89,14 +88,10 @@ export class NftDriver {
     await this.run('nft', ['list', 'tables']).catch((err: Error) => problems.push(`nftables does not answer (${err.message}): install nftables (Debian package nftables) and load nf_tables`));
     await this.run('conntrack', ['-C']).catch((err: Error) => problems.push(`the conntrack tool does not answer (${err.message}): install it (Debian package conntrack)`));
     if (o.forwards) {
-      const forwarding = this.prefix.length ? await this.run('cat', ['/proc/sys/net/ipv4/ip_forward']).catch(() => '') : await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').catch(() => '');
+      // read like every other program here, so that it is the namespace's own under a prefix
+      const forwarding = await this.run('cat', ['/proc/sys/net/ipv4/ip_forward']).catch(() => '');
       if (forwarding.trim() !== '1') problems.push('net.ipv4.ip_forward is not 1: a kernel frontend on an LB host forwards the clients\' packets (sysctl -w net.ipv4.ip_forward=1, and in /etc/sysctl.d/)');
     }
     return problems;
   }
-}
-
-/** `conntrack -D` reports "N flow entries have been deleted" on stderr; its stdout lists them, one a line. */
-function countDeleted(stdout: string): number {
-  return stdout.split('\n').filter((l) => l.trim() !== '').length;
 }

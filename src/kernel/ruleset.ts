@@ -113,7 +113,7 @@ export function checkKernelFrontends(frontends: readonly KernelFrontend[]): stri
 }
 
 /** The counter of `server` of frontend `f`. */
-export const counterName = (f: { name: string }, server: { name: string }) => nftName(`srv_${f.name.replace(/[^A-Za-z0-9_]/g, '_')}`, server.name);
+export const counterName = (f: { name: string }, server: { name: string }) => nftName(nftName('srv', f.name), server.name);
 
 /**
  * The whole table as one `nft -f` script: created if missing, then replaced in the same transaction

@@ -10,7 +10,7 @@ import { renderHaproxy } from './render-haproxy.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
 import { renderKubeconfig } from './render-kubeconfig.js';
 import { kubeadmJoinLine, renderKubeadmConfig } from './render-kubeadm.js';
-import { renderKubehaLb, renderKubehaLocal, renderKubehaMasterLocal } from './render-kubeha.js';
+import { lbDaemonCarriesMasterLocal, renderKubehaLb, renderKubehaLocal, renderKubehaMasterLocal } from './render-kubeha.js';
 import { renderNginx } from './render-nginx.js';
 import { renderEtcdUnit, renderKeepalivedDropIn, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
 
@@ -61,8 +61,7 @@ export function renderBundle(plan: Plan): Bundle {
     add(m, 'kube-scheduler.flags', renderLeaderElectedFlags(plan, 'kube-scheduler'));
     // apply installs and runs the components itself when it is given their binaries
     if (inv.binaries) for (const c of COMPONENTS) add(m, `${c}.service`, renderComponentUnit(plan, m, c));
-    // masterAccess: local on a master whose daemon is not already kubeha's LB (which then carries it)
-    if (inv.masterAccess === 'local' && !(inv.lb.flavor === 'kubeha' && plan.lbHosts.some((h) => h.name === m.name))) {
+    if (inv.masterAccess === 'local' && !lbDaemonCarriesMasterLocal(plan, m)) {
       add(m, 'kubeha.yaml', renderKubehaMasterLocal(plan, m));
       add(m, 'kubeha.service', renderKubehaUnit([], true));
     }

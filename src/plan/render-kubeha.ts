@@ -43,8 +43,7 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
       }],
     },
   };
-  // A master that is an LB host carries its node-local LB in the same daemon.
-  if (isMaster(plan, host) && plan.inv.masterAccess === 'local') {
+  if (lbDaemonCarriesMasterLocal(plan, host)) {
     const local = masterLocal(plan);
     config.frontends.push(local.frontend);
     config.backends.push(local.backend);
@@ -61,7 +60,14 @@ export const MASTER_DISCOVERY_KUBECONFIG = '/etc/kubernetes/controller-manager.c
 /** The backend of a master's node-local LB; its own name, as on an LB host it shares the daemon with `apiservers`. */
 const MASTER_LOCAL_BACKEND = 'local-apiservers';
 
-const isMaster = (plan: Plan, host: Host) => plan.inv.masters.some((m) => m.name === host.name);
+/**
+ * Whether `host`'s node-local LB for masterAccess: local is part of its kubeha LB daemon (a master
+ * that is a kubeha LB host) rather than a kubeha of its own.
+ */
+export function lbDaemonCarriesMasterLocal(plan: Plan, host: Host): boolean {
+  return plan.inv.masterAccess === 'local' && plan.inv.lb.flavor === 'kubeha'
+    && plan.inv.masters.some((m) => m.name === host.name) && plan.lbHosts.some((h) => h.name === host.name);
+}
 
 /**
  * The node-local LB's frontend and backend: localhost:port (127.0.0.1 and ::1) to every apiserver,

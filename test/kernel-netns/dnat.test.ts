@@ -3,7 +3,7 @@
 // link-local service address). The slots spread new flows by weight, a server of weight 0 gets no
 // new flow, an empty map refuses at once, a slot update or a whole-table replacement leaves an
 // established flow alone, the per-server counters count, and source balancing keeps a client on one server.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,26 +19,42 @@ const PORT = 16443;
 const VIP = '169.254.77.1';
 const ips = ['10.77.0.1', '10.77.0.2', '10.77.0.3'];
 
-const inNs = (cmd: string, args: string[], input?: string) => execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
+const inNs = (cmd: string, args: string[], input?: string, ns = NS) => execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}), stdio: ['pipe', 'pipe', 'pipe'] });
+const probeArgs = (n: number) => [PROBE, String(PORT), `${VIP}:7445`, String(n), ...ips.map((ip, i) => `m${i + 1}=${ip}`)];
+
+/** A namespace (removed when the test ends) whose veth end holds the servers' addresses and the VIP. */
+function namespace(t: TestContext, ns: string): void {
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => execFileSync('ip', ['netns', 'del', ns]));
+  const ip = (...args: string[]) => inNs('ip', args, undefined, ns);
+  ip('link', 'set', 'lo', 'up');
+  // (this kernel has no dummy interfaces: one end of a veth pair holds the addresses)
+  ip('link', 'add', 'kh0', 'type', 'veth', 'peer', 'name', 'kh1');
+  for (const l of ['kh0', 'kh1']) ip('link', 'set', l, 'up');
+  for (const a of [...ips, VIP]) ip('addr', 'add', `${a}/32`, 'dev', 'kh0');
+}
+
+/** One connection through the VIP held open by a probe in `ns`: each line written to it comes back as `next()`'s answer. */
+function holdFlow(t: TestContext, ns: string) {
+  const held = spawn('ip', ['netns', 'exec', ns, process.execPath, ...probeArgs(0)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => held.kill('SIGKILL'));
+  const lines = createInterface({ input: held.stdout! })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse(((await lines.next()).value as string | undefined) ?? '{}') as Record<string, unknown>;
+  return { held, next };
+}
 const nft = (script: string) => inNs('nft', ['-f', '-'], script);
 const frontend = (weights: number[], balance: KernelFrontend['balance'] = 'roundrobin'): KernelFrontend => ({
   name: 'local-apiserver', vip: VIP, port: 7445, balance, hook: 'output',
   servers: weights.map((weight, i) => ({ name: `m${i + 1}`, ip: ips[i]!, port: PORT, weight })),
 });
-const probe = (n: number) => JSON.parse(inNs(process.execPath, [PROBE, String(PORT), `${VIP}:7445`, String(n), ...ips.map((ip, i) => `m${i + 1}=${ip}`)])) as { answered: Record<string, number>; errors: Record<string, number> };
+const probe = (n: number) => JSON.parse(inNs(process.execPath, probeArgs(n))) as { answered: Record<string, number>; errors: Record<string, number> };
 const counters = () => {
   const listed = JSON.parse(inNs('nft', ['-j', 'list', 'counters', 'table', 'inet', 'kubeha'])) as { nftables: { counter?: { name: string; packets: number } }[] };
   return Object.fromEntries(listed.nftables.flatMap((x) => (x.counter ? [[x.counter.name, x.counter.packets]] : [])));
 };
 
 test('the kernel data plane in a namespace: spread by weight, weight 0 and an empty map, established flows across updates, counters, source affinity', async (t) => {
-  execFileSync('ip', ['netns', 'add', NS]);
-  t.after(() => execFileSync('ip', ['netns', 'del', NS]));
-  inNs('ip', ['link', 'set', 'lo', 'up']);
-  // (this kernel has no dummy interfaces: one end of a veth pair holds the addresses)
-  inNs('ip', ['link', 'add', 'kh0', 'type', 'veth', 'peer', 'name', 'kh1']);
-  for (const l of ['kh0', 'kh1']) inNs('ip', ['link', 'set', l, 'up']);
-  for (const a of [...ips, VIP]) inNs('ip', ['addr', 'add', `${a}/32`, 'dev', 'kh0']);
+  namespace(t, NS);
 
   nft(renderTable([frontend([1, 1, 1])]));
   const even = probe(300);
@@ -67,10 +83,7 @@ test('the kernel data plane in a namespace: spread by weight, weight 0 and an em
 
   // an established flow survives a slot update that takes its server out and a whole-table replacement
   nft(renderTable([frontend([1, 0, 0])]));
-  const held = spawn('ip', ['netns', 'exec', NS, process.execPath, PROBE, String(PORT), `${VIP}:7445`, '0', ...ips.map((ip, i) => `m${i + 1}=${ip}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => held.kill('SIGKILL'));
-  const lines = createInterface({ input: held.stdout! })[Symbol.asyncIterator]();
-  const next = async () => JSON.parse(((await lines.next()).value as string | undefined) ?? '{}') as { open?: boolean; first?: string; echo?: string };
+  const { held, next } = holdFlow(t, NS);
   assert.deepEqual(await next(), { open: true, first: 'm1' });
   nft(renderSlotUpdate(frontend([0, 1, 1])));
   nft(renderTable([frontend([0, 0, 1])]));
@@ -83,13 +96,7 @@ test('the kernel data plane in a namespace: spread by weight, weight 0 and an em
 
 test('the driver: preconditions named, the table adopted or created, counters read, a server\'s flows deleted (shutdown), the table removed', async (t) => {
   const ns = `${NS}d`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => execFileSync('ip', ['netns', 'del', ns]));
-  const sh = (...args: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8' });
-  sh('ip', 'link', 'set', 'lo', 'up');
-  sh('ip', 'link', 'add', 'kh0', 'type', 'veth', 'peer', 'name', 'kh1');
-  for (const l of ['kh0', 'kh1']) sh('ip', 'link', 'set', l, 'up');
-  for (const a of [...ips, VIP]) sh('ip', 'addr', 'add', `${a}/32`, 'dev', 'kh0');
+  namespace(t, ns);
   const driver = new NftDriver({ prefix: ['ip', 'netns', 'exec', ns] });
 
   assert.deepEqual(await driver.preconditions({ forwards: false }), []);
@@ -101,10 +108,7 @@ test('the driver: preconditions named, the table adopted or created, counters re
   assert.equal(await driver.tableExists(), true, 'found again by a restarted kubeha');
   await assert.rejects(driver.apply('add element inet kubeha no_such_map { 1 : 10.77.0.1 . 16443 }\n'), /nft -f -: .*Error/, 'a refused script is an error with nft\'s words');
 
-  const held = spawn('ip', ['netns', 'exec', ns, process.execPath, PROBE, String(PORT), `${VIP}:7445`, '0', ...ips.map((ip, i) => `m${i + 1}=${ip}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => held.kill('SIGKILL'));
-  const lines = createInterface({ input: held.stdout! })[Symbol.asyncIterator]();
-  const next = async () => JSON.parse(((await lines.next()).value as string | undefined) ?? '{}') as Record<string, unknown>;
+  const { held, next } = holdFlow(t, ns);
   assert.deepEqual(await next(), { open: true, first: 'm1' });
   const f = frontend([1, 0, 0]);
   const m1 = (await driver.counters()).get(counterName(f, f.servers[0]!));

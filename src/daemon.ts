@@ -18,7 +18,7 @@ import { VipElection } from './election/vip-election.js';
 import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
-import type { DiscoveryState, NodeState } from './observe/node-state.js';
+import type { DiscoveryState, FrontendState, KernelPlaneState, NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
 import { checkedUp, type HealthState } from './health/health-state.js';
 import type { Server as NetServer } from 'node:net';
@@ -26,6 +26,8 @@ import type { InheritedSocket } from './handover.js';
 import { MaintenanceStore } from './maintenance-store.js';
 import { DiscoveredBackend } from './discovery/discovered-backend.js';
 import type { DiscoveryStats } from './discovery/server-list.js';
+import { KernelPlane, type KernelDriver, type KernelFrontendSpec, type KernelPlaneStats } from './kernel/kernel-plane.js';
+import { NftDriver } from './kernel/nft.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -79,6 +81,16 @@ export interface DaemonOptions {
    * and VRRP waits for {@link Daemon.startVrrp} (told by the predecessor which instances it is master of).
    */
   inheritance?: Inheritance;
+  /** How the in-kernel data plane reaches nftables and conntrack (tests: a fake, or a namespace). */
+  kernelDriver?: KernelDriver;
+}
+
+/** A frontend with `dataPlane: kernel`: its name, address, port and backend (the config checked the bind). */
+function kernelFrontends(config: Config): { name: string; vip: string; port: number; backend: string }[] {
+  return config.frontends.flatMap((f) => {
+    const hp = parseHostPort(f.bind, true);
+    return f.dataPlane === 'kernel' && typeof hp !== 'string' ? [{ name: f.name, vip: hp.host, port: hp.port, backend: f.backend }] : [];
+  });
 }
 
 /** The admin settings in force: the config's, or the implicit loopback one. */
@@ -128,6 +140,8 @@ export class Daemon {
   private restoredMaintenance = new Set<string>();
   /** Event-loop delay of the data plane's thread (what health checks and the proxy live with). */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  /** The frontends with `dataPlane: kernel`: nftables forwards, this process decides. */
+  readonly kernel: KernelPlane;
   /** The latest server transitions, newest last (the dashboard's event list). */
   private readonly recentEvents: { at: string; backend: string; server: string; up: boolean; cause: string; detail: string }[] = [];
 
@@ -136,7 +150,8 @@ export class Daemon {
     this.clock = opts.clock ?? new SystemClock();
     this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
-    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries() });
+    this.kernel = new KernelPlane(opts.kernelDriver ?? new NftDriver(), this.log, this.clock, () => this.reportTrackedBackends());
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined }) });
   }
 
   /** Starts, restarts (changed) or stops the VIP election; returns an error when it cannot start. */
@@ -180,7 +195,7 @@ export class Daemon {
     const tracked = new Set(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []);
     for (const name of tracked) {
       const pool = this.backends.get(name)?.pool;
-      const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening);
+      const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening) || (!!pool && this.kernel.serving(pool));
       this.vrrp.setBackend(name, !!pool && serving && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health)));
     }
   }
@@ -281,6 +296,15 @@ export class Daemon {
     } catch (err) {
       return refuse([err instanceof Error ? err.message : String(err)]);
     }
+    // The kernel's preconditions and the nftables names, before anything changes.
+    const kernelProblems = await this.kernel.prepare(kernelFrontends(config).map((f) => ({
+      ...f,
+      servers: (config.backends.find((b) => b.name === f.backend)?.servers ?? []).flatMap((sc) => {
+        const hp = parseHostPort(sc.address);
+        return typeof hp === 'string' ? [] : [{ name: sc.name, ip: hp.host, port: hp.port, weight: 1 }];
+      }),
+    })));
+    if (kernelProblems.length > 0) return refuse(kernelProblems);
     if (isFirst) this.restoreMaintenance(config);
     // VRRP validates (interfaces, addresses) before it changes anything; instances whose config did
     // not change keep running untouched.
@@ -339,6 +363,9 @@ export class Daemon {
       this.accessLog = config.accessLog ? new AccessLog(config.accessLog.format, config.accessLog.path) : undefined;
     }
     this.reconcileBackends(config.backends, probes, discoveries);
+    const kernelSpecs: KernelFrontendSpec[] = kernelFrontends(config).map((f) => ({ ...f, pool: this.backends.get(f.backend)!.pool }));
+    if (isFirst && kernelSpecs.length === 0) void this.kernel.removeStale();
+    else this.kernel.commit(kernelSpecs);
     await this.reconcileListeners(config);
     if (isFirst) this.closeUnusedInheritance();
     this.config = config;
@@ -432,7 +459,9 @@ export class Daemon {
         this.reportTrackedBackends();
       },
     };
-    const wanted = new Map(config.frontends.map((f) => [f.name, f]));
+    // a frontend with dataPlane: kernel has no socket (nftables forwards its address)
+    const userspace = config.frontends.filter((f) => f.dataPlane === 'userspace');
+    const wanted = new Map(userspace.map((f) => [f.name, f]));
     for (const [name, l] of this.listenerMap) {
       const f = wanted.get(name);
       if (!f || f.bind !== l.bind) {
@@ -441,7 +470,7 @@ export class Daemon {
       }
     }
     const binding: Promise<unknown>[] = [];
-    for (const f of config.frontends) {
+    for (const f of userspace) {
       const pool = this.backends.get(f.backend)?.pool as ServerPool;
       const existing = this.listenerMap.get(f.name);
       if (existing) {
@@ -537,7 +566,8 @@ export class Daemon {
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
-    await Promise.all([...this.backends.values()].map((rt) => rt.discovery?.stop()));
+    // the kernel frontends' table stays: it forwards with the last state until a successor adopts it
+    await Promise.all([...[...this.backends.values()].map((rt) => rt.discovery?.stop()), this.kernel.stop()]);
     const open = () => listeners.reduce((n, l) => n + l.active, 0);
     this.log.info({ event: 'shutdown', sessions: open(), graceMs }, `shutting down: ${open()} sessions open, waiting up to ${graceMs}ms`);
     const deadline = Date.now() + graceMs;
@@ -559,8 +589,14 @@ export class Daemon {
 
   private adminHandlers() {
     return {
-      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
-      state: () => this.state(),
+      metrics: async () => {
+        await this.kernel.refreshStats();
+        return { contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
+      },
+      state: async () => {
+        await this.kernel.refreshStats();
+        return this.state();
+      },
       reload: async () => {
         const r = await this.reload();
         return r.ok ? { ok: true, errors: [] } : r;
@@ -640,6 +676,30 @@ export class Daemon {
     return { ...state, health: nodeHealth(state) };
   }
 
+  /** The kernel frontends as the state API shows them: programmed, flows open, counters per server. */
+  private kernelState(): FrontendState[] {
+    const frontends = this.config ? kernelFrontends(this.config) : [];
+    return frontends.flatMap((f) => {
+      const pool = this.backends.get(f.backend)?.pool;
+      if (!pool) return [];
+      const servers = pool.servers.map((s) => ({ name: s.id, ...this.kernel.serverStats(f.name, s) }));
+      const programmed = this.kernel.programmed(f.name);
+      return [{
+        name: f.name,
+        bind: `${f.vip}:${f.port}`,
+        port: f.port,
+        addresses: [f.vip],
+        listening: programmed,
+        backend: f.backend,
+        accepted: 0,
+        active: servers.reduce((n, s) => n + s.established, 0),
+        rejected: { maxconn: 0, 'queue-full': 0, 'queue-timeout': 0, 'no-server': 0 },
+        dataPlane: 'kernel' as const,
+        kernel: { programmed, servers },
+      }];
+    });
+  }
+
   private bareState(): NodeState {
     const iso = (monotonicMs: number) => new Date(this.toWallMs(monotonicMs)).toISOString();
     return {
@@ -651,7 +711,8 @@ export class Daemon {
       eventLoopDelayMs: { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 },
       vrrpThread: this.vrrp.instances.length ? { loopDelayMs: this.vrrp.loopDelayMs } : null,
       vipElection: this.vipElection ? { ...this.vipElection.stats.toJSON(), vips: this.vipElection.cfg.vips } : null,
-      frontends: [...this.listenerMap.values()].map((l) => ({
+      kernel: this.kernel.active ? kernelPlaneState(this.kernel.stats, iso) : null,
+      frontends: [...[...this.listenerMap.values()].map((l): FrontendState => ({
         name: l.name,
         bind: l.bind,
         port: l.boundPort ?? null,
@@ -661,7 +722,8 @@ export class Daemon {
         accepted: l.accepted,
         active: l.active,
         rejected: l.rejected,
-      })),
+        dataPlane: 'userspace',
+      })), ...this.kernelState()],
       backends: [...this.backends.values()].map(({ pool, discovery }) => ({
         name: pool.name,
         balance: pool.settings.balance,
@@ -690,6 +752,12 @@ export class Daemon {
       })),
     };
   }
+}
+
+/** The in-kernel data plane's stats for /api/v1/state. */
+function kernelPlaneState(k: KernelPlaneStats, iso: (monotonicMs: number) => string): KernelPlaneState {
+  const { lastUpdateMs, ...rest } = k;
+  return { ...rest, lastUpdate: lastUpdateMs === null ? null : iso(lastUpdateMs) };
 }
 
 /** A discovered backend's stats for /api/v1/state: monotonic times as ISO wall times. */

@@ -157,6 +157,29 @@ function analyzeYaml<S extends z.ZodType>(
   return { problems: sortProblems([...problems, ...more]), value: fixed.value, locate, pathInFile: fixed.pathInFile, repaired: fixed.repaired };
 }
 
+/**
+ * A frontend with `dataPlane: kernel` is a DNAT rule: it matches one IPv4 address and port, and
+ * sends to IPv4 addresses (the kernel resolves no names); the map has no connection counts for leastconn.
+ */
+function kernelChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string, deps?: Path[]) => void): void {
+  config.frontends.forEach((f, i) => {
+    if (f.dataPlane !== 'kernel') return;
+    const hp = parseHostPort(f.bind, true);
+    if (typeof hp !== 'string') {
+      if (!isIPv4(hp.host) || hp.host === '0.0.0.0') problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'bind'], `frontend "${f.name}" has dataPlane: kernel, which matches one IPv4 address, not ${hp.host}; bind the VIP (e.g. 10.8.4.55:6443) or a node-local address (127.0.0.1:7443, 169.254.x.x)`, [['frontends', i, 'dataPlane']]);
+      else if (hp.port === 0) problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'bind'], `frontend "${f.name}" has dataPlane: kernel and port 0; the kernel needs the port clients use: write it`, [['frontends', i, 'dataPlane']]);
+    }
+    const bi = config.backends.findIndex((b) => b.name === f.backend);
+    const b = config.backends[bi];
+    if (!b) return;
+    if (b.balance === 'leastconn') problem('KUBEHA_ERR_CONFIG_KERNEL', ['backends', bi, 'balance'], `backend "${b.name}" balances leastconn, but frontend "${f.name}" forwards in the kernel, which keeps no connection counts per server; use roundrobin, source or latency`, [['frontends', i, 'dataPlane']]);
+    b.servers.forEach((s, j) => {
+      const shp = parseHostPort(s.address);
+      if (typeof shp !== 'string' && !isIPv4(shp.host)) problem('KUBEHA_ERR_CONFIG_KERNEL', ['backends', bi, 'servers', j, 'address'], `server "${s.name}" of backend "${b.name}" is ${shp.host}, but frontend "${f.name}" forwards in the kernel, which needs an IPv4 address (it resolves no names); write the address`, [['frontends', i, 'dataPlane']]);
+    });
+  });
+}
+
 /** `a` is `b` or lies inside it. */
 function within(a: Path, b: Path): boolean {
   return b.length <= a.length && b.every((step, i) => a[i] === step);
@@ -445,6 +468,7 @@ function crossCheck(config: Config, file: string, locate: Locate, repair?: Repai
       backendRef(b, ['vrrp', 'instances', i, 'track', 'backends', j], `VRRP instance "${inst.name}" tracks`, 'define it under backends: or remove the track')),
   );
   vrrpChecks(config, problem);
+  kernelChecks(config, problem);
   const used = new Set(config.frontends.map((f) => f.backend));
   config.backends.forEach((b, i) => {
     if (!used.has(b.name) && removedFrontendTargets && !removedFrontendTargets.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);

@@ -138,6 +138,8 @@ export const frontendSchema = z.strictObject({
   backend: name,
   maxConn: count(0, 10_000_000).default(0),
   bindRetryInterval: duration(10).default(1000),
+  /** userspace: kubeha proxies each session; kernel: nftables DNAT + conntrack forward, kubeha decides (src/kernel). */
+  dataPlane: z.enum(['userspace', 'kernel']).default('userspace'),
 });
 
 export const adminSchema = z.strictObject({

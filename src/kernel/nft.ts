@@ -17,6 +17,11 @@ export interface ServerCounter {
   bytes: number;
 }
 
+export interface FlowCount {
+  total: number;
+  established: number;
+}
+
 export class NftDriver {
   private readonly prefix: string[];
   private readonly timeoutMs: number;
@@ -80,10 +85,40 @@ export class NftDriver {
   }
 
   /**
-   * What the kernel path needs, as the problems to report (empty: ready): nftables that answers,
-   * the conntrack tool, and IP forwarding when an LB host forwards (prerouting frontends).
+   * The conntrack entries of a frontend's flows, by the server they went to (`ip:port`, the reply
+   * direction's source): all of them, and those still established.
    */
-  async preconditions(o: { forwards: boolean }): Promise<string[]> {
+  async flows(vip: string, port: number): Promise<Map<string, FlowCount>> {
+    let listed: string;
+    try {
+      listed = await this.run('conntrack', ['-L', '-p', 'tcp', '--orig-dst', vip, '--orig-port-dst', String(port)]);
+    } catch (err) {
+      // (older conntrack exits 1 when it lists nothing)
+      if (/0 flow entries have been shown/.test(err instanceof Error ? err.message : '')) return new Map();
+      throw err;
+    }
+    const byServer = new Map<string, FlowCount>();
+    for (const line of listed.split('\n')) {
+      // tcp 6 431999 ESTABLISHED src=C dst=VIP sport=P dport=VP src=S dst=LB sport=SP dport=P [ASSURED] ...
+      const src = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]);
+      const sport = [...line.matchAll(/\bsport=(\d+)/g)].map((m) => m[1]);
+      if (src.length < 2 || sport.length < 2) continue;
+      const key = `${src[1]}:${sport[1]}`;
+      const n = byServer.get(key) ?? { total: 0, established: 0 };
+      n.total++;
+      if (/\sESTABLISHED\s/.test(line)) n.established++;
+      byServer.set(key, n);
+    }
+    return byServer;
+  }
+
+  /**
+   * What the kernel path needs, as the problems to report (empty: ready): nftables that answers,
+   * the conntrack tool, IP forwarding when an LB host forwards (prerouting frontends), and
+   * route_localnet when the node's own clients connect to 127.0.0.x (a flow from 127.0.0.1 may
+   * leave the host only with it).
+   */
+  async preconditions(o: { forwards: boolean; localnet?: boolean }): Promise<string[]> {
     const problems: string[] = [];
     await this.run('nft', ['list', 'tables']).catch((err: Error) => problems.push(`nftables does not answer (${err.message}): install nftables (Debian package nftables) and load nf_tables`));
     await this.run('conntrack', ['-C']).catch((err: Error) => problems.push(`the conntrack tool does not answer (${err.message}): install it (Debian package conntrack)`));
@@ -91,6 +126,10 @@ export class NftDriver {
       // read like every other program here, so that it is the namespace's own under a prefix
       const forwarding = await this.run('cat', ['/proc/sys/net/ipv4/ip_forward']).catch(() => '');
       if (forwarding.trim() !== '1') problems.push('net.ipv4.ip_forward is not 1: a kernel frontend on an LB host forwards the clients\' packets (sysctl -w net.ipv4.ip_forward=1, and in /etc/sysctl.d/)');
+    }
+    if (o.localnet) {
+      const localnet = await this.run('cat', ['/proc/sys/net/ipv4/conf/all/route_localnet']).catch(() => '');
+      if (localnet.trim() !== '1') problems.push('net.ipv4.conf.all.route_localnet is not 1: a kernel frontend on 127.0.0.x sends the node\'s own flows to other hosts (sysctl -w net.ipv4.conf.all.route_localnet=1, and in /etc/sysctl.d/), or bind a link-local address like 169.254.20.1');
     }
     return problems;
   }

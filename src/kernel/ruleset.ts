@@ -6,8 +6,9 @@
 //   flows take turns like smooth weighted round robin) or `jhash ip saddr` (source). The modulus is
 //   fixed, so every change of health, weight or membership is one map update, never a rule change.
 // - a DNAT rule at prerouting (an LB host: traffic to the VIP from elsewhere) or at output (a
-//   node-local LB: the node's own clients), and for prerouting a masquerade at postrouting, so the
-//   replies come back through this host and conntrack reverses both translations.
+//   node-local LB: the node's own clients), and a masquerade at postrouting (for output, of flows
+//   that leave the host), so the replies come back through this host and conntrack reverses both
+//   translations.
 // - per-server named counters, counted in both directions by a filter chain after the DNAT.
 // A map with no element (no usable server) makes the DNAT lookup fail: the packet goes on to the
 // VIP itself, where nothing listens on the port, and the client's SYN is answered by a reset.
@@ -119,9 +120,10 @@ export const counterName = (f: { name: string }, server: { name: string }) => nf
  * The whole table as one `nft -f` script: created if missing, then replaced in the same transaction
  * (`delete table` + the new definition), so traffic sees the old table or the new one, never a
  * half. Established flows keep their translation: it lives in conntrack, not in the table.
+ * `seed` carries the counters over (by name) from the table this one replaces.
  * Call only on frontends that passed {@link checkKernelFrontends}.
  */
-export function renderTable(frontends: readonly KernelFrontend[]): string {
+export function renderTable(frontends: readonly KernelFrontend[], seed: ReadonlyMap<string, { packets: number; bytes: number }> = new Map()): string {
   const body: string[] = [];
   const chains = { prerouting: [] as string[], output: [] as string[], postrouting: [] as string[], countForward: [] as string[], countOutput: [] as string[], countInput: [] as string[] };
   for (const f of frontends) {
@@ -129,12 +131,17 @@ export function renderTable(frontends: readonly KernelFrontend[]): string {
     const counters = `${map}_counters`;
     const elements = slotElements(f);
     body.push(`  map ${map} {\n    typeof numgen inc mod ${SLOTS} : ip daddr . tcp dport\n${elements ? `    elements = ${elements}\n` : ''}  }`);
-    for (const s of f.servers) body.push(`  counter ${counterName(f, s)} { }`);
+    for (const s of f.servers) {
+      const was = seed.get(counterName(f, s));
+      body.push(`  counter ${counterName(f, s)} {${was ? ` packets ${was.packets} bytes ${was.bytes}` : ''} }`);
+    }
     const counted = f.servers.length ? `{ ${f.servers.map((s) => `${target(s)} : "${counterName(f, s)}"`).join(', ')} }` : undefined;
     body.push(`  map ${counters} {\n    type ipv4_addr . inet_service : counter\n${counted ? `    elements = ${counted}\n` : ''}  }`);
     const pick = f.balance === 'source' ? `jhash ip saddr mod ${SLOTS}` : `numgen inc mod ${SLOTS}`;
     chains[f.hook].push(`ip daddr ${f.vip} tcp dport ${f.port} dnat ip to ${pick} map @${map}`);
-    if (f.hook === 'prerouting') chains.postrouting.push(`ct status dnat ct original ip daddr ${f.vip} masquerade`);
+    // replies must come back through this host: for the node's own clients only when the flow leaves
+    // it (a source of 127.0.0.1 or the service address itself is no use to a server elsewhere)
+    chains.postrouting.push(`ct status dnat ct original ip daddr ${f.vip} ${f.hook === 'output' ? 'oifname != "lo" ' : ''}masquerade`);
     // requests after the DNAT (daddr is the server), replies before the reverse translation (saddr is)
     const toServer = `ct status dnat ct original ip daddr ${f.vip} ct direction original counter name ip daddr . tcp dport map @${counters}`;
     const fromServer = `ct status dnat ct original ip daddr ${f.vip} ct direction reply counter name ip saddr . tcp sport map @${counters}`;

@@ -12,7 +12,7 @@ import type { NodeState } from './node-state.js';
 /** What the admin API asks of the daemon. */
 export interface AdminHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
-  state(): NodeState;
+  state(): NodeState | Promise<NodeState>;
   reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Changes a server at run time; answers with an HTTP status and a body. */
   setServer(backend: string, server: string, change: unknown): { status: number; body: unknown };
@@ -186,7 +186,7 @@ export class AdminServer {
           return send(200, m.body, m.contentType);
         }
         case 'GET /api/v1/state':
-          return send(200, JSON.stringify(this.handlers.state(), null, 2));
+          return send(200, JSON.stringify(await this.handlers.state(), null, 2));
         case 'POST /api/v1/reload': {
           const result = await this.handlers.reload();
           return send(result.ok ? 200 : 422, JSON.stringify(result));

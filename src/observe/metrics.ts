@@ -8,6 +8,8 @@ import { VERSION } from '../version.js';
 import type { DiscoveryStats } from '../discovery/server-list.js';
 import { registerElectionMetrics } from './election-metrics.js';
 import { scrapedMetric, type Row } from './scraped-metric.js';
+import type { FrontendState } from './node-state.js';
+import type { KernelPlaneStats } from '../kernel/kernel-plane.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
@@ -21,6 +23,8 @@ export interface MetricsSource {
   election(): VipElection | undefined;
   /** The backends whose servers come from the Kubernetes API. */
   discoveries(): Iterable<{ backend: string; stats: DiscoveryStats }>;
+  /** The frontends with dataPlane: kernel (counters as last read), and the plane's stats while there are any. */
+  kernel(): { frontends: FrontendState[]; stats: KernelPlaneStats | undefined };
 }
 
 const DISCOVERY_SOURCES = ['bootstrap', 'state-file', 'endpointslices', 'endpoints'] as const;
@@ -124,6 +128,26 @@ export class Metrics {
     perInstance('kubeha_vrrp_duplicate_vip_events_total', 'Times another host claimed a VIP or VRID of the instance (ARP or advert).', 'counter', (v) => v.duplicateVip.events);
     perInstance('kubeha_vrrp_second_master_events_total', 'Times a router worse than the live master kept advertising as master for the VRID (its adverts ignored; the sender is in the log and the state API).', 'counter', (v) => v.secondMaster.events);
     perInstance('kubeha_vrrp_advert_gap_max_seconds', 'Longest gap between two adverts of one master, as this backup heard them.', 'gauge', (v) => v.adverts.maxGapMs / 1000);
+
+    const perKernelServer = (name: string, help: string, kind: 'counter' | 'gauge', read: (s: NonNullable<FrontendState['kernel']>['servers'][number]) => number) =>
+      scraped(name, help, kind, ['frontend', 'server'], function* () {
+        for (const f of source.kernel().frontends) for (const s of f.kernel?.servers ?? []) yield [{ frontend: f.name, server: s.name }, read(s)];
+      });
+    scraped('kubeha_kernel_frontend_programmed', '1 while the dataPlane: kernel frontend is in the nftables table this process wrote, else 0.', 'gauge', ['frontend'], function* () {
+      for (const f of source.kernel().frontends) yield [{ frontend: f.name }, f.kernel?.programmed ? 1 : 0];
+    });
+    perKernelServer('kubeha_kernel_server_packets_total', 'Packets of the kernel frontend\'s flows to and from the server (nftables counter, both directions).', 'counter', (s) => s.packets);
+    perKernelServer('kubeha_kernel_server_bytes_total', 'Bytes of the kernel frontend\'s flows to and from the server (nftables counter, both directions).', 'counter', (s) => s.bytes);
+    perKernelServer('kubeha_kernel_server_flows', 'Conntrack entries of the kernel frontend\'s flows to the server (every TCP state).', 'gauge', (s) => s.flows);
+    perKernelServer('kubeha_kernel_server_established_flows', 'Conntrack entries of the kernel frontend\'s flows to the server that are established.', 'gauge', (s) => s.established);
+    const kernelPlane = (name: string, help: string, read: (k: KernelPlaneStats) => number) =>
+      scraped(name, help, 'counter', [], function* () {
+        const k = source.kernel().stats;
+        if (k) yield [{}, read(k)];
+      });
+    kernelPlane('kubeha_kernel_updates_total', 'Transactions applied to the nftables table (whole tables and slot updates).', (k) => k.updates);
+    kernelPlane('kubeha_kernel_update_failures_total', 'Table updates nftables refused (each retried; the kernel keeps the last table).', (k) => k.failures);
+    kernelPlane('kubeha_kernel_flows_deleted_total', 'Conntrack entries deleted for servers marked down with onMarkedDown: shutdown.', (k) => k.flowsDeleted);
 
     registerElectionMetrics(r, () => source.election()?.stats);
 

@@ -66,6 +66,29 @@ export interface FrontendState {
   accepted: number;
   active: number;
   rejected: Record<RejectReason, number>;
+  /** userspace: kubeha proxies the sessions; kernel: nftables forwards (absent from older daemons: userspace). */
+  dataPlane?: 'userspace' | 'kernel';
+  /** A kernel frontend's table entry: `listening` is whether it is programmed; `active` its established flows. */
+  kernel?: KernelFrontendState;
+}
+
+/** A kernel frontend's servers as nftables and conntrack count them. */
+export interface KernelFrontendState {
+  programmed: boolean;
+  servers: { name: string; packets: number; bytes: number; flows: number; established: number }[];
+}
+
+/** The in-kernel data plane of the node. */
+export interface KernelPlaneState {
+  updates: number;
+  failures: number;
+  lastError: string | null;
+  lastUpdate: string | null;
+  /** This process took over the table an earlier one left. */
+  adopted: boolean;
+  /** The adopted table is kept as it is until the first health checks are in. */
+  holding: boolean;
+  flowsDeleted: number;
 }
 
 export type VipElectionState = ElectionStatsJson & { vips: string[] };
@@ -79,6 +102,8 @@ export interface NodeState {
   eventLoopDelayMs: { p99: number; max: number };
   vrrpThread: { loopDelayMs: { p99: number; max: number } } | null;
   vipElection: VipElectionState | null;
+  /** Null when no frontend has dataPlane: kernel (absent from older daemons). */
+  kernel?: KernelPlaneState | null;
   frontends: FrontendState[];
   backends: BackendState[];
   /** What `kubeha status` would say (the dashboard's banner); absent from daemons before it existed. */

@@ -66,6 +66,7 @@ export class ServerPool {
   private rampTimer: Timer | undefined;
   private readonly listeners: ((t: ServerTransition) => void)[] = [];
   private readonly confirmListeners: ((s: Server) => void)[] = [];
+  private readonly changeListeners: (() => void)[] = [];
 
   constructor(
     cfg: BackendConfig,
@@ -87,6 +88,19 @@ export class ServerPool {
   /** Registers a callback for a server whose start-up "up" a first passed check confirmed (no transition). */
   onConfirmed(fn: (s: Server) => void): void {
     this.confirmListeners.push(fn);
+  }
+
+  /**
+   * Registers a callback for any change of which servers take new sessions and how many: health,
+   * a first passed check, a weight (slow start, the runtime API), a latency tier, a reload. The
+   * in-kernel data plane follows the pool through it.
+   */
+  onChange(fn: () => void): void {
+    this.changeListeners.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.changeListeners) fn();
   }
 
   /**
@@ -147,7 +161,9 @@ export class ServerPool {
     s.lastCheck = check;
     if (check.ok) {
       s.rttMs = smoothRtt(s.rttMs, check.latencyMs);
+      const tier = s.latencyTier;
       s.latencyTier = nextTier(s.latencyTier, s.rttMs);
+      if (tier !== s.latencyTier && this.settings.balance === 'latency') this.changed();
     }
     s.checkHistory.push({ latencyMs: check.latencyMs, ok: check.ok });
     if (s.checkHistory.length > CHECK_HISTORY_LENGTH) s.checkHistory.shift();
@@ -163,6 +179,7 @@ export class ServerPool {
     if (change.weight !== undefined) s.weight = change.weight;
     s.refreshWeight(this.settings.slowStartMs, this.clock.now());
     this.drainQueue();
+    this.changed();
   }
 
   private setHealth(s: Server, next: HealthState, detail: string): void {
@@ -170,6 +187,7 @@ export class ServerPool {
     const confirmed = s.health.cause === 'init' && next.cause !== 'init' && next.up;
     s.health = next;
     if (confirmed) for (const fn of this.confirmListeners) fn(s);
+    if (confirmed && next.up === wasUp) this.changed();
     if (next.up === wasUp) return;
     s.refreshWeight(this.settings.slowStartMs, this.clock.now());
     if (next.up) {
@@ -179,6 +197,7 @@ export class ServerPool {
       this.shutdownSessions(s);
     }
     for (const fn of this.listeners) fn({ pool: this, server: s, up: next.up, cause: next.cause, detail });
+    this.changed();
   }
 
   /** Closes a server's sessions, each after a random delay, so their clients do not reconnect in one burst. */
@@ -202,11 +221,13 @@ export class ServerPool {
       this.rampTimer = undefined;
       const now = this.clock.now();
       let ramping = false;
+      let moved = false;
       for (const s of this.servers) {
-        s.refreshWeight(this.settings.slowStartMs, now);
+        if (s.refreshWeight(this.settings.slowStartMs, now)) moved = true;
         if (s.health.up && s.effectiveWeight < s.weight && s.adminState === 'ready') ramping = true;
       }
       if (ramping) this.rampTimer = this.clock.setTimeout(tick, stepMs);
+      if (moved) this.changed();
     };
     this.rampTimer = this.clock.setTimeout(tick, stepMs);
   }
@@ -246,5 +267,6 @@ export class ServerPool {
     for (const s of next) s.refreshWeight(this.settings.slowStartMs, now);
     this.balancer.reconcile(next.map((s) => s.id));
     this.drainQueue();
+    this.changed();
   }
 }

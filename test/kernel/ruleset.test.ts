@@ -30,7 +30,7 @@ test('slots are interleaved: with numgen inc, successive flows take every server
   assert.deepEqual(tally(weighted.map((name) => server(name, 1))), new Map([['m1', 4], ['m2', 2]]), `2:1 within six flows: ${weighted}`);
 });
 
-test('the table: one transaction that creates or replaces inet kubeha; DNAT at prerouting with masquerade, or at output for node-local; counters both ways', () => {
+test('the table: one transaction that creates or replaces inet kubeha; DNAT at prerouting or at output for node-local, with masquerade; counters both ways and carried over', () => {
   const fe: KernelFrontend[] = [
     { name: 'api-server', vip: '10.8.4.55', port: 6443, balance: 'roundrobin', hook: 'prerouting', servers: [server('m1', 1), server('m2', 1)] },
     { name: 'local', vip: '169.254.0.1', port: 7445, balance: 'source', hook: 'output', servers: [] },
@@ -40,8 +40,9 @@ test('the table: one transaction that creates or replaces inet kubeha; DNAT at p
   assert.match(text, /chain prerouting \{\n {4}type nat hook prerouting priority dstnat; policy accept;\n {4}ip daddr 10\.8\.4\.55 tcp dport 6443 dnat ip to numgen inc mod 256 map @fe_api_server\n/);
   assert.match(text, /chain postrouting \{[^}]*ct status dnat ct original ip daddr 10\.8\.4\.55 masquerade\n/);
   assert.match(text, /chain output \{[^}]*ip daddr 169\.254\.0\.1 tcp dport 7445 dnat ip to jhash ip saddr mod 256 map @fe_local\n/);
-  assert.doesNotMatch(text, /169\.254\.0\.1 masquerade/, 'no masquerade for the node\'s own clients');
+  assert.match(text, /ct status dnat ct original ip daddr 169\.254\.0\.1 oifname != "lo" masquerade\n/, 'the node\'s own clients masqueraded only when the flow leaves the host');
   assert.match(text, /counter srv_api_server_m1 \{ \}/);
+  assert.match(renderTable(fe, new Map([['srv_api_server_m1', { packets: 7, bytes: 420 }]])), /counter srv_api_server_m1 \{ packets 7 bytes 420 \}/, 'counters carried over a replacement');
   assert.match(text, /elements = \{ 10\.0\.0\.1 \. 6443 : "srv_api_server_m1", 10\.0\.0\.2 \. 6443 : "srv_api_server_m2" \}/);
   assert.match(text, /map fe_local \{\n {4}typeof numgen inc mod 256 : ip daddr \. tcp dport\n {2}\}/, 'an empty map has no elements line (nft refuses an empty one)');
   assert.equal(counterName(fe[0]!, { name: 'm.1' }), 'srv_api_server_m_1');

@@ -1,3 +1,4 @@
+import { NftDriver } from '../kernel/nft.js';
 import { formatProblem } from '../config/problem.js';
 import { loadConfigIsolated } from '../config/isolated-parse.js';
 import { Daemon } from '../daemon.js';
@@ -11,6 +12,23 @@ import { sdNotify } from '../systemd-notify.js';
  * a successor from the code on disk takes the sockets, then this process drains and exits); SIGTERM or SIGINT stops accepting and drains for `global.shutdownGrace`;
  * a second SIGTERM or SIGINT exits at once.
  */
+/**
+ * `kubeha run --cleanup`: removes kubeha's nftables table (the kernel frontends keep forwarding
+ * without the daemon until then). Nothing to remove is success.
+ */
+export async function cleanupCommand(): Promise<number> {
+  try {
+    const driver = new NftDriver();
+    const had = await driver.tableExists();
+    await driver.removeTable();
+    process.stdout.write(had ? 'removed the nftables table inet kubeha\n' : 'no nftables table inet kubeha: nothing to remove\n');
+    return 0;
+  } catch (err) {
+    process.stderr.write(`cannot remove the nftables table inet kubeha: ${err instanceof Error ? err.message : String(err)} [KUBEHA_ERR_KERNEL]\n`);
+    return 1;
+  }
+}
+
 export async function runCommand(file: string): Promise<number> {
   const loaded = await loadConfigIsolated(file);
   if (!loaded.ok) {

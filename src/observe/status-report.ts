@@ -64,7 +64,13 @@ export function nodeHealth(s: NodeState): { problems: string[]; warnings: string
   const warnings: string[] = [];
   if (s.reloads.lastErrors.length > 0) warnings.push(`the last reload was refused (the previous config still runs): ${s.reloads.lastErrors[0]}`);
   const waitsForVip = vipWaiter(s);
-  for (const f of s.frontends) if (!f.listening && !waitsForVip(f)) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);
+  for (const f of s.frontends) {
+    if (f.dataPlane === 'kernel') {
+      if (!f.listening && !s.kernel?.holding) problems.push(`frontend ${f.name} (dataPlane: kernel) is not programmed in nftables${s.kernel?.lastError ? `: ${s.kernel.lastError}` : ''}`);
+    } else if (!f.listening && !waitsForVip(f)) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);
+  }
+  if (s.kernel?.lastError && s.frontends.every((f) => f.dataPlane !== 'kernel' || f.listening)) problems.push(`the last update of the nftables table failed (the kernel forwards with the one before, retried every second): ${s.kernel.lastError}`);
+  if (s.kernel?.holding) warnings.push('the nftables table of the previous run forwards as it was until the first health checks are in');
   for (const b of s.backends) {
     const live = b.servers.filter((x) => !x.removed);
     for (const x of live) {
@@ -106,9 +112,17 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
     const rows = [['FRONTEND', 'BIND', 'LISTENING', 'ACTIVE', 'ACCEPTED', 'REJECTED', 'BACKEND']];
     for (const f of s.frontends) {
       const bind = f.port && /:0$/.test(f.bind) ? f.bind.replace(/:0$/, `:${f.port}`) : f.bind;
-      rows.push([f.name, bind, f.listening ? 'yes' : waitsForVip(f) ? 'no (VIP elsewhere)' : 'NO', String(f.active), String(f.accepted), String(Object.values(f.rejected).reduce((a, b) => a + b, 0)), f.backend]);
+      if (f.dataPlane === 'kernel') rows.push([f.name, bind, f.listening ? 'kernel' : 'NO (kernel)', String(f.active), '-', '-', f.backend]);
+      else rows.push([f.name, bind, f.listening ? 'yes' : waitsForVip(f) ? 'no (VIP elsewhere)' : 'NO', String(f.active), String(f.accepted), String(Object.values(f.rejected).reduce((a, b) => a + b, 0)), f.backend]);
     }
     sections.push(table(rows));
+  }
+  const kernel = s.frontends.filter((f) => f.kernel);
+  if (s.kernel && kernel.length > 0) {
+    const k = s.kernel;
+    const rows = [['KERNEL FRONTEND', 'SERVER', 'FLOWS', 'ESTABLISHED', 'PACKETS', 'BYTES']];
+    for (const f of kernel) for (const x of f.kernel!.servers) rows.push([f.name, x.name, String(x.flows), String(x.established), String(x.packets), String(x.bytes)]);
+    sections.push(`nftables table inet kubeha: ${k.updates} updates, ${k.failures} failed${k.adopted ? ', adopted from the previous run' : ''}${k.holding ? ' (held until the first checks)' : ''}${k.lastUpdate ? `, last ${formatAge(nowMs - Date.parse(k.lastUpdate))} ago` : ''}${k.flowsDeleted ? `, ${k.flowsDeleted} flows deleted (shutdown)` : ''}\n${table(rows)}`);
   }
   if (s.backends.length > 0) {
     const rows = [['BACKEND', 'SERVER', 'ADDRESS', 'STATE', 'WEIGHT', 'ACTIVE', 'TOTAL', 'LAST CHECK']];

@@ -158,6 +158,37 @@ test('dashboard: the VIP election card shows the role, epoch, identity and VIPs'
   assert.match((await page.textContent('[data-election="vip"]')) ?? '', /last loss.*lease expired/);
 });
 
+test('dashboard: a kernel frontend shows its flows, and each server\'s conntrack entries and nftables counters', async (t) => {
+  const state: NodeState = {
+    startedAt: new Date().toISOString(), configPath: null, reloads: { success: 0, failure: 0, lastErrors: [] }, events: [], vrrp: [],
+    eventLoopDelayMs: { p99: 1, max: 2 }, vrrpThread: null, vipElection: null,
+    kernel: { updates: 4, failures: 0, lastError: null, lastUpdate: new Date().toISOString(), adopted: true, holding: false, flowsDeleted: 0 },
+    frontends: [{
+      name: 'apiserver', bind: '10.0.0.100:6443', port: 6443, addresses: ['10.0.0.100'], listening: true, backend: 'apiservers', accepted: 0, active: 7,
+      rejected: { maxconn: 0, 'queue-full': 0, 'queue-timeout': 0, 'no-server': 0 }, dataPlane: 'kernel',
+      kernel: { programmed: true, servers: [{ name: 'm1', packets: 1234, bytes: 567890, flows: 9, established: 7 }, { name: 'm2', packets: 0, bytes: 0, flows: 0, established: 0 }] },
+    }],
+    backends: [], health: { problems: [], warnings: [] },
+  };
+  const admin = new AdminServer({ bind: '127.0.0.1:0' }, {
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    state: () => state,
+    reload: async () => ({ ok: true, errors: [] }),
+    setServer: () => ({ status: 404, body: {} }),
+    setVrrp: () => ({ status: 404, body: {} }),
+  }, pino({ level: 'silent' }));
+  await admin.start();
+  t.after(() => admin.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(`http://127.0.0.1:${admin.port}/`);
+  const row = await page.waitForSelector('[data-kernel="apiserver"] [data-kernel-server="m1"]', { timeout: 5000 });
+  assert.deepEqual(await row.$$eval('td', (tds) => tds.map((td) => td.textContent)), ['m1', '9', '7', '1234', '567890']);
+  assert.match((await page.textContent('[data-frontend="apiserver"]')) ?? '', /10\.0\.0\.100:6443 \(:6443\) kernel.*apiservers7---/);
+  assert.match((await page.textContent('#frontends')) ?? '', /4 table updates, adopted/);
+});
+
 test('demo dashboard: both LB nodes, the VIP holder, the client, and each chaos step with what the client saw', async (t) => {
   const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--chaos-rounds', '1'], t);
   await demo.waitFor((l) => String(l.text ?? '').startsWith('Ctrl-C stops it'), 60_000, 'the demo banner');

@@ -164,3 +164,24 @@ test('a node-local LB with discovery: a DISCOVERY table, the latency tier, and a
   assert.match(stuck.warnings.join('\n'), /discovery has not reached the API \(7 failed attempts, last: 10\.0\.0\.1:6443: HTTP 403\); serving the 3 servers of the state file/);
   assert.match(stuck.text, /^apiservers\s+state-file\s+-\s+3\s+4\s+never\s+-\s+7 \(last: 10\.0\.0\.1:6443: HTTP 403\)$/m);
 });
+
+test('a kernel frontend: shown as kernel with its flows; its servers\' counters in their own table; not programmed or a failed update is a problem', () => {
+  const kernelFrontend = {
+    ...node().frontends[0]!, dataPlane: 'kernel' as const, accepted: 0, active: 4,
+    kernel: { programmed: true, servers: [{ name: 'm1', packets: 120, bytes: 9000, flows: 5, established: 4 }] },
+  };
+  const k = { updates: 3, failures: 0, lastError: null, lastUpdate: '2026-11-23T11:59:00Z', adopted: true, holding: false, flowsDeleted: 0 };
+  const r = statusReport(node({ frontends: [kernelFrontend], kernel: k }), NOW);
+  assert.deepEqual(r.problems, []);
+  assert.match(r.text, /^apiserver\s+10\.0\.0\.100:6443\s+kernel\s+4\s+-\s+-\s+apiservers$/m);
+  assert.match(r.text, /^nftables table inet kubeha: 3 updates, 0 failed, adopted from the previous run, last 1m ago$/m);
+  assert.match(r.text, /^apiserver\s+m1\s+5\s+4\s+120\s+9000$/m);
+
+  const failed = statusReport(node({ frontends: [kernelFrontend], kernel: { ...k, failures: 1, lastError: 'nft -f -: Error: No such file' } }), NOW);
+  assert.match(failed.problems.join('\n'), /the last update of the nftables table failed .*No such file/);
+  const unprogrammed = statusReport(node({ frontends: [{ ...kernelFrontend, listening: false }], kernel: { ...k, lastError: 'nft: not installed' } }), NOW);
+  assert.deepEqual(unprogrammed.problems, ['frontend apiserver (dataPlane: kernel) is not programmed in nftables: nft: not installed']);
+  const held = statusReport(node({ frontends: [{ ...kernelFrontend, listening: false }], kernel: { ...k, holding: true } }), NOW);
+  assert.deepEqual(held.problems, [], 'an adopted table waiting for the first checks still forwards');
+  assert.match(held.warnings.join('\n'), /previous run forwards as it was/);
+});

@@ -30,7 +30,7 @@ export async function analyzeConfigFile(file: string): Promise<{ text: string; a
     return { text, analysis: analyzeConfigText(text, file) };
   } catch (err) {
     const problem = readProblem(file, err);
-    return { text: '', analysis: { problems: [problem], config: undefined, locate: () => ({ line: 1, col: 1 }), pathInFile: (p) => p, repaired: () => false } };
+    return { text: '', analysis: { problems: [problem], config: undefined, locate: () => ({ line: 1, col: 1 }), pathInFile: (p) => p, repaired: () => false, written: () => false } };
   }
 }
 
@@ -66,12 +66,14 @@ export interface ConfigAnalysis {
    * such a place: a check there would judge what the user did not write.
    */
   repaired(path: Path): boolean;
+  /** Whether the file writes a key path of `config` (rather than leaving it at its default). */
+  written(path: Path): boolean;
 }
 
 /** Reads config text as far as it goes; see ConfigAnalysis. */
 export function analyzeConfigText(text: string, file: string): ConfigAnalysis {
   const a = analyzeYaml(text, file, configSchema, crossCheck, true);
-  return { problems: a.problems, config: a.value, locate: a.locate, pathInFile: a.pathInFile, repaired: a.repaired };
+  return { problems: a.problems, config: a.value, locate: a.locate, pathInFile: a.pathInFile, repaired: a.repaired, written: a.written };
 }
 
 /** Where a cross-check reports: the problem's code, the key path, and the message. */
@@ -115,7 +117,7 @@ function analyzeYaml<S extends z.ZodType>(
   schema: S,
   crossCheck: (value: z.output<S>, file: string, locate: Locate, repair?: RepairInfo) => ConfigProblem[],
   repair: boolean,
-): { problems: ConfigProblem[]; value: z.output<S> | undefined; locate: Locate; pathInFile(path: Path): Path; repaired(path: Path): boolean } {
+): { problems: ConfigProblem[]; value: z.output<S> | undefined; locate: Locate; pathInFile(path: Path): Path; repaired(path: Path): boolean; written(path: Path): boolean } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined) => {
@@ -123,7 +125,7 @@ function analyzeYaml<S extends z.ZodType>(
     return { line: pos.line, col: pos.col };
   };
   const asWritten = (path: Path) => path;
-  const none = { value: undefined, locate: ((path, preferKey) => at(nodeOffset(doc, path, preferKey))) as Locate, pathInFile: asWritten, repaired: () => false };
+  const none = { value: undefined, locate: ((path, preferKey) => at(nodeOffset(doc, path, preferKey))) as Locate, pathInFile: asWritten, repaired: () => false, written: (path: Path) => doc.hasIn(path) };
   if (doc.errors.length > 0) {
     return {
       ...none,
@@ -154,7 +156,7 @@ function analyzeYaml<S extends z.ZodType>(
   if (!fixed) return { ...none, problems: sortProblems(problems) };
   const locate: Locate = (path, preferKey) => at(nodeOffset(doc, fixed.pathInFile(path), preferKey));
   const more = crossCheck(fixed.value, file, locate, { ...fixed, locateInFile: none.locate });
-  return { problems: sortProblems([...problems, ...more]), value: fixed.value, locate, pathInFile: fixed.pathInFile, repaired: fixed.repaired };
+  return { problems: sortProblems([...problems, ...more]), value: fixed.value, locate, pathInFile: fixed.pathInFile, repaired: fixed.repaired, written: (path) => doc.hasIn(fixed.pathInFile(path)) };
 }
 
 /**

@@ -184,6 +184,16 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     ],
   },
   {
+    name: 'dataPlane: kernel: a wildcard bind, port 0, leastconn, a server by name',
+    yaml: `frontends:\n  - { name: a, bind: 0.0.0.0:6443, backend: b, dataPlane: kernel }\n  - { name: c, bind: 127.0.0.1:0, backend: d, dataPlane: kernel }\nbackends:\n  - name: b\n    balance: leastconn\n    servers: [{ name: s, address: master1:6443 }]\n  - name: d\n    servers: [{ name: s, address: 10.0.0.1:6443 }]\n`,
+    expect: [
+      [2, 22, 'KUBEHA_ERR_CONFIG_KERNEL', 'matches one IPv4 address, not 0.0.0.0'],
+      [3, 22, 'KUBEHA_ERR_CONFIG_KERNEL', 'port 0'],
+      [6, 14, 'KUBEHA_ERR_CONFIG_KERNEL', 'keeps no connection counts'],
+      [7, 35, 'KUBEHA_ERR_CONFIG_KERNEL', 'resolves no names'],
+    ],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],

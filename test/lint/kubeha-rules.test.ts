@@ -50,6 +50,9 @@ const bad = (from: string, to: string) => {
 /** A worker's node-local LB (the planner's nginx-local n1): 127.0.0.1:6443 to remote masters. */
 const LOCAL_LB = 'frontends:\n  - { name: apiserver, bind: 127.0.0.1:6443, backend: apiservers }\nbackends:\n  - name: apiservers\n    healthCheck: { type: https, path: /readyz, interval: 1s, fastInterval: 250ms, fall: 2 }\n    servers:\n      - { name: m1, address: 10.0.0.12:6443 }\n';
 
+/** A node-local LB in the kernel (DNAT at output from a link-local address), with nothing the kernel ignores. */
+const KERNEL = LOCAL_LB.replace('bind: 127.0.0.1:6443, backend: apiservers }', 'bind: 169.254.20.1:6443, backend: apiservers, dataPlane: kernel }');
+
 /** [rule code, kubeha.yaml that must trigger it (on HOST), one that must not, severity expected]. */
 const CASES: [string, string, string, Finding['severity']][] = [
   ['kubeha-http-check-on-tls', bad('type: https', 'type: http'), GOOD, 'error'],
@@ -71,6 +74,9 @@ const CASES: [string, string, string, Finding['severity']][] = [
   ['kubeha-interface-missing', bad('interface: eth0', 'interface: eth1'), GOOD, 'error'],
   ['kubeha-interface-missing', bad('interfaces: [eth0]', 'interfaces: [eth7]'), bad('interfaces: [eth0]', 'interfaces: [eth1]'), 'error'],
   ['kubeha-vip-outside-subnet', bad('vips: [10.0.0.100/24]', 'vips: [10.9.0.100/24]'), bad('vips: [10.0.0.100/24]', 'vips: [10.0.0.100/32]'), 'error'],
+  ['kubeha-kernel-ignored-option', KERNEL.replace('  - name: apiservers\n', '  - name: apiservers\n    retries: 3\n'), KERNEL, 'warning'],
+  ['kubeha-kernel-ignored-option', KERNEL.replace('dataPlane: kernel }', 'dataPlane: kernel, maxConn: 1000 }'), KERNEL.replace('  - name: apiservers\n', '  - name: apiservers\n    retries: 3\n').replace('dataPlane: kernel', 'dataPlane: userspace'), 'warning'],
+  ['kubeha-kernel-ignored-option', `${KERNEL}accessLog: { path: /var/log/kubeha/access.log }\n`, `${LOCAL_LB}accessLog: { path: /var/log/kubeha/access.log }\n`, 'warning'],
 ];
 
 const lint = (yaml: string, host: HostFacts = HOST, path = 'kubeha.yaml') => lintFiles([lintFile(path, 'kubeha', yaml)], host);

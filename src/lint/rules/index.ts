@@ -29,6 +29,7 @@ import { kubehaBindApiserverPort } from './kubeha-bind-apiserver-port.js';
 import { kubehaDetectionTime } from './kubeha-detection-time.js';
 import { kubehaHttpCheckOnTls } from './kubeha-http-check-on-tls.js';
 import { kubehaInterfaceMissing } from './kubeha-interface-missing.js';
+import { kubehaKernelIgnoredOption } from './kubeha-kernel-ignored-option.js';
 import { kubehaMissingFile } from './kubeha-missing-file.js';
 import { kubehaScriptNotExecutable } from './kubeha-script-not-executable.js';
 import { kubehaShortIdleTimeout } from './kubeha-short-idle-timeout.js';
@@ -51,5 +52,5 @@ export const RULES: Rule[] = [
   nginxProxyTimeout, nginxConnectTimeout, nginxHttpUpstream, nginxApiserverInsecurePort, nginxLocalLbPassiveOnly,
   crossVipMismatch, crossCheckScriptTarget, crossLvsStackedBalancer,
   kubehaHttpCheckOnTls, kubehaTcpOnlyCheck, kubehaShortIdleTimeout, kubehaDetectionTime, kubehaBindApiserverPort,
-  kubehaMissingFile, kubehaScriptNotExecutable, kubehaInterfaceMissing, kubehaVipOutsideSubnet,
+  kubehaMissingFile, kubehaScriptNotExecutable, kubehaInterfaceMissing, kubehaVipOutsideSubnet, kubehaKernelIgnoredOption,
 ];

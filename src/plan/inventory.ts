@@ -56,7 +56,11 @@ export const inventorySchema = z.strictObject({
     sharedPort: port.default(16443),
     /** haproxy's global maxconn: it needs about twice as many open files (the host's LimitNOFILE). */
     maxConnections: z.number().int().min(100).max(1_000_000).default(20_000),
-  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443, maxConnections: 20_000 }),
+    /** kubeha's data plane on the LB hosts: `kernel` forwards the VIP with nftables DNAT (kubeha decides, the table outlives it). */
+    dataPlane: z.enum(['userspace', 'kernel']).default('userspace'),
+    /** With dataPlane kernel: `remove` takes the table away when the unit stops (ExecStopPost); `keep` (default) forwards on without kubeha. */
+    kernelOnStop: z.enum(['keep', 'remove']).default('keep'),
+  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443, maxConnections: 20_000, dataPlane: 'userspace', kernelOnStop: 'keep' }),
   etcd: z.strictObject({
     mode: z.enum(['stacked', 'external']).default('stacked'),
     endpoints: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, { message: 'an etcd endpoint is a URL like https://10.8.4.91:2379' })).default([]),
@@ -254,6 +258,8 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   if (preemptDelayMs === undefined || preemptDelayMs % 1000 !== 0 || preemptDelayMs > 1_000_000) problem(['vrrp', 'preemptDelay'], `"${inv.vrrp.preemptDelay}" is not a whole number of seconds up to 1000s (keepalived's preempt_delay range); write 15s, 0s, ...`);
   if (inv.vrrp.version === 3 && inv.vrrp.authPass) problem(['vrrp', 'authPass'], 'VRRPv3 has no authentication; remove authPass or use version 2');
   if (inv.vrrp.unicast && lbHosts.length < 2) problem(['vrrp', 'unicast'], 'unicast VRRP needs at least two LB hosts');
+  if (inv.lb.dataPlane === 'kernel' && inv.lb.flavor !== 'kubeha') problem(['lb', 'dataPlane'], `lb.dataPlane: kernel is kubeha's in-kernel data plane, not ${inv.lb.flavor}'s; use flavor: kubeha, or dataPlane: userspace`);
+  if (inv.lb.kernelOnStop === 'remove' && inv.lb.dataPlane !== 'kernel') problem(['lb', 'kernelOnStop'], 'lb.kernelOnStop is for lb.dataPlane: kernel (the user-space proxy leaves nothing behind); remove it or set dataPlane: kernel');
   if (inv.masterAccess === 'local') {
     const { lbOnMasters, frontendPort } = frontDoor(inv);
     const taken: [number, string][] = [[inv.apiserverPort, 'apiserverPort (the apiserver listens on it on every address)'], [ADMIN_PORT, "the kubeha admin server's port"], ...(lbOnMasters ? [[frontendPort, "the LB's port on the masters"] as [number, string]] : [])];

@@ -19,7 +19,10 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const inv = plan.inv;
   const peers = plan.lbHosts.filter((h) => h.name !== host.name).map((h) => h.ip);
   const config = {
-    frontends: [{ name: 'apiserver', bind: `0.0.0.0:${plan.frontendPort}`, backend: 'apiservers' }],
+    // the kernel's DNAT matches the VIP itself; the proxy listens on every address (the VIP comes and goes)
+    frontends: [inv.lb.dataPlane === 'kernel'
+      ? { name: 'apiserver', bind: `${plan.vipAddress}:${plan.frontendPort}`, backend: 'apiservers', dataPlane: 'kernel' }
+      : { name: 'apiserver', bind: `0.0.0.0:${plan.frontendPort}`, backend: 'apiservers' }],
     backends: [apiserverBackend(plan)],
     admin: { bind: `127.0.0.1:${ADMIN_PORT}` },
     vrrp: {

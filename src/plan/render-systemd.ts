@@ -15,8 +15,10 @@ const releaseVipLine = (v: { cidr: string; iface: string }) => `ExecStopPost=-/u
  * SIGKILLed or OOM-killed cannot remove them itself, and the kernel would go on answering ARP for
  * the VIP against the new master until the restart.
  */
-export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = [], nodeLocal = false): string {
-  const release = vips.map((v) => `${releaseVipLine(v)}\n`).join('');
+export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = [], nodeLocal = false, removeKernelTable = false): string {
+  // lb.kernelOnStop: remove: a stopped kubeha takes its nftables table with it (else it forwards on)
+  const cleanup = removeKernelTable ? 'ExecStopPost=-/usr/bin/kubeha run --cleanup --config /etc/kubeha/kubeha.yaml\n' : '';
+  const release = vips.map((v) => `${releaseVipLine(v)}\n`).join('') + cleanup;
   // A node-local LB runs on every worker and carries little traffic: V8's young generation kept at
   // 1 MiB per semi-space (16 by default) halves the memory per held connection (docs/benchmarks.md).
   const lean = nodeLocal ? 'Environment=NODE_OPTIONS=--max-semi-space-size=1\n' : '';

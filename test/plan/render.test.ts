@@ -100,6 +100,27 @@ test('masterAccess: local: every master gets a node-local LB (the LB daemon carr
   assert.equal(withServer(kubeconfig, componentServer(makePlan(parseOk('kubeha-grow')))), kubeconfig.replace('https://10.8.5.55:16443', 'https://127.0.0.1:7445'));
 });
 
+test('lb.dataPlane: kernel: the LB hosts\' frontend is a kernel frontend on the VIP; kernelOnStop: remove adds the cleanup to the unit', () => {
+  const inv = readFileSync(join(SRC, 'inventories', 'kubeha-stacked.yaml'), 'utf8');
+  const render = (lb: string) => {
+    const r = parseInventoryText(inv.replace('  hosts: []\n', `  hosts: []\n${lb}`), 'inv.yaml');
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+    return renderBundle(makePlan(r.inventory));
+  };
+  const plain = render('');
+  const kernel = render('  dataPlane: kernel\n');
+  const host = [...kernel.keys()].find((k) => k.endsWith('/kubeha.yaml') && /vrrp:/.test(kernel.get(k)!.content))!;
+  const config = parseYaml(kernel.get(host)!.content);
+  const vip = parseYaml(plain.get(host)!.content).vrrp.instances[0].vips[0].split('/')[0];
+  const port = parseYaml(plain.get(host)!.content).frontends[0].bind.split(':')[1];
+  assert.deepEqual(config.frontends[0], { name: 'apiserver', bind: `${vip}:${port}`, backend: 'apiservers', dataPlane: 'kernel' });
+  const loaded = parseConfigText(kernel.get(host)!.content, host);
+  assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.map(formatProblem).join('\n'));
+  const unit = host.replace('kubeha.yaml', 'kubeha.service');
+  assert.doesNotMatch(kernel.get(unit)!.content, /--cleanup/, 'keep by default: the table forwards on while kubeha is down');
+  assert.match(render('  dataPlane: kernel\n  kernelOnStop: remove\n').get(unit)!.content, /^ExecStopPost=-\/usr\/bin\/kubeha run --cleanup --config \/etc\/kubeha\/kubeha\.yaml$/m);
+});
+
 test('inventory problems are located, table', () => {
   const base = (extra: string) => `cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.11 }\n  - { name: m2, ip: 10.0.0.12 }\n  - { name: m3, ip: 10.0.0.13 }\n${extra}`;
   const table: [string, string, string][] = [
@@ -115,6 +136,8 @@ test('inventory problems are located, table', () => {
     ['the masters\' node-local LB on the apiserver\'s port', base('masterAccess: local\nmasterLocalPort: 6443\n'), 'masterLocalPort 6443 is apiserverPort'],
     ['the masters\' node-local LB on the LB\'s port', base('masterAccess: local\nmasterLocalPort: 16443\n'), "the LB's port on the masters"],
     ['the masters\' node-local LB on the admin port', base('masterAccess: local\nmasterLocalPort: 9000\n'), 'admin server'],
+    ['the kernel data plane with haproxy', base('lb: { flavor: haproxy, dataPlane: kernel }\n'), 'not haproxy\'s'],
+    ['kernelOnStop without the kernel data plane', base('lb: { kernelOnStop: remove }\n'), 'lb.kernelOnStop is for lb.dataPlane: kernel'],
   ];
   for (const [what, yaml, fragment] of table) {
     const r = parseInventoryText(yaml, 'inv.yaml');

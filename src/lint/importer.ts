@@ -1,6 +1,7 @@
 // `kubeha import`: keepalived.conf (VRRP and LVS virtual servers) + haproxy.cfg or nginx.conf → the
 // equivalent kubeha.yaml, so a running pair can migrate. Pure: parsed files in, a config object and
 // notes out. What has no equivalent becomes a note, printed as comments at the top of the file.
+import { isIPv4 } from 'node:net';
 import { stringify } from 'yaml';
 import { formatHostPort } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
@@ -23,6 +24,8 @@ interface ImportedFrontend {
   name: string;
   bind: string;
   backend: string;
+  /** An LVS NAT virtual_server forwards in the kernel, as it did under keepalived. */
+  dataPlane?: 'kernel';
 }
 
 const ms = (n: number) => formatDuration(n);
@@ -374,7 +377,12 @@ function importVirtualServers(ctx: LintContext, notes: string[], taken: Imported
     const balance = LVS_BALANCE[vs.scheduler.value];
     if (!balance) notes.push(`${vs.label}: lvs_sched ${vs.scheduler.value} has no kubeha equivalent; roundrobin is used`);
     if (vs.persistenceTimeout) notes.push(`${vs.label}: persistence_timeout ${vs.persistenceTimeout.args[0] ?? '360'} (a client kept on one real server) has no kubeha equivalent; balance: source keeps a client on one server while the servers stay the same`);
-    if (vs.method.written) notes.push(`${vs.label}: lvs_method ${vs.method.value} has no kubeha equivalent and needs none: kubeha proxies the connections, so the masters need no route back through the director and no VIP on lo`);
+    // LVS NAT is what the in-kernel data plane does (DNAT, conntrack), short of a scheduler with connection counts
+    const nat = vs.method.value === 'NAT' && servers.every((rs) => rs.method === 'NAT');
+    const inKernel = nat && isIPv4(ip) && servers.every((rs) => isIPv4(rs.ip)) && balance !== 'leastconn';
+    if (inKernel) notes.push(`${vs.label}: lvs_method NAT${vs.method.written ? '' : ' (keepalived\'s default)'} became dataPlane: kernel: nftables DNAT and conntrack forward in the kernel as IPVS NAT does, and kubeha checks and decides; it also masquerades, so the masters need no route back through the director (they see the director's address as the client's)`);
+    else if (nat) notes.push(`${vs.label}: lvs_method NAT with lvs_sched ${vs.scheduler.value}: the in-kernel data plane keeps no connection counts for leastconn${isIPv4(ip) ? '' : ' and takes IPv4 only'}, so this frontend proxies in user space; with lvs_sched rr or sh it would forward in the kernel (dataPlane: kernel)`);
+    else notes.push(`${vs.label}: lvs_method ${vs.method.value} has no kubeha equivalent and needs none: kubeha proxies the connections, so the masters need no route back through the director and no VIP on lo`);
     if (vs.sorryServer) notes.push(`${vs.label}: sorry_server ${vs.sorryServer.args.join(' ')} has no kubeha equivalent and was left out`);
     // keepalived.conf(5): a real_server's weight defaults to 1; written for all once one is written.
     const weighted = servers.some((rs) => rs.weight !== undefined);
@@ -384,7 +392,7 @@ function importVirtualServers(ctx: LintContext, notes: string[], taken: Imported
       healthCheck: lvsHealthCheck(vs, notes),
       servers: servers.map((rs, i) => ({ name: `server${i + 1}`, address: formatHostPort(rs.ip, rs.port), ...(weighted ? { weight: rs.weight ?? 1 } : {}) })),
     });
-    frontends.push({ name, bind: formatHostPort(ip, port), backend: name });
+    frontends.push({ name, bind: formatHostPort(ip, port), backend: name, ...(inKernel ? { dataPlane: 'kernel' } : {}) });
   }
   return { frontends, backends };
 }

@@ -219,6 +219,23 @@ test('import: virtual_server checks and schedulers: TCP_CHECK → tcp, HTTP_GET 
   assert.ok(forms.notes.some((n) => n.startsWith('virtual_server fwmark 1 was not imported')));
 });
 
+test('import: an LVS NAT virtual_server with rr or sh becomes a dataPlane: kernel frontend that kubeha check accepts; wlc and DR stay in user space, with why', () => {
+  const rr = imported([['keepalived.conf', LVS_KEEPALIVED.replace('lvs_sched wlc', 'lvs_sched rr')]]);
+  assert.equal(rr.config.frontends[0]!.dataPlane, 'kernel');
+  assert.ok(rr.notes.some((n) => n.includes('lvs_method NAT became dataPlane: kernel')), rr.notes.join(' | '));
+  assert.match(rr.yaml, /dataPlane: kernel/, 'and kubeha check accepts it (imported() checks)');
+  const byDefault = imported([['keepalived.conf', LVS_KEEPALIVED.replace('lvs_sched wlc', 'lvs_sched sh').replace('    lvs_method NAT\n', '')]]);
+  assert.equal(byDefault.config.frontends[0]!.dataPlane, 'kernel');
+  assert.equal(byDefault.config.backends[0]!.balance, 'source', 'sh: jhash of the client address in the kernel');
+  assert.ok(byDefault.notes.some((n) => n.includes("lvs_method NAT (keepalived's default) became dataPlane: kernel")));
+  const wlc = imported([['keepalived.conf', LVS_KEEPALIVED]]);
+  assert.equal(wlc.config.frontends[0]!.dataPlane, 'userspace');
+  assert.ok(wlc.notes.some((n) => n.includes('keeps no connection counts for leastconn')), wlc.notes.join(' | '));
+  const dr = imported([['keepalived.conf', LVS_KEEPALIVED.replace('lvs_sched wlc', 'lvs_sched rr').replace('lvs_method NAT', 'lvs_method DR')]]);
+  assert.equal(dr.config.frontends[0]!.dataPlane, 'userspace');
+  assert.ok(dr.notes.some((n) => n.includes('lvs_method DR has no kubeha equivalent')));
+});
+
 test('import: a virtual_server stacked on the haproxy frontend of its port is left out with a note', () => {
   const haproxy = GUIDE_HAPROXY.replace('*:16443', '*:6443');
   const { config, notes } = imported([['keepalived.conf', LVS_KEEPALIVED], ['haproxy.cfg', haproxy]]);

@@ -71,6 +71,8 @@ export async function startFakeApiserver(cluster: FakeCluster, ip: string, tls: 
   const server = createServer(tls, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://x');
     cluster.requests.push({ ip, path: url.pathname + url.search });
+    res.setHeader('x-kubeha-sim', ip); // which one answered, as the stand-in apiserver says it
+
     if (url.pathname === '/readyz') {
       res.writeHead(me.ready ? 200 : 500).end(me.ready ? 'ok' : 'not ready');
       return;

@@ -69,9 +69,11 @@ function toMB(v: string): number {
   return Number(m[1]) * ({ B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 } as Record<string, number>)[m[2] as string]!;
 }
 
-export async function wrk(url: string, extra: string[] = [], lbPids: number[] = []): Promise<WrkResult> {
+/** One wrk run against `url`; `via` runs it under a prefix (`ip netns exec NS`: a client host of its own). */
+export async function wrk(url: string, extra: string[] = [], lbPids: number[] = [], via: string[] = []): Promise<WrkResult> {
   const cpuBefore = cpuMs(lbPids);
-  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', ...extra, url], { maxBuffer: 1 << 20 });
+  const [cmd, ...args] = [...via, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', ...extra, url];
+  const { stdout } = await run(cmd!, args, { maxBuffer: 1 << 20 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const mbps = toMB(/Transfer\/sec:\s+(\S+)/.exec(stdout)?.[1] ?? '');
   const p50ms = toMs(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');

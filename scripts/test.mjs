@@ -27,7 +27,8 @@ const TIERS = [
     name: 'kube-apiserver (real v1.20.2 built from Debian source, kubectl, kubeadm)',
     dirs: ['kube-e2e'],
     root: true,
-    needs: [['etcd', 'etcd-server'], ['openssl', 'openssl'], ['ip', 'iproute2']],
+    // (the kernel data plane's stateful failover runs here too: it needs real apiservers)
+    needs: [['etcd', 'etcd-server'], ['openssl', 'openssl'], ['ip', 'iproute2'], ['nft', 'nftables'], ['conntrack', 'conntrack'], ['conntrackd', 'conntrackd']],
     // Builds (first run ~5 minutes, then cached) and passes the folder in KUBEHA_K8S_BIN.
     build: 'scripts/kube-apiserver.sh',
     buildEnv: 'KUBEHA_K8S_BIN',

@@ -1,3 +1,5 @@
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SystemClock, type Clock } from './clock.js';
 import { formatProblem } from './config/problem.js';
@@ -28,6 +30,8 @@ import { DiscoveredBackend } from './discovery/discovered-backend.js';
 import type { DiscoveryStats } from './discovery/server-list.js';
 import { KernelPlane, type KernelDriver, type KernelFrontendSpec, type KernelPlaneStats } from './kernel/kernel-plane.js';
 import { NftDriver } from './kernel/nft.js';
+import { resolveConntrackSync, type ConntrackSyncSettings } from './kernel/conntrack-sync.js';
+import { ConntrackdSupervisor } from './kernel/conntrackd.js';
 
 /** How many server transitions /api/v1/state keeps. */
 const RECENT_EVENTS = 20;
@@ -86,10 +90,10 @@ export interface DaemonOptions {
 }
 
 /** A frontend with `dataPlane: kernel`: its name, address, port and backend (the config checked the bind). */
-function kernelFrontends(config: Config): { name: string; vip: string; port: number; backend: string }[] {
+function kernelFrontends(config: Config): { name: string; vip: string; port: number; sourceNat: 'node' | 'vip'; backend: string }[] {
   return config.frontends.flatMap((f) => {
     const hp = parseHostPort(f.bind, true);
-    return f.dataPlane === 'kernel' && typeof hp !== 'string' ? [{ name: f.name, vip: hp.host, port: hp.port, backend: f.backend }] : [];
+    return f.dataPlane === 'kernel' && typeof hp !== 'string' ? [{ name: f.name, vip: hp.host, port: hp.port, sourceNat: f.sourceNat, backend: f.backend }] : [];
   });
 }
 
@@ -134,6 +138,8 @@ export class Daemon {
   private vrrpMasters = new Set<string>();
   /** The VIP by etcd election (vipElection), when configured. */
   private vipElection: VipElection | undefined;
+  /** The conntrackd replicating the kernel frontends' flows (conntrackSync). */
+  private conntrackd: ConntrackdSupervisor | undefined;
   /** Where maintenance is saved (global.stateDir, or systemd's $STATE_DIRECTORY); undefined: not kept. */
   private maintenanceStore: MaintenanceStore | undefined;
   /** The names in maintenance when this process started (from the store). */
@@ -151,7 +157,7 @@ export class Daemon {
     this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
     this.kernel = new KernelPlane(opts.kernelDriver ?? new NftDriver(), this.log, this.clock, () => this.reportTrackedBackends());
-    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined }) });
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined, sync: this.conntrackd?.stats }) });
   }
 
   /** Starts, restarts (changed) or stops the VIP election; returns an error when it cannot start. */
@@ -305,6 +311,11 @@ export class Daemon {
       }),
     })));
     if (kernelProblems.length > 0) return refuse(kernelProblems);
+    const sync = config.conntrackSync ? resolveConntrackSync(config, config.conntrackSync) : undefined;
+    if (typeof sync === 'string') return refuse([sync]);
+    if (sync && !(await access(sync.conntrackd, fsConstants.X_OK).then(() => true, () => false))) {
+      return refuse([`conntrackSync runs ${sync.conntrackd}, which is not installed: install conntrackd (Debian package conntrackd) or set conntrackSync.conntrackd [KUBEHA_ERR_KERNEL]`]);
+    }
     if (isFirst) this.restoreMaintenance(config);
     // VRRP validates (interfaces, addresses) before it changes anything; instances whose config did
     // not change keep running untouched.
@@ -366,6 +377,7 @@ export class Daemon {
     const kernelSpecs: KernelFrontendSpec[] = kernelFrontends(config).map((f) => ({ ...f, pool: this.backends.get(f.backend)!.pool }));
     if (isFirst && kernelSpecs.length === 0) void this.kernel.removeStale();
     else this.kernel.commit(kernelSpecs);
+    await this.reconcileConntrackSync(sync);
     await this.reconcileListeners(config);
     if (isFirst) this.closeUnusedInheritance();
     this.config = config;
@@ -567,7 +579,7 @@ export class Daemon {
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
     // the kernel frontends' table stays: it forwards with the last state until a successor adopts it
-    await Promise.all([...[...this.backends.values()].map((rt) => rt.discovery?.stop()), this.kernel.stop()]);
+    await Promise.all([...[...this.backends.values()].map((rt) => rt.discovery?.stop()), this.kernel.stop(), this.conntrackd?.stop()]);
     const open = () => listeners.reduce((n, l) => n + l.active, 0);
     this.log.info({ event: 'shutdown', sessions: open(), graceMs }, `shutting down: ${open()} sessions open, waiting up to ${graceMs}ms`);
     const deadline = Date.now() + graceMs;
@@ -676,6 +688,22 @@ export class Daemon {
     return { ...state, health: nodeHealth(state) };
   }
 
+  /**
+   * conntrackd runs while the config asks for conntrackSync: started (or adopted) once, started
+   * again when its settings change, ended when conntrackSync goes. It failing to start refuses
+   * nothing: the flows still forward, only a failover would lose them (logged, in the state API,
+   * and tried again by its supervisor).
+   */
+  private async reconcileConntrackSync(sync: ConntrackSyncSettings | undefined): Promise<void> {
+    const running = this.conntrackd;
+    if (running && JSON.stringify(running.settings) === JSON.stringify(sync)) return;
+    this.conntrackd = undefined;
+    if (running) await (sync && running.settings.runDir === sync.runDir ? running.stop() : running.kill());
+    if (!sync) return;
+    this.conntrackd = new ConntrackdSupervisor(sync, this.log, this.clock);
+    await this.conntrackd.start();
+  }
+
   /** The kernel frontends as the state API shows them: programmed, flows open, counters per server. */
   private kernelState(): FrontendState[] {
     const frontends = this.config ? kernelFrontends(this.config) : [];
@@ -712,6 +740,7 @@ export class Daemon {
       vrrpThread: this.vrrp.instances.length ? { loopDelayMs: this.vrrp.loopDelayMs } : null,
       vipElection: this.vipElection ? { ...this.vipElection.stats.toJSON(), vips: this.vipElection.cfg.vips } : null,
       kernel: this.kernel.active ? kernelPlaneState(this.kernel.stats, iso) : null,
+      conntrackSync: this.conntrackd ? { ...this.conntrackd.stats } : null,
       frontends: [...[...this.listenerMap.values()].map((l): FrontendState => ({
         name: l.name,
         bind: l.bind,

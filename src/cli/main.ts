@@ -31,8 +31,8 @@ export async function main(argv: string[]): Promise<void> {
     .command('run')
     .description('run the daemon: load balancer, health checks, admin API')
     .requiredOption('-c, --config <file>', 'kubeha.yaml')
-    .option('--cleanup', 'do not run: remove the nftables table of the kernel data plane (inet kubeha), which outlives the daemon, and exit (for a unit whose stop should take the rules with it, as ExecStopPost)')
-    .action(async (o: { config: string; cleanup?: boolean }) => exit(o.cleanup ? await (await import('./run.js')).cleanupCommand() : await (await import('./run.js')).runCommand(o.config)));
+    .option('--cleanup', 'do not run: remove the nftables table of the kernel data plane (inet kubeha) and end the conntrackd of conntrackSync, which outlive the daemon, and exit (for a unit whose stop should take the rules with it, as ExecStopPost)')
+    .action(async (o: { config: string; cleanup?: boolean }) => exit(o.cleanup ? await (await import('./run.js')).cleanupCommand(o.config) : await (await import('./run.js')).runCommand(o.config)));
   program
     .command('check')
     .description('validate a config and run the lint rules for kubeha.yaml on it, every problem in one pass; exits 1 on an error (warnings are printed, exit 0)')

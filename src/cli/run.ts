@@ -1,4 +1,6 @@
 import { NftDriver } from '../kernel/nft.js';
+import { CONNTRACKD_DEFAULTS } from '../kernel/conntrack-sync.js';
+import { killConntrackd } from '../kernel/conntrackd.js';
 import { formatProblem } from '../config/problem.js';
 import { loadConfigIsolated } from '../config/isolated-parse.js';
 import { Daemon } from '../daemon.js';
@@ -16,7 +18,12 @@ import { sdNotify } from '../systemd-notify.js';
  * `kubeha run --cleanup`: removes kubeha's nftables table (the kernel frontends keep forwarding
  * without the daemon until then). Nothing to remove is success.
  */
-export async function cleanupCommand(): Promise<number> {
+export async function cleanupCommand(file: string): Promise<number> {
+  // the conntrackd of conntrackSync goes too (its run folder from the config; the default one when
+  // the config cannot be read: a cleanup does not depend on a valid config)
+  const loaded = await loadConfigIsolated(file).catch(() => undefined);
+  const sync = loaded?.ok ? loaded.config.conntrackSync : undefined;
+  if (await killConntrackd(sync?.conntrackd ?? CONNTRACKD_DEFAULTS.conntrackd, sync?.runDir ?? CONNTRACKD_DEFAULTS.runDir)) process.stdout.write('ended conntrackd (conntrackSync)\n');
   try {
     const driver = new NftDriver();
     const had = await driver.tableExists();

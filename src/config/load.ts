@@ -8,6 +8,7 @@ import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
 import { checkTiming } from '../election/lease-guard.js';
+import { resolveConntrackSync } from '../kernel/conntrack-sync.js';
 import type { ConfigProblem, LoadResult } from './problem.js';
 
 export { formatProblem, type ConfigProblem, type LoadResult } from './problem.js';
@@ -165,11 +166,17 @@ function analyzeYaml<S extends z.ZodType>(
  */
 function kernelChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string, deps?: Path[]) => void): void {
   config.frontends.forEach((f, i) => {
-    if (f.dataPlane !== 'kernel') return;
+    if (f.dataPlane !== 'kernel') {
+      if (f.sourceNat !== 'node') problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'sourceNat'], `frontend "${f.name}" sets sourceNat, which only a frontend with dataPlane: kernel has (a user-space proxy connects from this host); add dataPlane: kernel or remove sourceNat`);
+      return;
+    }
     const hp = parseHostPort(f.bind, true);
     if (typeof hp !== 'string') {
       if (!isIPv4(hp.host) || hp.host === '0.0.0.0') problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'bind'], `frontend "${f.name}" has dataPlane: kernel, which matches one IPv4 address, not ${hp.host}; bind the VIP (e.g. 10.8.4.55:6443) or a node-local address (127.0.0.1:7443, 169.254.x.x)`, [['frontends', i, 'dataPlane']]);
       else if (hp.port === 0) problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'bind'], `frontend "${f.name}" has dataPlane: kernel and port 0; the kernel needs the port clients use: write it`, [['frontends', i, 'dataPlane']]);
+    }
+    if (typeof hp !== 'string' && f.sourceNat === 'vip' && (hp.host.startsWith('127.') || hp.host.startsWith('169.254.'))) {
+      problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'sourceNat'], `frontend "${f.name}" serves the node's own clients on ${hp.host}, which no other host can take over; sourceNat: vip is for a VIP on LB hosts: remove it`);
     }
     const bi = config.backends.findIndex((b) => b.name === f.backend);
     const b = config.backends[bi];
@@ -180,6 +187,27 @@ function kernelChecks(config: Config, problem: (code: ErrorCode, path: Path, mes
       if (typeof shp !== 'string' && !isIPv4(shp.host)) problem('KUBEHA_ERR_CONFIG_KERNEL', ['backends', bi, 'servers', j, 'address'], `server "${s.name}" of backend "${b.name}" is ${shp.host}, but frontend "${f.name}" forwards in the kernel, which needs an IPv4 address (it resolves no names); write the address`, [['frontends', i, 'dataPlane']]);
     });
   });
+}
+
+/**
+ * conntrackSync replicates the flows of kernel frontends whose servers answer the VIP: without such
+ * a frontend it has nothing to carry over; its addresses come from the config or the VRRP instance.
+ */
+function conntrackSyncChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string, deps?: Path[]) => void): void {
+  if (!config.conntrackSync) return;
+  const kernel = config.frontends.filter((f) => f.dataPlane === 'kernel');
+  if (!kernel.some((f) => f.sourceNat === 'vip')) {
+    problem('KUBEHA_ERR_CONFIG_KERNEL', ['conntrackSync'], kernel.length === 0
+      ? 'conntrackSync replicates the flows of frontends with dataPlane: kernel, and there is none; add dataPlane: kernel and sourceNat: vip to the VIP\'s frontend, or remove conntrackSync'
+      : `conntrackSync replicates flows, but the servers of ${kernel.map((f) => `"${f.name}"`).join(', ')} answer this node's own address (sourceNat: node), which dies with it; set sourceNat: vip so that the node taking the VIP gets the replies`);
+  }
+  const resolved = resolveConntrackSync(config, config.conntrackSync);
+  if (typeof resolved === 'string') problem('KUBEHA_ERR_CONFIG_KERNEL', ['conntrackSync'], resolved);
+  else {
+    for (const [key, value] of [['peer', resolved.peer], ['localAddress', resolved.localAddress]] as const) {
+      if (!isIPv4(value)) problem('KUBEHA_ERR_CONFIG_KERNEL', config.conntrackSync[key] ? ['conntrackSync', key] : ['conntrackSync'], `conntrackSync ${key} ${value} is not an IPv4 address; conntrackd replicates the IPv4 kernel frontends over IPv4: write one`);
+    }
+  }
 }
 
 /** `a` is `b` or lies inside it. */
@@ -471,6 +499,7 @@ function crossCheck(config: Config, file: string, locate: Locate, repair?: Repai
   );
   vrrpChecks(config, problem);
   kernelChecks(config, problem);
+  conntrackSyncChecks(config, problem);
   const used = new Set(config.frontends.map((f) => f.backend));
   config.backends.forEach((b, i) => {
     if (!used.has(b.name) && removedFrontendTargets && !removedFrontendTargets.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);

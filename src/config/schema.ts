@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { IMPLICIT_ADMIN_BIND, parseHostPort } from './address.js';
+import { CONNTRACKD_DEFAULTS } from '../kernel/conntrack-sync.js';
 
 // The config file's shape (../shared/DESIGN.md "Config contract": those keys are fixed; more may be
 // added, none renamed). Durations are written with a unit and parsed here into milliseconds, so every
@@ -140,6 +141,25 @@ export const frontendSchema = z.strictObject({
   bindRetryInterval: duration(10).default(1000),
   /** userspace: kubeha proxies each session; kernel: nftables DNAT + conntrack forward, kubeha decides (src/kernel). */
   dataPlane: z.enum(['userspace', 'kernel']).default('userspace'),
+  /**
+   * dataPlane: kernel on a VIP: the source the servers see. node: this host's address (masquerade);
+   * vip: the VIP, so the replies follow the VIP to the host that takes it over (with conntrackSync).
+   */
+  sourceNat: z.enum(['node', 'vip']).default('node'),
+});
+
+/** Replication of the kernel frontends' conntrack entries to the other LB node (Debian's conntrackd, run by kubeha). */
+export const conntrackSyncSchema = z.strictObject({
+  /** The other LB node's address on the sync link. Default: the only unicast peer of the first VRRP instance. */
+  peer: z.string().min(1).optional(),
+  /** This node's address on the sync link. Default: that instance's unicastSrcIp. */
+  localAddress: z.string().min(1).optional(),
+  /** The sync link's interface. Default: that instance's interface. */
+  interface: z.string().min(1).optional(),
+  port: count(1, 65535).default(CONNTRACKD_DEFAULTS.port),
+  conntrackd: z.string().min(1).default(CONNTRACKD_DEFAULTS.conntrackd),
+  /** conntrackd's config, control socket, lock and log. */
+  runDir: z.string().min(1).default(CONNTRACKD_DEFAULTS.runDir),
 });
 
 export const adminSchema = z.strictObject({
@@ -233,6 +253,7 @@ export const configSchema = z.strictObject({
   accessLog: accessLogSchema.optional(),
   vrrp: z.strictObject({ instances: z.array(vrrpInstanceSchema).default([]) }).optional(),
   vipElection: vipElectionSchema.optional(),
+  conntrackSync: conntrackSyncSchema.optional(),
 });
 
 /** A validated config; every duration in it is in milliseconds. */
@@ -246,3 +267,4 @@ export type VrrpInstanceConfig = z.output<typeof vrrpInstanceSchema>;
 export type TrackScriptConfig = z.output<typeof trackScriptSchema>;
 export type VipElectionConfig = z.output<typeof vipElectionSchema>;
 export type AdminConfig = z.output<typeof adminSchema>;
+export type ConntrackSyncConfig = z.output<typeof conntrackSyncSchema>;

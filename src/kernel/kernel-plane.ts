@@ -28,6 +28,8 @@ export interface KernelFrontendSpec {
   name: string;
   vip: string;
   port: number;
+  /** The source the servers see (ruleset.ts); default node. */
+  sourceNat?: 'node' | 'vip';
   pool: ServerPool;
 }
 
@@ -215,6 +217,7 @@ export class KernelPlane {
         port: spec.port,
         balance: pool.settings.balance === 'source' ? 'source' : 'roundrobin',
         hook: kernelHook(spec.vip),
+        sourceNat: spec.sourceNat ?? 'node',
         servers: servers.map((s): KernelServer => ({ name: s.id, ip: s.host, port: s.port, weight: weight(s) })),
       };
     });

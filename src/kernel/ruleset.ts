@@ -8,7 +8,8 @@
 // - a DNAT rule at prerouting (an LB host: traffic to the VIP from elsewhere) or at output (a
 //   node-local LB: the node's own clients), and a masquerade at postrouting (for output, of flows
 //   that leave the host), so the replies come back through this host and conntrack reverses both
-//   translations.
+//   translations; or, with `sourceNat: vip`, a SNAT to the VIP, so the replies come back to the
+//   VIP's holder (stateful failover, with the conntrack entries replicated by conntrack-sync.ts).
 // - per-server named counters, counted in both directions by a filter chain after the DNAT.
 // A map with no element (no usable server) makes the DNAT lookup fail: the packet goes on to the
 // VIP itself, where nothing listens on the port, and the client's SYN is answered by a reset.
@@ -37,6 +38,12 @@ export interface KernelFrontend {
   balance: 'roundrobin' | 'source';
   /** prerouting: clients on other hosts (an LB host); output: this host's own clients (node-local). */
   hook: 'prerouting' | 'output';
+  /**
+   * The source the servers see: `node` (masquerade: this host's address on the way out) or `vip`
+   * (SNAT to the VIP: the replies go to whichever host holds the VIP, which with the conntrack
+   * entries replicated can carry the flow on; prerouting only). Default node.
+   */
+  sourceNat?: 'node' | 'vip';
   servers: KernelServer[];
 }
 
@@ -141,7 +148,8 @@ export function renderTable(frontends: readonly KernelFrontend[], seed: Readonly
     chains[f.hook].push(`ip daddr ${f.vip} tcp dport ${f.port} dnat ip to ${pick} map @${map}`);
     // replies must come back through this host: for the node's own clients only when the flow leaves
     // it (a source of 127.0.0.1 or the service address itself is no use to a server elsewhere)
-    chains.postrouting.push(`ct status dnat ct original ip daddr ${f.vip} ${f.hook === 'output' ? 'oifname != "lo" ' : ''}masquerade`);
+    const translate = f.sourceNat === 'vip' && f.hook === 'prerouting' ? `snat ip to ${f.vip}` : 'masquerade';
+    chains.postrouting.push(`ct status dnat ct original ip daddr ${f.vip} ${f.hook === 'output' ? 'oifname != "lo" ' : ''}${translate}`);
     // requests after the DNAT (daddr is the server), replies before the reverse translation (saddr is)
     const toServer = `ct status dnat ct original ip daddr ${f.vip} ct direction original counter name ip daddr . tcp dport map @${counters}`;
     const fromServer = `ct status dnat ct original ip daddr ${f.vip} ct direction reply counter name ip saddr . tcp sport map @${counters}`;

@@ -10,6 +10,7 @@ import { registerElectionMetrics } from './election-metrics.js';
 import { scrapedMetric, type Row } from './scraped-metric.js';
 import type { FrontendState } from './node-state.js';
 import type { KernelPlaneStats } from '../kernel/kernel-plane.js';
+import type { ConntrackSyncStats } from '../kernel/conntrackd.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
@@ -24,7 +25,7 @@ export interface MetricsSource {
   /** The backends whose servers come from the Kubernetes API. */
   discoveries(): Iterable<{ backend: string; stats: DiscoveryStats }>;
   /** The frontends with dataPlane: kernel (counters as last read), and the plane's stats while there are any. */
-  kernel(): { frontends: FrontendState[]; stats: KernelPlaneStats | undefined };
+  kernel(): { frontends: FrontendState[]; stats: KernelPlaneStats | undefined; sync?: ConntrackSyncStats | undefined };
 }
 
 const DISCOVERY_SOURCES = ['bootstrap', 'state-file', 'endpointslices', 'endpoints'] as const;
@@ -148,6 +149,14 @@ export class Metrics {
     kernelPlane('kubeha_kernel_updates_total', 'Transactions applied to the nftables table (whole tables and slot updates).', (k) => k.updates);
     kernelPlane('kubeha_kernel_update_failures_total', 'Table updates nftables refused (each retried; the kernel keeps the last table).', (k) => k.failures);
     kernelPlane('kubeha_kernel_flows_deleted_total', 'Conntrack entries deleted for servers marked down with onMarkedDown: shutdown.', (k) => k.flowsDeleted);
+    scraped('kubeha_conntrack_sync_up', '1 while the conntrackd replicating the kernel frontends\' flows to the peer answers, else 0 (absent without conntrackSync).', 'gauge', ['peer'], function* () {
+      const sync = source.kernel().sync;
+      if (sync) yield [{ peer: sync.peer }, sync.running ? 1 : 0];
+    });
+    scraped('kubeha_conntrack_sync_starts_total', 'conntrackd starts by this process (more than one: it stopped answering and was started again).', 'counter', ['peer'], function* () {
+      const sync = source.kernel().sync;
+      if (sync) yield [{ peer: sync.peer }, sync.starts];
+    });
 
     registerElectionMetrics(r, () => source.election()?.stats);
 

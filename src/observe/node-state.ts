@@ -91,6 +91,16 @@ export interface KernelPlaneState {
   flowsDeleted: number;
 }
 
+/** conntrackd replicating the kernel frontends' flows to the other LB node (conntrackSync). */
+export interface ConntrackSyncState {
+  peer: string;
+  running: boolean;
+  /** This process found the conntrackd of an earlier one and kept it. */
+  adopted: boolean;
+  starts: number;
+  lastError: string | null;
+}
+
 export type VipElectionState = ElectionStatsJson & { vips: string[] };
 
 export interface NodeState {
@@ -104,6 +114,8 @@ export interface NodeState {
   vipElection: VipElectionState | null;
   /** Null when no frontend has dataPlane: kernel (absent from older daemons). */
   kernel?: KernelPlaneState | null;
+  /** Null without conntrackSync (absent from older daemons). */
+  conntrackSync?: ConntrackSyncState | null;
   frontends: FrontendState[];
   backends: BackendState[];
   /** What `kubeha status` would say (the dashboard's banner); absent from daemons before it existed. */

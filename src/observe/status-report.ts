@@ -70,6 +70,7 @@ export function nodeHealth(s: NodeState): { problems: string[]; warnings: string
     } else if (!f.listening && !waitsForVip(f)) problems.push(`frontend ${f.name} is not listening on ${f.bind}`);
   }
   if (s.kernel?.lastError && s.frontends.every((f) => f.dataPlane !== 'kernel' || f.listening)) problems.push(`the last update of the nftables table failed (the kernel forwards with the one before, retried every second): ${s.kernel.lastError}`);
+  if (s.conntrackSync && !s.conntrackSync.running) problems.push(`conntrackd does not run: the kernel frontends' flows are not replicated to ${s.conntrackSync.peer}, a failover would break them${s.conntrackSync.lastError ? ` (${s.conntrackSync.lastError})` : ''}`);
   if (s.kernel?.holding) warnings.push('the nftables table of the previous run forwards as it was until the first health checks are in');
   for (const b of s.backends) {
     const live = b.servers.filter((x) => !x.removed);
@@ -122,7 +123,7 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
     const k = s.kernel;
     const rows = [['KERNEL FRONTEND', 'SERVER', 'FLOWS', 'ESTABLISHED', 'PACKETS', 'BYTES']];
     for (const f of kernel) for (const x of f.kernel!.servers) rows.push([f.name, x.name, String(x.flows), String(x.established), String(x.packets), String(x.bytes)]);
-    sections.push(`nftables table inet kubeha: ${k.updates} updates, ${k.failures} failed${k.adopted ? ', adopted from the previous run' : ''}${k.holding ? ' (held until the first checks)' : ''}${k.lastUpdate ? `, last ${formatAge(nowMs - Date.parse(k.lastUpdate))} ago` : ''}${k.flowsDeleted ? `, ${k.flowsDeleted} flows deleted (shutdown)` : ''}\n${table(rows)}`);
+    sections.push(`nftables table inet kubeha: ${k.updates} updates, ${k.failures} failed${k.adopted ? ', adopted from the previous run' : ''}${k.holding ? ' (held until the first checks)' : ''}${k.lastUpdate ? `, last ${formatAge(nowMs - Date.parse(k.lastUpdate))} ago` : ''}${k.flowsDeleted ? `, ${k.flowsDeleted} flows deleted (shutdown)` : ''}${s.conntrackSync ? `; flows replicated to ${s.conntrackSync.peer} by conntrackd${s.conntrackSync.running ? '' : ' (NOT RUNNING)'}` : ''}\n${table(rows)}`);
   }
   if (s.backends.length > 0) {
     const rows = [['BACKEND', 'SERVER', 'ADDRESS', 'STATE', 'WEIGHT', 'ACTIVE', 'TOTAL', 'LAST CHECK']];

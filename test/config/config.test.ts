@@ -194,6 +194,20 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     ],
   },
   {
+    name: 'sourceNat: vip on a user-space and a node-local frontend; conntrackSync with nothing to take its addresses from',
+    yaml: `frontends:\n  - { name: a, bind: 10.0.0.5:6443, backend: b, sourceNat: vip }\n  - { name: c, bind: 127.0.0.1:7443, backend: b, dataPlane: kernel, sourceNat: vip }\nbackends:\n  - { name: b, servers: [{ name: s, address: 10.0.0.1:6443 }] }\nconntrackSync: { port: 3780 }\n`,
+    expect: [
+      [2, 60, 'KUBEHA_ERR_CONFIG_KERNEL', 'only a frontend with dataPlane: kernel has'],
+      [3, 80, 'KUBEHA_ERR_CONFIG_KERNEL', 'no other host can take over'],
+      [6, 16, 'KUBEHA_ERR_CONFIG_KERNEL', 'conntrackSync needs peer, localAddress, interface'],
+    ],
+  },
+  {
+    name: 'conntrackSync for a kernel frontend whose servers answer the node (sourceNat: node)',
+    yaml: `frontends:\n  - { name: a, bind: 10.0.0.5:6443, backend: b, dataPlane: kernel }\nbackends:\n  - { name: b, servers: [{ name: s, address: 10.0.0.1:6443 }] }\nconntrackSync: { peer: 10.0.0.3, localAddress: 10.0.0.2, interface: eth0 }\n`,
+    expect: [[5, 16, 'KUBEHA_ERR_CONFIG_KERNEL', 'answer this node\'s own address (sourceNat: node)']],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],

@@ -174,6 +174,7 @@ const NOT_HERE: Record<string, string> = {
   'npx kubeha doctor --inventory examples/inventory.yaml': 'the live cluster of the example, on 10.8.4.0/24',
   'npx kubeha check --config /etc/kubeha/kubeha.yaml': 'the config of an installed node',
   'apt-get install nftables conntrack': 'installs packages on an LB host (npm test installs them as root for the kernel tier)',
+  'apt-get install nftables conntrack conntrackd': 'installs packages on an LB host (npm test installs them as root for the kube-apiserver tier, whose kernel-failover test runs conntrackd)',
   'sysctl -w net.ipv4.ip_forward=1': 'changes this host\'s forwarding (test/kernel-netns/daemon.test.ts sets it in its LB namespace after kubeha refused to start without it)',
   'kubeha check --config /etc/kubeha/kubeha.yaml': 'the config of an installed node (test/lint/kubeha-rules.test.ts has the kernel warnings)',
   'npx kubeha run --config /etc/kubeha/kubeha.yaml': 'the daemon of an installed node',

@@ -72,3 +72,11 @@ test('kernel frontends: IPv4 only, names that collide once they are nftables ide
   assert.match(problems.join('\n'), /fd00::2\) is not an IPv4 address/);
   assert.match(problems.join('\n'), /257 servers, more than the 256 slots/);
 });
+
+test('sourceNat: vip SNATs a VIP frontend\'s flows to the VIP (the replies follow the VIP); a node-local one keeps the masquerade', () => {
+  const fe = (vip: string, hook: KernelFrontend['hook']): KernelFrontend => ({ name: `f${hook}`, vip, port: 6443, balance: 'roundrobin', hook, sourceNat: 'vip', servers: [server('m1', 1)] });
+  const text = renderTable([fe('10.8.4.55', 'prerouting'), fe('169.254.0.1', 'output')]);
+  assert.match(text, /ct status dnat ct original ip daddr 10\.8\.4\.55 snat ip to 10\.8\.4\.55\n/);
+  assert.match(text, /ct status dnat ct original ip daddr 169\.254\.0\.1 oifname != "lo" masquerade\n/);
+  assert.doesNotMatch(text, /10\.8\.4\.55 masquerade/);
+});

@@ -61,6 +61,23 @@ export function createBed(t: TestContextLike, n: number): Bed {
   t.after(async () => {
     for (const p of procs) if (p.running() && p.child.pid) process.kill(p.child.pid, 'SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
+    // daemons the test's processes started in the namespaces (conntrackd forks into the background)
+    for (const ns of namespaces) {
+      const pids = (() => {
+        try {
+          return ip('netns', 'pids', ns).split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      })();
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
     for (const ns of namespaces) {
       try {
         ip('netns', 'del', ns);

@@ -60,7 +60,9 @@ export const inventorySchema = z.strictObject({
     dataPlane: z.enum(['userspace', 'kernel']).default('userspace'),
     /** With dataPlane kernel: `remove` takes the table away when the unit stops (ExecStopPost); `keep` (default) forwards on without kubeha. */
     kernelOnStop: z.enum(['keep', 'remove']).default('keep'),
-  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443, maxConnections: 20_000, dataPlane: 'userspace', kernelOnStop: 'keep' }),
+    /** With dataPlane kernel and two LB hosts: the node that takes the VIP carries the connections on (sourceNat: vip + conntrackSync). */
+    stateful: z.boolean().default(false),
+  }).default({ flavor: 'kubeha', hosts: [], sharedPort: 16443, maxConnections: 20_000, dataPlane: 'userspace', kernelOnStop: 'keep', stateful: false }),
   etcd: z.strictObject({
     mode: z.enum(['stacked', 'external']).default('stacked'),
     endpoints: z.array(z.string().regex(/^https?:\/\/[^/]+\/?$/, { message: 'an etcd endpoint is a URL like https://10.8.4.91:2379' })).default([]),
@@ -259,6 +261,8 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   if (inv.vrrp.version === 3 && inv.vrrp.authPass) problem(['vrrp', 'authPass'], 'VRRPv3 has no authentication; remove authPass or use version 2');
   if (inv.vrrp.unicast && lbHosts.length < 2) problem(['vrrp', 'unicast'], 'unicast VRRP needs at least two LB hosts');
   if (inv.lb.dataPlane === 'kernel' && inv.lb.flavor !== 'kubeha') problem(['lb', 'dataPlane'], `lb.dataPlane: kernel is kubeha's in-kernel data plane, not ${inv.lb.flavor}'s; use flavor: kubeha, or dataPlane: userspace`);
+  if (inv.lb.stateful && inv.lb.dataPlane !== 'kernel') problem(['lb', 'stateful'], 'lb.stateful replicates the kernel data plane\'s flows (a user-space proxy\'s connections die with its process); set dataPlane: kernel or remove it');
+  else if (inv.lb.stateful && lbHosts.length !== 2) problem(['lb', 'stateful'], `lb.stateful replicates the flows to the other LB host with conntrackd over unicast, which pairs two hosts; there are ${lbHosts.length}: use two LB hosts or remove it`);
   if (inv.lb.kernelOnStop === 'remove' && inv.lb.dataPlane !== 'kernel') problem(['lb', 'kernelOnStop'], 'lb.kernelOnStop is for lb.dataPlane: kernel (the user-space proxy leaves nothing behind); remove it or set dataPlane: kernel');
   if (inv.masterAccess === 'local') {
     const { lbOnMasters, frontendPort } = frontDoor(inv);

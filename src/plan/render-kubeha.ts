@@ -21,7 +21,7 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const config = {
     // the kernel's DNAT matches the VIP itself; the proxy listens on every address (the VIP comes and goes)
     frontends: [inv.lb.dataPlane === 'kernel'
-      ? { name: 'apiserver', bind: `${plan.vipAddress}:${plan.frontendPort}`, backend: 'apiservers', dataPlane: 'kernel' }
+      ? { name: 'apiserver', bind: `${plan.vipAddress}:${plan.frontendPort}`, backend: 'apiservers', dataPlane: 'kernel', ...(inv.lb.stateful ? { sourceNat: 'vip' } : {}) }
       : { name: 'apiserver', bind: `0.0.0.0:${plan.frontendPort}`, backend: 'apiservers' }],
     backends: [apiserverBackend(plan)],
     admin: { bind: `127.0.0.1:${ADMIN_PORT}` },
@@ -46,12 +46,14 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
       }],
     },
   };
+  // lb.stateful: the flows go to the other LB host as they are made (conntrackd, run by kubeha)
+  const sync = inv.lb.stateful ? { conntrackSync: { peer: peers[0], localAddress: host.ip, interface: interfaceOf(plan, host) } } : {};
   if (lbDaemonCarriesMasterLocal(plan, host)) {
     const local = masterLocal(plan);
     config.frontends.push(local.frontend);
     config.backends.push(local.backend);
   }
-  return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify(config);
+  return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify({ ...config, ...sync });
 }
 
 /** Where a worker's node-local kubeha keeps the last apiserver list it discovered (the unit's StateDirectory). */

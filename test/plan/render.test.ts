@@ -119,6 +119,20 @@ test('lb.dataPlane: kernel: the LB hosts\' frontend is a kernel frontend on the 
   const unit = host.replace('kubeha.yaml', 'kubeha.service');
   assert.doesNotMatch(kernel.get(unit)!.content, /--cleanup/, 'keep by default: the table forwards on while kubeha is down');
   assert.match(render('  dataPlane: kernel\n  kernelOnStop: remove\n').get(unit)!.content, /^ExecStopPost=-\/usr\/bin\/kubeha run --cleanup --config \/etc\/kubeha\/kubeha\.yaml$/m);
+  // lb.stateful (two dedicated LB hosts): SNAT to the VIP and the flows replicated to the other one
+  const r = parseInventoryText(inv.replace('  hosts: []\n', '  hosts: [{ name: lb1, ip: 10.8.4.11 }, { name: lb2, ip: 10.8.4.12 }]\n  dataPlane: kernel\n  stateful: true\n'), 'inv.yaml');
+  assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  const stateful = renderBundle(makePlan(r.inventory));
+  const lbConfigs = [...stateful.keys()].filter((k) => k.endsWith('/kubeha.yaml') && /vrrp:/.test(stateful.get(k)!.content));
+  assert.deepEqual(lbConfigs.map((file) => {
+    const c = parseYaml(stateful.get(file)!.content);
+    const ok = parseConfigText(stateful.get(file)!.content, file);
+    assert.ok(ok.ok, ok.ok ? '' : ok.problems.map(formatProblem).join('\n'));
+    return [c.frontends[0].sourceNat, c.conntrackSync] as [string, { localAddress: string }];
+  }).sort((a, b) => a[1].localAddress.localeCompare(b[1].localAddress)), [
+    ['vip', { peer: '10.8.4.12', localAddress: '10.8.4.11', interface: 'eth0' }],
+    ['vip', { peer: '10.8.4.11', localAddress: '10.8.4.12', interface: 'eth0' }],
+  ]);
 });
 
 test('inventory problems are located, table', () => {
@@ -138,6 +152,8 @@ test('inventory problems are located, table', () => {
     ['the masters\' node-local LB on the admin port', base('masterAccess: local\nmasterLocalPort: 9000\n'), 'admin server'],
     ['the kernel data plane with haproxy', base('lb: { flavor: haproxy, dataPlane: kernel }\n'), 'not haproxy\'s'],
     ['kernelOnStop without the kernel data plane', base('lb: { kernelOnStop: remove }\n'), 'lb.kernelOnStop is for lb.dataPlane: kernel'],
+    ['stateful failover of the user-space proxy', base('lb: { stateful: true }\n'), 'set dataPlane: kernel'],
+    ['stateful failover among three LB hosts', base('lb: { dataPlane: kernel, stateful: true }\n'), 'there are 3: use two LB hosts'],
   ];
   for (const [what, yaml, fragment] of table) {
     const r = parseInventoryText(yaml, 'inv.yaml');

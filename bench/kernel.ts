@@ -76,7 +76,7 @@ function conntrackEntryBytes(): number {
 
 /** Established conntrack entries in a namespace of TCP flows to host:port (the held connections; not wrk's, which are closing). */
 async function heldEntries(ns: string, host: string, port: number): Promise<number> {
-  const { stdout } = await inNs(ns, 'conntrack', ['-L', '-p', 'tcp', '--orig-dst', host, '--orig-port-dst', String(port), '--state', 'ESTABLISHED']).catch(() => ({ stdout: '' }));
+  const { stdout } = await run('ip', ['netns', 'exec', ns, 'conntrack', '-L', '-p', 'tcp', '--orig-dst', host, '--orig-port-dst', String(port), '--state', 'ESTABLISHED'], { maxBuffer: 64 << 20 }).catch(() => ({ stdout: '' }));
   return stdout.split('\n').filter((l) => l.startsWith('tcp')).length;
 }
 

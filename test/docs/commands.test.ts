@@ -196,6 +196,8 @@ const NOT_HERE: Record<string, string> = {
   'apt-get install keepalived iproute2': 'root and the Debian mirror',
   'apt-get install etcd-server': 'root and the Debian mirror',
   'npm run bench:proxy': 'a benchmark: minutes, haproxy, nginx and wrk',
+  'npm run bench:kernel': 'a benchmark: minutes, root, network namespaces, haproxy, nginx and wrk',
+  'apt-get install haproxy nginx libnginx-mod-stream wrk nftables conntrack': 'installs the kernel benchmark\'s packages as root (npm test installs what the tiers need, wrk is only the benchmarks\')',
   'npm run bench:failover': 'a benchmark: root, minutes',
   'npm run bench:vrrp-flood': 'a benchmark: root, minutes',
   'npm run bench:election': 'a benchmark: etcd, minutes',

@@ -1,5 +1,5 @@
 // Browser tier: the dashboard in headless Debian Chromium, driven by playwright-core.
-import { before, test } from 'node:test';
+import { before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,24 @@ async function launch(): Promise<Browser> {
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** The dashboard of an admin server that serves `state` (read on every poll), in a phone-sized page. */
+async function dashboardOf(t: TestContext, state: () => NodeState) {
+  const admin = new AdminServer({ bind: '127.0.0.1:0' }, {
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    state,
+    reload: async () => ({ ok: true, errors: [] }),
+    setServer: () => ({ status: 404, body: {} }),
+    setVrrp: () => ({ status: 404, body: {} }),
+  }, pino({ level: 'silent' }));
+  await admin.start();
+  t.after(() => admin.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(`http://127.0.0.1:${admin.port}/`);
+  return page;
 }
 
 test('dashboard: a killed backend turns red, drain works, no external assets, fits a phone', async (t) => {
@@ -133,19 +151,7 @@ test('dashboard: the VIP election card shows the role, epoch, identity and VIPs'
     eventLoopDelayMs: { p99: 1, max: 2 }, vrrpThread: null, vipElection: { ...stats.toJSON(), vips: ['10.0.0.100/24'] },
     frontends: [], backends: [], health: { problems: [], warnings: [] },
   };
-  const admin = new AdminServer({ bind: '127.0.0.1:0' }, {
-    metrics: async () => ({ contentType: 'text/plain', body: '' }),
-    state: () => state,
-    reload: async () => ({ ok: true, errors: [] }),
-    setServer: () => ({ status: 404, body: {} }),
-    setVrrp: () => ({ status: 404, body: {} }),
-  }, pino({ level: 'silent' }));
-  await admin.start();
-  t.after(() => admin.stop());
-  const browser = await launch();
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-  await page.goto(`http://127.0.0.1:${admin.port}/`);
+  const page = await dashboardOf(t, () => state);
   const card = await page.waitForSelector('[data-election="vip"]', { timeout: 5000 });
   const text = (await card.textContent()) ?? '';
   assert.match(text, /LEADER, epoch 7/);
@@ -170,19 +176,7 @@ test('dashboard: a kernel frontend shows its flows, and each server\'s conntrack
     }],
     backends: [], health: { problems: [], warnings: [] },
   };
-  const admin = new AdminServer({ bind: '127.0.0.1:0' }, {
-    metrics: async () => ({ contentType: 'text/plain', body: '' }),
-    state: () => state,
-    reload: async () => ({ ok: true, errors: [] }),
-    setServer: () => ({ status: 404, body: {} }),
-    setVrrp: () => ({ status: 404, body: {} }),
-  }, pino({ level: 'silent' }));
-  await admin.start();
-  t.after(() => admin.stop());
-  const browser = await launch();
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-  await page.goto(`http://127.0.0.1:${admin.port}/`);
+  const page = await dashboardOf(t, () => state);
   const row = await page.waitForSelector('[data-kernel="apiserver"] [data-kernel-server="m1"]', { timeout: 5000 });
   assert.deepEqual(await row.$$eval('td', (tds) => tds.map((td) => td.textContent)), ['m1', '9', '7', '1234', '567890']);
   assert.match((await page.textContent('[data-frontend="apiserver"]')) ?? '', /10\.0\.0\.100:6443 \(:6443\) kernel.*apiservers7---/);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { K8S_BIN, makeKubePki, writeKubeconfig } from '../support/kube.js';
+import { K8S_BIN, makeKubePki, startApiserversIn, writeKubeconfig } from '../support/kube.js';
 import { createBed, startKubehaConfig, until, VIP, type BedHost } from '../support/netns.js';
 
 const MASTER_IPS = ['192.0.2.11', '192.0.2.12', '192.0.2.13'];
@@ -28,18 +28,9 @@ function vipFlows(host: BedHost): string[] {
 test('kernel data plane with conntrackSync: the VIP holder is SIGKILLed and cut off; a kubectl loop through the VIP has no failure and a kubectl get -w stays connected', async (t) => {
   const bed = createBed(t, 4);
   const [masters, lb1, lb2, client] = bed.hosts as [BedHost, BedHost, BedHost, BedHost];
-  for (const ip of MASTER_IPS) execFileSync('ip', ['-n', masters.ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
   for (const lb of [lb1, lb2]) execFileSync('ip', ['netns', 'exec', lb.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   const pki = makeKubePki(t, [...MASTER_IPS, VIP]);
-  const etcd = masters.spawn('etcd', ['--name', 'e', '--data-dir', join(bed.dir, 'etcd'), '--listen-client-urls', 'http://127.0.0.1:2379', '--advertise-client-urls', 'http://127.0.0.1:2379',
-    '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'e=http://127.0.0.1:2380']);
-  await etcd.waitLine(/ready to serve client requests/, 20_000);
-  MASTER_IPS.forEach((ip, i) => masters.spawn(join(K8S_BIN, 'kube-apiserver'), [
-    '--etcd-servers=http://127.0.0.1:2379', `--bind-address=${ip}`, `--advertise-address=${ip}`, '--secure-port=6443', '--insecure-port=0',
-    `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.ca}`,
-    `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`, '--service-account-issuer=https://kubernetes.default.svc',
-    '--service-cluster-ip-range=10.96.0.0/12', '--authorization-mode=RBAC', `--cert-dir=${join(bed.dir, `certs${i}`)}`, '--profiling=false',
-  ]));
+  await startApiserversIn(masters, bed.dir, pki, MASTER_IPS);
   const lbConfig = (priority: number, me: BedHost, peer: BedHost) => ({
     frontends: [{ name: 'apiserver', bind: `${VIP}:${PORT}`, backend: 'apiservers', dataPlane: 'kernel', sourceNat: 'vip' }],
     backends: [{ name: 'apiservers', healthCheck: { type: 'https', path: '/readyz', interval: '200ms', timeout: '1s', rise: 2, fall: 2, caFile: pki.ca }, servers: MASTER_IPS.map((ip, i) => ({ name: `master${i + 1}`, address: `${ip}:6443` })) }],

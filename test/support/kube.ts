@@ -184,3 +184,27 @@ export function kubectlAsync(kubeconfig: string, args: string[], timeoutS = 10):
     p.on('exit', (code) => resolve({ code: code ?? 1, out, ms: Date.now() - started }));
   });
 }
+
+/** What {@link startApiserversIn} needs of a namespace host (test/support/netns.ts's BedHost). */
+interface SpawningHost {
+  ns: string;
+  spawn(cmd: string, args: string[]): { waitLine(re: RegExp, timeoutMs?: number): Promise<unknown> };
+}
+
+/**
+ * One etcd on the host's loopback and a kube-apiserver on each of `ips` (addresses of that host,
+ * port 6443), all inside its namespace: the masters of a test bed. Resolves once etcd serves; the
+ * apiservers become ready in the seconds after (their callers wait for the LB's checks).
+ */
+export async function startApiserversIn(host: SpawningHost, dir: string, pki: KubePki, ips: readonly string[], extraArgs: readonly string[] = []): Promise<void> {
+  for (const ip of ips) execFileSync('ip', ['-n', host.ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+  const etcd = host.spawn('etcd', ['--name', 'e', '--data-dir', join(dir, 'etcd'), '--listen-client-urls', 'http://127.0.0.1:2379', '--advertise-client-urls', 'http://127.0.0.1:2379',
+    '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'e=http://127.0.0.1:2380']);
+  await etcd.waitLine(/ready to serve client requests/, 20_000);
+  ips.forEach((ip, i) => host.spawn(join(K8S_BIN, 'kube-apiserver'), [
+    '--etcd-servers=http://127.0.0.1:2379', `--bind-address=${ip}`, `--advertise-address=${ip}`, '--secure-port=6443', '--insecure-port=0',
+    `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.ca}`,
+    `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`, '--service-account-issuer=https://kubernetes.default.svc',
+    '--service-cluster-ip-range=10.96.0.0/12', '--authorization-mode=RBAC', `--cert-dir=${join(dir, `certs${i}`)}`, '--profiling=false', ...extraArgs,
+  ]));
+}

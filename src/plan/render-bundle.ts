@@ -69,7 +69,7 @@ export function renderBundle(plan: Plan): Bundle {
   for (const h of plan.lbHosts) {
     if (inv.lb.flavor === 'kubeha') {
       add(h, 'kubeha.yaml', renderKubehaLb(plan, h));
-      add(h, 'kubeha.service', renderKubehaUnit([{ cidr: inv.vip, iface: interfaceOf(plan, h) }], false, inv.lb.dataPlane === 'kernel' && inv.lb.kernelOnStop === 'remove'));
+      add(h, 'kubeha.service', renderKubehaUnit([{ cidr: inv.vip, iface: interfaceOf(plan, h) }], false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
       add(h, 'kubeha.static-pod.yaml', renderKubehaStaticPod(plan));
     } else {
       add(h, inv.lb.flavor === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf', inv.lb.flavor === 'haproxy' ? renderHaproxy(plan) : renderNginx(plan));

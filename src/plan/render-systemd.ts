@@ -15,9 +15,12 @@ const releaseVipLine = (v: { cidr: string; iface: string }) => `ExecStopPost=-/u
  * SIGKILLed or OOM-killed cannot remove them itself, and the kernel would go on answering ARP for
  * the VIP against the new master until the restart.
  */
-export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = [], nodeLocal = false, removeKernelTable = false): string {
-  // lb.kernelOnStop: remove: a stopped kubeha takes its nftables table with it (else it forwards on)
-  const cleanup = removeKernelTable ? 'ExecStopPost=-/usr/bin/kubeha run --cleanup --config /etc/kubeha/kubeha.yaml\n' : '';
+export function renderKubehaUnit(vips: { cidr: string; iface: string }[] = [], nodeLocal = false, kernel?: { removeOnStop: boolean }): string {
+  // lb.dataPlane: kernel: the host forwards the VIP's flows (set at every start, as kube-proxy sets
+  // what it needs; kubeha itself only checks it); lb.kernelOnStop: remove: a stopped kubeha takes
+  // its nftables table with it (else it forwards on)
+  const forward = kernel ? 'ExecStartPre=/usr/sbin/sysctl -qw net.ipv4.ip_forward=1\n' : '';
+  const cleanup = kernel?.removeOnStop ? 'ExecStopPost=-/usr/bin/kubeha run --cleanup --config /etc/kubeha/kubeha.yaml\n' : '';
   const release = vips.map((v) => `${releaseVipLine(v)}\n`).join('') + cleanup;
   // A node-local LB runs on every worker and carries little traffic: V8's young generation kept at
   // 1 MiB per semi-space (16 by default) halves the memory per held connection (docs/benchmarks.md).
@@ -31,7 +34,7 @@ StartLimitIntervalSec=0
 [Service]
 Type=notify
 NotifyAccess=all
-ExecStartPre=/usr/bin/kubeha check --host --config /etc/kubeha/kubeha.yaml
+${forward}ExecStartPre=/usr/bin/kubeha check --host --config /etc/kubeha/kubeha.yaml
 ExecStart=/usr/bin/kubeha run --config /etc/kubeha/kubeha.yaml
 # Reload the config: systemctl reload kubeha. Restart or upgrade without refusing a connection:
 # systemctl kill --kill-whom=main --signal=SIGUSR2 kubeha

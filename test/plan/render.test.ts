@@ -118,6 +118,8 @@ test('lb.dataPlane: kernel: the LB hosts\' frontend is a kernel frontend on the 
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.map(formatProblem).join('\n'));
   const unit = host.replace('kubeha.yaml', 'kubeha.service');
   assert.doesNotMatch(kernel.get(unit)!.content, /--cleanup/, 'keep by default: the table forwards on while kubeha is down');
+  assert.match(kernel.get(unit)!.content, /^ExecStartPre=\/usr\/sbin\/sysctl -qw net\.ipv4\.ip_forward=1$/m, 'the LB host forwards the VIP\'s flows');
+  assert.doesNotMatch(plain.get(unit)!.content, /ip_forward/);
   assert.match(render('  dataPlane: kernel\n  kernelOnStop: remove\n').get(unit)!.content, /^ExecStopPost=-\/usr\/bin\/kubeha run --cleanup --config \/etc\/kubeha\/kubeha\.yaml$/m);
   // lb.stateful (two dedicated LB hosts): SNAT to the VIP and the flows replicated to the other one
   const r = parseInventoryText(inv.replace('  hosts: []\n', '  hosts: [{ name: lb1, ip: 10.8.4.11 }, { name: lb2, ip: 10.8.4.12 }]\n  dataPlane: kernel\n  stateful: true\n'), 'inv.yaml');

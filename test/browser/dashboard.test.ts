@@ -169,6 +169,7 @@ test('dashboard: a kernel frontend shows its flows, and each server\'s conntrack
     startedAt: new Date().toISOString(), configPath: null, reloads: { success: 0, failure: 0, lastErrors: [] }, events: [], vrrp: [],
     eventLoopDelayMs: { p99: 1, max: 2 }, vrrpThread: null, vipElection: null,
     kernel: { updates: 4, failures: 0, lastError: null, lastUpdate: new Date().toISOString(), adopted: true, holding: false, flowsDeleted: 0 },
+    conntrackSync: { peer: '10.0.0.12', running: true, adopted: false, starts: 1, lastError: null },
     frontends: [{
       name: 'apiserver', bind: '10.0.0.100:6443', port: 6443, addresses: ['10.0.0.100'], listening: true, backend: 'apiservers', accepted: 0, active: 7,
       rejected: { maxconn: 0, 'queue-full': 0, 'queue-timeout': 0, 'no-server': 0 }, dataPlane: 'kernel',
@@ -180,7 +181,8 @@ test('dashboard: a kernel frontend shows its flows, and each server\'s conntrack
   const row = await page.waitForSelector('[data-kernel="apiserver"] [data-kernel-server="m1"]', { timeout: 5000 });
   assert.deepEqual(await row.$$eval('td', (tds) => tds.map((td) => td.textContent)), ['m1', '9', '7', '1234', '567890']);
   assert.match((await page.textContent('[data-frontend="apiserver"]')) ?? '', /10\.0\.0\.100:6443 \(:6443\) kernel.*apiservers7---/);
-  assert.match((await page.textContent('#frontends')) ?? '', /4 table updates, adopted/);
+  assert.match((await page.textContent('#frontends')) ?? '', /4 table updates, adopted, flows replicated to 10\.0\.0\.12/);
+  assert.equal(await page.getAttribute('[data-conntrack-sync]', 'data-conntrack-sync'), 'up');
 });
 
 test('demo dashboard: both LB nodes, the VIP holder, the client, and each chaos step with what the client saw', async (t) => {

@@ -184,4 +184,12 @@ test('a kernel frontend: shown as kernel with its flows; its servers\' counters 
   const held = statusReport(node({ frontends: [{ ...kernelFrontend, listening: false }], kernel: { ...k, holding: true } }), NOW);
   assert.deepEqual(held.problems, [], 'an adopted table waiting for the first checks still forwards');
   assert.match(held.warnings.join('\n'), /previous run forwards as it was/);
+  // conntrackSync: said with the table; conntrackd not running is a problem (a failover would break the flows)
+  const sync = { peer: '10.0.0.12', running: true, adopted: true, starts: 0, lastError: null };
+  const synced = statusReport(node({ frontends: [kernelFrontend], kernel: k, conntrackSync: sync }), NOW);
+  assert.deepEqual(synced.problems, []);
+  assert.match(synced.text, /; flows replicated to 10\.0\.0\.12 by conntrackd\n/);
+  const down = statusReport(node({ frontends: [kernelFrontend], kernel: k, conntrackSync: { ...sync, running: false, lastError: 'conntrackd did not start: bind: Address in use' } }), NOW);
+  assert.deepEqual(down.problems, ['conntrackd does not run: the kernel frontends\' flows are not replicated to 10.0.0.12, a failover would break them (conntrackd did not start: bind: Address in use)']);
+  assert.match(down.text, /by conntrackd \(NOT RUNNING\)/);
 });

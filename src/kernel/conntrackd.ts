@@ -26,6 +26,8 @@ export class ConntrackdSupervisor {
   private timer: Timer | undefined;
   private stopped = false;
   private checking: Promise<void> | undefined;
+  /** Liveness checks completed (tests wait on it). */
+  checks = 0;
   readonly stats: ConntrackSyncStats;
 
   constructor(
@@ -107,6 +109,7 @@ export class ConntrackdSupervisor {
     this.timer = this.clock.setTimeout(() => {
       this.checking = this.check().finally(() => {
         this.checking = undefined;
+        this.checks++;
         this.schedule();
       });
     }, CONNTRACKD_CHECK_MS);

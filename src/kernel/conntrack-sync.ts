@@ -49,9 +49,9 @@ export function conntrackdPaths(runDir: string): { config: string; socket: strin
  * not replicated (the node's own connections: health checks, SSH, the sync itself), which leaves
  * the forwarded flows, whose sources are the clients and the servers.
  */
-export function renderConntrackdConf(s: ConntrackSyncSettings, ignore: readonly string[] = []): string {
+export function renderConntrackdConf(s: ConntrackSyncSettings): string {
   const paths = conntrackdPaths(s.runDir);
-  const ignored = [...new Set(['127.0.0.1', s.localAddress, s.peer, ...ignore])];
+  const ignored = [...new Set(['127.0.0.1', s.localAddress, s.peer])];
   return `# written by kubeha (conntrackSync); changes are overwritten
 Sync {
   Mode FTFW {

@@ -34,8 +34,6 @@ export class ConntrackdSupervisor {
     readonly settings: ConntrackSyncSettings,
     private readonly log: Logger,
     private readonly clock: Clock,
-    /** Addresses whose flows are not replicated besides the node's own (conntrack-sync.ts). */
-    private readonly ignore: readonly string[] = [],
   ) {
     this.stats = { peer: settings.peer, running: false, adopted: false, starts: 0, lastError: null };
   }
@@ -64,7 +62,7 @@ export class ConntrackdSupervisor {
    */
   async start(): Promise<string | undefined> {
     const paths = conntrackdPaths(this.settings.runDir);
-    const text = renderConntrackdConf(this.settings, this.ignore);
+    const text = renderConntrackdConf(this.settings);
     await mkdir(this.settings.runDir, { recursive: true });
     const old = await readFile(paths.config, 'utf8').catch(() => undefined);
     if (await this.answers()) {

@@ -1,6 +1,7 @@
 // The shape of GET /api/v1/state: what the daemon serves, and what `kubeha status` and the
 // dashboard read. Types only; the daemon fills it (Daemon.state), the readers never trust it
 // blindly (it comes over the network from whichever version of the daemon is running).
+import type { ConntrackSyncStats } from '../kernel/conntrackd.js';
 import type { AdminState } from '../proxy/server.js';
 import type { HealthCause } from '../health/health-state.js';
 import type { ElectionStatsJson } from '../election/election-stats.js';
@@ -92,14 +93,7 @@ export interface KernelPlaneState {
 }
 
 /** conntrackd replicating the kernel frontends' flows to the other LB node (conntrackSync). */
-export interface ConntrackSyncState {
-  peer: string;
-  running: boolean;
-  /** This process found the conntrackd of an earlier one and kept it. */
-  adopted: boolean;
-  starts: number;
-  lastError: string | null;
-}
+export type ConntrackSyncState = ConntrackSyncStats;
 
 export type VipElectionState = ElectionStatsJson & { vips: string[] };
 

@@ -29,7 +29,12 @@ export interface HostFacts {
   kubeha: string;
   /** TCP ports something listens on, with the listening programs' names (`ss -ltnp`). */
   listening: Map<number, string[]>;
+  /** Which of {@link PROGRAMS} the host has (on PATH or in /usr/sbin, /sbin). */
+  programs: Set<string>;
 }
+
+/** Programs whose presence a plan may depend on: the kernel data plane's. */
+export const PROGRAMS = ['nft', 'conntrack', 'conntrackd'] as const;
 
 /** The script that prints the facts, one tagged line each (parsed by {@link parseFacts}). */
 export function factsScript(paths: string[], units: string[]): string {
@@ -47,13 +52,15 @@ export function factsScript(paths: string[], units: string[]): string {
     'echo "kubeha $(kubeha version 2>/dev/null | head -1)"',
     // "LISTEN 0 4096 0.0.0.0:16443 0.0.0.0:* users:((\"node\",pid=812,fd=21))"
     'ss -Hltnp 2>/dev/null | awk \'{print "listen", $4, $NF}\'',
+    // (a non-login SSH command may have no sbin folder on PATH)
+    `for p in ${PROGRAMS.join(' ')}; do if command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || [ -x "/sbin/$p" ]; then echo "program $p"; fi; done`,
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** Parses the script's output; `sentAtMs`/`receivedAtMs` bracket the round trip (for the skew). */
 export function parseFacts(output: string, sentAtMs: number, receivedAtMs: number): HostFacts {
-  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '', kubeha: '', listening: new Map() };
+  const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '', kubeha: '', listening: new Map(), programs: new Set() };
   for (const line of output.split('\n')) {
     const [tag, ...rest] = line.split(' ');
     if (tag === 'journal') {
@@ -69,6 +76,7 @@ export function parseFacts(output: string, sentAtMs: number, receivedAtMs: numbe
     else if (tag === 'nofile') facts.files.set(rest.join(' '), undefined);
     else if (tag === 'unit' && rest[0]) facts.units.set(rest[0], rest[1] || 'unknown');
     else if (tag === 'kubeha') facts.kubeha = rest.join(' ').trim();
+    else if (tag === 'program' && rest[0]) facts.programs.add(rest[0]);
     else if (tag === 'listen' && rest[0]) {
       const port = Number(rest[0].slice(rest[0].lastIndexOf(':') + 1));
       const names = [...(rest[1] ?? '').matchAll(/\("([^"]+)"/g)].map((m) => m[1]!);

@@ -39,6 +39,13 @@ export function hostProblems(plan: Plan, host: Host, roles: Role[], facts: HostF
       out.push(`no address of ${iface} (${addrs.join(', ')}) is in the VIP's subnet ${plan.inv.vip}: VRRP and gratuitous ARP for the VIP need one`);
     }
   }
+  // the kernel data plane programs nftables and conntrack on the LB hosts, and lb.stateful runs conntrackd
+  if (roles.includes('lb') && plan.inv.lb.flavor === 'kubeha' && plan.inv.lb.dataPlane === 'kernel') {
+    const needed: [string, string, string][] = [['nft', 'nftables', 'lb.dataPlane: kernel'], ['conntrack', 'conntrack', 'lb.dataPlane: kernel'], ...(plan.inv.lb.stateful ? [['conntrackd', 'conntrackd', 'lb.stateful'] as [string, string, string]] : [])];
+    for (const [program, pkg, why] of needed) {
+      if (!facts.programs.has(program)) out.push(`${program} is not installed and ${why} needs it: apt install ${pkg} (Debian package ${pkg})`);
+    }
+  }
   for (const [port, allowed] of portOwners(plan, roles)) {
     const holders = facts.listening.get(port);
     if (!holders) continue;

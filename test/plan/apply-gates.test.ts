@@ -5,7 +5,7 @@ import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate,
 import { interruptedRun, parseJournal } from '../../src/apply/journal.js';
 import { lockIsStale } from '../../src/apply/push.js';
 import { planHost, sha256 } from '../../src/apply/change-plan.js';
-import { parseFacts } from '../../src/apply/facts.js';
+import { factsScript, parseFacts } from '../../src/apply/facts.js';
 import { hostProblems, vipConflict } from '../../src/apply/host-checks.js';
 import { makePlan, parseInventoryText } from '../../src/plan/inventory.js';
 import type { HttpsObservation, ServedCert } from '../../src/doctor/probe.js';
@@ -148,6 +148,13 @@ test('host checks: systemd, the LB interface in the VIP subnet, the stack\'s por
   const taken = facts(['addr eth0 10.0.0.1/24', 'listen 127.0.0.1:7445 users:(("sshd",pid=4,fd=3))']);
   assert.match(hostProblems(makePlan(local.inventory), m1, ['master', 'lb'], taken).join('\n'), /port 7445 is taken by sshd/, 'the node-local LB\'s port');
   assert.deepEqual(hostProblems(plan, m1, ['master', 'lb'], taken), [], 'not used without masterAccess: local');
+  // the kernel data plane's programs on the LB hosts (conntrackd for lb.stateful), from the facts script's program lines
+  const kernel = parseInventoryText('cluster: c\nvip: 10.0.0.100/24\ninterface: eth0\nmasters:\n  - { name: m1, ip: 10.0.0.1 }\nlb: { dataPlane: kernel }\n', 'inv');
+  assert.ok(kernel.ok);
+  assert.deepEqual(hostProblems(makePlan(kernel.inventory), m1, ['master', 'lb'], facts(['addr eth0 10.0.0.1/24', 'program nft'])), ['conntrack is not installed and lb.dataPlane: kernel needs it: apt install conntrack (Debian package conntrack)']);
+  assert.deepEqual(hostProblems(makePlan(kernel.inventory), m1, ['master', 'lb'], facts(['addr eth0 10.0.0.1/24', 'program nft', 'program conntrack'])), []);
+  assert.deepEqual(hostProblems(plan, m1, ['master', 'lb'], good), [], 'the user-space data plane needs neither');
+  assert.match(factsScript([], []), /for p in nft conntrack conntrackd; do .*echo "program \$p"/);
   assert.equal(vipConflict(plan, ['m1'], []), undefined, 'one of ours holds it');
   assert.equal(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: false }]), undefined, 'free');
   assert.match(vipConflict(plan, [], [{ port: 16443, ok: false }, { port: 22, ok: true }])!, /answers \(TCP 22\) but none of the LB hosts holds it/);

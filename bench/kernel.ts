@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { benchWorkspace, CONNECTIONS, DURATION_S, KUBEHA_BIN, median, processTree, ROUNDS, run, wrk, type WrkResult } from './lb-harness.js';
+import { benchWorkspace, CONNECTIONS, DURATION_S, KUBEHA_BIN, median, processTree, ROUNDS, run, SMALL_AND_64K, wrk, writeBackendNginx, type WrkResult } from './lb-harness.js';
 import { rssKiB } from './proc-stats.js';
 
 // A user-space proxy holds two descriptors per connection: 9000 fits the 20000 of this machine's hard limit.
@@ -96,20 +96,8 @@ async function main(): Promise<void> {
   const startIn = (ns: string, cmd: string, args: string[]) => start('ip', ['netns', 'exec', ns, cmd, ...args]);
   try {
     writeFileSync(join(dir, '64k.bin'), Buffer.alloc(64 * 1024, 120));
-    writeFileSync(join(dir, 'backend.conf'), `
-worker_processes 1;
-worker_rlimit_nofile 20000;
-daemon off;
-pid ${dir}/backend.pid;
-error_log ${dir}/backend-error.log warn;
-events { worker_connections 19990; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  ${BACKEND_PORTS.map((p) => `server { listen ${IP.backend}:${p} reuseport backlog=4096; root ${dir}; location = /small { return 200 "ok\\n"; } location = /64k { try_files /64k.bin =404; } }`).join('\n  ')}
-}`);
-    startIn(NS.backend, 'nginx', ['-c', join(dir, 'backend.conf'), '-e', join(dir, 'backend-error.log')]);
+    const backendConf = writeBackendNginx(dir, BACKEND_PORTS.map((p) => `${IP.backend}:${p}`), SMALL_AND_64K, { connections: 19990, nofile: 20000, keepaliveTimeout: '300s' });
+    startIn(NS.backend, 'nginx', ['-c', backendConf, '-e', join(dir, 'backend-error.log')]);
 
     writeFileSync(join(dir, 'haproxy.cfg'), `
 global

@@ -1,6 +1,7 @@
 // What the load-balancer benchmarks share: ports, wrk runs with the LB's CPU time, held
 // connections for memory figures, process trees. Not a test: nothing here asserts.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,3 +161,24 @@ export async function benchWorkspace(prefix: string): Promise<{ dir: string; sta
   };
   return { dir, start, cleanup };
 }
+
+/** The nginx config of the benchmarks' backend: one worker, `listens` each a server with `locations`; its path. */
+export function writeBackendNginx(dir: string, listens: string[], locations: string, o: { connections?: number; nofile?: number; keepaliveTimeout?: string } = {}): string {
+  const file = join(dir, 'backend.conf');
+  writeFileSync(file, `
+worker_processes 1;
+${o.nofile ? `worker_rlimit_nofile ${o.nofile};\n` : ''}daemon off;
+pid ${dir}/backend.pid;
+error_log ${dir}/backend-error.log warn;
+events { worker_connections ${o.connections ?? 4096}; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+${o.keepaliveTimeout ? `  keepalive_timeout ${o.keepaliveTimeout};\n` : ''}  ${listens.map((l) => `server { listen ${l} reuseport backlog=4096; root ${dir}; ${locations} }`).join('\n  ')}
+}`);
+  return file;
+}
+
+/** The backend's answers: /small (3 bytes) and /64k (the file 64k.bin of the workspace). */
+export const SMALL_AND_64K = 'location = /small { return 200 "ok\\n"; } location = /64k { try_files /64k.bin =404; }';
+

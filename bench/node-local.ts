@@ -5,7 +5,7 @@
 // nginx with three ports. Not a test: it measures and prints a table.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { benchWorkspace, DURATION_S, freePort, memoryTable, KUBEHA_BIN, median, processTree, ROUNDS, waitForPort, wrk, type WrkResult } from './lb-harness.js';
+import { benchWorkspace, DURATION_S, freePort, writeBackendNginx, memoryTable, KUBEHA_BIN, median, processTree, ROUNDS, waitForPort, wrk, type WrkResult } from './lb-harness.js';
 
 /** Concurrent connections of the load: 1 is a lone request chain (unloaded latency), 10 a busy node. */
 const LOADS = (process.env.BENCH_LOADS ?? '1,10').split(',').map(Number);
@@ -14,18 +14,8 @@ async function main(): Promise<void> {
   const { dir, start, cleanup } = await benchWorkspace('kubeha-bench-local-');
   try {
     const apiPorts = [await freePort(), await freePort(), await freePort()];
-    await writeFile(join(dir, 'backend.conf'), `
-worker_processes 1;
-daemon off;
-pid ${dir}/backend.pid;
-error_log ${dir}/backend-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  ${apiPorts.map((p) => `server { listen 127.0.0.1:${p} reuseport backlog=4096; location = /small { return 200 "ok\\n"; } location = /readyz { return 200 "ok"; } }`).join('\n  ')}
-}`);
-    start('nginx', ['-c', join(dir, 'backend.conf'), '-e', join(dir, 'backend-error.log')]);
+    const backendConf = writeBackendNginx(dir, apiPorts.map((p) => `127.0.0.1:${p}`), 'location = /small { return 200 "ok\\n"; } location = /readyz { return 200 "ok"; }');
+    start('nginx', ['-c', backendConf, '-e', join(dir, 'backend-error.log')]);
 
     const paths: { name: string; port: number; pid?: number }[] = [{ name: 'direct', port: apiPorts[0]! }];
     // kubespray's nginx-proxy (roles/kubernetes/node/templates/loadbalancer/nginx.conf.j2): least_conn, passive checks only.

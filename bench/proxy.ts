@@ -4,7 +4,7 @@
 // Needs the Debian packages haproxy, nginx, libnginx-mod-stream and wrk.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { benchWorkspace, freePort, KUBEHA_BIN, memoryTable, median, processTree, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS } from './lb-harness.js';
+import { benchWorkspace, freePort, SMALL_AND_64K, writeBackendNginx, KUBEHA_BIN, memoryTable, median, processTree, waitForPort, wrk, type WrkResult, DURATION_S, ROUNDS, CONNECTIONS } from './lb-harness.js';
 
 async function main(): Promise<void> {
   const { dir, start, cleanup } = await benchWorkspace('kubeha-bench-');
@@ -12,18 +12,8 @@ async function main(): Promise<void> {
     // Backends: one nginx, one worker, two ports (as two apiservers), small and 64 KiB answers.
     const backendPorts = [await freePort(), await freePort()];
     await writeFile(join(dir, '64k.bin'), Buffer.alloc(64 * 1024, 120));
-    await writeFile(join(dir, 'backend.conf'), `
-worker_processes 1;
-daemon off;
-pid ${dir}/backend.pid;
-error_log ${dir}/backend-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  ${backendPorts.map((p) => `server { listen 127.0.0.1:${p} reuseport backlog=4096; root ${dir}; location = /small { return 200 "ok\\n"; } location = /64k { try_files /64k.bin =404; } }`).join('\n  ')}
-}`);
-    start('nginx', ['-c', join(dir, 'backend.conf'), '-e', join(dir, 'backend-error.log')]);
+    const backendConf = writeBackendNginx(dir, backendPorts.map((p) => `127.0.0.1:${p}`), SMALL_AND_64K);
+    start('nginx', ['-c', backendConf, '-e', join(dir, 'backend-error.log')]);
 
     const lbs: { name: string; port: number; pid: number }[] = [];
     const haproxyPort = await freePort();

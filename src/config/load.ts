@@ -9,6 +9,7 @@ import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
 import { checkTiming } from '../election/lease-guard.js';
 import { resolveConntrackSync } from '../kernel/conntrack-sync.js';
+import { kernelHook } from '../kernel/kernel-plane.js';
 import type { ConfigProblem, LoadResult } from './problem.js';
 
 export { formatProblem, type ConfigProblem, type LoadResult } from './problem.js';
@@ -175,7 +176,7 @@ function kernelChecks(config: Config, problem: (code: ErrorCode, path: Path, mes
       if (!isIPv4(hp.host) || hp.host === '0.0.0.0') problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'bind'], `frontend "${f.name}" has dataPlane: kernel, which matches one IPv4 address, not ${hp.host}; bind the VIP (e.g. 10.8.4.55:6443) or a node-local address (127.0.0.1:7443, 169.254.x.x)`, [['frontends', i, 'dataPlane']]);
       else if (hp.port === 0) problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'bind'], `frontend "${f.name}" has dataPlane: kernel and port 0; the kernel needs the port clients use: write it`, [['frontends', i, 'dataPlane']]);
     }
-    if (typeof hp !== 'string' && f.sourceNat === 'vip' && (hp.host.startsWith('127.') || hp.host.startsWith('169.254.'))) {
+    if (typeof hp !== 'string' && f.sourceNat === 'vip' && kernelHook(hp.host) === 'output') {
       problem('KUBEHA_ERR_CONFIG_KERNEL', ['frontends', i, 'sourceNat'], `frontend "${f.name}" serves the node's own clients on ${hp.host}, which no other host can take over; sourceNat: vip is for a VIP on LB hosts: remove it`);
     }
     const bi = config.backends.findIndex((b) => b.name === f.backend);

@@ -11,8 +11,8 @@ export interface ClientLoop {
   timeoutMs: number;
   /** Sends no more; resolves once the requests in flight have their answers (or their timeouts). */
   stop(): Promise<void>;
-  /** Brings the record up to date (a loop on another host: drill/remote-client.ts). */
-  sync?(): Promise<void>;
+  /** Resolves once every request started before `ms` (a Date.now() time) is in the record. */
+  settled(ms: number): Promise<void>;
 }
 
 /** Starts sending GET `path` to host:port every `periodMs`; an answer other than 200 is a failure. */
@@ -21,9 +21,18 @@ export function startClientLoop(o: { host: string; port: number; path: string; p
   const timeoutMs = o.timeoutMs ?? 2000;
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  /** The start times of the requests without an outcome yet, and who waits for them. */
+  const pending = new Set<{ startMs: number }>();
+  let waiters: { ms: number; resolve: () => void }[] = [];
+  const wake = () => {
+    const oldest = Math.min(...[...pending].map((p) => p.startMs));
+    waiters = waiters.filter((w) => (w.ms <= oldest ? (w.resolve(), false) : true));
+  };
   const once = () => {
     inFlight++;
     const startMs = Date.now();
+    const mine = { startMs };
+    pending.add(mine);
     let recorded = false;
     // one outcome per request, whichever of the response's end and an error comes first
     const add = (s: Parameters<ClientRecord['add']>[0]) => {
@@ -31,6 +40,8 @@ export function startClientLoop(o: { host: string; port: number; path: string; p
       recorded = true;
       clearTimeout(deadline);
       record.add(s);
+      pending.delete(mine);
+      wake();
       if (--inFlight === 0) drained?.();
     };
     const tls = o.ca ? { ca: o.ca } : { rejectUnauthorized: false };
@@ -56,6 +67,12 @@ export function startClientLoop(o: { host: string; port: number; path: string; p
     record,
     periodMs: o.periodMs,
     timeoutMs,
+    // by the requests themselves, not by a wait: a deadline timer that fires late (a loaded machine) still counts
+    settled: (ms) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ ms, resolve });
+        wake();
+      }),
     stop: () => {
       clearInterval(timer);
       if (inFlight === 0) return Promise.resolve();

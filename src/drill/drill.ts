@@ -133,10 +133,8 @@ export async function runDrill(plan: Plan, steps: DrillStep[], sessions: Map<str
     await watch;
     seen(after.last);
     // the requests of the window's last moments get their answers (or their deadline) before it is judged
-    const settleMs = client.timeoutMs + 250;
-    await sleep(settleMs);
-    await client.sync?.();
-    const toMs = Date.now() - settleMs;
+    const toMs = Date.now();
+    await client.settled(toMs);
     const window = clientWindow(client.record.samples, fromMs, toMs, client.periodMs);
     const report: StepReport = { step, host, window, fromMs, toMs, vipBefore: before.last.holders, vipPath, lbAfter: after.last.lbHosts.map(({ host: h, holds }) => ({ host: h, holds })), twoHolders, ...(error ? { error } : {}) };
     reports.push(report);

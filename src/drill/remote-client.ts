@@ -76,7 +76,12 @@ export async function startRemoteClientLoop(s: SshSession, o: { url: string; per
     record,
     periodMs: o.periodMs,
     timeoutMs,
-    sync,
+    // curl enforces each request's deadline there and writes its line as it ends: a deadline and a margin later, the record has them
+    async settled(ms) {
+      const wait = ms + timeoutMs + 500 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await sync();
+    },
     async stop() {
       // the loop ends within a period; the requests in flight write their lines within their deadline
       await s.exec(`touch ${stopFile(file)}`);

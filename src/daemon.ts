@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { VipElection } from './election/vip-election.js';
 import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
+import { BgpWorker } from './bgp/bgp-worker.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { DiscoveryState, FrontendState, KernelPlaneState, NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
@@ -134,6 +135,8 @@ export class Daemon {
   private lastReloadErrors: string[] = [];
   /** The VRRP engine, in its own thread (started with the first VRRP instance). */
   readonly vrrp: VrrpWorker;
+  /** The BGP speaker's thread (idle without `bgp:`). */
+  private readonly bgp: BgpWorker;
   /** VRRP instances that were master at the last status report. */
   private vrrpMasters = new Set<string>();
   /** The VIP by etcd election (vipElection), when configured. */
@@ -156,6 +159,7 @@ export class Daemon {
     this.clock = opts.clock ?? new SystemClock();
     this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
+    this.bgp = new BgpWorker(this.log);
     this.kernel = new KernelPlane(opts.kernelDriver ?? new NftDriver(), this.log, this.clock, () => this.reportTrackedBackends());
     this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined, sync: this.conntrackd?.stats }) });
   }
@@ -198,11 +202,13 @@ export class Daemon {
    * API, a bind, a reload); the VRRP thread hears only changes.
    */
   private reportTrackedBackends(): void {
-    const tracked = new Set(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []);
+    const tracked = new Set([...(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []), ...(this.config?.bgp?.announce.flatMap((a) => a.track.backends) ?? [])]);
     for (const name of tracked) {
       const pool = this.backends.get(name)?.pool;
       const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening) || (!!pool && this.kernel.serving(pool));
-      this.vrrp.setBackend(name, !!pool && serving && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health)));
+      const ok = !!pool && serving && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health));
+      this.vrrp.setBackend(name, ok);
+      this.bgp.setBackend(name, ok);
     }
   }
 
@@ -243,7 +249,7 @@ export class Daemon {
   async start(config: Config): Promise<void> {
     const result = await this.apply(config);
     if (!result.ok) {
-      await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown()]); // left running, they would keep the process alive
+      await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown(), this.bgp.stop()]); // left running, they would keep the process alive
       throw new Error(result.errors.join('\n'));
     }
   }
@@ -325,6 +331,8 @@ export class Daemon {
     if (vrrpErrors.length > 0) return refuse(vrrpErrors);
     const electionError = await this.reconcileVipElection(config);
     if (electionError) return refuse([electionError]);
+    const bgpErrors = await this.bgp.apply(config.bgp);
+    if (bgpErrors.length > 0) return refuse(bgpErrors);
     let newAdmin: AdminServer | undefined;
     // Without an admin section there is one on loopback anyway (so `kubeha status` works); as it was
     // not asked for, a port already taken there is a warning, not a refused config.
@@ -546,7 +554,8 @@ export class Daemon {
    */
   async releaseToSuccessor(): Promise<string[]> {
     const masters = this.masterInstances();
-    await this.vrrp.stop(true);
+    // BGP has no silent handover: the routes are withdrawn and the successor announces them again
+    await Promise.all([this.vrrp.stop(true), this.bgp.stop()]);
     const admin = this.admin;
     this.admin = undefined;
     await admin?.stop(true);
@@ -573,8 +582,9 @@ export class Daemon {
   async shutdown(graceMs = this.config?.global.shutdownGrace ?? 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    // The VIP leaves first (priority 0: a backup takes over within Skew_Time), then sessions drain here.
-    await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown()]);
+    // The VIP leaves first (priority 0: a backup takes over within Skew_Time; BGP withdraws the
+    // route), then sessions drain here.
+    await Promise.all([this.vrrp.stop(), this.vipElection?.shutdown(), this.bgp.stop()]);
     const listeners = [...this.listenerMap.values(), ...this.oldListeners];
     for (const l of listeners) l.close();
     for (const rt of this.backends.values()) rt.checks.stop();
@@ -741,6 +751,7 @@ export class Daemon {
       vipElection: this.vipElection ? { ...this.vipElection.stats.toJSON(), vips: this.vipElection.cfg.vips } : null,
       kernel: this.kernel.active ? kernelPlaneState(this.kernel.stats, iso) : null,
       conntrackSync: this.conntrackd ? { ...this.conntrackd.stats } : null,
+      bgp: this.config?.bgp ? this.bgp.status : null,
       frontends: [...[...this.listenerMap.values()].map((l): FrontendState => ({
         name: l.name,
         bind: l.bind,

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   KUBEHA_ERR_CONFIG_UNKNOWN_BACKEND: 'a frontend or track names a backend that is not defined',
   KUBEHA_ERR_CONFIG_UNUSED_BACKEND: 'a backend that no frontend uses',
   KUBEHA_ERR_CONFIG_VRRP: 'a VRRP instance setting that cannot work on the wire',
+  KUBEHA_ERR_CONFIG_BGP: 'a BGP setting that cannot work with a router',
   KUBEHA_ERR_CONFIG_ELECTION: 'a vipElection setting that cannot work',
   KUBEHA_ERR_CONFIG_KERNEL: 'a frontend with dataPlane: kernel that the kernel cannot forward (not an IPv4 address, a wildcard bind, leastconn)',
   KUBEHA_ERR_CONFIG_EMPTY: 'the config defines nothing to run',

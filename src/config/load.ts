@@ -431,6 +431,41 @@ function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, messa
   });
 }
 
+/** BGP settings that parse but cannot work with a router. */
+function bgpChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string, deps?: Path[]) => void): void {
+  const bgp = config.bgp;
+  if (!bgp) return;
+  const code = 'KUBEHA_ERR_CONFIG_BGP';
+  if (bgp.routerId !== undefined && (!isIPv4(bgp.routerId) || bgp.routerId === '0.0.0.0')) problem(code, ['bgp', 'routerId'], `routerId "${bgp.routerId}" is not a non-zero IPv4 address (RFC 6286); use this node's own address, or leave it out to use the one facing the first peer`);
+  const seen = new Map<string, number>();
+  bgp.peers.forEach((p, i) => {
+    const at = (...rest: (string | number)[]): Path => ['bgp', 'peers', i, ...rest];
+    if (!isIPv4(p.address)) problem(code, at('address'), `peer address "${p.address}" is not an IPv4 address (BGP over IPv6 is not supported yet); write the router's address, like 10.8.4.1`);
+    const first = seen.get(p.address);
+    if (first !== undefined) problem(code, at('address'), `peer ${p.address} is already listed as peer ${first + 1}; one session per router`);
+    else seen.set(p.address, i);
+    if (p.holdTime !== 0 && (p.holdTime < 3000 || p.holdTime % 1000 !== 0)) problem(code, at('holdTime'), `holdTime ${p.holdTime}ms cannot be sent: BGP carries whole seconds, 0 or at least 3 (RFC 4271 §4.2); use 3s or more (9s is the default), or 0 for no keepalives`);
+    if (p.holdTime > 65_535_000) problem(code, at('holdTime'), 'holdTime is at most 65535s');
+    if (p.localAddress !== undefined && !isIPv4(p.localAddress)) problem(code, at('localAddress'), `localAddress "${p.localAddress}" is not an IPv4 address`);
+    if (p.bfd && p.multihop > 1 && p.asn !== bgp.localAsn) problem(code, at('bfd'), `BFD here is single hop (RFC 5881), but this eBGP peer is multihop ${p.multihop}; remove bfd or multihop`, [at('multihop')]);
+    if (Buffer.byteLength(p.password) > 80) problem(code, at('password'), 'a TCP MD5 key is at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)');
+  });
+  const vrrpVips = new Set(config.vrrp?.instances.flatMap((i) => i.vips.map((v) => v.split('/')[0])) ?? []);
+  const electionVips = new Set(config.vipElection?.vips.map((v) => v.split('/')[0]) ?? []);
+  bgp.announce.forEach((a, i) => {
+    const at = (...rest: (string | number)[]): Path => ['bgp', 'announce', i, ...rest];
+    const parsed = parseIpv4Cidr(a.vip);
+    if (!parsed || !a.vip.endsWith('/32')) problem(code, at('vip'), `vip "${a.vip}" is not an IPv4 host route; announce the VIP as a /32, like 10.8.4.55/32 (IPv6 /128 comes with the IPv6 support)`);
+    const ip = a.vip.split('/')[0] ?? '';
+    if (vrrpVips.has(ip) || electionVips.has(ip)) problem(code, at('vip'), `VIP ${ip} is also floated by ${vrrpVips.has(ip) ? 'a vrrp instance' : 'vipElection'}; on a routed fabric announce it with BGP only, on one L2 segment float it with VRRP only`);
+    if (bgp.announce.findIndex((b) => b.vip === a.vip) !== i) problem(code, at('vip'), `vip ${a.vip} is announced twice; list it once`);
+    if (a.mode === 'all-active' && a.prepend > 0) problem(code, at('prepend'), 'prepend makes this node\'s path longer, so with mode all-active the routers would stop spreading traffic over every node (ECMP needs equal paths); use mode: primary or remove prepend', [at('mode')]);
+    a.communities.forEach((c, j) => {
+      if (!/^\d{1,5}:\d{1,5}$/.test(c) || c.split(':').some((n) => Number(n) > 65535)) problem(code, at('communities', j), `community "${c}" is not ASN:VALUE with each part 0-65535 (RFC 1997), like 64512:100`);
+    });
+  });
+}
+
 function article(expected: string): string {
   const words: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
   return words[expected] ?? expected;
@@ -501,6 +536,10 @@ function crossCheck(config: Config, file: string, locate: Locate, repair?: Repai
   vrrpChecks(config, problem);
   kernelChecks(config, problem);
   conntrackSyncChecks(config, problem);
+  config.bgp?.announce.forEach((a, i) =>
+    a.track.backends.forEach((b, j) => backendRef(b, ['bgp', 'announce', i, 'track', 'backends', j], `BGP announcement of ${a.vip} tracks`, 'define it under backends: or remove the track')),
+  );
+  bgpChecks(config, problem);
   const used = new Set(config.frontends.map((f) => f.backend));
   config.backends.forEach((b, i) => {
     if (!used.has(b.name) && removedFrontendTargets && !removedFrontendTargets.has(b.name)) problem('KUBEHA_ERR_CONFIG_UNUSED_BACKEND', ['backends', i, 'name'], `backend "${b.name}" is not used by any frontend; add a frontend with "backend: ${b.name}" or remove the backend`);
@@ -511,8 +550,8 @@ function crossCheck(config: Config, file: string, locate: Locate, repair?: Repai
       problem('KUBEHA_ERR_CONFIG_ADMIN_TOKEN', ['admin', 'bind'], `admin.bind ${config.admin.bind} is reachable from other hosts, and without a token anyone there could reload the config; set admin.tokenFile or bind to 127.0.0.1`, [['admin', 'tokenFile']]);
     }
   }
-  if (!repair && config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0 && !config.vipElection) {
-    problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends, no vrrp instances and no vipElection, so there is nothing to run; add a frontend (see examples/)');
+  if (!repair && config.frontends.length === 0 && (config.vrrp?.instances.length ?? 0) === 0 && !config.vipElection && !config.bgp) {
+    problem('KUBEHA_ERR_CONFIG_EMPTY', [], 'the config has no frontends, no vrrp instances, no vipElection and no bgp, so there is nothing to run; add a frontend (see examples/)');
   }
   const ve = config.vipElection;
   if (ve) {

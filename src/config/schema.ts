@@ -245,6 +245,48 @@ export const vipElectionSchema = z.strictObject({
   keyFile: z.string().optional(),
 });
 
+/** One BGP neighbour (a top-of-rack router). */
+export const bgpPeerSchema = z.strictObject({
+  address: z.string().min(1),
+  asn: count(1, 4_294_967_295),
+  port: count(1, 65535).default(179),
+  /** Proposed hold time: 0 (no keepalives) or at least 3s (RFC 4271 §4.2). */
+  holdTime: duration().default(9000),
+  /** TCP MD5 signature key (RFC 2385); empty: none. */
+  password: z.string().max(80).default(''),
+  /** eBGP: the TTL of the session's packets (1: directly connected). iBGP uses at least 64. */
+  multihop: count(1, 255).default(1),
+  /** Wait for the router to connect (to bgp.listenPort) instead of dialling it. */
+  passive: z.boolean().default(false),
+  /** This side's address for the session; default: the one the kernel picks towards the peer. */
+  localAddress: z.string().optional(),
+  bfd: z.strictObject({ interval: duration(10).default(100), multiplier: count(1, 255).default(3) }).optional(),
+});
+
+/** One VIP announced as a host route. */
+export const bgpAnnounceSchema = z.strictObject({
+  vip: cidr,
+  mode: z.enum(['all-active', 'primary']).default('all-active'),
+  /** primary mode: higher wins (MED 255 - priority, LOCAL_PREF = priority on iBGP). */
+  priority: count(1, 255).default(100),
+  /** eBGP: extra copies of the local AS on the path (a standby announces a longer path). */
+  prepend: count(0, 10).default(0),
+  track: z.strictObject({ backends: z.array(name).default([]) }).default({ backends: [] }),
+  communities: z.array(z.string()).default([]),
+});
+
+/** BGP announcement of VIPs to the routers of an L3 fabric. */
+export const bgpSchema = z.strictObject({
+  localAsn: count(1, 4_294_967_295),
+  routerId: z.string().optional(),
+  peers: z.array(bgpPeerSchema).min(1),
+  announce: z.array(bgpAnnounceSchema).min(1),
+  /** Where announced VIPs are added (so frontends can bind them); removed while not announced. */
+  interface: z.string().min(1).default('lo'),
+  /** The port passive peers connect to. */
+  listenPort: count(1, 65535).default(179),
+});
+
 export const configSchema = z.strictObject({
   global: globalSchema.default(() => globalSchema.parse({})),
   frontends: z.array(frontendSchema).default([]),
@@ -254,6 +296,7 @@ export const configSchema = z.strictObject({
   vrrp: z.strictObject({ instances: z.array(vrrpInstanceSchema).default([]) }).optional(),
   vipElection: vipElectionSchema.optional(),
   conntrackSync: conntrackSyncSchema.optional(),
+  bgp: bgpSchema.optional(),
 });
 
 /** A validated config; every duration in it is in milliseconds. */
@@ -268,3 +311,6 @@ export type TrackScriptConfig = z.output<typeof trackScriptSchema>;
 export type VipElectionConfig = z.output<typeof vipElectionSchema>;
 export type AdminConfig = z.output<typeof adminSchema>;
 export type ConntrackSyncConfig = z.output<typeof conntrackSyncSchema>;
+export type BgpConfig = z.output<typeof bgpSchema>;
+export type BgpPeerConfig = z.output<typeof bgpPeerSchema>;
+export type BgpAnnounceConfig = z.output<typeof bgpAnnounceSchema>;

@@ -1,3 +1,4 @@
+import type { BgpStatus } from '../bgp/speaker.js';
 // The shape of GET /api/v1/state: what the daemon serves, and what `kubeha status` and the
 // dashboard read. Types only; the daemon fills it (Daemon.state), the readers never trust it
 // blindly (it comes over the network from whichever version of the daemon is running).
@@ -110,6 +111,8 @@ export interface NodeState {
   kernel?: KernelPlaneState | null;
   /** Null without conntrackSync (absent from older daemons). */
   conntrackSync?: ConntrackSyncState | null;
+  /** The BGP speaker: peers, BFD and announcements; null without `bgp:` or before its first status (absent from older daemons). */
+  bgp?: BgpStatus | null;
   frontends: FrontendState[];
   backends: BackendState[];
   /** What `kubeha status` would say (the dashboard's banner); absent from daemons before it existed. */

@@ -14,7 +14,7 @@ const isRoot = process.getuid?.() === 0;
  * optionally build scripts (one or a list) whose last output line (a folder) the tests get in the `buildEnv` variable(s).
  */
 const TIERS = [
-  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill', 'discovery', 'kernel'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
+  { name: 'unit and loopback', dirs: ['config', 'health', 'proxy', 'observe', 'sim', 'docs', 'vrrp', 'election', 'plan', 'lint', 'doctor', 'demo', 'drill', 'discovery', 'kernel', 'bgp'], needs: [['openssl', 'openssl'], ['ssh-keygen', 'openssh-client']] },
   { name: 'e2e (processes on loopback)', dirs: ['e2e'], needs: [['openssl', 'openssl'], ['curl', 'curl']] },
   { name: 'election (real etcd)', dirs: ['election-etcd'], needs: [['etcd', 'etcd-server']] },
   {
@@ -54,6 +54,12 @@ const TIERS = [
   { name: 'browser (headless Chromium)', dirs: ['browser'], needs: [['openssl', 'openssl'], ['chromium', 'chromium'], ['unshare', 'util-linux'], ['ip', 'iproute2']] },
   { name: 'prometheus rules (promtool)', dirs: ['rules'], needs: [['promtool', 'prometheus']] },
   { name: 'kernel data plane (nftables in a network namespace)', dirs: ['kernel-netns'], root: true, needs: [['nft', 'nftables'], ['conntrack', 'conntrack'], ['ip', 'iproute2']] },
+  {
+    name: 'bgp (network namespaces, Debian BIRD 2, FRR and GoBGP as the router)',
+    dirs: ['bgp-netns'],
+    root: true,
+    needs: [['bird', 'bird2'], ['birdc', 'bird2'], ['/usr/lib/frr/bgpd', 'frr'], ['/usr/lib/frr/zebra', 'frr'], ['gobgpd', 'gobgpd'], ['gobgp', 'gobgpd'], ['ip', 'iproute2']],
+  },
   {
     name: 'vrrp and VIP election (network namespaces, Debian keepalived and etcd)',
     dirs: ['vrrp-netns'],

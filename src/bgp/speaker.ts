@@ -75,6 +75,16 @@ export class BgpSpeaker {
     if (!routerId) return errors;
     const identityChanged = !this.cfg || this.cfg.localAsn !== cfg.localAsn || this.routerId !== routerId;
     const old = this.cfg;
+    if (!old) {
+      // a SIGKILLed predecessor left its VIPs on the interface: gone until this run announces them
+      for (const a of cfg.announce) {
+        try {
+          if (this.host.removeAddress(cfg.interface, a.vip)) this.log('warn', { event: 'bgp-stale-vip', vip: a.vip }, `bgp: removed ${a.vip} left on ${cfg.interface} by an earlier run`);
+        } catch (err) {
+          errors.push(`bgp: cannot remove ${a.vip} from ${cfg.interface}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    }
     this.cfg = cfg;
     this.routerId = routerId;
     const wanted = new Map(cfg.peers.map((p) => [p.address, p]));

@@ -1,0 +1,104 @@
+// A routed fabric in network namespaces: one router (BIRD, FRR or GoBGP), kubeha nodes that
+// announce the VIP to it, and a client that reaches the VIP only through the router.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBed, SUBNET, startKubehaConfig, type Bed, type BedHost, type NsProcess } from './netns.js';
+import type { TestContextLike } from './tcp.js';
+
+/** The VIP announced by BGP: outside the bed's subnet, so only the router's route leads to it. */
+export const BGP_VIP = '198.51.100.10';
+export const ROUTER_ASN = 65000;
+export const NODE_ASN = 65001;
+export const ECHO_PORT = 7101;
+export const FRONTEND_PORT = 7000;
+const ECHO_LOAD = fileURLToPath(new URL('./echo-load.js', import.meta.url));
+
+export interface BgpBed {
+  bed: Bed;
+  router: BedHost;
+  nodes: BedHost[];
+  client: BedHost;
+}
+
+const sh = (ns: string, ...args: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+/** Host 0 routes (forwarding on, no redirects: the client must keep sending through it); hosts 1..n are nodes; the last is the client. */
+export function createBgpBed(t: TestContextLike, nodes: number): BgpBed {
+  const bed = createBed(t, nodes + 2);
+  const router = bed.hosts[0]!;
+  const client = bed.hosts[nodes + 1]!;
+  sh(router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0');
+  sh(client.ns, 'sysctl', '-qw', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.eth0.accept_redirects=0');
+  execFileSync('ip', ['-n', client.ns, 'route', 'add', `${BGP_VIP}/32`, 'via', router.ip]);
+  return { bed, router, nodes: bed.hosts.slice(1, nodes + 1), client };
+}
+
+/** The next hops of the router's kernel route to the VIP (empty: no route). */
+export function fibNextHops(router: BedHost, vip = BGP_VIP): string[] {
+  const out = execFileSync('ip', ['-n', router.ns, '-j', 'route', 'show', `${vip}/32`]).toString();
+  const routes = JSON.parse(out || '[]') as { gateway?: string; nexthops?: { gateway: string }[] }[];
+  return routes.flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : [])).sort();
+}
+
+/** Polls the router's FIB every 10 ms until `pred` holds (bounded); resolves with the Date.now() it did, or undefined. */
+export async function untilFib(router: BgpBed['router'], pred: (hops: string[]) => boolean, timeoutMs: number): Promise<number | undefined> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (pred(fibNextHops(router))) return Date.now();
+    if (Date.now() > end) return undefined;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A TCP echo server on the node's loopback (the tracked backend), and kubeha with a frontend to it and `bgp`. */
+export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>): { echo: NsProcess; kubeha: NsProcess } {
+  const echo = node.spawn(process.execPath, [ECHO_LOAD, 'echo', String(ECHO_PORT)]);
+  const kubeha = startKubehaConfig(bb.bed, node, {
+    admin: { bind: '127.0.0.1:9000' },
+    frontends: [{ name: 'fe', bind: `0.0.0.0:${FRONTEND_PORT}`, backend: 'be' }],
+    backends: [{ name: 'be', healthCheck: { type: 'tcp', interval: '100ms', timeout: '200ms', rise: 1, fall: 2 }, servers: [{ name: 's1', address: `127.0.0.1:${ECHO_PORT}` }] }],
+    bgp: { localAsn: NODE_ASN, announce: [{ vip: `${BGP_VIP}/32`, track: { backends: ['be'] } }], ...bgp },
+  });
+  return { echo, kubeha };
+}
+
+/** One echo round trip from the client to the VIP through the router; resolves with whether it came back. */
+export async function clientEcho(bb: BgpBed): Promise<boolean> {
+  const script = `const s=require('net').connect(${FRONTEND_PORT},'${BGP_VIP}');s.setTimeout(3000,()=>{console.log('timeout');process.exit(1)});s.on('connect',()=>s.write('ping'));s.on('data',d=>{console.log(String(d));process.exit(String(d)==='ping'?0:1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`;
+  const p = bb.client.spawn(process.execPath, ['-e', script]);
+  return (await p.exited) === 0;
+}
+
+/** A BIRD 2 config for the router: one BGP session per node, the kernel FIB with ECMP, BFD when asked. */
+export function birdConfig(bb: BgpBed, o: { asn?: number; bfd?: boolean; password?: string; hold?: number }): string {
+  const sessions = bb.nodes.map((n, i) => `
+protocol bgp node${i} {
+  local ${bb.router.ip} as ${ROUTER_ASN};
+  neighbor ${n.ip} as ${o.asn ?? NODE_ASN};
+  passive on;
+  # BIRD waits 60-300 s after a failed session by default; a healed partition is tested here
+  error wait time 1, 5;
+  hold time ${o.hold ?? 9};
+  ${o.bfd ? 'bfd on;' : ''}
+  ${o.password ? `password "${o.password}";` : ''}
+  ipv4 { import all; export none; };
+}`).join('\n');
+  const file = join(bb.bed.dir, 'bird.conf');
+  writeFileSync(file, `router id ${bb.router.ip};
+log stderr all;
+protocol device {}
+protocol kernel { ipv4 { export all; }; merge paths on; }
+${o.bfd ? 'protocol bfd { interface "eth0" { interval 100 ms; multiplier 3; }; }' : ''}
+${sessions}
+`);
+  return file;
+}
+
+/** Starts BIRD in the router namespace, in the foreground, with its own control socket. */
+export function startBird(bb: BgpBed, conf: string): NsProcess {
+  return bb.router.spawn('bird', ['-f', '-c', conf, '-s', join(bb.bed.dir, 'bird.ctl'), '-P', join(bb.bed.dir, 'bird.pid')]);
+}
+
+export { SUBNET };

@@ -19,7 +19,7 @@ import { hostname } from 'node:os';
 import { VipElection } from './election/vip-election.js';
 import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
-import { BgpWorker } from './bgp/bgp-worker.js';
+import { BGP_MAINTENANCE_NAME, BgpWorker } from './bgp/bgp-worker.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { DiscoveryState, FrontendState, KernelPlaneState, NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
@@ -657,6 +657,7 @@ export class Daemon {
     }
     if (this.restoredMaintenance.size === 0) return;
     this.vrrp.restoreMaintenance(this.restoredMaintenance);
+    if (this.restoredMaintenance.has(BGP_MAINTENANCE_NAME)) this.bgp.restoreMaintenance();
     this.log.warn({ event: 'maintenance-restored', names: [...this.restoredMaintenance], path: this.maintenanceStore.path }, `maintenance restored from ${this.maintenanceStore.path}: ${[...this.restoredMaintenance].join(', ')} stay out of the election until \`kubeha maintenance off\``);
   }
 
@@ -665,6 +666,7 @@ export class Daemon {
     if (!this.maintenanceStore) return;
     const names = new Set(this.vrrp.inMaintenance);
     if (this.vipElection?.stats.maintenance) names.add(this.vipElection.cfg.name);
+    if (this.bgp.inMaintenance) names.add(BGP_MAINTENANCE_NAME);
     try {
       this.maintenanceStore.save(names);
     } catch (err) {
@@ -685,6 +687,8 @@ export class Daemon {
       this.log.warn({ event: 'vrrp-maintenance', instance, maintenance: on }, `vrrp ${instance}: maintenance ${on ? 'on: out of the election until cleared' : 'off: back in the election'} (admin API)`);
     } else if (this.vipElection?.cfg.name === instance) {
       this.vipElection.setMaintenance(on); // the VIP election is addressed by its name, like an instance; it logs the change
+    } else if (instance === BGP_MAINTENANCE_NAME && this.bgp.setMaintenance(on)) {
+      this.log.warn({ event: 'bgp-maintenance', maintenance: on }, `bgp: maintenance ${on ? 'on: every VIP withdrawn until cleared' : 'off: VIPs announced again where their backends serve'} (admin API)`);
     } else {
       return { status: 404, body: { error: `no vrrp instance ${instance}` } };
     }

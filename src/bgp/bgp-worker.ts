@@ -19,6 +19,9 @@ export type FromBgpWorker =
   | { type: 'status'; status: BgpStatus }
   | { type: 'stopped' };
 
+/** The name BGP goes by in `kubeha maintenance` and the admin API (/api/v1/vrrp/bgp), beside the VRRP instances. */
+export const BGP_MAINTENANCE_NAME = 'bgp';
+
 /** The BGP speaker in its own thread, started by the first config with `bgp:`. */
 export class BgpWorker {
   private worker: Worker | undefined;
@@ -93,6 +96,11 @@ export class BgpWorker {
     this.maintenance = on;
     this.worker?.postMessage({ type: 'maintenance', on } satisfies ToBgpWorker);
     return true;
+  }
+
+  /** Maintenance saved by an earlier run, applied before the first announcement. */
+  restoreMaintenance(): void {
+    this.maintenance = true;
   }
 
   get inMaintenance(): boolean {

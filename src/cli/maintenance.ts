@@ -24,9 +24,10 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
   const instances = [
     ...state.vrrp.map((v) => ({ name: v.name, state: v.state as string })),
     ...(e ? [{ name: e.name, state: e.leader ? 'master' : 'follower' }] : []),
+    ...(state.bgp ? [{ name: 'bgp', state: state.bgp.announcements.some((a) => a.announced) ? 'announcing' : 'withdrawn' }] : []),
   ].filter((v) => o.instance === undefined || v.name === o.instance);
   if (instances.length === 0) {
-    err.write(`${o.instance ? `no VRRP instance or VIP election ${o.instance}` : 'no VRRP instance and no VIP election'} on this daemon [KUBEHA_ERR_USAGE]\n`);
+    err.write(`${o.instance ? `no VRRP instance, VIP election or bgp called ${o.instance}` : 'no VRRP instance, no VIP election and no bgp'} on this daemon [KUBEHA_ERR_USAGE]\n`);
     return 1;
   }
   let failed = 0;
@@ -41,7 +42,9 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
       err.write(`${v.name}: refused (${r.status}): ${errorOf(r.text)}\n`);
       continue;
     }
-    const effect = mode === 'on'
+    const effect = v.name === 'bgp' && !state.vrrp.some((x) => x.name === 'bgp')
+      ? mode === 'on' ? `it was ${v.state}: every VIP is withdrawn from the routers now` : 'VIPs are announced again where their backends serve'
+      : mode === 'on'
       ? v.state === 'master' ? 'it was MASTER: the VIP moves to a peer now' : `it was ${v.state.toUpperCase()}: it will not take the VIP`
       : 'back in the election (a higher priority preempts)';
     out.write(`${v.name}: maintenance ${mode}; ${effect}\n`);

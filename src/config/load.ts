@@ -450,6 +450,10 @@ function bgpChecks(config: Config, problem: (code: ErrorCode, path: Path, messag
     if (p.bfd && p.multihop > 1 && p.asn !== bgp.localAsn) problem(code, at('bfd'), `BFD here is single hop (RFC 5881), but this eBGP peer is multihop ${p.multihop}; remove bfd or multihop`, [at('multihop')]);
     if (Buffer.byteLength(p.password) > 80) problem(code, at('password'), 'a TCP MD5 key is at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)');
   });
+  config.vrrp?.instances.forEach((inst, i) => {
+    if (inst.name === 'bgp') problem(code, ['vrrp', 'instances', i, 'name'], 'with bgp: configured, `kubeha maintenance --instance bgp` means the BGP speaker; give this VRRP instance another name');
+  });
+  if (config.vipElection?.name === 'bgp') problem(code, ['vipElection', 'name'], 'with bgp: configured, `kubeha maintenance --instance bgp` means the BGP speaker; give the VIP election another name');
   const vrrpVips = new Set(config.vrrp?.instances.flatMap((i) => i.vips.map((v) => v.split('/')[0])) ?? []);
   const electionVips = new Set(config.vipElection?.vips.map((v) => v.split('/')[0]) ?? []);
   bgp.announce.forEach((a, i) => {

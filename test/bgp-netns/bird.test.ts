@@ -2,7 +2,10 @@
 // through it, and the route gone after a node's SIGKILL (BFD) or its tracked backend's death.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { birdConfig, clientEcho, createBgpBed, fibNextHops, ROUTER_ASN, startBgpNode, startBird, untilFib } from '../support/bgp-bed.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { birdConfig, clientEcho, createBgpBed, ECHO_PORT, fibNextHops, ROUTER_ASN, startBgpNode, startBird, untilBgp, untilFib } from '../support/bgp-bed.js';
+import { KUBEHA_BIN } from '../support/processes.js';
 import { nsFetchJson } from '../support/netns.js';
 
 test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches the VIP; an unplugged node leaves within BFD time, a SIGKILLed one at once, one whose backend died withdraws', async (t) => {
@@ -20,20 +23,8 @@ test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches th
   assert.equal(state.bgp.peers[0]?.state, 'established');
   assert.deepEqual(state.bgp.peers[0]?.advertised, ['198.51.100.10/32']);
   assert.deepEqual(state.bgp.announcements.map((x) => [x.announced, x.onInterface]), [[true, true]]);
-  // BFD must be Up on both ends before the kill is timed
-  const bfdUp = async () => {
-    for (const n of [n1, n2]) {
-      const end = Date.now() + 20_000;
-      for (;;) {
-        const s = nsFetchJson(n, 'http://127.0.0.1:9000/api/v1/state') as typeof state;
-        if (s.bgp.peers[0]?.bfd?.state === 'up') break;
-        assert.ok(Date.now() < end, `BFD up on ${n.ip}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  };
-  await bfdUp();
-
+  // BFD must be Up on both ends before the cut is timed
+  for (const n of [n1, n2]) await untilBgp(n, (x) => x.peers[0]?.bfd?.state === 'up', 'BFD up');
   // the node dies without a word (unplugged: no FIN, no NOTIFICATION): only BFD can tell the router before the hold time
   const cutAt = Date.now();
   bb.bed.plug(1, false);
@@ -60,4 +51,43 @@ test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches th
   const after = nsFetchJson(n2, 'http://127.0.0.1:9000/api/v1/state') as typeof state & { bgp: { announcements: { reason: string }[] } };
   assert.match(after.bgp.announcements[0]?.reason ?? '', /no tracked backend can serve/);
   assert.equal(after.bgp.peers[0]?.state, 'established', 'the session stays up: only the route went');
+});
+
+test('BIRD 2, iBGP with TCP MD5, primary mode: the router uses only the primary; it withdraws (backend dead, then maintenance) and traffic moves to the standby and back; without BFD an unplugged node lasts the hold time', async (t) => {
+  const bb = createBgpBed(t, 2);
+  const [n1, n2] = bb.nodes as [typeof bb.nodes[0], typeof bb.nodes[0]];
+  const bird = startBird(bb, birdConfig(bb, { asn: ROUTER_ASN, password: 's3cret', hold: 3 }));
+  const peer = { address: bb.router.ip, asn: ROUTER_ASN, password: 's3cret', holdTime: '3s' };
+  const announce = (priority: number) => [{ vip: '198.51.100.10/32', mode: 'primary', priority, track: { backends: ['be'] } }];
+  const a = startBgpNode(bb, n1, { localAsn: ROUTER_ASN, peers: [peer], announce: announce(200) });
+  startBgpNode(bb, n2, { localAsn: ROUTER_ASN, peers: [peer], announce: announce(100) });
+  const established = (n: typeof n1) => untilBgp(n, (b) => b.peers[0]?.state === 'established' && b.peers[0].advertised.length === 1, `established with MD5 (BIRD: ${bird.output().slice(-2000)})`);
+  await established(n1);
+  await established(n2);
+  assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n1.ip, 10_000), `only the primary (LOCAL_PREF 200 over 100): ${fibNextHops(bb.router).join(', ')}`);
+  assert.ok(await clientEcho(bb));
+
+  a.echo.child.kill('SIGKILL');
+  assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n2.ip, 5000), 'the standby carries the VIP once the primary withdrew');
+  assert.ok(await clientEcho(bb), 'through the standby');
+  const echo = n1.spawn(process.execPath, [fileURLToPath(new URL('../support/echo-load.js', import.meta.url)), 'echo', String(ECHO_PORT)]);
+  await echo.waitLine(/listening/);
+  assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n1.ip, 5000), 'back to the primary when it announces again');
+
+  // kubeha maintenance on withdraws BGP too
+  const on = spawnSync('ip', ['netns', 'exec', n1.ns, process.execPath, KUBEHA_BIN, 'maintenance', 'on', '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
+  assert.equal(on.status, 0, on.stderr + on.stdout);
+  assert.match(on.stdout, /bgp: maintenance on; it was announcing: every VIP is withdrawn/);
+  assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n2.ip, 5000), 'maintenance moved the VIP to the standby');
+  const off = spawnSync('ip', ['netns', 'exec', n1.ns, process.execPath, KUBEHA_BIN, 'maintenance', 'off', '--admin', '127.0.0.1:9000'], { encoding: 'utf8' });
+  assert.equal(off.status, 0, off.stderr + off.stdout);
+  assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n1.ip, 5000), 'and back');
+
+  // no BFD: an unplugged primary is noticed by the router's hold timer (3 s), not before
+  const cutAt = Date.now();
+  bb.bed.plug(1, false);
+  const moved = await untilFib(bb.router, (h) => h.length === 1 && h[0] === n2.ip, 15_000);
+  assert.ok(moved, 'the standby took over after the hold time');
+  t.diagnostic(`primary unplugged, no BFD → the standby in the FIB: ${moved - cutAt} ms (hold time 3 s)`);
+  assert.ok(moved - cutAt >= 1500, `faster than a hold timer can be (${moved - cutAt} ms): something else noticed`);
 });

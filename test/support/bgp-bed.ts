@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBed, SUBNET, startKubehaConfig, type Bed, type BedHost, type NsProcess } from './netns.js';
+import { createBed, nsFetchTextAsync, SUBNET, startKubehaConfig, type Bed, type BedHost, type NsProcess } from './netns.js';
 import type { TestContextLike } from './tcp.js';
 
 /** The VIP announced by BGP: outside the bed's subnet, so only the router's route leads to it. */
@@ -83,6 +83,7 @@ protocol bgp node${i} {
   hold time ${o.hold ?? 9};
   ${o.bfd ? 'bfd on;' : ''}
   ${o.password ? `password "${o.password}";` : ''}
+  ${(o.asn ?? NODE_ASN) === ROUTER_ASN ? 'direct;' : ''}
   ipv4 { import all; export none; };
 }`).join('\n');
   const file = join(bb.bed.dir, 'bird.conf');
@@ -102,3 +103,25 @@ export function startBird(bb: BgpBed, conf: string): NsProcess {
 }
 
 export { SUBNET };
+
+/** The BGP part of a node's /api/v1/state, as the tests read it. */
+export interface NodeBgp {
+  peers: { state: string; advertised: string[]; bfd: { state: string } | null; counters: Record<string, number>; lastError: string | null }[];
+  announcements: { announced: boolean; onInterface: boolean; reason: string }[];
+}
+
+/** Polls the node's state API (every 50 ms, bounded) until `pred` holds of its bgp part; fails the test with `what` otherwise. */
+export async function untilBgp(node: BedHost, pred: (b: NodeBgp) => boolean, what: string, timeoutMs = 30_000): Promise<NodeBgp> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    const text = await nsFetchTextAsync(node, 'http://127.0.0.1:9000/api/v1/state');
+    // undefined: not serving yet
+    if (text !== undefined) {
+      last = (JSON.parse(text) as { bgp?: NodeBgp | null }).bgp;
+      if (last && pred(last as NodeBgp)) return last as NodeBgp;
+    }
+    if (Date.now() > end) throw new Error(`${node.ip}: ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

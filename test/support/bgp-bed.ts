@@ -1,7 +1,7 @@
 // A routed fabric in network namespaces: one router (BIRD, FRR or GoBGP), kubeha nodes that
 // announce the VIP to it, and a client that reaches the VIP only through the router.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBed, nsFetchTextAsync, SUBNET, startKubehaConfig, type Bed, type BedHost, type NsProcess } from './netns.js';
@@ -124,4 +124,60 @@ export async function untilBgp(node: BedHost, pred: (b: NodeBgp) => boolean, wha
     if (Date.now() > end) throw new Error(`${node.ip}: ${what} (last: ${JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** FRR's bgpd config for the router: eBGP to every node, ECMP (maximum-paths), BFD and MD5 when asked. */
+export function frrConfig(bb: BgpBed, o: { bfd?: boolean; password?: string; hold?: number }): string {
+  const neighbors = bb.nodes.map((n) => [
+    ` neighbor ${n.ip} remote-as ${NODE_ASN}`,
+    ` neighbor ${n.ip} timers ${Math.max(1, Math.floor((o.hold ?? 9) / 3))} ${o.hold ?? 9}`,
+    // FRR waits 60 s (doubling) after a session error by default; a healed partition is tested here
+    ` neighbor ${n.ip} timers connect 1`,
+    o.bfd ? ` neighbor ${n.ip} bfd` : '',
+    o.password ? ` neighbor ${n.ip} password ${o.password}` : '',
+  ].filter(Boolean).join('\n')).join('\n');
+  const file = join(bb.bed.dir, 'bgpd.conf');
+  writeFileSync(file, `frr defaults traditional
+hostname router
+log stdout
+${o.bfd ? `bfd\n${bb.nodes.map((n) => ` peer ${n.ip}\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n exit`).join('\n')}\nexit` : ''}
+router bgp ${ROUTER_ASN}
+ bgp router-id ${bb.router.ip}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+${neighbors}
+ address-family ipv4 unicast
+${bb.nodes.map((n) => `  neighbor ${n.ip} activate`).join('\n')}
+  maximum-paths 8
+ exit-address-family
+`);
+  return file;
+}
+
+/** FRR in the router namespace: zebra (the kernel FIB), bgpd, and bfdd when asked, each in the foreground. */
+export async function startFrr(bb: BgpBed, conf: string, bfd: boolean): Promise<NsProcess[]> {
+  // FRR's daemons drop to the Debian package's user frr: a folder of theirs, reachable from the bed's
+  const d = join(bb.bed.dir, 'frr');
+  mkdirSync(d);
+  chmodSync(bb.bed.dir, 0o755);
+  execFileSync('chown', ['frr:frr', d]);
+  const zserv = join(d, 'zserv.api');
+  const common = (name: string) => ['-z', zserv, '--vty_socket', d, '-i', join(d, `${name}.pid`), '-P', '0', '--log', 'stdout'];
+  const zebraConf = join(d, 'zebra.conf');
+  writeFileSync(zebraConf, 'hostname router\n');
+  const zebra = bb.router.spawn('/usr/lib/frr/zebra', [...common('zebra'), '-f', zebraConf]);
+  // the daemons connect to zebra's socket: it must be there first
+  for (let i = 0; i < 500 && !existsSync(zserv); i++) await new Promise((r) => setTimeout(r, 20));
+  const procs = [zebra];
+  // one file as an operator writes it (frr.conf), split per daemon: bfdd takes the bfd section, bgpd the rest
+  const [head, bgp] = readFileSync(conf, 'utf8').split('router bgp');
+  const bgpdConf = join(d, 'bgpd.conf');
+  writeFileSync(bgpdConf, `${head!.split('bfd\n')[0]}router bgp${bgp}`);
+  if (bfd) {
+    const bfdConf = join(d, 'bfdd.conf');
+    writeFileSync(bfdConf, head!);
+    procs.push(bb.router.spawn('/usr/lib/frr/bfdd', [...common('bfdd'), '-f', bfdConf]));
+  }
+  procs.push(bb.router.spawn('/usr/lib/frr/bgpd', [...common('bgpd'), '-f', bgpdConf]));
+  return procs;
 }

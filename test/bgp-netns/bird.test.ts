@@ -2,9 +2,10 @@
 // through it, and the route gone after a node's SIGKILL (BFD) or its tracked backend's death.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { birdConfig, clientEcho, createBgpBed, ECHO_PORT, fibNextHops, ROUTER_ASN, startBgpNode, startBird, untilBgp, untilFib } from '../support/bgp-bed.js';
+import { birdConfig, clientEcho, createBgpBed, ECHO_PORT, fibNextHops, type NodeBgp, ROUTER_ASN, startBgpNode, startBird, untilBgp, untilFib } from '../support/bgp-bed.js';
 import { KUBEHA_BIN } from '../support/processes.js';
 import { nsFetchJson } from '../support/netns.js';
 
@@ -19,10 +20,15 @@ test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches th
   assert.ok(both, `one next hop per node: ${fibNextHops(bb.router).join(', ')}\n${bird.output()}\n${a.kubeha.output()}`);
   assert.deepEqual(fibNextHops(bb.router), [n1.ip, n2.ip].sort());
   assert.ok(await clientEcho(bb), 'the client reaches the VIP through the router');
-  const state = nsFetchJson(n1, 'http://127.0.0.1:9000/api/v1/state') as { bgp: { peers: { state: string; bfd: { state: string } | null; advertised: string[] }[]; announcements: { announced: boolean; onInterface: boolean }[] } };
+  const state = nsFetchJson(n1, 'http://127.0.0.1:9000/api/v1/state') as { bgp: NodeBgp };
   assert.equal(state.bgp.peers[0]?.state, 'established');
   assert.deepEqual(state.bgp.peers[0]?.advertised, ['198.51.100.10/32']);
   assert.deepEqual(state.bgp.announcements.map((x) => [x.announced, x.onInterface]), [[true, true]]);
+  // RFC 2918: BIRD keeps no Adj-RIB-In, so `reload in` asks for the routes again with a ROUTE-REFRESH
+  const sentBefore = state.bgp.peers[0]!.counters.updatesOut ?? 0;
+  execFileSync('birdc', ['-s', join(bb.bed.dir, 'bird.ctl'), 'reload', 'in', 'node0']);
+  const refreshed = await untilBgp(n1, (x) => (x.peers[0]?.counters.updatesOut ?? 0) > sentBefore, 'the route sent again after a ROUTE-REFRESH', 10_000);
+  assert.equal(refreshed.peers[0]?.counters.established, 1, 'a refresh is not a reset');
   // BFD must be Up on both ends before the cut is timed
   for (const n of [n1, n2]) await untilBgp(n, (x) => x.peers[0]?.bfd?.state === 'up', 'BFD up');
   // the node dies without a word (unplugged: no FIN, no NOTIFICATION): only BFD can tell the router before the hold time

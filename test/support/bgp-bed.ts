@@ -106,7 +106,7 @@ export { SUBNET };
 
 /** The BGP part of a node's /api/v1/state, as the tests read it. */
 export interface NodeBgp {
-  peers: { state: string; advertised: string[]; bfd: { state: string } | null; counters: Record<string, number>; lastError: string | null }[];
+  peers: { state: string; routerId: string | null; advertised: string[]; bfd: { state: string } | null; counters: Record<string, number>; lastError: string | null }[];
   announcements: { announced: boolean; onInterface: boolean; reason: string }[];
 }
 
@@ -180,4 +180,34 @@ export async function startFrr(bb: BgpBed, conf: string, bfd: boolean): Promise<
   }
   procs.push(bb.router.spawn('/usr/lib/frr/bgpd', [...common('bgpd'), '-f', bgpdConf]));
   return procs;
+}
+
+/** A GoBGP config (TOML) for the router: every node a passive neighbour of `asn`. */
+export function gobgpConfig(bb: BgpBed, o: { nodeAsn: number; hold?: number }): string {
+  const file = join(bb.bed.dir, 'gobgpd.toml');
+  writeFileSync(file, `[global.config]
+  as = ${ROUTER_ASN}
+  router-id = "${bb.router.ip}"
+${bb.nodes.map((n) => `
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${n.ip}"
+    peer-as = ${o.nodeAsn}
+  [neighbors.timers.config]
+    hold-time = ${o.hold ?? 9}
+    keepalive-interval = ${Math.max(1, Math.floor((o.hold ?? 9) / 3))}
+  [neighbors.transport.config]
+    passive-mode = true
+`).join('')}`);
+  return file;
+}
+
+/** GoBGP's RIB: the next hops it holds for `prefix` (it keeps every path; no kernel FIB without zebra). */
+export function gobgpPaths(bb: BgpBed, prefix = `${BGP_VIP}/32`): { nextHop: string; asPath: number[] }[] {
+  const out = execFileSync('ip', ['netns', 'exec', bb.router.ns, 'gobgp', '-j', 'global', 'rib', prefix], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const rib = JSON.parse(out || '{}') as Record<string, { attrs: { type: number; nexthop?: string; as_paths?: { asns: number[] }[] }[] }[]>;
+  return (rib[prefix] ?? []).map((p) => ({
+    nextHop: p.attrs.find((a) => a.type === 3)?.nexthop ?? '',
+    asPath: p.attrs.find((a) => a.type === 2)?.as_paths?.flatMap((s) => s.asns) ?? [],
+  })).sort((a, b) => a.nextHop.localeCompare(b.nextHop));
 }

@@ -161,7 +161,7 @@ export class Daemon {
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
     this.bgp = new BgpWorker(this.log);
     this.kernel = new KernelPlane(opts.kernelDriver ?? new NftDriver(), this.log, this.clock, () => this.reportTrackedBackends());
-    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined, sync: this.conntrackd?.stats }) });
+    this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined, sync: this.conntrackd?.stats }), bgp: () => (this.config?.bgp ? this.bgp.status : null) });
   }
 
   /** Starts, restarts (changed) or stops the VIP election; returns an error when it cannot start. */

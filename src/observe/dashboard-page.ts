@@ -120,6 +120,16 @@ function render(st, rates) {
     + '<span>identity</span><b>' + esc(e.identity) + '</b><span>VIPs</span><b>' + e.vips.map(esc).join(', ') + '</b>'
     + '<span>transitions</span><b>' + e.transitions + '</b><span>keepalives</span><b>' + (e.lastKeepAliveMs === null ? '-' : e.lastKeepAliveMs.toFixed(1) + ' ms') + ', ' + e.keepAliveFailures + ' failed</b>'
     + (e.lastLoss ? '<span>last loss</span><b>' + esc(e.lastLoss) + '</b>' : '') + '</div>';
+  const g = st.bgp;
+  $('#bgp').style.display = g ? '' : 'none';
+  if (g) $('#bgp').innerHTML = '<h2>BGP <small>AS ' + g.localAsn + ', router id ' + esc(g.routerId) + (g.maintenance ? ', <b style="color:var(--warn)">MAINTENANCE</b>' : '') + '</small></h2>'
+    + '<div class="scroll"><table><tr><th>VIP</th><th>announced</th><th>MED</th><th>LOCAL_PREF</th><th>prepend</th></tr>'
+    + g.announcements.map((a) => '<tr data-bgp-vip="' + esc(a.vip) + '" data-announced="' + a.announced + '"><td>' + esc(a.vip) + '</td><td><b style="color:var(' + (a.announced ? '--up' : '--down') + ')">' + (a.announced ? 'yes' : 'NO') + '</b>' + (a.announced ? '' : ' <small>' + esc(a.reason) + '</small>') + '</td><td>' + (a.med ?? '-') + '</td><td>' + (a.localPref ?? '-') + '</td><td>' + a.prepend + '</td></tr>').join('')
+    + '</table></div><div class="scroll"><table><tr><th>peer</th><th>AS</th><th>state</th><th>up</th><th>BFD</th><th>messages</th><th>advertised</th><th>last error</th></tr>'
+    + g.peers.map((p) => '<tr data-bgp-peer="' + esc(p.address) + '" data-state="' + esc(p.state) + '"><td>' + esc(p.address) + (p.routerId ? ' <small>' + esc(p.routerId) + '</small>' : '') + '</td><td>' + p.asn + '</td>'
+      + '<td><b style="color:var(' + (p.state === 'established' ? '--up' : '--down') + ')">' + esc(p.state.toUpperCase()) + '</b></td><td>' + (p.uptimeS === null ? '-' : p.uptimeS + ' s') + '</td>'
+      + '<td>' + (p.bfd ? '<span data-bfd="' + esc(p.bfd.state) + '">' + esc(p.bfd.state.toUpperCase()) + ' <small>' + p.bfd.detectionMs + ' ms</small></span>' : '-') + '</td>'
+      + '<td>' + p.counters.messagesIn + ' in, ' + p.counters.messagesOut + ' out</td><td>' + p.advertised.map(esc).join(' ') + '</td><td><small>' + esc(p.lastError ?? '') + '</small></td></tr>').join('') + '</table></div>';
   const ev = (st.events || []).slice().reverse();
   $('#events').innerHTML = '<h2>Last transitions</h2>' + (ev.length ? '<ul>' + ev.map((e) => '<li><span class="t">' + new Date(e.at).toLocaleTimeString() + '</span> <b class="' + (e.up ? 'ev-up' : 'ev-down') + '">' + esc(e.backend) + '/' + esc(e.server) + ' ' + (e.up ? 'UP' : 'DOWN') + '</b> ' + esc(e.cause) + ': ' + esc(e.detail) + '</li>').join('') + '</ul>' : '<div class="detail">none since start</div>');
 }
@@ -163,6 +173,6 @@ export const DASHBOARD_HTML = `<!doctype html>
 <title>kubeha</title><style>${DASHBOARD_STYLE}</style></head>
 <body><header><h1>kubeha</h1><span id="status">loading…</span>
 <form id="auth"><input id="token" type="password" placeholder="admin token" autocomplete="off"><button>Use</button></form><span id="msg"></span></header>
-<main><section id="health" style="display:none"></section><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="election" style="display:none"></section><section id="events"></section></main>
+<main><section id="health" style="display:none"></section><section id="frontends"></section><div id="backends"></div><section id="vrrp" style="display:none"></section><section id="election" style="display:none"></section><section id="bgp" style="display:none"></section><section id="events"></section></main>
 <script>${SCRIPT}</script></body></html>
 `;

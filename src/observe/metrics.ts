@@ -11,6 +11,8 @@ import { scrapedMetric, type Row } from './scraped-metric.js';
 import type { FrontendState } from './node-state.js';
 import type { KernelPlaneStats } from '../kernel/kernel-plane.js';
 import type { ConntrackSyncStats } from '../kernel/conntrackd.js';
+import type { BgpStatus } from '../bgp/speaker.js';
+import type { PeerStatus } from '../bgp/bgp-peer.js';
 
 /** What the metrics read at scrape time (the daemon implements it). */
 export interface MetricsSource {
@@ -26,6 +28,8 @@ export interface MetricsSource {
   discoveries(): Iterable<{ backend: string; stats: DiscoveryStats }>;
   /** The frontends with dataPlane: kernel (counters as last read), and the plane's stats while there are any. */
   kernel(): { frontends: FrontendState[]; stats: KernelPlaneStats | undefined; sync?: ConntrackSyncStats | undefined };
+  /** The BGP speaker's status as its thread last reported it; null without `bgp:`. */
+  bgp?(): BgpStatus | null;
 }
 
 const DISCOVERY_SOURCES = ['bootstrap', 'state-file', 'endpointslices', 'endpoints'] as const;
@@ -156,6 +160,35 @@ export class Metrics {
     scraped('kubeha_conntrack_sync_starts_total', 'conntrackd starts by this process (more than one: it stopped answering and was started again).', 'counter', ['peer'], function* () {
       const sync = source.kernel().sync;
       if (sync) yield [{ peer: sync.peer }, sync.starts];
+    });
+    const perPeer = (name: string, help: string, kind: 'counter' | 'gauge', read: (p: PeerStatus) => number | undefined) =>
+      scraped(name, help, kind, ['peer'], function* () {
+        for (const p of source.bgp?.()?.peers ?? []) {
+          const v = read(p);
+          if (v !== undefined) yield [{ peer: p.address }, v];
+        }
+      });
+    perPeer('kubeha_bgp_session_up', '1 while the BGP session with the peer is Established, else 0.', 'gauge', (p) => (p.state === 'established' ? 1 : 0));
+    perPeer('kubeha_bgp_session_uptime_seconds', 'Seconds since the BGP session with the peer reached Established (absent while it is not).', 'gauge', (p) => p.uptimeS ?? undefined);
+    perPeer('kubeha_bgp_sessions_established_total', 'Times the BGP session with the peer reached Established (more than one: it flapped).', 'counter', (p) => p.counters.established);
+    scraped('kubeha_bgp_messages_total', 'BGP messages exchanged with the peer, by direction (in, out) and type (update, notification, other).', 'counter', ['peer', 'direction', 'type'], function* () {
+      for (const p of source.bgp?.()?.peers ?? []) {
+        const c = p.counters;
+        yield [{ peer: p.address, direction: 'in', type: 'update' }, c.updatesIn];
+        yield [{ peer: p.address, direction: 'in', type: 'notification' }, c.notificationsIn];
+        yield [{ peer: p.address, direction: 'in', type: 'other' }, c.messagesIn - c.updatesIn - c.notificationsIn];
+        yield [{ peer: p.address, direction: 'out', type: 'update' }, c.updatesOut];
+        yield [{ peer: p.address, direction: 'out', type: 'notification' }, c.notificationsOut];
+        yield [{ peer: p.address, direction: 'out', type: 'other' }, c.messagesOut - c.updatesOut - c.notificationsOut];
+      }
+    });
+    perPeer('kubeha_bgp_treat_as_withdraw_total', 'UPDATEs from the peer with faulty attributes, handled as withdrawals (RFC 7606) and ignored.', 'counter', (p) => p.counters.treatAsWithdraw);
+    perPeer('kubeha_bfd_session_up', '1 while the BFD session with the peer is Up, else 0 (absent without bfd for the peer).', 'gauge', (p) => (p.bfd ? (p.bfd.state === 'up' ? 1 : 0) : undefined));
+    scraped('kubeha_bgp_vip_announced', '1 while this node announces the VIP to its peers (tracked backends serve, not in maintenance), else 0.', 'gauge', ['vip'], function* () {
+      for (const a of source.bgp?.()?.announcements ?? []) yield [{ vip: a.vip }, a.announced ? 1 : 0];
+    });
+    scraped('kubeha_bfd_packets_dropped_total', 'BFD packets dropped by reason (RFC 5880 §6.8.6: version, length, discriminator, unknown_session, ...).', 'counter', ['reason'], function* () {
+      for (const [reason, n] of Object.entries(source.bgp?.()?.bfdDropped ?? {})) yield [{ reason }, n];
     });
 
     registerElectionMetrics(r, () => source.election()?.stats);

@@ -94,6 +94,12 @@ export function nodeHealth(s: NodeState): { problems: string[]; warnings: string
     const flooder = v.adverts.droppedBySource[0];
     if (flooder && flooder.dropped >= FLOOD_WARNING_PACKETS) warnings.push(`vrrp ${v.name}: ${flooder.dropped} packets dropped from ${flooder.source} (last: ${flooder.lastReason}) at ${flooder.lastAt}`);
   }
+  const g = s.bgp;
+  if (g) {
+    for (const p of g.peers) if (p.state !== 'established') problems.push(`bgp peer ${p.address} (AS ${p.asn}) is ${p.state}: no routes through it${p.lastError ? ` (${p.lastError})` : ''}`);
+    for (const p of g.peers) if (p.bfd && p.bfd.state !== 'up' && p.state === 'established') warnings.push(`bfd with ${p.address} is ${p.bfd.state}: a dead node is noticed at the hold time, not in ${p.bfd.detectionMs || 'interval × multiplier'} ms`);
+    for (const a of g.announcements) if (!a.announced) (a.reason === 'maintenance' ? warnings : problems).push(`bgp: ${a.vip} is not announced: ${a.reason}${a.reason === 'maintenance' ? ' (kubeha maintenance off announces it again)' : ''}`);
+  }
   const e = s.vipElection;
   if (e && e.keepAliveFailures > 0) warnings.push(`vip election ${e.name}: ${e.keepAliveFailures} keepalive failures`);
   if (e?.maintenance) warnings.push(`vip election ${e.name} is in maintenance, out of the election (kubeha maintenance off brings it back)`);
@@ -124,6 +130,13 @@ export function statusReport(s: NodeState, nowMs: number): StatusReport {
     const rows = [['KERNEL FRONTEND', 'SERVER', 'FLOWS', 'ESTABLISHED', 'PACKETS', 'BYTES']];
     for (const f of kernel) for (const x of f.kernel!.servers) rows.push([f.name, x.name, String(x.flows), String(x.established), String(x.packets), String(x.bytes)]);
     sections.push(`nftables table inet kubeha: ${k.updates} updates, ${k.failures} failed${k.adopted ? ', adopted from the previous run' : ''}${k.holding ? ' (held until the first checks)' : ''}${k.lastUpdate ? `, last ${formatAge(nowMs - Date.parse(k.lastUpdate))} ago` : ''}${k.flowsDeleted ? `, ${k.flowsDeleted} flows deleted (shutdown)` : ''}${s.conntrackSync ? `; flows replicated to ${s.conntrackSync.peer} by conntrackd${s.conntrackSync.running ? '' : ' (NOT RUNNING)'}` : ''}\n${table(rows)}`);
+  }
+  if (s.bgp) {
+    const g = s.bgp;
+    const rows = [['BGP PEER', 'AS', 'STATE', 'UP', 'BFD', 'MESSAGES IN/OUT', 'ADVERTISED', 'LAST ERROR']];
+    for (const p of g.peers) rows.push([p.address, String(p.asn), p.state === 'established' ? 'Established' : p.state.toUpperCase(), p.uptimeS === null ? '-' : formatAge(p.uptimeS * 1000), p.bfd ? `${p.bfd.state}${p.bfd.state === 'up' ? ` (${p.bfd.detectionMs} ms)` : ''}` : '-', `${p.counters.messagesIn}/${p.counters.messagesOut}`, p.advertised.join(' ') || '-', p.lastError ?? '-']);
+    const vips = g.announcements.map((a) => `${a.vip} ${a.announced ? 'announced' : `NOT announced (${a.reason})`}${a.med !== null ? `, MED ${a.med}` : ''}${a.localPref !== null ? `, LOCAL_PREF ${a.localPref}` : ''}${a.prepend ? `, prepend ${a.prepend}` : ''}`);
+    sections.push(`bgp AS ${g.localAsn}, router id ${g.routerId}${g.maintenance ? ', in maintenance' : ''}: ${vips.join('; ')}\n${table(rows)}`);
   }
   if (s.backends.length > 0) {
     const rows = [['BACKEND', 'SERVER', 'ADDRESS', 'STATE', 'WEIGHT', 'ACTIVE', 'TOTAL', 'LAST CHECK']];

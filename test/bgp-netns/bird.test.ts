@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { birdConfig, clientEcho, createBgpBed, ECHO_PORT, fibNextHops, type NodeBgp, ROUTER_ASN, startBgpNode, startBird, untilBgp, untilFib } from '../support/bgp-bed.js';
 import { KUBEHA_BIN } from '../support/processes.js';
-import { nsFetchJson } from '../support/netns.js';
+import { nsFetchJson, nsFetchTextAsync } from '../support/netns.js';
 
 test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches the VIP; an unplugged node leaves within BFD time, a SIGKILLed one at once, one whose backend died withdraws', async (t) => {
   const bb = createBgpBed(t, 2);
@@ -31,6 +31,16 @@ test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches th
   assert.equal(refreshed.peers[0]?.counters.established, 1, 'a refresh is not a reset');
   // BFD must be Up on both ends before the cut is timed
   for (const n of [n1, n2]) await untilBgp(n, (x) => x.peers[0]?.bfd?.state === 'up', 'BFD up');
+  // the status the BGP thread reports reaches the metrics (the thread reports at least once a second)
+  let metrics = '';
+  for (let i = 0; i < 100 && !/kubeha_bfd_session_up\{peer="192\.0\.2\.1"\} 1/.test(metrics); i++) {
+    metrics = (await nsFetchTextAsync(n1, 'http://127.0.0.1:9000/metrics')) ?? '';
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(metrics, /^kubeha_bgp_session_up\{peer="192\.0\.2\.1"\} 1$/m);
+  assert.match(metrics, /^kubeha_bfd_session_up\{peer="192\.0\.2\.1"\} 1$/m);
+  assert.match(metrics, /^kubeha_bgp_vip_announced\{vip="198\.51\.100\.10\/32"\} 1$/m);
+  assert.match(metrics, /^kubeha_bgp_messages_total\{peer="192\.0\.2\.1",direction="out",type="update"\} [1-9]/m);
   // the node dies without a word (unplugged: no FIN, no NOTIFICATION): only BFD can tell the router before the hold time
   const cutAt = Date.now();
   bb.bed.plug(1, false);

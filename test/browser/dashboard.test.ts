@@ -185,6 +185,30 @@ test('dashboard: a kernel frontend shows its flows, and each server\'s conntrack
   assert.equal(await page.getAttribute('[data-conntrack-sync]', 'data-conntrack-sync'), 'up');
 });
 
+test('dashboard: the BGP card shows each VIP\'s announcement and each peer\'s session and BFD', async (t) => {
+  const counters = { messagesIn: 20, messagesOut: 22, updatesIn: 0, updatesOut: 1, notificationsIn: 0, notificationsOut: 0, treatAsWithdraw: 0, established: 1 };
+  const state: NodeState = {
+    startedAt: new Date().toISOString(), configPath: null, reloads: { success: 0, failure: 0, lastErrors: [] }, events: [], vrrp: [],
+    eventLoopDelayMs: { p99: 1, max: 2 }, vrrpThread: null, vipElection: null, frontends: [], backends: [], health: { problems: [], warnings: [] },
+    bgp: {
+      localAsn: 65001, routerId: '10.8.4.21', maintenance: false, bfdDropped: {},
+      announcements: [{ vip: '10.8.4.55/32', announced: true, reason: 'announced', med: 155, localPref: 100, prepend: 0, onInterface: true }],
+      peers: [
+        { address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 42, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', advertised: ['10.8.4.55/32'], lastError: null, counters, bfd: { state: 'up', upCount: 1, detectionMs: 300 } },
+        { address: '10.8.4.2', asn: 65000, state: 'active', uptimeS: null, holdTimeS: 9, routerId: null, localAddress: null, advertised: [], lastError: 'the connection closed', counters, bfd: null },
+      ],
+    },
+  };
+  const page = await dashboardOf(t, () => state);
+  await page.waitForSelector('[data-bgp-peer="10.8.4.1"][data-state="established"] [data-bfd="up"]', { timeout: 5000 });
+  assert.match((await page.textContent('[data-bgp-vip="10.8.4.55/32"]')) ?? '', /^10\.8\.4\.55\/32yes155100/);
+  assert.match((await page.textContent('[data-bgp-peer="10.8.4.2"]')) ?? '', /ACTIVE.*the connection closed/);
+  assert.match((await page.textContent('#bgp h2')) ?? '', /AS 65001, router id 10\.8\.4\.21/);
+  state.bgp!.announcements[0] = { ...state.bgp!.announcements[0]!, announced: false, reason: 'maintenance' };
+  await page.waitForSelector('[data-bgp-vip="10.8.4.55/32"][data-announced="false"]', { timeout: 5000 });
+  assert.match((await page.textContent('[data-bgp-vip="10.8.4.55/32"]')) ?? '', /NO maintenance/);
+});
+
 test('demo dashboard: both LB nodes, the VIP holder, the client, and each chaos step with what the client saw', async (t) => {
   const demo = spawnKubeha(['demo', '--chaos', '--chaos-interval', '1500ms', '--chaos-rounds', '1'], t);
   await demo.waitFor((l) => String(l.text ?? '').startsWith('Ctrl-C stops it'), 60_000, 'the demo banner');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { formatAge, statusReport, table } from '../../src/observe/status-report.js';
 import type { NodeState, ServerState } from '../../src/observe/node-state.js';
 import type { VrrpStatus } from '../../src/vrrp/vrrp-engine.js';
+import type { PeerStatus } from '../../src/bgp/bgp-peer.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 
@@ -192,4 +193,26 @@ test('a kernel frontend: shown as kernel with its flows; its servers\' counters 
   const down = statusReport(node({ frontends: [kernelFrontend], kernel: k, conntrackSync: { ...sync, running: false, lastError: 'conntrackd did not start: bind: Address in use' } }), NOW);
   assert.deepEqual(down.problems, ['conntrackd does not run: the kernel frontends\' flows are not replicated to 10.0.0.12, a failover would break them (conntrackd did not start: bind: Address in use)']);
   assert.match(down.text, /by conntrackd \(NOT RUNNING\)/);
+});
+
+test('bgp: peers and announcements in a table; a peer not Established and a VIP withdrawn by tracking are problems, maintenance and BFD down warn', () => {
+  const peer = (over: Partial<PeerStatus> = {}): PeerStatus => ({
+    address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 125, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', advertised: ['10.8.4.55/32'], lastError: null,
+    counters: { messagesIn: 20, messagesOut: 22, updatesIn: 0, updatesOut: 1, notificationsIn: 0, notificationsOut: 0, treatAsWithdraw: 0, established: 1 }, bfd: { state: 'up', upCount: 1, detectionMs: 300 }, ...over,
+  });
+  const bgp = (peers: PeerStatus[], announced: boolean, reason = 'announced'): NodeState['bgp'] => ({
+    localAsn: 65001, routerId: '10.8.4.21', maintenance: reason === 'maintenance', peers, bfdDropped: {},
+    announcements: [{ vip: '10.8.4.55/32', announced, reason, med: null, localPref: null, prepend: 0, onInterface: announced }],
+  });
+  const ok = statusReport(node({ bgp: bgp([peer()], true) }), NOW);
+  assert.deepEqual([ok.problems, ok.warnings], [[], []]);
+  assert.match(ok.text, /^bgp AS 65001, router id 10\.8\.4\.21: 10\.8\.4\.55\/32 announced$/m);
+  assert.match(ok.text, /^10\.8\.4\.1\s+65000\s+Established\s+2m5s\s+up \(300 ms\)\s+20\/22\s+10\.8\.4\.55\/32\s+-$/m);
+  const bad = statusReport(node({ bgp: bgp([peer({ state: 'active', uptimeS: null, advertised: [], lastError: 'the connection closed', bfd: { state: 'down', upCount: 1, detectionMs: 0 } })], false, 'no tracked backend can serve (apiservers)') }), NOW);
+  assert.deepEqual(bad.problems, ['bgp peer 10.8.4.1 (AS 65000) is active: no routes through it (the connection closed)', 'bgp: 10.8.4.55/32 is not announced: no tracked backend can serve (apiservers)']);
+  const maint = statusReport(node({ bgp: bgp([peer({ bfd: { state: 'down', upCount: 0, detectionMs: 0 } })], false, 'maintenance') }), NOW);
+  assert.deepEqual(maint.problems, []);
+  assert.equal(maint.warnings.length, 2);
+  assert.match(maint.warnings.join('\n'), /bfd with 10\.8\.4\.1 is down/);
+  assert.match(maint.warnings.join('\n'), /not announced: maintenance \(kubeha maintenance off/);
 });

@@ -45,7 +45,7 @@ function expect(alert: string, labels: Record<string, string>, annotate: (a: str
 }
 const fill = (vars: Record<string, string>) => (s: string) => s.replace(/\{\{ \$(labels\.(\w+)|value) \}\}/g, (_, __, label: string | undefined) => (label ? vars[label]! : vars.$value!));
 
-test('promtool test rules: split brain, no master, FAULT, no usable server, a refused reload, dropped adverts, a second master fire; a healthy pair is quiet', () => {
+test('promtool test rules: split brain, no master, FAULT, no usable server, a refused reload, dropped adverts, a second master, a BGP peer down and a VIP nobody announces fire; a healthy pair is quiet', () => {
   const vi = { vrrp_instance: 'VI_1' };
   const state = (n: number, st: string, values: string) => series('kubeha_vrrp_state', { ...node(n), ...vi, state: st }, values);
   const tests = [
@@ -88,6 +88,21 @@ test('promtool test rules: split brain, no master, FAULT, no usable server, a re
         { eval_time: '3m', alertname: 'KubehaReloadRefused', exp_alerts: [expect('KubehaReloadRefused', { ...node(1), result: 'failure' }, fill(node(1)))] },
         { eval_time: '3m', alertname: 'KubehaVrrpSecondMaster', exp_alerts: [expect('KubehaVrrpSecondMaster', { ...node(2), ...vi }, fill({ ...node(2), ...vi }))] },
         { eval_time: '15m', alertname: 'KubehaVrrpAdvertsDropped', exp_alerts: [expect('KubehaVrrpAdvertsDropped', { instance: node(2).instance, ...vi, reason: 'auth' }, fill({ ...node(2), ...vi, reason: 'auth' }))] }, // summed by instance: no job
+      ],
+    },
+    {
+      // BGP: lb1's session to the router drops for good; the VIP is announced by lb2 until it withdraws too
+      interval: '5s',
+      input_series: [
+        series('kubeha_bgp_session_up', { ...node(1), peer: '10.8.4.1' }, '1x3 0x20'),
+        series('kubeha_bgp_session_up', { ...node(2), peer: '10.8.4.1' }, '1x23'),
+        series('kubeha_bgp_vip_announced', { ...node(1), vip: '10.8.4.55/32' }, '0x23'),
+        series('kubeha_bgp_vip_announced', { ...node(2), vip: '10.8.4.55/32' }, '1x12 0x11'),
+      ],
+      alert_rule_test: [
+        { eval_time: '50s', alertname: 'KubehaBgpVipNotAnnounced', exp_alerts: [] },
+        { eval_time: '1m50s', alertname: 'KubehaBgpPeerDown', exp_alerts: [expect('KubehaBgpPeerDown', { ...node(1), peer: '10.8.4.1' }, fill({ ...node(1), peer: '10.8.4.1' }))] },
+        { eval_time: '1m50s', alertname: 'KubehaBgpVipNotAnnounced', exp_alerts: [expect('KubehaBgpVipNotAnnounced', { vip: '10.8.4.55/32' }, fill({ vip: '10.8.4.55/32' }))] },
       ],
     },
   ];

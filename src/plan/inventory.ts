@@ -81,6 +81,27 @@ export const inventorySchema = z.strictObject({
     /** How long a higher-priority LB host serves before it takes the VIP back (kubeha preemptDelay, keepalived preempt_delay). */
     preemptDelay: z.string().default('15s'),
   }).default({ version: 3, advertInterval: '100ms', unicast: false, authPass: '', preemptDelay: '15s' }),
+  /**
+   * How the VIP reaches clients: `vrrp` floats it on one L2 segment; `bgp` announces it as a /32 to
+   * the routers of an L3 fabric from every LB host (kubeha flavor only).
+   */
+  vipMode: z.enum(['vrrp', 'bgp']).default('vrrp'),
+  /** vipMode: bgp — this cluster's AS, the routers, and how the VIP is spread over the LB hosts. */
+  bgp: z.strictObject({
+    localAsn: z.number().int().min(1).max(4_294_967_295),
+    peers: z.array(z.strictObject({
+      address: ipv4,
+      asn: z.number().int().min(1).max(4_294_967_295),
+      password: z.string().max(80).default(''),
+      /** BFD with the router (100 ms × 3): a dead LB host's route goes in ~300 ms instead of the hold time. */
+      bfd: z.boolean().default(true),
+      holdTime: z.string().default('9s'),
+      /** The LB hosts that peer with this router (each host with its own top-of-rack router); default: every LB host. */
+      hosts: z.array(name).optional(),
+    })).min(1),
+    /** all-active: every LB host announces (ECMP); primary: the first LB host is preferred, the others stand by. */
+    mode: z.enum(['all-active', 'primary']).default('all-active'),
+  }).optional(),
   workerAccess: z.enum(['vip', 'local']).default('vip'),
   /** The port of the node-local LB on workers with workerAccess: local. */
   localPort: port.default(6443),
@@ -177,9 +198,19 @@ export function virtualRouterIdFor(cluster: string): number {
   return (h % 255) + 1;
 }
 
+/** The hosts that run the front door: lb.hosts, or the masters. */
+function lbHostsOf(inv: Inventory): LbHost[] {
+  return inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
+}
+
+/** The routers `host` peers with (vipMode: bgp). */
+export function bgpPeersOf(plan: Plan, host: LbHost): NonNullable<Inventory['bgp']>['peers'] {
+  return (plan.inv.bgp?.peers ?? []).filter((p) => !p.hosts || p.hosts.includes(host.name));
+}
+
 /** The LB hosts, whether they are masters, and the port the LB serves (not the apiserver's when it shares the masters). */
 function frontDoor(inv: Inventory): { lbHosts: LbHost[]; lbOnMasters: boolean; frontendPort: number } {
-  const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
+  const lbHosts = lbHostsOf(inv);
   const masterIps = new Set(inv.masters.map((m) => m.ip));
   const lbOnMasters = lbHosts.some((h) => masterIps.has(h.ip));
   return { lbHosts, lbOnMasters, frontendPort: lbOnMasters && inv.apiPort === inv.apiserverPort ? inv.lb.sharedPort : inv.apiPort };
@@ -192,7 +223,7 @@ export function makePlan(inv: Inventory): Plan {
   const priorities = new Map(lbHosts.map((h, i) => [h.name, PRIORITY_TOP - i * PRIORITY_STEP]));
   const virtualRouterIdDerived = inv.vrrp.virtualRouterId === undefined;
   const virtualRouterId = inv.vrrp.virtualRouterId ?? virtualRouterIdFor(inv.cluster);
-  const warnings = virtualRouterIdDerived
+  const warnings = virtualRouterIdDerived && inv.vipMode === 'vrrp'
     ? [`vrrp.virtualRouterId is not set: ${virtualRouterId} is derived from the cluster name "${inv.cluster}", and another VRRP router on the same L2 segment (keepalived, a firewall pair) with that id would fight over the VIP; pick an id that is free on the segment and set vrrp.virtualRouterId`]
     : [];
   const etcdEndpoints = inv.etcd.mode === 'external'
@@ -220,8 +251,26 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   const problem = (path: Path, message: string) => problems.push({ code: 'KUBEHA_ERR_INVENTORY', file, ...locate(path), path: path.join('.'), message });
   const parsedVip = parseIpv4Cidr(inv.vip);
   const vip = parsedVip?.ip ?? inv.vip.split('/')[0];
-  const usableVip = parsedVip && parsedVip.prefix >= 8 ? parsedVip : undefined;
-  if (!usableVip) {
+  const bgpMode = inv.vipMode === 'bgp';
+  const usableVip = parsedVip && parsedVip.prefix >= 8 && !bgpMode ? parsedVip : undefined;
+  if (bgpMode) {
+    if (!parsedVip || parsedVip.prefix !== 32) problem(['vip'], `vipMode: bgp announces the VIP as a host route, so write it as a /32 (like ${vip}/32), not ${inv.vip}`);
+    if (!inv.bgp) problem(['vipMode'], 'vipMode: bgp needs a bgp section: localAsn and the routers under peers');
+    if (inv.lb.flavor !== 'kubeha') problem(['lb', 'flavor'], `vipMode: bgp is kubeha's own speaker; ${inv.lb.flavor} with keepalived cannot announce the VIP over BGP: use flavor: kubeha`);
+    if (inv.lb.stateful) problem(['lb', 'stateful'], 'lb.stateful pairs two LB hosts on one segment (conntrackd and VRRP); with vipMode: bgp the routers spread flows over every host: remove it');
+    inv.bgp?.peers.forEach((p, i) => {
+      const ms = parseDuration(p.holdTime);
+      if (ms === undefined || (ms !== 0 && (ms < 3000 || ms % 1000 !== 0))) problem(['bgp', 'peers', i, 'holdTime'], `holdTime "${p.holdTime}" is not 0 or whole seconds of at least 3s (RFC 4271 §4.2); write 9s`);
+      if (lbHostsOf(inv).some((h) => h.ip === p.address)) problem(['bgp', 'peers', i, 'address'], `${p.address} is an LB host; a peer is a router`);
+      p.hosts?.forEach((n, j) => {
+        if (!lbHostsOf(inv).some((h) => h.name === n)) problem(['bgp', 'peers', i, 'hosts', j], `${n} is not an LB host; list LB host names (${lbHostsOf(inv).map((h) => h.name).join(', ')})`);
+      });
+    });
+    for (const h of lbHostsOf(inv)) {
+      if (inv.bgp && !inv.bgp.peers.some((p) => !p.hosts || p.hosts.includes(h.name))) problem(['bgp', 'peers'], `LB host ${h.name} peers with no router (every peer's hosts leaves it out), so it could never announce the VIP; add it to a peer's hosts`);
+    }
+  } else if (inv.bgp) problem(['bgp'], 'a bgp section is used with vipMode: bgp only; set vipMode: bgp or remove it');
+  if (!bgpMode && !usableVip) {
     problem(['vip'], `vip ${inv.vip} is not an IPv4 address with a prefix between 8 and 32; write the VIP with its subnet's prefix, like 10.8.4.55/24`);
   }
   const groups: [string, (Host | LbHost | Master)[]][] = [['masters', inv.masters], ['workers', inv.workers], ['lb.hosts', inv.lb.hosts]];
@@ -239,7 +288,7 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
       if (h.ip === vip) problem([...path, 'ip'], `${h.ip} is the VIP; a host needs an address of its own`);
     });
   }
-  const lbHosts = inv.lb.hosts.length > 0 ? inv.lb.hosts : inv.masters;
+  const lbHosts = lbHostsOf(inv);
   const lbPath: Path = inv.lb.hosts.length > 0 ? ['lb', 'hosts'] : ['masters'];
   lbHosts.forEach((h, i) => {
     if (usableVip && !inSubnet(h.ip, usableVip.ip, usableVip.prefix)) {

@@ -7,6 +7,7 @@ import { BINARY_DIR, renderApiserverFlags, renderComponentUnit, renderLeaderElec
 export const COMPONENTS: readonly Component[] = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 import { etcdPeerUrl, renderEtcdEnv } from './render-etcd.js';
 import { renderHaproxy } from './render-haproxy.js';
+import { renderBirdRouter, renderFrrRouter } from './render-router.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
 import { renderKubeconfig } from './render-kubeconfig.js';
 import { kubeadmJoinLine, renderKubeadmConfig } from './render-kubeadm.js';
@@ -69,7 +70,8 @@ export function renderBundle(plan: Plan): Bundle {
   for (const h of plan.lbHosts) {
     if (inv.lb.flavor === 'kubeha') {
       add(h, 'kubeha.yaml', renderKubehaLb(plan, h));
-      add(h, 'kubeha.service', renderKubehaUnit([{ cidr: inv.vip, iface: interfaceOf(plan, h) }], false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
+      // the unit's ExecStopPost removes the VIP: from lo with BGP (the speaker put it there), else from the VRRP interface
+      add(h, 'kubeha.service', renderKubehaUnit([inv.vipMode === 'bgp' ? { cidr: `${plan.vipAddress}/32`, iface: 'lo' } : { cidr: inv.vip, iface: interfaceOf(plan, h) }], false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
       add(h, 'kubeha.static-pod.yaml', renderKubehaStaticPod(plan));
     } else {
       add(h, inv.lb.flavor === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf', inv.lb.flavor === 'haproxy' ? renderHaproxy(plan) : renderNginx(plan));
@@ -77,6 +79,12 @@ export function renderBundle(plan: Plan): Bundle {
       add(h, 'keepalived-release-vip.conf', renderKeepalivedDropIn({ cidr: inv.vip, iface: interfaceOf(plan, h) }));
       add(h, 'check_lb.sh', renderCheckScript(plan), 0o755);
     }
+  }
+  // vipMode: bgp — what each router needs, in BIRD's and FRR's words, in a folder per router
+  for (const p of inv.bgp && inv.vipMode === 'bgp' ? inv.bgp.peers : []) {
+    const router = { name: `router-${p.address}`, ip: p.address };
+    add(router, 'bird.conf', renderBirdRouter(plan, p));
+    add(router, 'frr.conf', renderFrrRouter(plan, p));
   }
   const pki = inv.pkiDir;
   for (const w of inv.workers) {
@@ -103,7 +111,8 @@ function renderIndex(plan: Plan, paths: string[]): string {
   }
   const role = (name: string) => [
     inv.masters.some((m) => m.name === name) ? (plan.joiners.some((m) => m.name === name) ? 'master (joins the running cluster)' : 'master') : '',
-    plan.lbHosts.some((h) => h.name === name) ? `LB (VRRP priority ${plan.priorities.get(name)})` : '',
+    plan.lbHosts.some((h) => h.name === name) ? (inv.vipMode === 'bgp' ? `LB (announces the VIP over BGP${inv.bgp?.mode === 'primary' ? `, priority ${plan.priorities.get(name)}` : ''})` : `LB (VRRP priority ${plan.priorities.get(name)})`) : '',
+    name.startsWith('router-') && inv.bgp?.peers.some((p) => `router-${p.address}` === name) ? 'router (BGP peer of the LB hosts)' : '',
     inv.workers.some((w) => w.name === name) ? 'worker' : '',
   ].filter(Boolean).join(', ');
   const where: Record<string, string> = {
@@ -113,6 +122,8 @@ function renderIndex(plan: Plan, paths: string[]): string {
     'kubeadm-config.yaml': '`kubeadm init --config` on this master (endpoint and certificate SANs on the VIP)',
     'kube-apiserver.flags': 'kube-apiserver flags (static pod command or kubeadm extraArgs)',
     'kube-controller-manager.flags': 'kube-controller-manager flags', 'kube-scheduler.flags': 'kube-scheduler flags',
+    'bird.conf': "BIRD 2 on the router (`bird -p -c` checks it): merge into /etc/bird/bird.conf",
+    'frr.conf': "FRR on the router: merge into /etc/frr/frr.conf (bgpd and, with BFD, bfdd enabled in /etc/frr/daemons)",
   };
   const overrides = plan.lbHosts.filter((h) => h.interface && h.interface !== inv.interface).map((h) => `${h.name}: ${h.interface}`);
   const warnings = plan.warnings.map((w) => `\n> **Warning:** ${w}\n`).join('');
@@ -123,7 +134,9 @@ Rendered by \`kubeha render\` from the inventory; render again rather than editi
 (\`kubeha render --diff\` shows what a change would do).
 
 - Control-plane endpoint: **${plan.endpoint}** (kubeadm \`--control-plane-endpoint ${plan.vipAddress}:${plan.frontendPort}\`)${plan.frontendPort !== inv.apiPort ? `\n  — port ${plan.frontendPort}, not ${inv.apiPort}: the load balancer shares the masters, whose apiservers hold ${inv.apiserverPort}` : ''}
-- VIP ${inv.vip} on ${inv.interface}${overrides.length ? ` (${overrides.join(', ')})` : ''}, VRRP v${inv.vrrp.version}, virtual router id ${plan.virtualRouterId}, adverts every ${inv.vrrp.advertInterval}, ${inv.vrrp.unicast ? 'unicast' : 'multicast'}
+${inv.vipMode === 'bgp' && inv.bgp
+    ? `- VIP ${inv.vip} announced over BGP (AS ${inv.bgp.localAsn}, ${inv.bgp.mode}) by every LB host to ${inv.bgp.peers.map((p) => `${p.address} (AS ${p.asn}${p.bfd ? ', BFD' : ''})`).join(', ')}, while an apiserver serves there`
+    : `- VIP ${inv.vip} on ${inv.interface}${overrides.length ? ` (${overrides.join(', ')})` : ''}, VRRP v${inv.vrrp.version}, virtual router id ${plan.virtualRouterId}, adverts every ${inv.vrrp.advertInterval}, ${inv.vrrp.unicast ? 'unicast' : 'multicast'}`}
 - Load balancer: ${inv.lb.flavor} on ${plan.lbHosts.map((h) => h.name).join(', ')}; etcd: ${inv.etcd.mode} (${plan.etcdEndpoints.join(', ')})
 - Workers reach the apiservers through ${inv.workerAccess === 'local' ? `a node-local kubeha on 127.0.0.1:${inv.localPort}` : 'the VIP'}${inv.masterAccess === 'local' ? `
 - The masters' controller-manager and scheduler reach them through a node-local kubeha on 127.0.0.1:${inv.masterLocalPort}${inv.binaries ? '' : `: after \`kubeadm init\` or \`join\`, on each master

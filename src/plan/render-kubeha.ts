@@ -1,6 +1,6 @@
 // kubeha.yaml for an LB host (load balancer + VRRP) and for a worker's node-local LB.
 import { stringify } from 'yaml';
-import { ADMIN_PORT, interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
+import { ADMIN_PORT, bgpPeersOf, interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
 
 const HEADER = (what: string) => `# ${what}\n# Rendered by kubeha render; edit the inventory and render again rather than this file.\n`;
 
@@ -25,7 +25,8 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
       : { name: 'apiserver', bind: `0.0.0.0:${plan.frontendPort}`, backend: 'apiservers' }],
     backends: [apiserverBackend(plan)],
     admin: { bind: `127.0.0.1:${ADMIN_PORT}` },
-    vrrp: {
+    ...(inv.vipMode === 'bgp' ? { bgp: bgpOf(plan, host) } : {}),
+    ...(inv.vipMode === 'vrrp' ? { vrrp: {
       instances: [{
         name: `VI_${inv.cluster}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
         interface: interfaceOf(plan, host),
@@ -44,7 +45,7 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
         // No apiserver reachable or no listening frontend here: FAULT, the VIP moves at once.
         track: { backends: ['apiservers'] },
       }],
-    },
+    } } : {}),
   };
   // lb.stateful: the flows go to the other LB host as they are made (conntrackd, run by kubeha)
   const sync = inv.lb.stateful ? { conntrackSync: { peer: peers[0], localAddress: host.ip, interface: interfaceOf(plan, host) } } : {};
@@ -54,6 +55,31 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
     config.backends.push(local.backend);
   }
   return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify({ ...config, ...sync });
+}
+
+/**
+ * vipMode: bgp — the LB host's speaker: a session to every router (BFD on by default), the VIP
+ * announced while an apiserver serves here. In primary mode the first LB host is preferred (higher
+ * priority: lower MED, higher LOCAL_PREF) and each later one prepends its AS once more.
+ */
+function bgpOf(plan: Plan, host: LbHost) {
+  const b = plan.inv.bgp!;
+  const rank = plan.lbHosts.findIndex((h) => h.name === host.name);
+  return {
+    localAsn: b.localAsn,
+    routerId: host.ip,
+    peers: bgpPeersOf(plan, host).map((p) => ({
+      address: p.address, asn: p.asn, holdTime: p.holdTime,
+      ...(p.password ? { password: p.password } : {}),
+      ...(p.bfd ? { bfd: { interval: '100ms', multiplier: 3 } } : {}),
+    })),
+    announce: [{
+      vip: `${plan.vipAddress}/32`,
+      mode: b.mode,
+      ...(b.mode === 'primary' ? { priority: plan.priorities.get(host.name), prepend: rank } : {}),
+      track: { backends: ['apiservers'] },
+    }],
+  };
 }
 
 /** Where a worker's node-local kubeha keeps the last apiserver list it discovered (the unit's StateDirectory). */

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse } from 'yaml';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { renderKubehaUnit } from '../../src/plan/render-systemd.js';
 import { KUBEHA_BIN, spawnKubeha } from '../support/processes.js';
 
 const SRC = fileURLToPath(new URL('../../../test/plan/', import.meta.url));
-const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local', 'kubeha-grow'];
+const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local', 'kubeha-grow', 'kubeha-bgp'];
 
 function bundleOf(name: string) {
   const r = parseInventoryText(readFileSync(join(SRC, 'inventories', `${name}.yaml`), 'utf8'), `${name}.yaml`);
@@ -30,7 +31,7 @@ function filesUnder(dir: string, prefix = ''): string[] {
   return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(dir, join(prefix, e.name)) : [join(prefix, e.name)]));
 }
 
-test('render: golden files for four inventories (UPDATE_GOLDEN=1 rewrites them)', () => {
+test('render: golden files for five inventories (UPDATE_GOLDEN=1 rewrites them)', () => {
   for (const name of CASES) {
     const bundle = bundleOf(name);
     const golden = join(SRC, 'golden', name);
@@ -414,4 +415,31 @@ test('docs/operations.md shows the kubeha.service that kubeha render writes', ()
   const block = /^## Install\n[\s\S]*?```ini\n([\s\S]*?)```/m.exec(ops);
   assert.ok(block, 'an ini block under ## Install');
   assert.equal(block[1], renderKubehaUnit(), 'update the unit in docs/operations.md "Install" with src/plan/render-systemd.ts');
+});
+
+test('vipMode: bgp: each LB host announces the VIP to every router (primary: the first preferred, the next prepends), no VRRP; a folder per router; the inventory refuses what cannot work', () => {
+  const bundle = bundleOf('kubeha-bgp');
+  const lb2 = parse(bundle.get('lb2/kubeha.yaml')!.content) as Record<string, unknown> & { bgp: { routerId: string; peers: Record<string, unknown>[]; announce: Record<string, unknown>[] } };
+  assert.equal(lb2.vrrp, undefined, 'no VRRP on a routed fabric');
+  assert.equal(lb2.bgp.routerId, '10.8.6.21');
+  assert.deepEqual(lb2.bgp.peers, [{ address: '10.8.6.1', asn: 65000, holdTime: '30s' }], 'its own rack\'s router only');
+  const lb1 = parse(bundle.get('lb1/kubeha.yaml')!.content) as typeof lb2;
+  assert.deepEqual(lb1.bgp.peers, [{ address: '10.8.4.1', asn: 65000, holdTime: '9s', password: 's3cret', bfd: { interval: '100ms', multiplier: 3 } }]);
+  assert.deepEqual(lb2.bgp.announce, [{ vip: '10.99.0.10/32', mode: 'primary', priority: 140, prepend: 1, track: { backends: ['apiservers'] } }]);
+  assert.match(bundle.get('lb1/kubeha.service')!.content, /^ExecStopPost=-\/usr\/sbin\/ip addr del 10\.99\.0\.10\/32 dev lo$/m);
+  assert.ok(bundle.has('router-10.8.4.1/bird.conf') && bundle.has('router-10.8.6.1/frr.conf'));
+  assert.match(bundle.get('router-10.8.4.1/bird.conf')!.content, /neighbor 10\.8\.4\.21 as 64512;[\s\S]*bfd on;[\s\S]*password "s3cret";/);
+  assert.doesNotMatch(bundle.get('router-10.8.6.1/bird.conf')!.content, /bfd/);
+  assert.match(bundle.get('README.md')!.content, /announced over BGP \(AS 64512, primary\) by every LB host to 10\.8\.4\.1 \(AS 65000, BFD\), 10\.8\.6\.1 \(AS 65000\)/);
+  const problems = (text: string) => {
+    const r = parseInventoryText(text, 'i.yaml');
+    return r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`);
+  };
+  const base = readFileSync(join(SRC, 'inventories', 'kubeha-bgp.yaml'), 'utf8');
+  assert.deepEqual(problems(base), []);
+  assert.match(problems(base.replace('10.99.0.10/32', '10.99.0.10/24')).join('\n'), /^vip: vipMode: bgp announces the VIP as a host route/m);
+  assert.match(problems(base.replace('flavor: kubeha', 'flavor: haproxy')).join('\n'), /^lb\.flavor: vipMode: bgp is kubeha's own speaker/m);
+  assert.match(problems(base.replace('holdTime: 30s', 'holdTime: 2s')).join('\n'), /^bgp\.peers\.1\.holdTime:/m);
+  assert.match(problems(base.replace('hosts: [lb2]', 'hosts: [lb1]')).join('\n'), /LB host lb2 peers with no router/);
+  assert.match(problems(base.replace(/^vipMode: bgp$/m, 'vipMode: vrrp')).join('\n'), /^bgp: a bgp section is used with vipMode: bgp only/m);
 });

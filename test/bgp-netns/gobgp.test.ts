@@ -17,13 +17,13 @@ async function untilRib(bb: ReturnType<typeof createBgpBed>, pred: (p: ReturnTyp
   }
 }
 
-test('GoBGP: eBGP from a 4-octet AS — both paths in its RIB with the full AS number, a dead tracked backend withdrawn', async (t) => {
+test('GoBGP: eBGP from a 4-octet AS — both paths in its RIB with the full AS number, a dead tracked backend withdrawn, SIGTERM withdraws and sends Cease', async (t) => {
   const bb = createBgpBed(t, 2);
   const [n1, n2] = bb.nodes as [typeof bb.nodes[0], typeof bb.nodes[0]];
   const asn = 4_200_000_001;
   const gobgp = bb.router.spawn('gobgpd', ['-f', gobgpConfig(bb, { nodeAsn: asn }), '-p', '--pprof-disable', '--api-hosts', '127.0.0.1:50051']);
   const a = startBgpNode(bb, n1, { localAsn: asn, peers: [{ address: bb.router.ip, asn: ROUTER_ASN }] });
-  startBgpNode(bb, n2, { localAsn: asn, peers: [{ address: bb.router.ip, asn: ROUTER_ASN }] });
+  const b = startBgpNode(bb, n2, { localAsn: asn, peers: [{ address: bb.router.ip, asn: ROUTER_ASN }] });
   assert.ok(await untilRib(bb, (p) => p.length === 2, 30_000), `both nodes' paths: ${JSON.stringify(gobgpPaths(bb))}\n${gobgp.output().slice(-3000)}`);
   assert.deepEqual(gobgpPaths(bb), [{ nextHop: n1.ip, asPath: [asn] }, { nextHop: n2.ip, asPath: [asn] }], 'the 4-octet AS on the path (RFC 6793), each node its own next hop');
 
@@ -33,4 +33,10 @@ test('GoBGP: eBGP from a 4-octet AS — both paths in its RIB with the full AS n
   a.echo.child.kill('SIGKILL');
   assert.ok(await untilRib(bb, (p) => p.length === 1 && p[0]!.nextHop === n2.ip, 5000), `n1 withdrew: ${JSON.stringify(gobgpPaths(bb))}`);
   t.diagnostic(`GoBGP RIB after n1's backend died: ${JSON.stringify(gobgpPaths(bb))}`);
+  // SIGTERM: the route is withdrawn and the session ended with Cease / Administrative Shutdown, then the process exits
+  const logged = gobgp.lines.length;
+  b.kubeha.child.kill('SIGTERM');
+  assert.equal(await b.kubeha.exited, 0);
+  assert.ok(await untilRib(bb, (p) => p.length === 0, 5000), 'n2 withdrew at SIGTERM');
+  await gobgp.waitLine(/[Cc]ease|[Aa]dministrative/, 5000, logged);
 });

@@ -150,6 +150,11 @@ const RUNNABLE: Record<string, Runnable> = {
 
 /** The commands the docs show that cannot run here, with the reason. */
 const NOT_HERE: Record<string, string> = {
+  'kubeha status': 'asks the running daemon of an LB host (test/observe/status-command.test.ts runs it against a daemon; the BGP table is in status-report.test.ts)',
+  'curl -s 127.0.0.1:9000/api/v1/state | jq .bgp': 'a daemon with bgp: and a router (test/bgp-netns reads the same state from nodes peering with BIRD, FRR and GoBGP)',
+  'birdc show protocols all kubeha_lb1': 'on a router running the rendered bird.conf (test/bgp-netns/bird.test.ts runs BIRD with kubeha peers)',
+  "vtysh -c 'show bgp ipv4 unicast 10.99.0.10/32'": 'on an FRR router (test/bgp-netns/frr.test.ts runs FRR with kubeha peers)',
+  'ip route show 10.99.0.10/32': "the router's FIB (test/support/bgp-bed.ts reads it in the router namespace: fibNextHops)",
   'kubeha apply --inventory inventory.yaml --dry-run --accept-new-host-keys': 'needs SSH hosts (test/apply/dry-run.test.ts runs it against booted Debian hosts)',
   'kubeha apply --inventory inventory.yaml': 'needs SSH hosts with a running cluster (test/apply/rollout-migration.test.ts runs it against booted Debian hosts)',
   'tar --no-overwrite-dir -xzf kubeha-0.2.0-linux-x64.tar.gz -C /': 'installs into / of an LB host (test/apply/release-package.test.ts has apply run the same tar on a booted host)',

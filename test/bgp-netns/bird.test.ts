@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { birdConfig, clientEcho, createBgpBed, ECHO_PORT, fibNextHops, type NodeBgp, ROUTER_ASN, startBgpNode, startBird, untilBgp, untilFib } from '../support/bgp-bed.js';
 import { KUBEHA_BIN } from '../support/processes.js';
@@ -66,6 +67,7 @@ test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches th
   t.diagnostic(`tracked backend killed → route withdrawn: ${withdrawn - diedAt} ms (checks every 100 ms, fall 2)`);
   const after = nsFetchJson(n2, 'http://127.0.0.1:9000/api/v1/state') as typeof state & { bgp: { announcements: { reason: string }[] } };
   assert.match(after.bgp.announcements[0]?.reason ?? '', /no tracked backend can serve/);
+  assert.doesNotMatch(execFileSync('ip', ['-n', n2.ns, '-o', 'addr', 'show', 'dev', 'lo']).toString(), /198\.51\.100\.10/, 'a withdrawn VIP leaves lo');
   assert.equal(after.bgp.peers[0]?.state, 'established', 'the session stays up: only the route went');
 });
 
@@ -106,4 +108,46 @@ test('BIRD 2, iBGP with TCP MD5, primary mode: the router uses only the primary;
   assert.ok(moved, 'the standby took over after the hold time');
   t.diagnostic(`primary unplugged, no BFD → the standby in the FIB: ${moved - cutAt} ms (hold time 3 s)`);
   assert.ok(moved - cutAt >= 1500, `faster than a hold timer can be (${moved - cutAt} ms): something else noticed`);
+});
+
+test('BIRD 2: a passive kubeha is dialled by the router and discards the routes it is sent; multihop 255 passes the router\'s TTL security (GTSM), TTL 1 does not', async (t) => {
+  const bb = createBgpBed(t, 3);
+  const [n1, n2, n3] = bb.nodes as [typeof bb.nodes[0], typeof bb.nodes[0], typeof bb.nodes[0]];
+  const conf = join(bb.bed.dir, 'bird-custom.conf');
+  const session = (name: string, ip: string, extra: string) => `
+protocol bgp ${name} {
+  local ${bb.router.ip} as ${ROUTER_ASN};
+  neighbor ${ip} as 65001;
+  error wait time 1, 5;
+  connect retry time 1;
+  ${extra}
+  ipv4 { import all; export all; };
+}`;
+  writeFileSync(conf, `router id ${bb.router.ip};
+log stderr all;
+protocol device {}
+protocol kernel { ipv4 { export all; }; merge paths on; }
+protocol static { ipv4; route 203.0.113.0/24 blackhole; }
+${session('gtsm_ok', n1.ip, 'passive on; ttl security on;')}
+${session('dials', n2.ip, '')}
+${session('gtsm_bad', n3.ip, 'passive on; ttl security on;')}
+`);
+  const bird = startBird(bb, conf);
+  startBgpNode(bb, n1, { peers: [{ address: bb.router.ip, asn: ROUTER_ASN, multihop: 255 }] });
+  startBgpNode(bb, n2, { peers: [{ address: bb.router.ip, asn: ROUTER_ASN, passive: true }] });
+  startBgpNode(bb, n3, { peers: [{ address: bb.router.ip, asn: ROUTER_ASN }] });
+  await untilBgp(n1, (x) => x.peers[0]?.state === 'established', `multihop 255 through GTSM (BIRD: ${bird.output().slice(-1500)})`);
+  const passive = await untilBgp(n2, (x) => x.peers[0]?.state === 'established' && (x.peers[0].counters.updatesIn ?? 0) >= 1, 'the router dialled the passive node and sent its routes');
+  assert.equal(passive.peers[0]?.counters.treatAsWithdraw, 0);
+  assert.ok(await untilFib(bb.router, (h) => h.length === 2, 10_000), 'n1 and n2 announce');
+  // the routes the router sent are parsed and discarded: none reaches the node's kernel
+  const routes = execFileSync('ip', ['-n', n2.ns, 'route', 'show', '203.0.113.0/24']).toString();
+  assert.equal(routes.trim(), '', 'kubeha installs no received route');
+  // n3 sends TTL 1 (eBGP directly connected): the router's GTSM drops it, so it never gets a session
+  // (it started with the others, which are Established by now)
+  const n3State = await untilBgp(n3, () => true, 'n3 state');
+  assert.equal(n3State.peers[0]?.counters.established, 0, 'n3 never got a session');
+  assert.deepEqual(fibNextHops(bb.router), [n1.ip, n2.ip].sort(), 'n3 is not a next hop');
+  const lo = () => execFileSync('ip', ['-n', n1.ns, '-o', 'addr', 'show', 'dev', 'lo']).toString();
+  assert.match(lo(), /inet 198\.51\.100\.10\/32/, 'an announced VIP is on lo');
 });

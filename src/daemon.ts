@@ -20,6 +20,7 @@ import { VipElection } from './election/vip-election.js';
 import { RawHost } from './vrrp/raw-host.js';
 import type { VrrpStatus } from './vrrp/vrrp-engine.js';
 import { BGP_MAINTENANCE_NAME, BgpWorker } from './bgp/bgp-worker.js';
+import type { BgpStatus } from './bgp/speaker.js';
 import { VrrpWorker } from './vrrp/vrrp-worker.js';
 import type { DiscoveryState, FrontendState, KernelPlaneState, NodeState } from './observe/node-state.js';
 import { nodeHealth } from './observe/status-report.js';
@@ -135,6 +136,8 @@ export class Daemon {
   private lastReloadErrors: string[] = [];
   /** The VRRP engine, in its own thread (started with the first VRRP instance). */
   readonly vrrp: VrrpWorker;
+  /** The BGP VIPs on lo at the last status (a new one: retry the binds). */
+  private bgpVipsOn = new Set<string>();
   /** The BGP speaker's thread (idle without `bgp:`). */
   private readonly bgp: BgpWorker;
   /** VRRP instances that were master at the last status report. */
@@ -159,7 +162,7 @@ export class Daemon {
     this.clock = opts.clock ?? new SystemClock();
     this.loopDelay.enable();
     this.vrrp = new VrrpWorker(this.log, (instances) => this.onVrrpStatus(instances));
-    this.bgp = new BgpWorker(this.log);
+    this.bgp = new BgpWorker(this.log, (status) => this.onBgpStatus(status));
     this.kernel = new KernelPlane(opts.kernelDriver ?? new NftDriver(), this.log, this.clock, () => this.reportTrackedBackends());
     this.metrics = new Metrics({ listeners: () => this.listenerMap.values(), pools: () => this.pools(), toWallMs: (ms) => this.toWallMs(ms), vrrp: () => this.vrrp.instances, election: () => this.vipElection, discoveries: () => this.discoveries(), kernel: () => ({ frontends: this.kernelState(), stats: this.kernel.active ? this.kernel.stats : undefined, sync: this.conntrackd?.stats }), bgp: () => (this.config?.bgp ? this.bgp.status : null) });
   }
@@ -190,6 +193,14 @@ export class Daemon {
     if (became) this.retryBinds();
   }
 
+  /** A BGP VIP just went onto lo: frontends waiting to bind it bind now. */
+  private onBgpStatus(status: BgpStatus): void {
+    const on = new Set(status.announcements.filter((a) => a.onInterface).map((a) => a.vip));
+    const became = [...on].some((v) => !this.bgpVipsOn.has(v));
+    this.bgpVipsOn = on;
+    if (became) this.retryBinds();
+  }
+
   private retryBinds(): void {
     for (const l of this.listenerMap.values()) if (!l.listening) l.retryNow();
   }
@@ -205,10 +216,14 @@ export class Daemon {
     const tracked = new Set([...(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []), ...(this.config?.bgp?.announce.flatMap((a) => a.track.backends) ?? [])]);
     for (const name of tracked) {
       const pool = this.backends.get(name)?.pool;
+      // a frontend on a BGP VIP binds once the speaker has put the VIP on lo, which it does only when it
+      // announces: for BGP's tracking, waiting for that VIP counts as serving (else neither would start)
+      const bgpVips = new Set(this.config?.bgp?.announce.filter((a) => a.track.backends.includes(name)).map((a) => a.vip.split('/')[0]!) ?? []);
       const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening) || (!!pool && this.kernel.serving(pool));
-      const ok = !!pool && serving && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health));
-      this.vrrp.setBackend(name, ok);
-      this.bgp.setBackend(name, ok);
+      const servingForBgp = serving || [...this.listenerMap.values()].some((l) => l.pool === pool && bgpVips.has(bindHostOf(l.bind)));
+      const up = !!pool && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health));
+      this.vrrp.setBackend(name, up && serving);
+      this.bgp.setBackend(name, up && servingForBgp);
     }
   }
 
@@ -819,4 +834,10 @@ function discoveryState(d: DiscoveryStats, iso: (monotonicMs: number) => string)
     via: d.via,
     resourceVersion: d.resourceVersion,
   };
+}
+
+/** The host part of a frontend's bind (`10.8.4.55:6443` → `10.8.4.55`). */
+function bindHostOf(bind: string): string {
+  const hp = parseHostPort(bind, true);
+  return typeof hp === 'string' ? '' : hp.host;
 }

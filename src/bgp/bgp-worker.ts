@@ -36,6 +36,7 @@ export class BgpWorker {
 
   constructor(
     private readonly log: Logger,
+    private readonly onStatus: (status: BgpStatus) => void = () => {},
     private readonly entry = new URL('./bgp-thread.js', import.meta.url),
   ) {}
 
@@ -46,7 +47,10 @@ export class BgpWorker {
         this.pending.get(m.id)?.(m.errors);
         this.pending.delete(m.id);
       } else if (m.type === 'log') this.log[m.level](m.fields, m.msg);
-      else if (m.type === 'status') this.status = m.status;
+      else if (m.type === 'status') {
+        this.status = m.status;
+        this.onStatus(m.status);
+      }
     });
     w.on('error', (err) => {
       this.log.error({ event: 'bgp-thread-failed', err }, `bgp: the BGP thread failed (${err.message}); starting a new one`);

@@ -49,6 +49,7 @@ function vipWaiter(s: NodeState): (f: NodeState['frontends'][number]) => boolean
   const notHeld = new Set<string>();
   for (const v of s.vrrp) for (const cidr of v.vips) (v.state === 'master' ? held : notHeld).add(cidr.split('/')[0]!);
   if (s.vipElection) for (const cidr of s.vipElection.vips) (s.vipElection.leader ? held : notHeld).add(cidr.split('/')[0]!);
+  for (const a of s.bgp?.announcements ?? []) (a.onInterface ? held : notHeld).add(a.vip.split('/')[0]!);
   return (f) => {
     const host = bindHost(f.bind);
     return !f.listening && notHeld.has(host) && !held.has(host);

@@ -1,16 +1,18 @@
 // kubeha announcing a VIP to FRR 8 (zebra, bgpd, bfdd) in network namespaces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientEcho, createBgpBed, fibNextHops, frrConfig, ROUTER_ASN, startBgpNode, startFrr, untilBgp, untilFib } from '../support/bgp-bed.js';
+import { BGP_VIP, clientEcho, createBgpBed, FRONTEND_PORT, fibNextHops, frrConfig, ROUTER_ASN, startBgpNode, startFrr, untilBgp, untilFib } from '../support/bgp-bed.js';
 
-test('FRR 8, eBGP with TCP MD5 and BFD: both nodes in zebra\'s FIB (ECMP), the client through it; an unplugged node gone within BFD time; a wrong MD5 key never gets a session', async (t) => {
+test('FRR 8, eBGP with TCP MD5 and BFD: both nodes in zebra\'s FIB (ECMP), the client through it; an unplugged node gone within BFD time; a wrong MD5 key never gets a session; frontends bound to the VIP itself', async (t) => {
   const bb = createBgpBed(t, 3);
   const [n1, n2, n3] = bb.nodes as [typeof bb.nodes[0], typeof bb.nodes[0], typeof bb.nodes[0]];
   const conf = frrConfig(bb, { bfd: true, password: 's3cret' });
   const frr = await startFrr(bb, conf, true);
   const peer = (password: string) => ({ address: bb.router.ip, asn: ROUTER_ASN, password, bfd: { interval: '100ms', multiplier: 3 } });
-  startBgpNode(bb, n1, { peers: [peer('s3cret')] });
-  startBgpNode(bb, n2, { peers: [peer('s3cret')] });
+  // the frontends bind the VIP itself: it is on lo only while announced, and they bind as it arrives
+  const onVip = `${BGP_VIP}:${FRONTEND_PORT}`;
+  startBgpNode(bb, n1, { peers: [peer('s3cret')] }, onVip);
+  startBgpNode(bb, n2, { peers: [peer('s3cret')] }, onVip);
   startBgpNode(bb, n3, { peers: [peer('wrong')] });
   const both = await untilFib(bb.router, (h) => h.length === 2, 30_000);
   assert.ok(both, `one next hop per node: ${fibNextHops(bb.router).join(', ')}\n${frr.map((p) => p.output()).join('\n')}`);

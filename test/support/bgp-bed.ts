@@ -52,12 +52,12 @@ export async function untilFib(router: BgpBed['router'], pred: (hops: string[]) 
   }
 }
 
-/** A TCP echo server on the node's loopback (the tracked backend), and kubeha with a frontend to it and `bgp`. */
-export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>): { echo: NsProcess; kubeha: NsProcess } {
+/** A TCP echo server on the node's loopback (the tracked backend), and kubeha with a frontend to it (on `bind`) and `bgp`. */
+export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>, bind = `0.0.0.0:${FRONTEND_PORT}`): { echo: NsProcess; kubeha: NsProcess } {
   const echo = node.spawn(process.execPath, [ECHO_LOAD, 'echo', String(ECHO_PORT)]);
   const kubeha = startKubehaConfig(bb.bed, node, {
     admin: { bind: '127.0.0.1:9000' },
-    frontends: [{ name: 'fe', bind: `0.0.0.0:${FRONTEND_PORT}`, backend: 'be' }],
+    frontends: [{ name: 'fe', bind, backend: 'be' }],
     backends: [{ name: 'be', healthCheck: { type: 'tcp', interval: '100ms', timeout: '200ms', rise: 1, fall: 2 }, servers: [{ name: 's1', address: `127.0.0.1:${ECHO_PORT}` }] }],
     bgp: { localAsn: NODE_ASN, announce: [{ vip: `${BGP_VIP}/32`, track: { backends: ['be'] } }], ...bgp },
   });

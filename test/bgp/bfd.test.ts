@@ -46,6 +46,16 @@ test('bfd codec: the 24-byte control packet, and the RFC 5880 §6.8.6 checks tha
   }), { numRuns: 2000 });
 });
 
+test('bfd codec (property): decode(encode(p)) = p for every valid control packet', () => {
+  const packet = fc.record({
+    version: fc.constant(1), diag: fc.integer({ min: 0, max: 31 }), state: fc.constantFrom('adminDown' as const, 'down' as const, 'init' as const, 'up' as const),
+    poll: fc.boolean(), final: fc.boolean(), controlPlaneIndependent: fc.boolean(), authPresent: fc.constant(false), demand: fc.boolean(), multipoint: fc.constant(false),
+    detectMult: fc.integer({ min: 1, max: 255 }), myDiscriminator: fc.integer({ min: 1, max: 0xffffffff }), yourDiscriminator: fc.integer({ min: 1, max: 0xffffffff }),
+    desiredMinTxUs: fc.nat(0xffffffff), requiredMinRxUs: fc.nat(0xffffffff), requiredMinEchoRxUs: fc.nat(0xffffffff),
+  }, { noNullPrototype: true });
+  fc.assert(fc.property(packet, (p) => assert.deepEqual(decodeBfd(encodeBfd(p)), p)), { numRuns: 1000 });
+});
+
 test('bfd session: the three-way handshake to Up, a Poll Sequence to the fast pace, and Down after interval × multiplier of silence', () => {
   let s: BfdSession = newBfdSession({ localDiscriminator: 5, intervalMs: 100, multiplier: 3 }, 0);
   const go = (out: { session: BfdSession; effects: BfdEffect[] }) => {

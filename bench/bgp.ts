@@ -42,7 +42,7 @@ async function trial(c: Cell): Promise<number> {
     const at = Date.now();
     if (c.fault === 'unplugged') bb.bed.plug(1, false);
     else if (c.fault === 'sigkill') a.kubeha.child.kill('SIGKILL');
-    else a.echo.child.kill('SIGKILL');
+    else a.backend.child.kill('SIGKILL');
     const gone = await untilFib(bb.router, (h) => h.length === 1 && h[0] === n2.ip, 30_000);
     if (!gone) throw new Error('the next hop never left the FIB');
     return gone - at;

@@ -61,7 +61,7 @@ test('BIRD 2, eBGP with BFD: both nodes in the FIB (ECMP), the client reaches th
   t.diagnostic(`n1's kubeha SIGKILLed → gone from the FIB: ${closed - killedAt} ms`);
 
   const diedAt = Date.now();
-  b.echo.child.kill('SIGKILL');
+  b.backend.child.kill('SIGKILL');
   const withdrawn = await untilFib(bb.router, (h) => h.length === 0, 5000);
   assert.ok(withdrawn, 'n2 withdrew when its only tracked backend died');
   t.diagnostic(`tracked backend killed → route withdrawn: ${withdrawn - diedAt} ms (checks every 100 ms, fall 2)`);
@@ -85,7 +85,7 @@ test('BIRD 2, iBGP with TCP MD5, primary mode: the router uses only the primary;
   assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n1.ip, 10_000), `only the primary (LOCAL_PREF 200 over 100): ${fibNextHops(bb.router).join(', ')}`);
   assert.ok(await clientEcho(bb));
 
-  a.echo.child.kill('SIGKILL');
+  a.backend.child.kill('SIGKILL');
   assert.ok(await untilFib(bb.router, (h) => h.length === 1 && h[0] === n2.ip, 5000), 'the standby carries the VIP once the primary withdrew');
   assert.ok(await clientEcho(bb), 'through the standby');
   const echo = n1.spawn(process.execPath, [fileURLToPath(new URL('../support/echo-load.js', import.meta.url)), 'echo', String(ECHO_PORT)]);

@@ -30,7 +30,7 @@ test('GoBGP: eBGP from a 4-octet AS — both paths in its RIB with the full AS n
   const up = await untilBgp(n1, (x) => x.peers[0]?.state === 'established', 'established');
   assert.equal(up.peers[0]?.routerId, bb.router.ip);
 
-  a.echo.child.kill('SIGKILL');
+  a.backend.child.kill('SIGKILL');
   assert.ok(await untilRib(bb, (p) => p.length === 1 && p[0]!.nextHop === n2.ip, 5000), `n1 withdrew: ${JSON.stringify(gobgpPaths(bb))}`);
   t.diagnostic(`GoBGP RIB after n1's backend died: ${JSON.stringify(gobgpPaths(bb))}`);
   // SIGTERM: the route is withdrawn and the session ended with Cease / Administrative Shutdown, then the process exits

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KUBEHA_BIN } from './processes.js';
 import { createBed, nsFetchTextAsync, SUBNET, startKubehaConfig, type Bed, type BedHost, type NsProcess } from './netns.js';
 import type { TestContextLike } from './tcp.js';
 
@@ -29,7 +30,8 @@ export function createBgpBed(t: TestContextLike, nodes: number): BgpBed {
   const bed = createBed(t, nodes + 2);
   const router = bed.hosts[0]!;
   const client = bed.hosts[nodes + 1]!;
-  sh(router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0');
+  // L4 multipath hashing: each connection (source port) picks a next hop, so one client's connections spread
+  sh(router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0');
   sh(client.ns, 'sysctl', '-qw', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.eth0.accept_redirects=0');
   execFileSync('ip', ['-n', client.ns, 'route', 'add', `${BGP_VIP}/32`, 'via', router.ip]);
   return { bed, router, nodes: bed.hosts.slice(1, nodes + 1), client };
@@ -52,16 +54,29 @@ export async function untilFib(router: BgpBed['router'], pred: (hops: string[]) 
   }
 }
 
-/** A TCP echo server on the node's loopback (the tracked backend), and kubeha with a frontend to it (on `bind`) and `bgp`. */
-export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>, bind = `0.0.0.0:${FRONTEND_PORT}`): { echo: NsProcess; kubeha: NsProcess } {
-  const echo = node.spawn(process.execPath, [ECHO_LOAD, 'echo', String(ECHO_PORT)]);
+/**
+ * The tracked backend on the node's loopback — a TCP echo server, or a stand-in kube-apiserver
+ * (HTTPS, /readyz, named after the node) — and kubeha with a frontend to it (on `bind`) and `bgp`.
+ */
+export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>, o: { bind?: string; backend?: 'echo' | 'apiserver' } = {}): { backend: NsProcess; kubeha: NsProcess } {
+  const apiserver = o.backend === 'apiserver';
+  const backend = apiserver
+    ? node.spawn(process.execPath, [KUBEHA_BIN, 'sim', 'apiserver', '--port', String(ECHO_PORT), '--name', node.ip, '--shutdown-delay', '0s'])
+    : node.spawn(process.execPath, [ECHO_LOAD, 'echo', String(ECHO_PORT)]);
   const kubeha = startKubehaConfig(bb.bed, node, {
     admin: { bind: '127.0.0.1:9000' },
-    frontends: [{ name: 'fe', bind, backend: 'be' }],
-    backends: [{ name: 'be', healthCheck: { type: 'tcp', interval: '100ms', timeout: '200ms', rise: 1, fall: 2 }, servers: [{ name: 's1', address: `127.0.0.1:${ECHO_PORT}` }] }],
+    frontends: [{ name: 'fe', bind: o.bind ?? `0.0.0.0:${FRONTEND_PORT}`, backend: 'be' }],
+    backends: [{ name: 'be', healthCheck: { type: apiserver ? 'https' : 'tcp', interval: '100ms', timeout: '200ms', rise: 1, fall: 2 }, servers: [{ name: 's1', address: `127.0.0.1:${ECHO_PORT}` }] }],
     bgp: { localAsn: NODE_ASN, announce: [{ vip: `${BGP_VIP}/32`, track: { backends: ['be'] } }], ...bgp },
   });
-  return { echo, kubeha };
+  return { backend, kubeha };
+}
+
+/** GET /version through the VIP from the client, on a new TLS connection; the node whose stand-in answered, or undefined. */
+export async function clientVersion(bb: BgpBed): Promise<string | undefined> {
+  const script = `require('https').get({host:'${BGP_VIP}',port:${FRONTEND_PORT},path:'/version',rejectUnauthorized:false,agent:false,timeout:3000},(r)=>{r.resume();r.on('end',()=>{console.log(r.headers['x-kubeha-sim']);process.exit(r.statusCode===200?0:1)})}).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))`;
+  const p = bb.client.spawn(process.execPath, ['-e', script]);
+  return (await p.exited) === 0 ? p.output().trim() : undefined;
 }
 
 /** One echo round trip from the client to the VIP through the router; resolves with whether it came back. */

@@ -40,16 +40,29 @@ export class BfdLink {
   /** Starts a session with `peer` (single hop, so the peer's address identifies it). */
   add(peer: string, cfg: { intervalMs: number; multiplier: number }, onUp: () => void, onDown: (diag: number) => void): void {
     this.receiver();
-    const tx = createSocket('udp4');
-    tx.on('error', (err) => this.log('warn', { event: 'bfd-send-failed', peer, err: err.message }, `bfd ${peer}: ${err.message}`));
-    // RFC 5881 §4: a source port in 49152-65535, the same for the session's life
-    const port = BFD_SOURCE_PORTS.min + Math.floor(this.rng() * (BFD_SOURCE_PORTS.max - BFD_SOURCE_PORTS.min + 1));
-    tx.bind(port, () => tx.setTTL(255));
+    const tx = this.sender(peer);
     let discriminator = 0;
     while (discriminator === 0 || [...this.sessions.values()].some((e) => e.session.config.localDiscriminator === discriminator)) discriminator = 1 + Math.floor(this.rng() * 0xfffffffe);
     const entry: Entry = { peer, session: newBfdSession({ localDiscriminator: discriminator, intervalMs: cfg.intervalMs, multiplier: cfg.multiplier }, this.clock.now()), tx, onUp, onDown };
     this.sessions.set(peer, entry);
     this.arm(entry);
+  }
+
+  /**
+   * RFC 5881 §4: a send socket from a source port in 49152-65535, the same for the session's life,
+   * TTL 255; a port already taken is tried again with another (packets sent meanwhile wait for the bind).
+   */
+  private sender(peer: string): Socket {
+    const tx = createSocket('udp4');
+    let tries = 0;
+    const bind = () => tx.bind(BFD_SOURCE_PORTS.min + Math.floor(this.rng() * (BFD_SOURCE_PORTS.max - BFD_SOURCE_PORTS.min + 1)));
+    tx.on('listening', () => tx.setTTL(255));
+    tx.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE' && tries++ < 20) return void bind();
+      this.log('warn', { event: 'bfd-send-failed', peer, err: err.message }, `bfd ${peer}: ${err.message}`);
+    });
+    bind();
+    return tx;
   }
 
   /** Ends the session with `peer`, telling it AdminDown first (its BGP then falls back to the hold timer, RFC 5882 §3.2). */

@@ -62,10 +62,6 @@ export class BgpPeer {
     return isEbgp(this.session.config) ? this.cfg.multihop : Math.max(64, this.cfg.multihop);
   }
 
-  get state(): Session['state'] {
-    return this.session.state;
-  }
-
   start(): void {
     this.run({ kind: 'start' });
   }

@@ -37,6 +37,11 @@ export async function applyCommand(o: ApplyOptions, out: NodeJS.WritableStream =
     err.write('--max-unavailable is a whole number of workers, at least 1, and --gate-timeout a duration like 90s [KUBEHA_ERR_USAGE]\n');
     return 1;
   }
+  if (loaded.inventory.vipMode === 'bgp') {
+    // apply's gates judge the VIP by its one VRRP holder; with BGP every LB host holds it and the routers decide
+    err.write(`${o.inventory}: vipMode: bgp is rendered by \`kubeha render\` (the LB hosts' kubeha.yaml and each router's BIRD or FRR config), but \`kubeha apply\` does not drive it yet: its health gates expect one VRRP holder. Render, install the files, and check with \`kubeha status\` on each LB host [KUBEHA_ERR_USAGE]\n`);
+    return 1;
+  }
   const plan = makePlan(loaded.inventory);
   const only = o.hosts?.split(',').map((h) => h.trim()).filter(Boolean);
   const known = new Set(hostsOf(plan).map((h) => h.host.name));

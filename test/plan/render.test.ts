@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse } from 'yaml';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,8 @@ import { withServer } from '../../src/apply/pki.js';
 import { checkScriptPath } from '../../src/plan/render-keepalived.js';
 import { renderKubehaUnit } from '../../src/plan/render-systemd.js';
 import { KUBEHA_BIN, spawnKubeha } from '../support/processes.js';
+import { applyCommand } from '../../src/cli/apply.js';
+import { runWithStreams } from '../support/cli-streams.js';
 
 const SRC = fileURLToPath(new URL('../../../test/plan/', import.meta.url));
 const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local', 'kubeha-grow', 'kubeha-bgp'];
@@ -419,11 +420,11 @@ test('docs/operations.md shows the kubeha.service that kubeha render writes', ()
 
 test('vipMode: bgp: each LB host announces the VIP to every router (primary: the first preferred, the next prepends), no VRRP; a folder per router; the inventory refuses what cannot work', () => {
   const bundle = bundleOf('kubeha-bgp');
-  const lb2 = parse(bundle.get('lb2/kubeha.yaml')!.content) as Record<string, unknown> & { bgp: { routerId: string; peers: Record<string, unknown>[]; announce: Record<string, unknown>[] } };
+  const lb2 = parseYaml(bundle.get('lb2/kubeha.yaml')!.content) as Record<string, unknown> & { bgp: { routerId: string; peers: Record<string, unknown>[]; announce: Record<string, unknown>[] } };
   assert.equal(lb2.vrrp, undefined, 'no VRRP on a routed fabric');
   assert.equal(lb2.bgp.routerId, '10.8.6.21');
   assert.deepEqual(lb2.bgp.peers, [{ address: '10.8.6.1', asn: 65000, holdTime: '30s' }], 'its own rack\'s router only');
-  const lb1 = parse(bundle.get('lb1/kubeha.yaml')!.content) as typeof lb2;
+  const lb1 = parseYaml(bundle.get('lb1/kubeha.yaml')!.content) as typeof lb2;
   assert.deepEqual(lb1.bgp.peers, [{ address: '10.8.4.1', asn: 65000, holdTime: '9s', password: 's3cret', bfd: { interval: '100ms', multiplier: 3 } }]);
   assert.deepEqual(lb2.bgp.announce, [{ vip: '10.99.0.10/32', mode: 'primary', priority: 140, prepend: 1, track: { backends: ['apiservers'] } }]);
   assert.match(bundle.get('lb1/kubeha.service')!.content, /^ExecStopPost=-\/usr\/sbin\/ip addr del 10\.99\.0\.10\/32 dev lo$/m);
@@ -442,4 +443,14 @@ test('vipMode: bgp: each LB host announces the VIP to every router (primary: the
   assert.match(problems(base.replace('holdTime: 30s', 'holdTime: 2s')).join('\n'), /^bgp\.peers\.1\.holdTime:/m);
   assert.match(problems(base.replace('hosts: [lb2]', 'hosts: [lb1]')).join('\n'), /LB host lb2 peers with no router/);
   assert.match(problems(base.replace(/^vipMode: bgp$/m, 'vipMode: vrrp')).join('\n'), /^bgp: a bgp section is used with vipMode: bgp only/m);
+});
+
+test('kubeha apply refuses vipMode: bgp up front, saying what to do instead (its gates expect one VRRP holder)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeha-apply-bgp-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, readFileSync(join(SRC, 'inventories', 'kubeha-bgp.yaml'), 'utf8'));
+  const r = await runWithStreams((out, err) => applyCommand({ inventory: file }, out, err));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /vipMode: bgp is rendered by `kubeha render`.*does not drive it yet.*\[KUBEHA_ERR_USAGE\]/s);
 });

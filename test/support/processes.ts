@@ -55,7 +55,12 @@ export function spawnKubeha(args: string[], t: TestContextLike, o: SpawnOptions 
   let running = true;
   void exited.then(() => (running = false));
   t.after(() => {
-    if (running && child.pid) process.kill(child.pid, 'SIGKILL');
+    try {
+      if (running && child.pid) process.kill(child.pid, 'SIGKILL');
+    } catch (err) {
+      // it exited on its own (a handed-over process stops once drained) before its exit event was read
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
     return exited;
   });
   return {

@@ -4,7 +4,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SystemClock, type Clock } from './clock.js';
 import { formatProblem } from './config/problem.js';
 import { loadConfigIsolated } from './config/isolated-parse.js';
-import { IMPLICIT_ADMIN_BIND, parseHostPort } from './config/address.js';
+import { bindHost, IMPLICIT_ADMIN_BIND, parseHostPort } from './config/address.js';
 import type { AdminConfig, BackendConfig, Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
 import type { Probe } from './health/probe.js';
@@ -213,14 +213,16 @@ export class Daemon {
    * API, a bind, a reload); the VRRP thread hears only changes.
    */
   private reportTrackedBackends(): void {
-    const tracked = new Set([...(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []), ...(this.config?.bgp?.announce.flatMap((a) => a.track.backends) ?? [])]);
+    const announce = this.config?.bgp?.announce ?? [];
+    const tracked = new Set([...(this.config?.vrrp?.instances.flatMap((i) => i.track.backends) ?? []), ...announce.flatMap((a) => a.track.backends)]);
     for (const name of tracked) {
       const pool = this.backends.get(name)?.pool;
       // a frontend on a BGP VIP binds once the speaker has put the VIP on lo, which it does only when it
       // announces: for BGP's tracking, waiting for that VIP counts as serving (else neither would start)
-      const bgpVips = new Set(this.config?.bgp?.announce.filter((a) => a.track.backends.includes(name)).map((a) => a.vip.split('/')[0]!) ?? []);
-      const serving = [...this.listenerMap.values()].some((l) => l.pool === pool && l.listening) || (!!pool && this.kernel.serving(pool));
-      const servingForBgp = serving || [...this.listenerMap.values()].some((l) => l.pool === pool && bgpVips.has(bindHostOf(l.bind)));
+      const bgpVips = new Set(announce.filter((a) => a.track.backends.includes(name)).map((a) => a.vip.split('/')[0]!));
+      const listeners = [...this.listenerMap.values()].filter((l) => l.pool === pool);
+      const serving = listeners.some((l) => l.listening) || (!!pool && this.kernel.serving(pool));
+      const servingForBgp = serving || listeners.some((l) => bgpVips.has(bindHost(l.bind)));
       const up = !!pool && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health));
       this.vrrp.setBackend(name, up && serving);
       this.bgp.setBackend(name, up && servingForBgp);
@@ -834,10 +836,4 @@ function discoveryState(d: DiscoveryStats, iso: (monotonicMs: number) => string)
     via: d.via,
     resourceVersion: d.resourceVersion,
   };
-}
-
-/** The host part of a frontend's bind (`10.8.4.55:6443` → `10.8.4.55`). */
-function bindHostOf(bind: string): string {
-  const hp = parseHostPort(bind, true);
-  return typeof hp === 'string' ? '' : hp.host;
 }

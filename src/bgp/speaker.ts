@@ -41,6 +41,16 @@ export function sourceAddressTowards(peer: string): Promise<string> {
   });
 }
 
+/** The MD5 keys the listener needs: those of the passive peers that have one. */
+function passiveKeys(cfg: BgpConfig): { peer: string; password: string }[] {
+  return cfg.peers.filter((p) => p.passive && p.password).map((p) => ({ peer: p.address, password: p.password }));
+}
+
+/** What a change of decisions is logged on: each VIP's outcome and reason. */
+function decisionKey(ds: Announcement[]): string {
+  return JSON.stringify(ds.map((d) => [d.vip, d.announced, d.reason]));
+}
+
 /** Every peering of the node. */
 export class BgpSpeaker {
   private cfg: BgpConfig | undefined;
@@ -111,7 +121,7 @@ export class BgpSpeaker {
       if (!cfg.peers.some((p) => p.passive)) {
         this.listener.close();
         this.listener = undefined;
-      } else setListenerMd5(this.listener, cfg.peers.filter((p) => p.passive && p.password).map((p) => ({ peer: p.address, password: p.password })));
+      } else setListenerMd5(this.listener, passiveKeys(cfg));
     }
     this.recompute();
     return errors;
@@ -148,7 +158,7 @@ export class BgpSpeaker {
       server.listen(cfg.listenPort, '0.0.0.0', () => {
         server.off('error', reject);
         server.on('error', (err) => this.log('error', { event: 'bgp-listener-failed', err: err.message }, `bgp: the listener failed: ${err.message}`));
-        setListenerMd5(server, cfg.peers.filter((p) => p.passive && p.password).map((p) => ({ peer: p.address, password: p.password })));
+        setListenerMd5(server, passiveKeys(cfg));
         resolve();
       });
     });
@@ -172,13 +182,13 @@ export class BgpSpeaker {
   /** Decides again and applies: a VIP goes onto the interface before it is announced, and off after it is withdrawn. */
   private recompute(): void {
     if (!this.cfg) return;
-    const before = JSON.stringify(this.decisions.map((d) => [d.vip, d.announced, d.reason]));
+    const before = decisionKey(this.decisions);
     this.decisions = decideAnnouncements(this.cfg.announce, { backends: this.backends, maintenance: this.maintenance, stopping: this.stopping });
     for (const d of this.decisions) if (d.announced) this.addVip(d.vip);
     const routes = this.routes();
     for (const peer of this.peers.values()) peer.setRoutes(routes);
     for (const d of this.decisions) if (!d.announced) this.removeVip(d.vip);
-    if (JSON.stringify(this.decisions.map((d) => [d.vip, d.announced, d.reason])) !== before) {
+    if (decisionKey(this.decisions) !== before) {
       for (const d of this.decisions) this.log(d.announced ? 'info' : 'warn', { event: d.announced ? 'bgp-announce' : 'bgp-withdraw', vip: d.vip, reason: d.reason }, `bgp: ${d.vip} ${d.announced ? 'announced' : `withdrawn: ${d.reason}`}`);
       this.onChange();
     }

@@ -2,7 +2,7 @@
 // the IP TTL (eBGP multihop). Set through libc on the descriptor; an active session's socket is
 // created here so the MD5 key is in place before the SYN.
 import { Socket, type Server } from 'node:net';
-import { C, check, intOption, libc, sockaddrIn } from '../vrrp/libc.js';
+import { C, check, descriptorOf, intOption, libc, sockaddrIn } from '../vrrp/libc.js';
 import { ipv4ToBytes } from '../vrrp/packet.js';
 
 /** Linux `struct tcp_md5sig`: sockaddr_storage (128), flags, prefixlen, keylen (u16), ifindex (int), key[80]. */
@@ -14,12 +14,6 @@ function md5sig(peer: string, key: string): Buffer {
   b.writeUInt16LE(k.length, 130);
   k.copy(b, 136);
   return b;
-}
-
-function fdOf(handleOwner: Socket | Server): number | undefined {
-  // Node keeps the descriptor on its internal handle; there is no public accessor for it.
-  const fd = (handleOwner as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** Sets (or with '' clears) the MD5 key for `peer` on a descriptor. */
@@ -45,13 +39,13 @@ export function bgpSocket(opts: { peer: string; password: string; ttl: number; l
 
 /** Sets the TTL on an accepted session's socket. */
 export function setTtl(socket: Socket, ttl: number): void {
-  const fd = fdOf(socket);
+  const fd = descriptorOf(socket);
   if (fd !== undefined) check(libc().setsockopt(fd, C.IPPROTO_IP, C.IP_TTL, intOption(ttl), 4), 'setsockopt IP_TTL');
 }
 
 /** Installs the MD5 key of each passive peer on the listening socket (accepted connections inherit them). */
 export function setListenerMd5(server: Server, keys: { peer: string; password: string }[]): void {
-  const fd = fdOf(server);
+  const fd = descriptorOf(server);
   if (fd === undefined) return;
   for (const k of keys) setMd5(fd, k.peer, k.password);
 }

@@ -1,4 +1,5 @@
 import { adminRequest, askDaemon, type AdminSelector } from './admin-client.js';
+import { BGP_MAINTENANCE_NAME } from '../bgp/bgp-worker.js';
 
 export interface MaintenanceOptions extends AdminSelector {
   /** One VRRP instance; default every instance of the daemon. */
@@ -21,10 +22,13 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
   const { target, state } = asked;
   // VRRP instances, and the VIP election (addressed by its name, as an instance).
   const e = state.vipElection;
+  const elected = (on: boolean, st: string) => (on
+    ? st === 'master' ? 'it was MASTER: the VIP moves to a peer now' : `it was ${st.toUpperCase()}: it will not take the VIP`
+    : 'back in the election (a higher priority preempts)');
   const instances = [
-    ...state.vrrp.map((v) => ({ name: v.name, state: v.state as string })),
-    ...(e ? [{ name: e.name, state: e.leader ? 'master' : 'follower' }] : []),
-    ...(state.bgp ? [{ name: 'bgp', state: state.bgp.announcements.some((a) => a.announced) ? 'announcing' : 'withdrawn' }] : []),
+    ...state.vrrp.map((v) => ({ name: v.name, effect: (on: boolean) => elected(on, v.state) })),
+    ...(e ? [{ name: e.name, effect: (on: boolean) => elected(on, e.leader ? 'master' : 'follower') }] : []),
+    ...(state.bgp ? [{ name: BGP_MAINTENANCE_NAME, effect: (on: boolean) => (on ? `it was ${state.bgp!.announcements.some((a) => a.announced) ? 'announcing' : 'withdrawn'}: every VIP is withdrawn from the routers now` : 'VIPs are announced again where their backends serve') }] : []),
   ].filter((v) => o.instance === undefined || v.name === o.instance);
   if (instances.length === 0) {
     err.write(`${o.instance ? `no VRRP instance, VIP election or bgp called ${o.instance}` : 'no VRRP instance, no VIP election and no bgp'} on this daemon [KUBEHA_ERR_USAGE]\n`);
@@ -42,12 +46,7 @@ export async function maintenanceCommand(mode: string, o: MaintenanceOptions, ou
       err.write(`${v.name}: refused (${r.status}): ${errorOf(r.text)}\n`);
       continue;
     }
-    const effect = v.name === 'bgp' && !state.vrrp.some((x) => x.name === 'bgp')
-      ? mode === 'on' ? `it was ${v.state}: every VIP is withdrawn from the routers now` : 'VIPs are announced again where their backends serve'
-      : mode === 'on'
-      ? v.state === 'master' ? 'it was MASTER: the VIP moves to a peer now' : `it was ${v.state.toUpperCase()}: it will not take the VIP`
-      : 'back in the election (a higher priority preempts)';
-    out.write(`${v.name}: maintenance ${mode}; ${effect}\n`);
+    out.write(`${v.name}: maintenance ${mode}; ${v.effect(mode === 'on')}\n`);
   }
   return failed > 0 ? 1 : 0;
 }

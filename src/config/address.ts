@@ -15,6 +15,12 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A
  * Parses `host:port`, `[v6]:port` or `v4:port`. Port 0 is accepted only when `allowPortZero`
  * (a listener that lets the kernel pick, handy for tests and shown in /api/v1/state).
  */
+/** The host part of a frontend's bind (`10.8.4.55:6443` → `10.8.4.55`); the text itself when it does not parse. */
+export function bindHost(bind: string): string {
+  const hp = parseHostPort(bind, true);
+  return typeof hp === 'string' ? bind : hp.host;
+}
+
 export function parseHostPort(text: string, allowPortZero = false): HostPort | string {
   const s = text.trim();
   let host: string;

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { isIPv4 } from 'node:net';
 import { isLoopbackHost, parseHostPort, parseIpv4Cidr } from './address.js';
+import { parseCommunity, parsePrefix } from '../bgp/message.js';
 import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
@@ -431,6 +432,25 @@ function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, messa
   });
 }
 
+/** Whether the codec can announce `vip` as a host route (an IPv4 /32). */
+function isHostRoute(vip: string): boolean {
+  try {
+    return parsePrefix(vip).length === 32;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the codec can send `c` as an RFC 1997 community. */
+function isCommunity(c: string): boolean {
+  try {
+    parseCommunity(c);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** BGP settings that parse but cannot work with a router. */
 function bgpChecks(config: Config, problem: (code: ErrorCode, path: Path, message: string, deps?: Path[]) => void): void {
   const bgp = config.bgp;
@@ -458,14 +478,13 @@ function bgpChecks(config: Config, problem: (code: ErrorCode, path: Path, messag
   const electionVips = new Set(config.vipElection?.vips.map((v) => v.split('/')[0]) ?? []);
   bgp.announce.forEach((a, i) => {
     const at = (...rest: (string | number)[]): Path => ['bgp', 'announce', i, ...rest];
-    const parsed = parseIpv4Cidr(a.vip);
-    if (!parsed || !a.vip.endsWith('/32')) problem(code, at('vip'), `vip "${a.vip}" is not an IPv4 host route; announce the VIP as a /32, like 10.8.4.55/32 (IPv6 /128 comes with the IPv6 support)`);
+    if (!isHostRoute(a.vip)) problem(code, at('vip'), `vip "${a.vip}" is not an IPv4 host route; announce the VIP as a /32, like 10.8.4.55/32 (IPv6 /128 comes with the IPv6 support)`);
     const ip = a.vip.split('/')[0] ?? '';
     if (vrrpVips.has(ip) || electionVips.has(ip)) problem(code, at('vip'), `VIP ${ip} is also floated by ${vrrpVips.has(ip) ? 'a vrrp instance' : 'vipElection'}; on a routed fabric announce it with BGP only, on one L2 segment float it with VRRP only`);
     if (bgp.announce.findIndex((b) => b.vip === a.vip) !== i) problem(code, at('vip'), `vip ${a.vip} is announced twice; list it once`);
     if (a.mode === 'all-active' && a.prepend > 0) problem(code, at('prepend'), 'prepend makes this node\'s path longer, so with mode all-active the routers would stop spreading traffic over every node (ECMP needs equal paths); use mode: primary or remove prepend', [at('mode')]);
     a.communities.forEach((c, j) => {
-      if (!/^\d{1,5}:\d{1,5}$/.test(c) || c.split(':').some((n) => Number(n) > 65535)) problem(code, at('communities', j), `community "${c}" is not ASN:VALUE with each part 0-65535 (RFC 1997), like 64512:100`);
+      if (!isCommunity(c)) problem(code, at('communities', j), `community "${c}" is not ASN:VALUE with each part 0-65535 (RFC 1997), like 64512:100`);
     });
   });
 }

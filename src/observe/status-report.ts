@@ -1,6 +1,6 @@
 // `kubeha status` as a pure function: a node's /api/v1/state in, the operator's summary out, the
 // way `haproxy show stat` and keepalived's state lines answer "is this node doing its job".
-import { parseHostPort } from '../config/address.js';
+import { bindHost } from '../config/address.js';
 import type { NodeState } from './node-state.js';
 
 export interface StatusReport {
@@ -37,11 +37,6 @@ export function formatAge(ms: number): string {
 /** The host part of a `host:port` bind. */
 /** Dropped VRRP packets from one sender that make `kubeha status` name it (a stray packet does not). */
 const FLOOD_WARNING_PACKETS = 100;
-
-function bindHost(bind: string): string {
-  const hp = parseHostPort(bind, true);
-  return typeof hp === 'string' ? bind : hp.host;
-}
 
 /** Whether frontend `f` is not listening only because its VIP is held elsewhere (a bind that waits, not a fault). */
 function vipWaiter(s: NodeState): (f: NodeState['frontends'][number]) => boolean {

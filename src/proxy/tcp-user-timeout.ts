@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { C, intOption, libc } from '../vrrp/libc.js';
+import { C, descriptorOf, intOption, libc } from '../vrrp/libc.js';
 
 /**
  * Bounds how long a connection may stay up while its peer has vanished (a host powered off, a
@@ -10,9 +10,8 @@ import { C, intOption, libc } from '../vrrp/libc.js';
  * ask for it). Returns false when the descriptor or the call is not available.
  */
 export function boundDeadPeer(socket: Socket, timeoutMs: number): boolean {
-  // Node keeps the descriptor on its internal handle; there is no public accessor for it.
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return false;
+  const fd = descriptorOf(socket);
+  if (fd === undefined) return false;
   const c = libc();
   const set = (name: number, value: number) => c.setsockopt(fd, C.IPPROTO_TCP, name, intOption(value), 4) === 0;
   socket.setKeepAlive(true, Math.max(1000, Math.floor(timeoutMs / 2)));

@@ -152,3 +152,9 @@ export function sockaddrLl(ifindex: number, proto: number, mac?: Uint8Array): Bu
   }
   return b;
 }
+
+/** The descriptor of a Node socket or server (Node keeps it on its internal handle; there is no public accessor), or undefined. */
+export function descriptorOf(handleOwner: object): number | undefined {
+  const fd = (handleOwner as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}

@@ -3,7 +3,7 @@ import { parseArp } from '../src/vrrp/arp.js';
 import { RawHost } from '../src/vrrp/raw-host.js';
 
 const iface = process.argv[2] ?? 'eth0';
-new RawHost().watchArp(iface, (frame) => {
+new RawHost().watchNeighbours(iface, 4, (frame) => {
   const claim = parseArp(frame);
   if (claim) console.log(JSON.stringify(claim));
 });

@@ -64,6 +64,15 @@ export function parseIpv4Cidr(text: string, prefixOptional = false): { ip: strin
   return { ip, prefix: Number(prefixText) };
 }
 
+/** An IPv4 or IPv6 address with a prefix (`10.8.4.55/24`, `fd00:8:4::55/64`), with its family; undefined for anything else. */
+export function parseCidr(text: string): { ip: string; prefix: number; family: 4 | 6 } | undefined {
+  const v4 = parseIpv4Cidr(text);
+  if (v4) return { ...v4, family: 4 };
+  const [ip = '', prefixText, ...rest] = text.split('/');
+  if (rest.length > 0 || isIP(ip) !== 6 || prefixText === undefined || !/^\d{1,3}$/.test(prefixText) || Number(prefixText) > 128) return undefined;
+  return { ip, prefix: Number(prefixText), family: 6 };
+}
+
 /** An IPv4 address as an unsigned 32-bit number. */
 function ipv4Number(ip: string): number {
   return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
-import { isIPv4 } from 'node:net';
-import { isLoopbackHost, parseHostPort, parseIpv4Cidr } from './address.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { isLoopbackHost, parseCidr, parseHostPort, parseIpv4Cidr } from './address.js';
 import { parseCommunity, parsePrefix } from '../bgp/message.js';
 import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
@@ -411,19 +411,26 @@ function vrrpChecks(config: Config, problem: (code: ErrorCode, path: Path, messa
   const vrids = new Map<string, number>();
   config.vrrp?.instances.forEach((inst, i) => {
     const at = (...rest: (string | number)[]): Path => ['vrrp', 'instances', i, ...rest];
-    const key = `${inst.interface}/${inst.virtualRouterId}`;
+    const family = parseCidr(inst.vips[0] ?? '')?.family ?? 4;
+    const ipName = family === 6 ? 'IPv6' : 'IPv4';
+    // RFC 5798 §5.2.3: the VRID spaces of IPv4 and IPv6 are separate (keepalived allows both on one interface).
+    const key = `${inst.interface}/${family}/${inst.virtualRouterId}`;
     const first = vrids.get(key);
     if (first !== undefined) {
-      problem('KUBEHA_ERR_CONFIG_VRRP', at('virtualRouterId'), `virtualRouterId ${inst.virtualRouterId} on ${inst.interface} is already used by instance "${config.vrrp?.instances[first]?.name}"; two instances with one VRID on one segment fight over it — give each its own`);
+      problem('KUBEHA_ERR_CONFIG_VRRP', at('virtualRouterId'), `virtualRouterId ${inst.virtualRouterId} on ${inst.interface} is already used by ${ipName} instance "${config.vrrp?.instances[first]?.name}"; two instances with one VRID on one segment fight over it — give each its own`);
     } else vrids.set(key, i);
     inst.vips.forEach((v, j) => {
-      if (!parseIpv4Cidr(v)) problem('KUBEHA_ERR_CONFIG_VRRP', at('vips', j), `VIP "${v}" is not an IPv4 address with a prefix length (IPv6 VRRP is not supported yet); write it like 10.8.4.55/24`);
+      const parsed = parseCidr(v);
+      if (!parsed) problem('KUBEHA_ERR_CONFIG_VRRP', at('vips', j), `VIP "${v}" is not an address with a prefix length; write it like 10.8.4.55/24 or fd00:8:4::55/64`);
+      else if (parsed.family !== family) problem('KUBEHA_ERR_CONFIG_VRRP', at('vips', j), `VIP ${v} is ${parsed.family === 6 ? 'IPv6' : 'IPv4'} but the instance's first VIP is ${ipName}: one instance carries one address family (as keepalived's); put the other family's VIPs in an instance of their own and give both one syncGroup to move them together`);
     });
+    if (family === 6 && inst.version === 2) problem('KUBEHA_ERR_CONFIG_VRRP', at('version'), 'VRRPv2 is IPv4 only (RFC 3768); IPv6 VIPs need version: 3', [at('vips')]);
+    const sameFamily = (ip: string) => (family === 6 ? isIPv6(ip) && !ip.includes('%') : isIPv4(ip));
     inst.unicastPeers.forEach((peer, j) => {
-      if (!isIPv4(peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer "${peer}" is not an IPv4 address; list the peers' own addresses (not the VIP)`);
+      if (!sameFamily(peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer "${peer}" is not an ${ipName} address (the VIPs are ${ipName}); list the peers' own addresses (not the VIP)`);
       if (inst.vips.some((v) => v.split('/')[0] === peer)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastPeers', j), `unicast peer ${peer} is one of the VIPs; list the peers' own addresses`);
     });
-    if (inst.unicastSrcIp !== undefined && !isIPv4(inst.unicastSrcIp)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastSrcIp'), `unicastSrcIp "${inst.unicastSrcIp}" is not an IPv4 address`);
+    if (inst.unicastSrcIp !== undefined && !sameFamily(inst.unicastSrcIp)) problem('KUBEHA_ERR_CONFIG_VRRP', at('unicastSrcIp'), `unicastSrcIp "${inst.unicastSrcIp}" is not an ${ipName} address (the VIPs are ${ipName})`);
     if (inst.version === 3 && inst.authPass) problem('KUBEHA_ERR_CONFIG_VRRP', at('authPass'), 'VRRPv3 has no authentication (RFC 5798 removed it), so authPass would be ignored; remove it or set version: 2', [at('version')]);
     if (inst.version === 2 && inst.advertInterval % 1000 !== 0) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), `VRRPv2 carries the advert interval in whole seconds, so ${inst.advertInterval}ms cannot be sent; use 1s, 2s, ... or version: 3 for sub-second adverts`, [at('version')]);
     if (inst.version === 3 && inst.advertInterval > 40_950) problem('KUBEHA_ERR_CONFIG_VRRP', at('advertInterval'), 'VRRPv3 carries the advert interval in 12 bits of centiseconds, at most 40.95s; use a shorter interval', [at('version')]);

@@ -229,6 +229,8 @@ export const vrrpInstanceSchema = z.strictObject({
   notify: z
     .strictObject({ master: z.string().optional(), backup: z.string().optional(), fault: z.string().optional(), timeout: duration(100).default(30_000) })
     .default({ timeout: 30_000 }),
+  /** keepalived's vrrp_sync_group: instances naming one group fault together (an IPv4 and an IPv6 VIP move as one). */
+  syncGroup: name.optional(),
 });
 
 export const vipElectionSchema = z.strictObject({

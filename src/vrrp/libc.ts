@@ -10,6 +10,7 @@ const require = createRequire(import.meta.url);
 export const C = {
   AF_UNIX: 1,
   AF_INET: 2,
+  AF_INET6: 10,
   AF_NETLINK: 16,
   AF_PACKET: 17,
   SOCK_STREAM: 1,
@@ -20,6 +21,7 @@ export const C = {
   SOL_SOCKET: 1,
   SO_RCVBUF: 8,
   SO_BINDTODEVICE: 25,
+  SO_ATTACH_FILTER: 26,
   SO_RCVBUFFORCE: 33,
   IPPROTO_IP: 0,
   IPPROTO_TCP: 6,
@@ -34,8 +36,18 @@ export const C = {
   IP_MULTICAST_TTL: 33,
   IP_MULTICAST_LOOP: 34,
   IP_ADD_MEMBERSHIP: 35,
+  IPPROTO_IPV6: 41,
+  IPV6_UNICAST_HOPS: 16,
+  IPV6_MULTICAST_IF: 17,
+  IPV6_MULTICAST_HOPS: 18,
+  IPV6_MULTICAST_LOOP: 19,
+  IPV6_JOIN_GROUP: 20,
+  IPV6_TCLASS: 67,
+  SOL_PACKET: 263,
+  PACKET_IGNORE_OUTGOING: 23,
   NETLINK_ROUTE: 0,
   ETH_P_ARP: 0x0806,
+  ETH_P_IPV6: 0x86dd,
   MSG_DONTWAIT: 0x40,
   EPERM: 1,
   EACCES: 13,
@@ -48,6 +60,8 @@ export const C = {
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
+  /** SO_ATTACH_FILTER with a classic BPF program (8 bytes per instruction, as `struct sock_filter`). */
+  attachFilter(fd: number, program: Buffer): number;
   bind(fd: number, addr: Buffer, length: number): number;
   sendto(fd: number, buf: Uint8Array, length: number, flags: number, addr: Buffer | null, addrLength: number): number;
   recvfrom(fd: number, buf: Buffer, length: number, flags: number, addr: Buffer | null, addrLength: Buffer | null): number;
@@ -72,8 +86,12 @@ export function libc(): Libc {
     throw new KubehaError('KUBEHA_ERR_VRRP_UNSUPPORTED', `VRRP needs the koffi native module: ${(err as Error).message}`, 'reinstall with `npm ci` on Linux x86_64 or arm64');
   }
   const lib = koffi.load('libc.so.6');
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: koffi passes the Buffer's
+  // memory as the pointer, and the kernel copies the program during the call.
+  const fprog = koffi.struct('kubeha_sock_fprog', { len: 'uint16_t', filter: 'void *' });
   const f = {
     socket: lib.func('int socket(int, int, int)'),
+    setsockoptFilter: lib.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(fprog), 'uint32_t']),
     setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
     bind: lib.func('int bind(int, const void *, uint32_t)'),
     sendto: lib.func('long sendto(int, const void *, unsigned long, int, const void *, uint32_t)'),
@@ -85,6 +103,7 @@ export function libc(): Libc {
   bound = {
     socket: (d, t, p) => f.socket(d, t, p) as number,
     setsockopt: (fd, l, n, v, len) => f.setsockopt(fd, l, n, v, len) as number,
+    attachFilter: (fd, program) => f.setsockoptFilter(fd, C.SOL_SOCKET, C.SO_ATTACH_FILTER, { len: program.length / 8, filter: program }, 16) as number,
     bind: (fd, a, len) => f.bind(fd, a, len) as number,
     sendto: (fd, b, len, fl, a, alen) => Number(f.sendto(fd, b, len, fl, a, alen)),
     recvfrom: (fd, b, len, fl, a, alen) => Number(f.recvfrom(fd, b, len, fl, a, alen)),
@@ -132,6 +151,40 @@ export function sockaddrIn(ip: Uint8Array): Buffer {
   b.set(ip, 4);
   return b;
 }
+
+/** A 28-byte `struct sockaddr_in6` for `ip` (port 0); `scopeId` is the interface index a link-local address needs. */
+export function sockaddrIn6(ip: Uint8Array, scopeId = 0): Buffer {
+  const b = Buffer.alloc(28);
+  b.writeUInt16LE(C.AF_INET6, 0);
+  b.set(ip, 8);
+  b.writeUInt32LE(scopeId, 24);
+  return b;
+}
+
+/** One classic BPF instruction (`struct sock_filter`): opcode, jump-if-true, jump-if-false, operand. */
+export type BpfInstruction = [code: number, jt: number, jf: number, k: number];
+
+/** A classic BPF program as SO_ATTACH_FILTER takes it. */
+export function bpfProgram(instructions: BpfInstruction[]): Buffer {
+  const b = Buffer.alloc(8 * instructions.length);
+  instructions.forEach(([code, jt, jf, k], i) => {
+    b.writeUInt16LE(code, 8 * i);
+    b.writeUInt8(jt, 8 * i + 2);
+    b.writeUInt8(jf, 8 * i + 3);
+    b.writeUInt32LE(k >>> 0, 8 * i + 4);
+  });
+  return b;
+}
+
+/** Classic BPF opcodes (linux/filter.h). */
+export const BPF = {
+  /** Load the byte at an absolute offset into A. */
+  LDB_ABS: 0x30,
+  /** Jump on A == k. */
+  JEQ_K: 0x15,
+  /** Return k (bytes of the packet to keep; 0 drops it). */
+  RET_K: 0x06,
+} as const;
 
 /** A 4-byte int option value. */
 export function intOption(v: number): Buffer {

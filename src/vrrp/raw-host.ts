@@ -1,15 +1,23 @@
-// The real VrrpHost: raw IP sockets for VRRP, rtnetlink for the VIPs, a packet socket for ARP, all
-// through koffi. Sockets are non-blocking and read from the event loop (libuv poll), so the thread
-// that runs VRRP never blocks on the wire.
+// The real VrrpHost: raw IP sockets for VRRP, rtnetlink for the VIPs, packet sockets for ARP and
+// IPv6 neighbour discovery, all through koffi. Sockets are non-blocking and read from the event loop
+// (libuv poll), so the thread that runs VRRP never blocks on the wire.
 //
-// Two sockets per instance, as keepalived has: a sending one bound to the primary address (never
-// the VIP) with TTL 255, and one receiving socket per interface, unbound, that joins 224.0.0.18 on
-// that interface (a bound raw socket does not see multicast).
+// IPv4: two sockets per instance, as keepalived has: a sending one bound to the primary address
+// (never the VIP) with TTL 255, and one receiving socket per interface, unbound, that joins
+// 224.0.0.18 on that interface (a bound raw socket does not see multicast).
+//
+// IPv6: the sending socket is bound to the link-local address (or the unicast source) with hop
+// limit 255 and joins ff02::12, so the interface accepts the group's frames. A raw IPv6 socket does
+// not hand over the IP header, and the receiver needs it (the hop limit, and the destination for
+// the checksum), so IPv6 VRRP is read from one packet socket per interface instead, with a BPF
+// filter that lets only VRRP and neighbour solicitations/advertisements into user space; the same
+// socket watches NS/NA for duplicate VIPs and sends the unsolicited NAs.
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { KubehaError } from '../errors.js';
-import { C, check, intOption, libc, sockaddrIn, sockaddrLl } from './libc.js';
-import { ipv4ToBytes, VRRP_MULTICAST_GROUP, VRRP_PROTOCOL } from './packet.js';
+import { BPF, bpfProgram, C, check, intOption, libc, sockaddrIn, sockaddrIn6, sockaddrLl } from './libc.js';
+import { ICMPV6 } from './ndisc.js';
+import { canonicalIp, familyOf, ipToBytes, ipv4ToBytes, ipv6ToBytes, VRRP_MULTICAST_GROUP, VRRP_MULTICAST_GROUP6, VRRP_PROTOCOL } from './packet.js';
 import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
 
 const RTM_NEWADDR = 20;
@@ -20,6 +28,26 @@ const NLM_F_CREATE = 0x400;
 const NLMSG_ERROR = 2;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
+/** ifaddrmsg flag: no duplicate address detection (a VIP is usable at once, and is ours by election). */
+const IFA_F_NODAD = 0x02;
+/** Where the next header and the ICMPv6 type stand in an Ethernet frame carrying IPv6. */
+const FRAME_NEXT_HEADER = 14 + 6;
+const FRAME_ICMPV6_TYPE = 14 + 40;
+/**
+ * The IPv6 packet socket's filter: VRRP, and ICMPv6 neighbour solicitations (135) and
+ * advertisements (136); everything else the interface carries (the proxied traffic too) stays in
+ * the kernel.
+ */
+const IPV6_FILTER = bpfProgram([
+  [BPF.LDB_ABS, 0, 0, FRAME_NEXT_HEADER],
+  [BPF.JEQ_K, 4, 0, VRRP_PROTOCOL], // → accept
+  [BPF.JEQ_K, 0, 4, ICMPV6], // else → drop
+  [BPF.LDB_ABS, 0, 0, FRAME_ICMPV6_TYPE],
+  [BPF.JEQ_K, 1, 0, 135],
+  [BPF.JEQ_K, 0, 1, 136],
+  [BPF.RET_K, 0, 0, 0x40000],
+  [BPF.RET_K, 0, 0, 0],
+]);
 /** The largest packet we read: one Ethernet MTU. */
 const MAX_PACKET = 2048;
 /**
@@ -36,6 +64,9 @@ const RECEIVE_BUFFER_BYTES = 4 << 20;
  * timer behind an endless read loop.
  */
 const MAX_PACKETS_PER_WAKE = 256;
+
+/** A 16-bit protocol number in network byte order, as socket(AF_PACKET) takes it. */
+const htons = (v: number) => ((v & 0xff) << 8) | (v >> 8);
 
 /** One attribute of an interface from /sys/class/net ('' when it cannot be read: no such interface, or down). */
 function sysfs(iface: string, attribute: string): string {
@@ -84,6 +115,8 @@ class SharedSocket {
 export class RawHost implements VrrpHost {
   private readonly vrrpSockets = new Map<string, SharedSocket>();
   private readonly arpSockets = new Map<string, SharedSocket>();
+  /** Per interface: the IPv6 packet socket (VRRP and NS/NA in, NAs out). */
+  private readonly ipv6Sockets = new Map<string, SharedSocket>();
   private netlinkFd: number | undefined;
   private seq = 1;
 
@@ -92,8 +125,11 @@ export class RawHost implements VrrpHost {
     if (index === 0) return undefined;
     const mac = new Uint8Array(sysfs(name, 'address').split(':').map((h) => parseInt(h, 16) || 0));
     const up = this.isLinkUp(name);
-    const addresses = (networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
-    return { name, index, mac: mac.length === 6 ? mac : new Uint8Array(6), addresses, up };
+    const all = networkInterfaces()[name] ?? [];
+    const addresses = all.filter((a) => a.family === 'IPv4').map((a) => a.address);
+    const v6 = all.filter((a) => a.family === 'IPv6').map((a) => canonicalIp(a.address.split('%')[0]!));
+    const linkLocal = (a: string) => /^fe[89ab]/.test(a);
+    return { name, index, mac: mac.length === 6 ? mac : new Uint8Array(6), addresses, addresses6: v6.filter((a) => !linkLocal(a)), linkLocal6: v6.find(linkLocal), up };
   }
 
   isLinkUp(name: string): boolean {
@@ -108,6 +144,10 @@ export class RawHost implements VrrpHost {
   }
 
   openChannel(iface: string, src: string, onPacket: (packet: Uint8Array) => void): VrrpChannel {
+    return familyOf(src) === 6 ? this.openChannel6(iface, src, onPacket) : this.openChannel4(iface, src, onPacket);
+  }
+
+  private openChannel4(iface: string, src: string, onPacket: (packet: Uint8Array) => void): VrrpChannel {
     const c = libc();
     const index = this.ifindex(iface);
     let shared = this.vrrpSockets.get(iface);
@@ -176,28 +216,114 @@ export class RawHost implements VrrpHost {
     };
   }
 
+  private openChannel6(iface: string, src: string, onPacket: (packet: Uint8Array) => void): VrrpChannel {
+    const c = libc();
+    const index = this.ifindex(iface);
+    const receiver = this.ipv6Socket(iface);
+    const onFrame = (frame: Uint8Array) => {
+      if (frame[FRAME_NEXT_HEADER] === VRRP_PROTOCOL) onPacket(frame.subarray(14));
+    };
+    receiver.subscribers.add(onFrame);
+    const scope = (ip: string) => (/^(fe[89ab]|ff02)/.test(ip) ? index : 0);
+    // Non-blocking, as the IPv4 sender (see there).
+    const fd = check(c.socket(C.AF_INET6, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, VRRP_PROTOCOL), 'socket(AF_INET6, SOCK_RAW, 112)');
+    try {
+      const dev = Buffer.from(`${iface}\0`);
+      check(c.setsockopt(fd, C.SOL_SOCKET, C.SO_BINDTODEVICE, dev, dev.length), `SO_BINDTODEVICE ${iface}`);
+      // The sender reads nothing (the packet socket does): a filter that keeps nothing stops unicast
+      // adverts to the bound address from queueing on it.
+      check(c.attachFilter(fd, bpfProgram([[BPF.RET_K, 0, 0, 0]])), 'SO_ATTACH_FILTER');
+      const bound = c.bind(fd, sockaddrIn6(ipv6ToBytes(src), scope(src)), 28);
+      if (bound < 0 && c.errno() === C.EADDRNOTAVAIL) {
+        throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `cannot send VRRP from ${src}: the address is not on ${iface}, or is still tentative (duplicate address detection has not finished)`,
+          'set unicastSrcIp to an address of the interface, or leave it out; wait for the link-local address to become usable (`ip -6 addr show` without "tentative")');
+      }
+      check(bound, `bind ${src}`);
+      // RFC 5798 §5.1.2.3: hop limit 255; keepalived also sets traffic class 0xc0, as for IPv4.
+      check(c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MULTICAST_HOPS, intOption(255), 4), 'IPV6_MULTICAST_HOPS');
+      check(c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_UNICAST_HOPS, intOption(255), 4), 'IPV6_UNICAST_HOPS');
+      check(c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MULTICAST_LOOP, intOption(0), 4), 'IPV6_MULTICAST_LOOP');
+      check(c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MULTICAST_IF, intOption(index), 4), 'IPV6_MULTICAST_IF');
+      check(c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_TCLASS, intOption(0xc0), 4), 'IPV6_TCLASS');
+      const mreq = Buffer.alloc(20); // struct ipv6_mreq: group, ifindex
+      mreq.set(ipv6ToBytes(VRRP_MULTICAST_GROUP6), 0);
+      mreq.writeInt32LE(index, 16);
+      check(c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_JOIN_GROUP, mreq, 20), `IPV6_JOIN_GROUP ff02::12 on ${iface}`);
+    } catch (err) {
+      c.close(fd);
+      this.unsubscribe(this.ipv6Sockets, iface, onFrame);
+      throw err;
+    }
+    let open = true;
+    return {
+      send(message, dst) {
+        check(c.sendto(fd, message, message.length, 0, sockaddrIn6(ipv6ToBytes(dst), scope(dst)), 28), `sendto ${dst}`);
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        c.close(fd);
+        this.unsubscribe(this.ipv6Sockets, iface, onFrame);
+      },
+    };
+  }
+
+  /** Removes a subscriber of a shared socket, and closes the socket after its last one. */
+  private unsubscribe(sockets: Map<string, SharedSocket>, iface: string, subscriber: (data: Uint8Array) => void): void {
+    const s = sockets.get(iface);
+    if (!s) return;
+    s.subscribers.delete(subscriber);
+    if (s.subscribers.size > 0) return;
+    s.close();
+    sockets.delete(iface);
+  }
+
+  /** The interface's IPv6 packet socket: VRRP and NS/NA only (IPV6_FILTER), never our own frames. */
+  private ipv6Socket(iface: string): SharedSocket {
+    let s = this.ipv6Sockets.get(iface);
+    if (s) return s;
+    const c = libc();
+    const index = this.ifindex(iface);
+    const fd = check(c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, htons(C.ETH_P_IPV6)), 'socket(AF_PACKET, ETH_P_IPV6)');
+    try {
+      // The filter goes on before the bind, so that no unfiltered frame is ever queued.
+      check(c.attachFilter(fd, IPV6_FILTER), 'SO_ATTACH_FILTER');
+      check(c.setsockopt(fd, C.SOL_PACKET, C.PACKET_IGNORE_OUTGOING, intOption(1), 4), 'PACKET_IGNORE_OUTGOING');
+      check(c.bind(fd, sockaddrLl(index, C.ETH_P_IPV6), 20), `bind packet socket to ${iface}`);
+    } catch (err) {
+      c.close(fd);
+      throw err;
+    }
+    s = new SharedSocket(fd);
+    this.ipv6Sockets.set(iface, s);
+    return s;
+  }
+
   /** Sends one RTM_NEWADDR / RTM_DELADDR and returns the kernel's errno (0 = done). */
   private netlinkAddress(type: number, iface: string, cidr: string): number {
     const c = libc();
     if (this.netlinkFd === undefined) {
       this.netlinkFd = check(c.socket(C.AF_NETLINK, C.SOCK_RAW | C.SOCK_CLOEXEC, C.NETLINK_ROUTE), 'socket(AF_NETLINK)');
     }
-    const [ip = '', prefix = '32'] = cidr.split('/');
-    const addr = ipv4ToBytes(ip);
-    const m = Buffer.alloc(16 + 8 + 8 + 8);
+    const [ip = '', prefix] = cidr.split('/');
+    const addr = ipToBytes(ip);
+    const v6 = addr.length === 16;
+    const attr = 4 + addr.length;
+    const m = Buffer.alloc(16 + 8 + 2 * attr);
     m.writeUInt32LE(m.length, 0); // nlmsghdr
     m.writeUInt16LE(type, 4);
     m.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWADDR ? NLM_F_CREATE : 0), 6);
     m.writeUInt32LE(this.seq++, 8);
-    m.writeUInt8(C.AF_INET, 16); // ifaddrmsg: family, prefixlen, flags, scope, index
-    m.writeUInt8(Number(prefix), 17);
+    m.writeUInt8(v6 ? C.AF_INET6 : C.AF_INET, 16); // ifaddrmsg: family, prefixlen, flags, scope, index
+    m.writeUInt8(Number(prefix ?? (v6 ? 128 : 32)), 17);
+    m.writeUInt8(v6 ? IFA_F_NODAD : 0, 18);
     m.writeUInt32LE(this.ifindex(iface), 20);
-    m.writeUInt16LE(8, 24); // rtattr IFA_LOCAL
+    m.writeUInt16LE(attr, 24); // rtattr IFA_LOCAL
     m.writeUInt16LE(IFA_LOCAL, 26);
     m.set(addr, 28);
-    m.writeUInt16LE(8, 32); // rtattr IFA_ADDRESS
-    m.writeUInt16LE(IFA_ADDRESS, 34);
-    m.set(addr, 36);
+    m.writeUInt16LE(attr, 24 + attr); // rtattr IFA_ADDRESS
+    m.writeUInt16LE(IFA_ADDRESS, 26 + attr);
+    m.set(addr, 28 + attr);
     const kernel = Buffer.alloc(12);
     kernel.writeUInt16LE(C.AF_NETLINK, 0);
     check(c.sendto(this.netlinkFd, m, m.length, 0, kernel, 12), 'netlink sendto');
@@ -226,8 +352,7 @@ export class RawHost implements VrrpHost {
     if (s) return s;
     const c = libc();
     const index = this.ifindex(iface);
-    const proto = ((C.ETH_P_ARP & 0xff) << 8) | (C.ETH_P_ARP >> 8); // htons
-    const fd = check(c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, proto), 'socket(AF_PACKET)');
+    const fd = check(c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, htons(C.ETH_P_ARP)), 'socket(AF_PACKET)');
     try {
       check(c.bind(fd, sockaddrLl(index, C.ETH_P_ARP), 20), `bind packet socket to ${iface}`);
     } catch (err) {
@@ -240,22 +365,32 @@ export class RawHost implements VrrpHost {
   }
 
   sendFrame(iface: string, frame: Uint8Array): void {
-    const s = this.arpSocket(iface);
-    const to = sockaddrLl(this.ifindex(iface), C.ETH_P_ARP, frame.subarray(0, 6));
-    check(libc().sendto(s.fd, frame, frame.length, 0, to, 20), `send ARP on ${iface}`);
+    const ethertype = (frame[12]! << 8) | frame[13]!;
+    const v6 = ethertype === C.ETH_P_IPV6;
+    const s = v6 ? this.ipv6Socket(iface) : this.arpSocket(iface);
+    const to = sockaddrLl(this.ifindex(iface), ethertype, frame.subarray(0, 6));
+    check(libc().sendto(s.fd, frame, frame.length, 0, to, 20), `send ${v6 ? 'neighbour advertisement' : 'ARP'} on ${iface}`);
   }
 
-  watchArp(iface: string, onFrame: (frame: Uint8Array) => void): () => void {
-    const s = this.arpSocket(iface);
-    s.subscribers.add(onFrame);
-    return () => s.subscribers.delete(onFrame);
+  watchNeighbours(iface: string, family: 4 | 6, onFrame: (frame: Uint8Array) => void): () => void {
+    if (family === 4) {
+      const s = this.arpSocket(iface);
+      s.subscribers.add(onFrame);
+      return () => s.subscribers.delete(onFrame);
+    }
+    const onIcmp = (frame: Uint8Array) => {
+      if (frame[FRAME_NEXT_HEADER] === ICMPV6) onFrame(frame);
+    };
+    this.ipv6Socket(iface).subscribers.add(onIcmp);
+    return () => this.unsubscribe(this.ipv6Sockets, iface, onIcmp);
   }
 
   /** Closes every socket. */
   close(): void {
-    for (const s of [...this.vrrpSockets.values(), ...this.arpSockets.values()]) s.close();
+    for (const s of [...this.vrrpSockets.values(), ...this.arpSockets.values(), ...this.ipv6Sockets.values()]) s.close();
     this.vrrpSockets.clear();
     this.arpSockets.clear();
+    this.ipv6Sockets.clear();
     if (this.netlinkFd !== undefined) libc().close(this.netlinkFd);
     this.netlinkFd = undefined;
   }

@@ -1,7 +1,7 @@
 // The VRRP router state machine of RFC 5798 §6.4 (and RFC 3768 §6.4 for v2), pure. It owns no timer:
 // like keepalived's `sands`, it stores deadlines and exposes the earliest one; the driver calls
 // `tick(now)` when that time comes. Every input returns the effects to carry out, as data.
-import { ipv4ToNumber } from './packet.js';
+import { addressRank } from './packet.js';
 
 /** The states of RFC 5798 §6.4, plus keepalived's FAULT (a tracked interface or check failed). */
 export type VrrpState = 'initialize' | 'backup' | 'master' | 'fault';
@@ -77,11 +77,11 @@ export class VrrpMachine {
   /** Why the driver said we are faulted (for the start-up transition). */
   private faultReason = '';
   /** Our primary address as a number, for the tie-break: parsed once, not per advert. */
-  private readonly ourAddress: number;
+  private readonly ourAddress: bigint;
 
   constructor(readonly settings: MachineSettings) {
     this.effectivePriority = settings.priority;
-    this.ourAddress = ipv4ToNumber(settings.primaryAddress);
+    this.ourAddress = addressRank(settings.primaryAddress);
     this.masterAdverIntervalCs = settings.advertIntervalCs;
   }
 
@@ -156,7 +156,7 @@ export class VrrpMachine {
   }
 
   private receiveAsBackup(now: number, a: AdvertIn): VrrpEffect[] {
-    if (a.src !== this.masterAddress && this.betterMasterAlive(now) && this.outranks(this.effectivePriority, this.ourAddress, a.priority, ipv4ToNumber(a.src))) {
+    if (a.src !== this.masterAddress && this.betterMasterAlive(now) && this.outranks(this.effectivePriority, this.ourAddress, a.priority, addressRank(a.src))) {
       // A router worse than us (a priority-0 "I resign" included) claims to be master while a better
       // one is alive and advertising: RFC 5798 §6.4.2 discards it (with preemption on); so do we,
       // whether or not we preempt, and without touching the Master_Down_Timer or the learnt
@@ -192,7 +192,7 @@ export class VrrpMachine {
   private receiveAsMaster(now: number, a: AdvertIn): VrrpEffect[] {
     // RFC 5798 §6.4.3: "If the Priority is zero, then: Send an ADVERTISEMENT; Reset the Adver_Timer".
     if (a.priority === 0) return this.answer(now);
-    const theirs = ipv4ToNumber(a.src);
+    const theirs = addressRank(a.src);
     // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local Priority, or the
     // Priority is equal and the primary IPvX Address of the sender is greater than the local primary
     // IPvX Address, then: Cancel Adver_Timer; Set Master_Adver_Interval; Transition to Backup".
@@ -251,14 +251,14 @@ export class VrrpMachine {
     const { masterAddress, masterPriority } = this;
     if (masterAddress === undefined || masterPriority === undefined || masterPriority === 0) return false;
     if (this.masterDownAt === undefined || now >= this.masterDownAt) return false;
-    return this.outranks(masterPriority, ipv4ToNumber(masterAddress), this.effectivePriority, this.ourAddress);
+    return this.outranks(masterPriority, addressRank(masterAddress), this.effectivePriority, this.ourAddress);
   }
 
   /**
    * RFC 5798 §6.4.3's order between two routers: the higher priority wins, and between equal
    * priorities the higher primary address.
    */
-  private outranks(priority: number, address: number, otherPriority: number, otherAddress: number): boolean {
+  private outranks(priority: number, address: bigint, otherPriority: number, otherAddress: bigint): boolean {
     return priority > otherPriority || (priority === otherPriority && address > otherAddress);
   }
 

@@ -1,6 +1,7 @@
 // Every VRRP instance of a node, reconciled against the config on reload: an instance whose config
 // did not change keeps running untouched (no state change, no advert gap); a changed one is
-// stopped (priority 0, VIPs released) before its replacement starts.
+// stopped (priority 0, VIPs released) before its replacement starts. Instances that name one
+// syncGroup fault together (keepalived's vrrp_sync_group).
 import type { Clock } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { VrrpInstance, type InstanceSink, type VrrpInstanceStatus } from './vrrp-instance.js';
@@ -25,12 +26,42 @@ export class VrrpEngine {
   private readonly backends = new Map<string, boolean>();
   /** Instances in maintenance, by name: kept across a reload that recreates the instance. */
   private readonly maintenance = new Set<string>();
+  /** What every instance reports to: the daemon's sink, with the sync groups brought in line first. */
+  private readonly instanceSink: InstanceSink;
+  private syncing = false;
 
   constructor(
     private readonly host: VrrpHost,
     private readonly clock: Clock,
-    private readonly sink: InstanceSink,
-  ) {}
+    sink: InstanceSink,
+  ) {
+    this.instanceSink = {
+      log: (level, fields, msg) => sink.log(level, fields, msg),
+      changed: () => {
+        this.syncGroups();
+        sink.changed();
+      },
+    };
+  }
+
+  /**
+   * keepalived's vrrp_sync_group: a member in fault by its own tracking (or maintenance) puts every
+   * other member of its group in fault, so that the group's VIPs (an IPv4 and an IPv6 one, say)
+   * always leave a node together; once no member has a fault of its own, the others rejoin.
+   */
+  private syncGroups(): void {
+    if (this.syncing) return; // a member's retrack reports back here: the outer pass finishes the job
+    this.syncing = true;
+    try {
+      const members = [...this.instances.values()].map((e) => e.inst).filter((i) => i.cfg.syncGroup !== undefined);
+      for (const inst of members) {
+        const faulted = members.find((o) => o !== inst && o.cfg.syncGroup === inst.cfg.syncGroup && o.ownFault !== null);
+        inst.setGroupFault(faulted ? `sync group ${inst.cfg.syncGroup}: ${faulted.name} in fault (${faulted.ownFault})` : null);
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
 
   /**
    * Reconciles the running instances with `configs`. Instances that cannot be created (no such
@@ -43,7 +74,7 @@ export class VrrpEngine {
       for (const cfg of configs) {
         const key = JSON.stringify(cfg);
         if (this.instances.get(cfg.name)?.cfg === key) continue;
-        fresh.push({ cfg, key, inst: new VrrpInstance(cfg, this.host, this.clock, this.sink) });
+        fresh.push({ cfg, key, inst: new VrrpInstance(cfg, this.host, this.clock, this.instanceSink) });
       }
     } catch (err) {
       return [err instanceof Error ? err.message : String(err)];
@@ -66,6 +97,7 @@ export class VrrpEngine {
         errors.push(`vrrp ${f.cfg.name}: ${err instanceof Error ? err.toString() : String(err)}`);
       }
     }
+    this.syncGroups(); // a member removed or replaced takes its fault with it
     return errors;
   }
 

@@ -4,7 +4,10 @@ import type { Clock, Timer } from '../clock.js';
 import type { VrrpInstanceConfig } from '../config/schema.js';
 import { KubehaError } from '../errors.js';
 import { garpFrame, macToString, parseArp } from './arp.js';
-import { bytesToIpv4, encodeAdvert, isRejected, parsePacket, VRRP_MULTICAST_GROUP, type DecodeOptions, type DropReason } from './packet.js';
+import { parseNdiscClaim, unsolicitedNaFrame } from './ndisc.js';
+import {
+  canonicalIp, encodeAdvert, familyOf, isRejected, parsePacket, senderOf, vridOf, VRRP_MULTICAST_GROUP, VRRP_MULTICAST_GROUP6, type DecodeOptions, type DropReason,
+} from './packet.js';
 import { VrrpMachine, type VrrpEffect, type VrrpState } from './state-machine.js';
 import { TrackScript } from './track-script.js';
 import type { LinkInfo, VrrpChannel, VrrpHost } from './vrrp-host.js';
@@ -96,7 +99,7 @@ export interface VrrpInstanceStatus {
     droppedBySource: { source: string; dropped: number; lastReason: InstanceDropReason; lastAtMs: number }[];
   };
   garpsSent: number;
-  duplicateVip: { events: number; last: { atMs: number; kind: 'arp' | 'advert'; detail: string } | null };
+  duplicateVip: { events: number; last: { atMs: number; kind: 'arp' | 'ndisc' | 'advert'; detail: string } | null };
   /** Adverts from a router worse than us while a better master is alive, ignored (a backup's view). */
   secondMaster: { events: number; last: { atMs: number; source: string; priority: number; detail: string } | null };
   track: {
@@ -127,7 +130,7 @@ export class VrrpInstance {
   private readonly dropSources = new Map<string, DropSource>();
   private droppedSinceLog = 0;
   private dropLoggedAtMs: number | undefined;
-  /** An ARP claim on our VIP waiting one advert interval before it counts (see onArp). */
+  /** An ARP or NS/NA claim on our VIP waiting one advert interval before it counts (see onNeighbourFrame). */
   private arpClaimTimer: Timer | undefined;
   private stopArp: (() => void) | undefined;
   private link: LinkInfo | undefined;
@@ -139,7 +142,16 @@ export class VrrpInstance {
   private faultReason: string | null = null;
   /** Set through the admin API: out of the election (FAULT) until cleared, like keepalived's track_file at -254. */
   private maintenance = false;
+  /** The VIPs without prefix, in RFC 5952 text for IPv6 (as packets and frames are printed). */
   private readonly vipSet: Set<string>;
+  /** 4 or 6: the family of the VIPs, and so of the adverts and the neighbour frames. */
+  readonly family: 4 | 6;
+  /** The unicast peers, canonical like the sources of received packets. */
+  private readonly peers: Set<string>;
+  /** A member of this instance's sync group is in fault (set by the engine): the reason, else null. */
+  private groupFault: string | null = null;
+  /** This instance's own faults, without the group's (what the engine passes on to the group). */
+  private ownFaults: string | null = null;
   /** What received adverts are checked against (v2's password), built once rather than per packet. */
   private readonly decodeOptions: DecodeOptions;
   /** Our VIPs sorted and joined, to compare with each advert's list without sorting ours every time. */
@@ -166,11 +178,14 @@ export class VrrpInstance {
   ) {
     this.link = host.link(cfg.interface);
     if (!this.link) throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} does not exist`, 'check `interface:` against `ip link`');
-    this.vipSet = new Set(cfg.vips.map((v) => v.split('/')[0]!));
+    this.vipSet = new Set(cfg.vips.map((v) => canonicalIp(v.split('/')[0]!)));
     this.vipKey = [...this.vipSet].sort().join(',');
-    const primary = cfg.unicastSrcIp ?? this.link.addresses.find((a) => !this.vipSet.has(a));
+    this.family = familyOf(cfg.vips[0] ?? '0.0.0.0');
+    this.peers = new Set(cfg.unicastPeers.map(canonicalIp));
+    const primary = cfg.unicastSrcIp !== undefined ? canonicalIp(cfg.unicastSrcIp) : this.defaultSource(this.link);
     if (!primary) {
-      throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} has no IPv4 address to send from`, 'give the interface an address of its own (never only the VIP), or set unicastSrcIp');
+      throw new KubehaError('KUBEHA_ERR_VRRP_INTERFACE', `vrrp ${cfg.name}: interface ${cfg.interface} has no ${this.family === 6 ? 'IPv6 link-local' : 'IPv4'} address to send from`,
+        this.family === 6 ? 'bring the interface up with IPv6 enabled (it gets a link-local fe80:: address), or set unicastSrcIp' : 'give the interface an address of its own (never only the VIP), or set unicastSrcIp');
     }
     this.machine = new VrrpMachine({
       version: cfg.version,
@@ -184,7 +199,19 @@ export class VrrpInstance {
     // a rebooted node must not take the VIP back before it has seen an apiserver answer.
     for (const b of cfg.track.backends) this.backendOk.set(b, undefined);
     this.secondMasters = new SecondMasterEpisodes(cfg.advertInterval);
-    this.decodeOptions = { authPass: cfg.version === 2 ? cfg.authPass : '' };
+    this.decodeOptions = { authPass: cfg.version === 2 ? cfg.authPass : '', anyUnicastHopLimit: this.family === 6 && this.peers.size > 0 };
+  }
+
+  /**
+   * Where adverts come from without unicastSrcIp. IPv4: the interface's first address that is not a
+   * VIP. IPv6: RFC 5798 §5.1.2.1's link-local address for multicast; for unicast, the first global
+   * address (a unicast peer list names global addresses, and keepalived checks the sender against
+   * it), else the link-local one.
+   */
+  private defaultSource(link: LinkInfo): string | undefined {
+    if (this.family === 4) return link.addresses.find((a) => !this.vipSet.has(a));
+    if (this.peers.size > 0) return link.addresses6.find((a) => !this.vipSet.has(a)) ?? link.linkLocal6;
+    return link.linkLocal6;
   }
 
   get name(): string {
@@ -206,7 +233,7 @@ export class VrrpInstance {
     for (const vip of takeover ? [] : this.cfg.vips) {
       if (this.host.removeAddress(this.cfg.interface, vip)) this.sink.log('warn', { event: 'vrrp-stale-vip', instance: this.name, vip }, `vrrp ${this.name}: removed ${vip} left on ${this.cfg.interface} by an earlier run`);
     }
-    this.stopArp = this.host.watchArp(this.cfg.interface, (f) => this.onArp(f));
+    this.stopArp = this.host.watchNeighbours(this.cfg.interface, this.family, (f) => this.onNeighbourFrame(f));
     for (const s of this.cfg.track.scripts) {
       const script = new TrackScript(s, this.clock, () => this.retrack(`script ${s.name} ${script.ok ? 'passes' : 'fails'}`));
       this.scripts.push(script);
@@ -272,12 +299,26 @@ export class VrrpInstance {
     for (const [name, up] of this.interfaceUp) if (!up) faults.push(`interface ${name} down`);
     if (this.duplicateHold) faults.push('stepped down: duplicate VIP');
     if (this.maintenance) faults.push(MAINTENANCE_FAULT);
+    this.ownFaults = faults.length ? faults.join(', ') : null;
+    if (this.groupFault) faults.push(this.groupFault);
     // keepalived: an owner (255) is never changed by weights; others stay within 1..254.
     const priority = this.cfg.priority === 255 ? 255 : Math.min(254, Math.max(1, this.cfg.priority + weight));
     const fx = [...this.machine.setPriority(now, priority), ...this.machine.setFault(now, faults.length > 0, faults.length ? faults.join(', ') : reason)];
     this.faultReason = faults.length ? faults.join(', ') : null;
     this.apply(fx);
     this.sink.changed();
+  }
+
+  /** This instance's own faults (tracking, maintenance, duplicate VIP), without its sync group's: null when there are none. */
+  get ownFault(): string | null {
+    return this.ownFaults;
+  }
+
+  /** keepalived's vrrp_sync_group: another member of the group is in fault (`reason`), so this one is too; null clears it. */
+  setGroupFault(reason: string | null): void {
+    if (this.groupFault === reason) return;
+    this.groupFault = reason;
+    this.retrack(reason ?? 'sync group fault cleared');
   }
 
   private pollLinks(): void {
@@ -331,16 +372,16 @@ export class VrrpInstance {
   private onPacket(packet: Uint8Array): void {
     // A packet for another VRID is another router's business (keepalived ignores it too); one too
     // short to name a VRID is nobody's, and is counted by every instance that hears it.
-    const vridAt = (packet[0]! & 0x0f) * 4 + 1;
-    if (packet.length > vridAt && packet[vridAt] !== this.cfg.virtualRouterId) return;
+    const vrid = vridOf(packet);
+    if (vrid !== undefined && vrid !== this.cfg.virtualRouterId) return;
     const decoded = parsePacket(packet, this.decodeOptions);
-    if (isRejected(decoded)) return this.drop(decoded.rejected, packet.length >= 20 ? bytesToIpv4(packet, 12) : 'unknown');
+    if (isRejected(decoded)) return this.drop(decoded.rejected, senderOf(packet));
     const { ip, advert } = decoded;
     if (ip.src === this.sourceAddress) return this.drop('own_address', ip.src);
     if (advert.version !== this.cfg.version) return this.drop('version', ip.src);
     // RFC 3768 §7.1: a v2 advert with another interval is dropped (keepalived does the same).
     if (advert.version === 2 && advert.advertIntervalCs !== this.machine.settings.advertIntervalCs) return this.drop('interval', ip.src);
-    if (this.cfg.unicastPeers.length > 0 && !this.cfg.unicastPeers.includes(ip.src)) {
+    if (this.peers.size > 0 && !this.peers.has(ip.src)) {
       this.drop('unknown_peer', ip.src);
       this.duplicate('advert', `advert for VRID ${advert.vrid} from ${ip.src}, which is not a configured peer`);
       return;
@@ -409,19 +450,19 @@ export class VrrpInstance {
    * are still master one advert interval later (the peer's advert has demoted us by then if it was
    * a legitimate takeover). Claims during that wait are the same event.
    */
-  private onArp(frame: Uint8Array): void {
+  private onNeighbourFrame(frame: Uint8Array): void {
     if (this.machine.state !== 'master' || !this.link || this.arpClaimTimer) return;
-    const claim = parseArp(frame);
+    const claim = this.family === 6 ? parseNdiscClaim(frame) : parseArp(frame);
     if (!claim || !this.vipSet.has(claim.senderIp)) return;
     if (claim.senderMac === macToString(this.link.mac)) return;
     this.arpClaimTimer = this.clock.setTimeout(() => {
       this.arpClaimTimer = undefined;
-      if (this.machine.state === 'master') this.duplicate('arp', `ARP ${claim.op} from ${claim.senderMac} claims ${claim.senderIp}, which this master holds`);
+      if (this.machine.state === 'master') this.duplicate(this.family === 6 ? 'ndisc' : 'arp', `${this.family === 6 ? 'neighbour' : 'ARP'} ${claim.op} from ${claim.senderMac} claims ${claim.senderIp}, which this master holds`);
     }, this.cfg.advertInterval);
   }
 
   /** Someone else claims our VIP or VRID: log, count, and follow the configured policy. */
-  private duplicate(kind: 'arp' | 'advert', detail: string): void {
+  private duplicate(kind: 'arp' | 'ndisc' | 'advert', detail: string): void {
     this.stats.duplicates++;
     this.stats.lastDuplicate = { atMs: this.clock.now(), kind, detail };
     const stepDown = this.cfg.duplicateVip.policy === 'stepDown' && this.machine.state === 'master';
@@ -485,7 +526,7 @@ export class VrrpInstance {
 
   private sendAdvert(priority: number): void {
     if (!this.channel) return;
-    const dsts = this.cfg.unicastPeers.length > 0 ? this.cfg.unicastPeers : [VRRP_MULTICAST_GROUP];
+    const dsts = this.peers.size > 0 ? [...this.peers] : [this.family === 6 ? VRRP_MULTICAST_GROUP6 : VRRP_MULTICAST_GROUP];
     for (const dst of dsts) {
       const message = encodeAdvert({
         version: this.cfg.version,
@@ -505,14 +546,14 @@ export class VrrpInstance {
   }
 
   /**
-   * `count` gratuitous ARPs per VIP, `garpDelay` apart (0: back to back, as keepalived), timed on
+   * `count` gratuitous ARPs (IPv6: unsolicited neighbour advertisements) per VIP, `garpDelay` apart (0: back to back, as keepalived), timed on
    * `slot`. The first burst (refreshTimer) then starts the `garpRefresh` cycle; the second burst
    * (secondBurstTimer) leaves it alone.
    */
   private garpBurst(count: number, slot: 'refreshTimer' | 'secondBurstTimer' = 'refreshTimer'): void {
     if (!this.link || count <= 0 || this.machine.state !== 'master') return;
     for (const vip of this.vipSet) {
-      this.host.sendFrame(this.cfg.interface, garpFrame(this.link.mac, vip));
+      this.host.sendFrame(this.cfg.interface, this.family === 6 ? unsolicitedNaFrame(this.link.mac, vip) : garpFrame(this.link.mac, vip));
       this.stats.garps++;
     }
     if (count > 1) {

@@ -136,7 +136,7 @@ test('doctor vrrp: adverts are read whatever their password; garbage is a reject
 
 /** A VrrpHost with one interface that delivers `packets` as soon as a channel opens, or refuses to open one. */
 function stubHost(packets: Uint8Array[], refuse?: KubehaError): VrrpHost & { closed: boolean } {
-  const link: LinkInfo = { name: 'eth0', index: 2, mac: new Uint8Array(6), addresses: ['10.8.4.30'], up: true };
+  const link: LinkInfo = { name: 'eth0', index: 2, mac: new Uint8Array(6), addresses: ['10.8.4.30'], addresses6: [], linkLocal6: undefined, up: true };
   return {
     closed: false,
     link: (name) => (name === 'eth0' ? link : undefined),
@@ -149,7 +149,7 @@ function stubHost(packets: Uint8Array[], refuse?: KubehaError): VrrpHost & { clo
     addAddress() {},
     removeAddress: () => false,
     sendFrame() {},
-    watchArp: () => () => {},
+    watchNeighbours: () => () => {},
     close() {
       this.closed = true;
     },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
-  decodeAdvert, decodePacket, encodeAdvert, encodeIpv4, internetChecksum, ipv4ToNumber, VrrpDecodeError, type Advert,
+  decodeAdvert, decodeIpv4, decodePacket, encodeAdvert, encodeIpv4, internetChecksum, ipv4ToNumber, VrrpDecodeError, type Advert,
 } from '../../src/vrrp/packet.js';
 import { garpFrame, parseArp } from '../../src/vrrp/arp.js';
 
@@ -32,7 +32,7 @@ test('codec: a captured keepalived packet re-encodes byte for byte (v2 PASS, v3 
   for (const name of ['v2PassMulticast', 'v2PassPriorityZero', 'v3Multicast100ms', 'v3Unicast500ms']) {
     const bytes = hex(name);
     const { ip, advert } = decodePacket(bytes, { authPass: name.startsWith('v2') ? 's3cret' : '' });
-    const again = encodeIpv4(ip, encodeAdvert(advert, ip));
+    const again = encodeIpv4(decodeIpv4(bytes), encodeAdvert(advert, ip));
     assert.equal(Buffer.from(again).toString('hex'), Buffer.from(bytes).toString('hex'), name);
   }
 });
@@ -51,7 +51,8 @@ test('codec: drops with a reason, table', () => {
     ['type 2', mutate(v3, 20, 0x32), '', 'type'],
     ['count larger than the packet', mutate(v3, 23, 9), '', 'length'],
     ['not VRRP', mutate(v3, 9, 17), '', 'not_vrrp'],
-    ['IPv6', mutate(v3, 0, 0x60), '', 'not_ipv4'],
+    ['IP version 5', mutate(v3, 0, 0x55), '', 'not_ipv4'],
+    ['IPv6 version nibble on 36 bytes', mutate(v3, 0, 0x60), '', 'truncated'],
     ['truncated', v3.subarray(0, 24), '', 'truncated'],
     ['wrong password', hex('v2PassMulticast'), 'other', 'auth'],
     ['password expected, none sent', encodeIpv4({ tos: 0, id: 0, ttl: 255, protocol: 112, src: '10.0.0.1', dst: '224.0.0.18' },

@@ -9,6 +9,9 @@ import type { TestContextLike } from './tcp.js';
 /** The test-bed's subnet: TEST-NET-1, only ever inside the namespaces the tests create. */
 export const SUBNET = '192.0.2';
 export const VIP = `${SUBNET}.200`;
+/** The bed's IPv6 prefix (the documentation one, RFC 3849): host i has `${SUBNET6}${i + 1}`. */
+export const SUBNET6 = '2001:db8::';
+export const VIP6 = `${SUBNET6}200`;
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
@@ -27,6 +30,8 @@ export interface NsProcess {
 export interface BedHost {
   ns: string;
   ip: string;
+  /** The host's IPv6 address on eth0 (besides its link-local one). */
+  ip6: string;
   /** The host-side veth end (on the bridge); set it down to cut this host off. */
   port: string;
   /** Runs a command in the namespace; killed by PID when the test ends. `keep` picks the lines that go to `lines` (default: all). */
@@ -102,16 +107,21 @@ export function createBed(t: TestContextLike, n: number): Bed {
     ip('-n', brNs, 'link', 'set', port, 'up');
     const addr = `${SUBNET}.${i + 1}`;
     ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+    // No duplicate address detection: the link-local address VRRP sends from is usable at link-up,
+    // not a second or two later (a bed's addresses are unique by construction).
+    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.eth0.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+    const addr6 = `${SUBNET6}${i + 1}`;
+    ip('-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'eth0', 'nodad');
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
     hosts.push({
-      ns, ip: addr, port,
+      ns, ip: addr, ip6: addr6, port,
       spawn(cmd, args, keep) {
         const p = nsSpawn(ns, cmd, args, keep);
         procs.push(p);
         return p;
       },
-      hasAddress: (address) => ip('-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0').includes(` ${address}/`),
+      hasAddress: (address) => ip('-n', ns, '-o', 'addr', 'show', 'dev', 'eth0').includes(` ${address}/`),
     });
   }
   return { hosts, dir, plug: (i, up) => void ip('-n', brNs, 'link', 'set', `p${i}`, ...(up ? ['master', 'br0'] : ['nomaster'])) };
@@ -168,13 +178,18 @@ export interface VrrpSettings {
   /** Unicast peers' addresses; empty = multicast. */
   peers?: string[];
   preempt?: boolean;
+  /** 6: the VIP is VIP6 (/64), the peers and unicast source IPv6 (default 4). */
+  family?: 4 | 6;
 }
+
+/** The VIP of a scenario, with the prefix both daemons configure. */
+export const vipOf = (s: VrrpSettings) => (s.family === 6 ? `${VIP6}/64` : `${VIP}/24`);
 
 /** Starts `kubeha run` in `host` with a VRRP-only config; resolves once it logged its first state. */
 export function startKubeha(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, extra: Record<string, unknown> = {}, topLevel: Record<string, unknown> = {}): NsProcess {
   const inst: Record<string, unknown> = {
     name: 'VI_1', interface: 'eth0', virtualRouterId: s.vrid, priority, version: s.version,
-    advertInterval: `${s.advertIntervalMs}ms`, preempt: s.preempt ?? true, vips: [`${VIP}/24`],
+    advertInterval: `${s.advertIntervalMs}ms`, preempt: s.preempt ?? true, vips: [vipOf(s)],
     unicastPeers: s.peers ?? [], ...(s.authPass ? { authPass: s.authPass } : {}), ...extra,
   };
   return startKubehaConfig(bed, host, { ...topLevel, vrrp: { instances: [inst] } });
@@ -202,11 +217,11 @@ export async function startEtcdIn(bed: Bed, host: BedHost): Promise<string> {
 export function startKeepalived(bed: Bed, host: BedHost, s: VrrpSettings, priority: number, opts: { nice?: number; quiet?: boolean } = {}): NsProcess {
   const file = join(bed.dir, `keepalived-${host.ns}.conf`);
   const interval = s.version === 2 ? String(Math.max(1, Math.round(s.advertIntervalMs / 1000))) : String(s.advertIntervalMs / 1000);
-  const unicast = s.peers?.length ? `  unicast_src_ip ${host.ip}\n  unicast_peer {\n${s.peers.map((p) => `    ${p}\n`).join('')}  }\n` : '';
+  const unicast = s.peers?.length ? `  unicast_src_ip ${s.family === 6 ? host.ip6 : host.ip}\n  unicast_peer {\n${s.peers.map((p) => `    ${p}\n`).join('')}  }\n` : '';
   const auth = s.authPass ? `  authentication {\n    auth_type PASS\n    auth_pass ${s.authPass}\n  }\n` : '';
   writeFileSync(file, `global_defs {\n  router_id ${host.ns}\n  vrrp_version ${s.version}\n}\n` +
     `vrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  virtual_router_id ${s.vrid}\n  priority ${priority}\n  advert_int ${interval}\n` +
-    `${s.preempt === false ? '  nopreempt\n' : ''}${unicast}${auth}  virtual_ipaddress {\n    ${VIP}/24\n  }\n}\n`);
+    `${s.preempt === false ? '  nopreempt\n' : ''}${unicast}${auth}  virtual_ipaddress {\n    ${vipOf(s)}\n  }\n}\n`);
   const pid = (k: string) => join(bed.dir, `${host.ns}-${k}.pid`);
   const args = ['-n', '-l', ...(opts.quiet ? [] : ['-D']), '-f', file, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')];
   return opts.nice === undefined ? host.spawn('keepalived', args) : host.spawn('nice', ['-n', String(opts.nice), 'keepalived', ...args]);

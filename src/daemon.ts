@@ -5,6 +5,7 @@ import { SystemClock, type Clock } from './clock.js';
 import { formatProblem } from './config/problem.js';
 import { loadConfigIsolated } from './config/isolated-parse.js';
 import { bindHost, IMPLICIT_ADMIN_BIND, parseHostPort } from './config/address.js';
+import { canonicalIp } from './vrrp/packet.js';
 import type { AdminConfig, BackendConfig, Config } from './config/schema.js';
 import { CheckScheduler } from './health/check-scheduler.js';
 import type { Probe } from './health/probe.js';
@@ -219,13 +220,16 @@ export class Daemon {
       const pool = this.backends.get(name)?.pool;
       // a frontend on a BGP VIP binds once the speaker has put the VIP on lo, which it does only when it
       // announces: for BGP's tracking, waiting for that VIP counts as serving (else neither would start)
-      const bgpVips = new Set(announce.filter((a) => a.track.backends.includes(name)).map((a) => a.vip.split('/')[0]!));
+      const bgpVips = new Set(announce.filter((a) => a.track.backends.includes(name)).map((a) => canonicalIp(a.vip.split('/')[0]!)));
+      // the same for a frontend bound to a VRRP VIP: it binds once this node is master, so on a
+      // backup (or a node in fault) its waiting counts as serving, else no node could ever become master
+      const vrrpVips = new Set(this.config?.vrrp?.instances.filter((i) => i.track.backends.includes(name)).flatMap((i) => i.vips.map((v) => canonicalIp(v.split('/')[0]!))));
       const listeners = [...this.listenerMap.values()].filter((l) => l.pool === pool);
       const serving = listeners.some((l) => l.listening) || (!!pool && this.kernel.serving(pool));
-      const servingForBgp = serving || listeners.some((l) => bgpVips.has(bindHost(l.bind)));
+      const waitsFor = (vips: Set<string>) => listeners.some((l) => vips.has(canonicalIp(bindHost(l.bind))));
       const up = !!pool && pool.servers.some((s) => pool.usable(s) && checkedUp(s.health));
-      this.vrrp.setBackend(name, up && serving);
-      this.bgp.setBackend(name, up && servingForBgp);
+      this.vrrp.setBackend(name, up && (serving || waitsFor(vrrpVips)));
+      this.bgp.setBackend(name, up && (serving || waitsFor(bgpVips)));
     }
   }
 

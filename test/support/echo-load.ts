@@ -1,5 +1,6 @@
 // A helper program for the network-namespace tests: `echo PORT...` serves TCP echo on loopback
-// ports; `load PORT SECONDS CONNECTIONS` keeps that many connections pushing 64 KiB round trips
+// ports; `greet HOST PORT NAME` serves on HOST:PORT, sends `NAME\n` to each client and then echoes;
+// `load PORT SECONDS CONNECTIONS` keeps that many connections pushing 64 KiB round trips
 // through PORT for SECONDS (bounded in time and count) and prints the totals as JSON.
 import { connect, createServer } from 'node:net';
 
@@ -11,6 +12,13 @@ if (mode === 'echo') {
       s.pipe(s);
     }).listen(Number(port), '127.0.0.1', () => console.log(JSON.stringify({ event: 'listening', port: Number(port) })));
   }
+} else if (mode === 'greet') {
+  const [host, port, name] = args as [string, string, string];
+  createServer((s) => {
+    s.on('error', () => {});
+    s.write(`${name}\n`);
+    s.pipe(s);
+  }).listen(Number(port), host, () => console.log(JSON.stringify({ event: 'listening', host, port: Number(port) })));
 } else if (mode === 'load') {
   const [port, seconds, connections] = args.map(Number) as [number, number, number];
   const end = Date.now() + seconds * 1000;

@@ -1,17 +1,19 @@
 // `npm run bench:failover` (root): kubeha against Debian keepalived in the same test bed (three
 // network namespaces on a bridge), with the same VRRP settings. Per trial: a master (priority 150)
 // and a backup (100) of one kind; the master gets SIGTERM or SIGKILL; we time from the signal to
-// the VIP appearing on the backup (`ip monitor address`) and to its gratuitous ARP reaching a third
-// namespace (a packet socket there). Not a test: it asserts nothing, it measures.
-//   BENCH_TRIALS=10 (per cell)   BENCH_SETTINGS=v3-100ms,v2-1s
+// the VIP appearing on the backup (`ip monitor address`) and to its gratuitous ARP (IPv6: its
+// unsolicited neighbour advertisement) reaching a third namespace (a packet socket there). Not a
+// test: it asserts nothing, it measures.
+//   BENCH_TRIALS=10 (per cell)   BENCH_SETTINGS=v3-100ms,v3-100ms-ipv6,v2-1s
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rssKiB } from './proc-stats.js';
-import { createBed, startKeepalived, startKubeha, VIP, watchAddresses, type Bed, type NsProcess, type VrrpSettings } from '../test/support/netns.js';
+import { createBed, startKeepalived, startKubeha, VIP, VIP6, watchAddresses, type Bed, type NsProcess, type VrrpSettings } from '../test/support/netns.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 10);
 const SETTINGS: Record<string, VrrpSettings> = {
   'v3-100ms': { version: 3, advertIntervalMs: 100, vrid: 81 },
+  'v3-100ms-ipv6': { version: 3, advertIntervalMs: 100, vrid: 83, family: 6 },
   'v2-1s': { version: 2, advertIntervalMs: 1000, vrid: 82, authPass: 'k8s-ha' },
 };
 const chosen = (process.env.BENCH_SETTINGS ?? Object.keys(SETTINGS).join(',')).split(',');
@@ -39,7 +41,9 @@ async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'):
   try {
     const bed = createBed(t, 3);
     const [a, b, c] = bed.hosts as [typeof bed.hosts[0], typeof bed.hosts[0], typeof bed.hosts[0]];
-    const observer = c.spawn(process.execPath, [GARP_WATCH, 'eth0']);
+    const v6 = s.family === 6;
+    const vip = v6 ? VIP6 : VIP;
+    const observer = c.spawn(process.execPath, [GARP_WATCH, 'eth0', v6 ? '6' : '4']);
     await observer.waitLine(/watching/);
     const master = start(d, bed, 0, s, 150);
     await master.waitLine(masterRe(d), 15_000);
@@ -56,13 +60,13 @@ async function trial(d: Daemon, s: VrrpSettings, signal: 'SIGTERM' | 'SIGKILL'):
       process.kill(pidFile('vrrp'), 'SIGKILL');
       master.child.kill('SIGKILL');
     } else master.child.kill(signal);
-    const vipLine = await mon.waitLine(new RegExp(`^\\d+: eth0\\s+inet ${VIP.replace(/\./g, '\\.')}/`), 10_000);
+    const vipLine = await mon.waitLine(new RegExp(`^\\d+: eth0\\s+inet6? ${vip.replace(/\./g, '\\.')}/`), 10_000);
     const deadline = Date.now() + 5000;
     let garpAt: number | undefined;
     while (garpAt === undefined && Date.now() < deadline) {
       // Any GARP for the VIP after the kill comes from the new master: the old one is dead or has
       // released the VIP (neither daemon sends GARPs when it stops).
-      garpAt = observer.lines.slice(garpsBefore).find((l) => l.line.includes(`"senderIp":"${VIP}"`))?.atMs;
+      garpAt = observer.lines.slice(garpsBefore).find((l) => l.line.includes(`"senderIp":"${vip}"`))?.atMs;
       if (garpAt === undefined) await new Promise((r) => setTimeout(r, 5));
     }
     return [vipLine.atMs - killedAt, (garpAt ?? NaN) - killedAt, rss];

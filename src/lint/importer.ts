@@ -504,9 +504,13 @@ function importTracks(ctx: LintContext, i: KaInstance, notes: string[], backends
 
 function importKeepalived(ctx: LintContext, notes: string[], backends: string[]): unknown[] {
   const globals = ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) => findAll(f.tree.directives, 'global_defs'));
-  const version = Number(globals.map((g) => child(g, 'vrrp_version')?.args[0]).find(Boolean) ?? 2) === 3 ? 3 : 2;
+  const globalVersion = Number(globals.map((g) => child(g, 'vrrp_version')?.args[0]).find(Boolean) ?? 2) === 3 ? 3 : 2;
   return kaInstances(ctx).map((i) => {
     const inst = i.directive;
+    // keepalived: an instance's own `version` wins over vrrp_version; IPv6 is always VRRPv3.
+    const version = i.family === 6 ? 3 : child(inst, 'version') ? (Number(child(inst, 'version')?.args[0]) === 3 ? 3 : 2) : globalVersion;
+    const ownFamily = i.vips.filter((v) => (v.name.includes(':') ? 6 : 4) === i.family);
+    if (ownFamily.length < i.vips.length) notes.push(`${i.name}: VIPs of the other address family than its first were left out (keepalived skips them too); give them an instance of their own with the same syncGroup`);
     const advert = Number(child(inst, 'advert_int')?.args[0] ?? 1);
     const { track, priority } = importTracks(ctx, i, notes, backends);
     const notify: Record<string, string> = {};
@@ -531,7 +535,7 @@ function importKeepalived(ctx: LintContext, notes: string[], backends: string[])
       advertInterval: version === 2 ? `${Math.max(1, Math.round(advert))}s` : ms(Math.round(advert * 1000)),
       preempt: !i.nopreempt,
       ...(preemptDelay ? { preemptDelay: ms(preemptDelay * 1000) } : {}),
-      vips: i.vips.map((v) => (v.name.includes('/') ? v.name : `${v.name}/32`)),
+      vips: ownFamily.map((v) => (v.name.includes('/') ? v.name : `${v.name}/${i.family === 6 ? 128 : 32}`)),
       unicastPeers: i.unicastPeers.map((p) => p.name),
       ...(i.unicastSrcIp?.args[0] ? { unicastSrcIp: i.unicastSrcIp.args[0] } : {}),
       ...(version === 2 && i.authPass?.args[0] ? { authPass: i.authPass.args[0].slice(0, 8) } : {}),
@@ -540,6 +544,7 @@ function importKeepalived(ctx: LintContext, notes: string[], backends: string[])
       ...(secondBurst !== undefined && secondBurst !== 5 ? { garpMasterDelay: ms(secondBurst * 1000) } : {}),
       ...(Object.keys(track).length ? { track } : {}),
       ...(Object.keys(notify).length ? { notify } : {}),
+      ...(i.syncGroup ? { syncGroup: safeName(i.syncGroup, 'G') } : {}),
     };
   });
 }

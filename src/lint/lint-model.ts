@@ -135,6 +135,24 @@ export interface KaInstance {
   unicastPeers: Directive[];
   vips: Directive[];
   trackScripts: Directive[];
+  /** The instance's address family: keepalived takes it from the first VIP (IPv6 means VRRPv3). */
+  family: 4 | 6;
+  /** The vrrp_sync_group that lists the instance, if any. */
+  syncGroup: string | undefined;
+}
+
+/** A keepalived vrrp_sync_group and the instance names its `group { }` block lists. */
+export interface KaSyncGroup {
+  file: string;
+  name: string;
+  line: number;
+  members: Directive[];
+}
+
+/** The vrrp_sync_groups of every keepalived file. */
+export function kaSyncGroups(ctx: LintContext): KaSyncGroup[] {
+  return ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) =>
+    findAll(f.tree.directives, 'vrrp_sync_group').map((d) => ({ file: f.path, name: d.args[0] ?? '', line: d.line, members: child(d, 'group')?.children ?? [] })));
 }
 
 /** A keepalived vrrp_script. */
@@ -162,6 +180,7 @@ export { num as directiveNumber };
 
 /** The instances of every keepalived file. */
 export function kaInstances(ctx: LintContext): KaInstance[] {
+  const groupOf = new Map(kaSyncGroups(ctx).flatMap((g) => g.members.map((m) => [m.name, g.name] as const)));
   return ctx.files.filter((f) => f.kind === 'keepalived').flatMap((f) =>
     findAll(f.tree.directives, 'vrrp_instance').map((d) => ({
       file: f.path,
@@ -178,6 +197,8 @@ export function kaInstances(ctx: LintContext): KaInstance[] {
       unicastPeers: child(d, 'unicast_peer')?.children ?? [],
       vips: child(d, 'virtual_ipaddress')?.children ?? [],
       trackScripts: child(d, 'track_script')?.children ?? [],
+      family: (child(d, 'virtual_ipaddress')?.children[0]?.name.includes(':') ? 6 : 4) as 4 | 6,
+      syncGroup: groupOf.get(d.args[0] ?? ''),
     })));
 }
 

@@ -158,14 +158,14 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
   {
     name: 'VRRP: one VRID twice on one interface',
     yaml: `vrrp:\n  instances:\n    - { name: a, interface: eth0, virtualRouterId: 51, vips: [10.0.0.5/24] }\n    - { name: b, interface: eth0, virtualRouterId: 51, vips: [10.0.0.6/24] }\n`,
-    expect: [[4, 52, 'KUBEHA_ERR_CONFIG_VRRP', 'already used by instance "a"']],
+    expect: [[4, 52, 'KUBEHA_ERR_CONFIG_VRRP', 'already used by IPv4 instance "a"']],
   },
   {
-    name: 'VRRP: authPass with v3, a v2 interval below a second, an IPv6 VIP, a peer that is the VIP',
+    name: 'VRRP: authPass with v3, a v2 interval below a second, IPv4 and IPv6 VIPs in one instance, a peer that is the VIP',
     yaml: `vrrp:\n  instances:\n    - name: a\n      interface: eth0\n      virtualRouterId: 51\n      authPass: secret\n      vips: [10.0.0.5/24, "fd00::5/64"]\n      unicastPeers: [10.0.0.5]\n    - { name: b, interface: eth0, virtualRouterId: 52, version: 2, advertInterval: 500ms, vips: [10.0.0.6/24] }\n`,
     expect: [
       [6, 17, 'KUBEHA_ERR_CONFIG_VRRP', 'VRRPv3 has no authentication'],
-      [7, 27, 'KUBEHA_ERR_CONFIG_VRRP', 'not an IPv4 address'],
+      [7, 27, 'KUBEHA_ERR_CONFIG_VRRP', 'one instance carries one address family'],
       [8, 22, 'KUBEHA_ERR_CONFIG_VRRP', 'is one of the VIPs'],
       [9, 84, 'KUBEHA_ERR_CONFIG_VRRP', 'whole seconds'],
     ],

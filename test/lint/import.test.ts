@@ -251,3 +251,42 @@ test('import: haproxy httpchk without check-ssl to the apiserver port becomes an
   assert.deepEqual([config.backends[0]!.healthCheck.type, config.backends[0]!.healthCheck.path], ['https', '/readyz']);
   assert.ok(notes.some((n) => n.includes('haproxy backend kubernetes-apiserver checked port 6443 with plain HTTP GET /readyz, but that port speaks only TLS: every check failed')), notes.join(' | '));
 });
+
+test('import: a dual-stack keepalived (an IPv4 and an IPv6 instance in a vrrp_sync_group) becomes two instances with one syncGroup', () => {
+  const text = `vrrp_sync_group APISERVER {
+    group {
+        VI_4
+        VI_6
+    }
+}
+vrrp_instance VI_4 {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        10.0.0.100/24
+    }
+}
+vrrp_instance VI_6 {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    unicast_src_ip fd00::11
+    unicast_peer {
+        fd00::12
+    }
+    virtual_ipaddress {
+        fd00::100
+        10.0.0.101/24
+    }
+}
+`;
+  const { config, notes } = imported([['keepalived.conf', text]]);
+  const [v4, v6] = config.vrrp!.instances;
+  assert.deepEqual([v4!.name, v4!.version, v4!.syncGroup], ['VI_4', 2, 'APISERVER']);
+  assert.deepEqual([v6!.name, v6!.version, v6!.advertInterval, v6!.vips, v6!.unicastPeers, v6!.unicastSrcIp, v6!.syncGroup],
+    ['VI_6', 3, 100, ['fd00::100/128'], ['fd00::12'], 'fd00::11', 'APISERVER'], 'IPv6 means VRRPv3; an address without a prefix is a /128');
+  assert.ok(notes.some((n) => n.includes('VI_6: VIPs of the other address family')), notes.join('\n'));
+});

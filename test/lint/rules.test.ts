@@ -38,8 +38,15 @@ const AUTH = (pass: string) => `\n  authentication {\n    auth_type PASS\n    au
 const GOOD_NGX = '    proxy_timeout 1h;\n    proxy_connect_timeout 2s;\n';
 
 type Files = [string, string][];
+/** An IPv6 instance VI_6 on eth0 with the VRID of ka()'s (IPv4 and IPv6 VRID spaces are separate). */
+const KA6 = 'vrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    fd00::100/64\n  }\n}\n';
+const SYNC = (...members: string[]) => `vrrp_sync_group G {\n  group {\n${members.map((m) => `    ${m}\n`).join('')}  }\n}\n`;
 /** [rule code, files that must trigger it, files that must not]. */
 const CASES: [string, Files, Files][] = [
+  ['keepalived-vip-family-mismatch', [['keepalived.conf', ka('  priority 100').replace('10.0.0.100/24', '10.0.0.100/24\n    fd00::100/64')]], [['keepalived.conf', ka('  priority 100')]]],
+  ['keepalived-sync-group-unknown-instance', [['keepalived.conf', ka('  priority 100') + SYNC('VI_1', 'VI_9')]], [['keepalived.conf', ka('  priority 100') + SYNC('VI_1')]]],
+  ['keepalived-dual-stack-without-sync-group', [['keepalived.conf', ka('  priority 100') + KA6]], [['keepalived.conf', ka('  priority 100') + KA6 + SYNC('VI_1', 'VI_6')]]],
+  ['keepalived-duplicate-vrid', [['keepalived.conf', KA6 + KA6.replace('VI_6', 'VI_7')]], [['keepalived.conf', ka('  priority 100') + KA6 + SYNC('VI_1', 'VI_6')]]],
   ['keepalived-undefined-track-script', [['keepalived.conf', ka('  priority 100').replace('vrrp_script chk', 'vrrp_script chk_lb')]], [['keepalived.conf', ka('  priority 100')]]],
   ['keepalived-script-not-executable', [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'missing.sh')]], [['keepalived.conf', ka('  priority 100')]]],
   ['keepalived-script-not-executable', [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'noexec.sh')]], [['keepalived.conf', ka('  priority 100')]]],

@@ -18,6 +18,7 @@ import { keepalivedLvsNatSameSubnet } from './keepalived-lvs-nat-same-subnet.js'
 import { keepalivedLvsSingleRealServer } from './keepalived-lvs-single-real-server.js';
 import { keepalivedLvsTcpOnlyCheck } from './keepalived-lvs-tcp-only-check.js';
 import { keepalivedScriptGrepsPs } from './keepalived-script-greps-ps.js';
+import { keepalivedDualStackWithoutSyncGroup, keepalivedSyncGroupUnknownInstance, keepalivedVipFamilyMismatch } from './keepalived-sync-groups.js';
 import { keepalivedScriptNotExecutable } from './keepalived-script-not-executable.js';
 import { keepalivedUndefinedTrackScript } from './keepalived-undefined-track-script.js';
 import { keepalivedUnicastWithoutSrc } from './keepalived-unicast-without-src.js';
@@ -46,6 +47,7 @@ export const RULES: Rule[] = [
   keepalivedUndefinedTrackScript, keepalivedScriptNotExecutable, keepalivedBadVip, keepalivedVipOutsideSubnet,
   keepalivedEqualPriority, keepalivedWeightGap, keepalivedAuthPassLength, keepalivedUnicastWithoutSrc,
   keepalivedDuplicateVrid, keepalivedScriptGrepsPs, keepalivedPeerMismatch,
+  keepalivedVipFamilyMismatch, keepalivedSyncGroupUnknownInstance, keepalivedDualStackWithoutSyncGroup,
   keepalivedLvsSingleRealServer, keepalivedLvsNatSameSubnet, keepalivedLvsTcpOnlyCheck,
   haproxyModeHttp, haproxyMultipleChecks, haproxyServerWithoutCheck, haproxyTcpOnlyCheck, haproxyShortTimeouts, haproxyBindApiserverPort, haproxyHttpchkWithoutTls,
   haproxyApiserverInsecurePort, haproxyLocalLbWithoutCheck,

@@ -7,7 +7,8 @@ export const keepalivedDuplicateVrid: Rule = {
     const seen = new Map<string, string>();
     const out = [];
     for (const i of kaInstances(ctx)) {
-      const key = `${i.file}\0${i.iface?.args[0]}\0${directiveNumber(i.vrid)}`;
+      // IPv4 and IPv6 have separate VRID spaces (RFC 5798 §5.2.3)
+      const key = `${i.file}\0${i.iface?.args[0]}\0${i.family}\0${directiveNumber(i.vrid)}`;
       const first = seen.get(key);
       if (first) {
         out.push(finding(this.code, 'error', i.file, i.vrid?.line ?? i.line, `${i.name} uses virtual_router_id ${directiveNumber(i.vrid)} on ${i.iface?.args[0]}, like ${first}`,

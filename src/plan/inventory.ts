@@ -4,8 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseYamlWithSchema, type ConfigProblem, type Locate, type Path } from '../config/load.js';
-import { isIPv4 } from 'node:net';
-import { inSubnet, parseIpv4Cidr } from '../config/address.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { inSubnet, parseCidr, parseIpv4Cidr } from '../config/address.js';
+import { canonicalIp } from '../vrrp/packet.js';
 import { parseDuration } from '../config/duration.js';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, { message: 'a host name is lower-case letters, digits, "." and "-" (a DNS label)' });
@@ -26,7 +27,9 @@ const sshSettings = z.strictObject({
 const hostSsh = sshSettings.extend({
   hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, { message: 'a pinned host key is "TYPE BASE64", like the second and third fields of a known_hosts line: ssh-ed25519 AAAA...' }).optional(),
 });
-const host = z.strictObject({ name, ip: ipv4, ssh: hostSsh.optional() });
+/** An IPv6 address (no zone, no prefix): a dual-stack host's own. */
+const ipv6 = z.string().refine((s) => isIPv6(s) && !s.includes('%'), { message: 'an IPv6 address like fd00:8:4::91 (no prefix, no zone)' });
+const host = z.strictObject({ name, ip: ipv4, ip6: ipv6.optional(), ssh: hostSsh.optional() });
 /** A Linux interface name: at most 15 bytes (IFNAMSIZ 16 with the NUL), no whitespace and no "/". */
 const ifname = z.string().regex(/^[^\s/]{1,15}$/, { message: 'an interface name like eth0: at most 15 characters, no spaces or "/"' });
 /** An LB host: a host that may carry the VIP on an interface of its own (default: the inventory's `interface`). */
@@ -43,6 +46,8 @@ const pkiFolder = z.string().transform((s) => s.replace(/\/+$/, '') || '/');
 export const inventorySchema = z.strictObject({
   cluster: name,
   vip: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: 'the VIP is an IPv4 address with the prefix of its subnet, like 10.8.4.55/24' }),
+  /** Dual stack: the IPv6 VIP with its subnet's prefix, floated by a second VRRP instance in one sync group with the IPv4 one. */
+  vip6: z.string().optional(),
   interface: ifname,
   apiPort: port.default(6443),
   /** The port each kube-apiserver listens on. */
@@ -139,6 +144,8 @@ export interface Plan {
   inv: Inventory;
   vipAddress: string;
   vipPrefix: number;
+  /** The IPv6 VIP without its prefix (dual stack), else undefined. */
+  vip6Address: string | undefined;
   lbHosts: LbHost[];
   /** Whether the LB runs on the masters (and so must avoid the apiserver's port). */
   lbOnMasters: boolean;
@@ -230,7 +237,7 @@ export function makePlan(inv: Inventory): Plan {
     ? inv.etcd.endpoints.map((e) => e.replace(/\/$/, ''))
     : inv.masters.map((m) => `${inv.etcd.tls ? 'https' : 'http'}://${m.ip}:${inv.etcd.clientPort}`);
   return {
-    inv, vipAddress, vipPrefix: prefix, lbHosts, lbOnMasters, frontendPort,
+    inv, vipAddress, vipPrefix: prefix, vip6Address: inv.vip6?.split('/')[0], lbHosts, lbOnMasters, frontendPort,
     endpoint: `https://${vipAddress}:${frontendPort}`,
     virtualRouterId,
     advertIntervalMs: parseDuration(inv.vrrp.advertInterval) ?? 100,
@@ -295,6 +302,17 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
       problem([...lbPath, i, 'ip'], `the VIP ${inv.vip} is not in the subnet of LB host ${h.name} (${h.ip}/${usableVip.prefix} on ${h.interface ?? inv.interface}): a VIP only works on the hosts' own segment, on the interface that holds their address there (gratuitous ARP does not cross routers); pick a free address in ${h.ip}'s subnet, or set this host's interface to the one on the VIP's segment`);
     }
   });
+  if (inv.vip6 !== undefined) {
+    const v6 = parseCidr(inv.vip6);
+    if (!v6 || v6.family !== 6 || v6.prefix < 8) problem(['vip6'], `vip6 ${inv.vip6} is not an IPv6 address with its subnet's prefix; write it like fd00:8:4::55/64`);
+    if (bgpMode) problem(['vip6'], 'vipMode: bgp announces IPv4 host routes only so far; remove vip6 or use vipMode: vrrp');
+    if (inv.lb.dataPlane === 'kernel') problem(['vip6'], 'the in-kernel data plane forwards IPv4 only; with vip6 use lb.dataPlane: userspace');
+    if (inv.vrrp.version === 2) problem(['vrrp', 'version'], 'VRRPv2 is IPv4 only (RFC 3768), and vip6 needs VRRPv3 over IPv6: set vrrp.version: 3');
+    lbHosts.forEach((h, i) => {
+      if (inv.vrrp.unicast && !h.ip6) problem([...lbPath, i], `vrrp.unicast with vip6 sends the IPv6 adverts to each LB host's own IPv6 address: give ${h.name} its ip6`);
+      if (h.ip6 && v6 && canonicalIp(h.ip6) === canonicalIp(v6.ip)) problem([...lbPath, i, 'ip6'], `${h.ip6} is the IPv6 VIP; a host needs an address of its own`);
+    });
+  }
   if (inv.masters.every((m) => m.join)) {
     problem(['masters'], 'every master has join: true, but a cluster is bootstrapped by the masters without it; remove join from the masters that started the cluster');
   }
@@ -337,7 +355,8 @@ export function usesNodeLocalAccess(inv: Inventory): boolean {
  * or controller-manager at https://127.0.0.1:PORT checks the apiserver's certificate against them.
  */
 export function apiserverCertSans(plan: Plan): string[] {
-  return [plan.vipAddress, ...plan.inv.masters.map((m) => m.ip), ...(usesNodeLocalAccess(plan.inv) ? ['127.0.0.1', 'localhost'] : [])];
+  const v6 = plan.vip6Address ? [plan.vip6Address, ...plan.inv.masters.flatMap((m) => (m.ip6 ? [m.ip6] : []))] : [];
+  return [plan.vipAddress, ...plan.inv.masters.map((m) => m.ip), ...v6, ...(usesNodeLocalAccess(plan.inv) ? ['127.0.0.1', 'localhost'] : [])];
 }
 
 /** The outcome of loading an inventory. */

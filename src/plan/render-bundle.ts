@@ -1,6 +1,6 @@
 // The whole rendered stack: one folder per host with what that host needs, and an index README.
 // Deterministic: the same inventory gives byte-identical files (no times, stable order).
-import { interfaceOf, type Host, type Plan } from './inventory.js';
+import { interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
 import { BINARY_DIR, renderApiserverFlags, renderComponentUnit, renderLeaderElectedFlags, type Component } from './render-control-plane.js';
 
 /** The components apply runs as units with `binaries:`. */
@@ -48,6 +48,8 @@ export const INSTALL_PATHS: Readonly<Record<string, string>> = {
 
 /** Renders every file of the stack. */
 export function renderBundle(plan: Plan): Bundle {
+  /** The VIPs a crashed LB host leaves on its interface (ExecStopPost removes them): the IPv4 one, and with vip6 the IPv6 one. */
+  const vipsOn = (h: LbHost) => [plan.inv.vip, ...(plan.inv.vip6 ? [plan.inv.vip6] : [])].map((cidr) => ({ cidr, iface: interfaceOf(plan, h) }));
   const files: [string, string, number?][] = [];
   const add = (host: Host, name: string, content: string, mode?: number) => files.push([`${host.name}/${name}`, content, mode]);
   const inv = plan.inv;
@@ -71,12 +73,12 @@ export function renderBundle(plan: Plan): Bundle {
     if (inv.lb.flavor === 'kubeha') {
       add(h, 'kubeha.yaml', renderKubehaLb(plan, h));
       // the unit's ExecStopPost removes the VIP: from lo with BGP (the speaker put it there), else from the VRRP interface
-      add(h, 'kubeha.service', renderKubehaUnit([inv.vipMode === 'bgp' ? { cidr: `${plan.vipAddress}/32`, iface: 'lo' } : { cidr: inv.vip, iface: interfaceOf(plan, h) }], false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
+      add(h, 'kubeha.service', renderKubehaUnit(inv.vipMode === 'bgp' ? [{ cidr: `${plan.vipAddress}/32`, iface: 'lo' }] : vipsOn(h), false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
       add(h, 'kubeha.static-pod.yaml', renderKubehaStaticPod(plan));
     } else {
       add(h, inv.lb.flavor === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf', inv.lb.flavor === 'haproxy' ? renderHaproxy(plan) : renderNginx(plan));
       add(h, 'keepalived.conf', renderKeepalived(plan, h));
-      add(h, 'keepalived-release-vip.conf', renderKeepalivedDropIn({ cidr: inv.vip, iface: interfaceOf(plan, h) }));
+      add(h, 'keepalived-release-vip.conf', renderKeepalivedDropIn(vipsOn(h)));
       add(h, 'check_lb.sh', renderCheckScript(plan), 0o755);
     }
   }

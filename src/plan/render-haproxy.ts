@@ -27,7 +27,7 @@ defaults
     option redispatch
 
 frontend apiserver
-    bind *:${plan.frontendPort}
+    bind *:${plan.frontendPort}${plan.vip6Address ? `\n    # dual stack: every IPv6 address, the IPv6 VIP (which comes and goes) included\n    bind :::${plan.frontendPort} v6only` : ''}
     mode tcp
     default_backend apiservers
 

@@ -60,5 +60,21 @@ export function renderKeepalived(plan: Plan, host: LbHost): string {
   if (inv.vrrp.version === 2 && inv.vrrp.authPass) lines.push('    authentication {', '        auth_type PASS', `        auth_pass ${inv.vrrp.authPass}`, '    }');
   if (inv.vrrp.unicast) lines.push(`    unicast_src_ip ${host.ip}`, '    unicast_peer {', ...peers.map((p) => `        ${p.ip}`), '    }');
   lines.push('    virtual_ipaddress {', `        ${inv.vip} dev ${iface}`, '    }', '    track_script {', '        chk_lb', '    }', '}', '');
+  if (!inv.vip6) return lines.join('\n');
+  // Dual stack: a VRRPv3-over-IPv6 instance (the same VRID: the families' VRID spaces are separate),
+  // in one sync group with the IPv4 one, so that both VIPs leave a node together.
+  const v4Name = lines.find((l) => l.startsWith('vrrp_instance '))!.split(' ')[1]!;
+  lines.push(
+    `vrrp_instance ${v4Name}_6 {`,
+    '    state BACKUP',
+    `    interface ${iface}`,
+    `    virtual_router_id ${plan.virtualRouterId}`,
+    `    priority ${plan.priorities.get(host.name)}`,
+    `    advert_int ${String(plan.advertIntervalMs / 1000)}`,
+    `    preempt_delay ${plan.preemptDelayS}`,
+  );
+  if (inv.vrrp.unicast) lines.push(`    unicast_src_ip ${host.ip6}`, '    unicast_peer {', ...peers.map((p) => `        ${p.ip6}`), '    }');
+  lines.push('    virtual_ipaddress {', `        ${inv.vip6} dev ${iface}`, '    }', '    track_script {', '        chk_lb', '    }', '}', '',
+    `vrrp_sync_group ${v4Name}_G {`, '    group {', `        ${v4Name}`, `        ${v4Name}_6`, '    }', '}', '');
   return lines.join('\n');
 }

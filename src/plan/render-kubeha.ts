@@ -14,6 +14,38 @@ function apiserverBackend(plan: Plan) {
   };
 }
 
+/**
+ * The VRRP instances of an LB host: the one that floats the VIP, and with vip6 a VRRPv3-over-IPv6
+ * one in one syncGroup with it, so that both VIPs leave a node together.
+ */
+function vrrpInstancesOf(plan: Plan, host: LbHost): Record<string, unknown>[] {
+  const inv = plan.inv;
+  const peers = plan.lbHosts.filter((h) => h.name !== host.name);
+  const name = `VI_${inv.cluster}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const instance = (instanceName: string, version: 2 | 3, vip: string, peerIps: string[], src: string | undefined, extra: Record<string, unknown>) => ({
+    name: instanceName,
+    interface: interfaceOf(plan, host),
+    // IPv4 and IPv6 have separate VRID spaces (RFC 5798 §5.2.3): one VRID serves both instances.
+    virtualRouterId: plan.virtualRouterId,
+    priority: plan.priorities.get(host.name),
+    version,
+    advertInterval: inv.vrrp.advertInterval,
+    preempt: true,
+    // A rebooted higher-priority node takes the VIP back only after it has served for this long
+    // (its tracked backend counts only after a passed check): one move, not two within seconds.
+    preemptDelay: `${plan.preemptDelayS}s`,
+    vips: [vip],
+    unicastPeers: inv.vrrp.unicast ? peerIps : [],
+    ...(inv.vrrp.unicast && src ? { unicastSrcIp: src } : {}),
+    ...extra,
+    // No apiserver reachable or no listening frontend here: FAULT, the VIP moves at once.
+    track: { backends: ['apiservers'] },
+    ...(inv.vip6 ? { syncGroup: inv.cluster } : {}),
+  });
+  const v4 = instance(name, inv.vrrp.version, inv.vip, peers.map((h) => h.ip), host.ip, inv.vrrp.version === 2 && inv.vrrp.authPass ? { authPass: inv.vrrp.authPass } : {});
+  return inv.vip6 ? [v4, instance(`${name}_6`, 3, inv.vip6, peers.map((h) => h.ip6!), host.ip6, {})] : [v4];
+}
+
 /** The LB host's daemon: the apiserver frontend on the VIP port, and the VRRP instance that floats the VIP. */
 export function renderKubehaLb(plan: Plan, host: LbHost): string {
   const inv = plan.inv;
@@ -26,27 +58,11 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
     backends: [apiserverBackend(plan)],
     admin: { bind: `127.0.0.1:${ADMIN_PORT}` },
     ...(inv.vipMode === 'bgp' ? { bgp: bgpOf(plan, host) } : {}),
-    ...(inv.vipMode === 'vrrp' ? { vrrp: {
-      instances: [{
-        name: `VI_${inv.cluster}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
-        interface: interfaceOf(plan, host),
-        virtualRouterId: plan.virtualRouterId,
-        priority: plan.priorities.get(host.name),
-        version: inv.vrrp.version,
-        advertInterval: inv.vrrp.advertInterval,
-        preempt: true,
-        // A rebooted higher-priority node takes the VIP back only after it has served for this long
-        // (its tracked backend counts only after a passed check): one move, not two within seconds.
-        preemptDelay: `${plan.preemptDelayS}s`,
-        vips: [inv.vip],
-        unicastPeers: inv.vrrp.unicast ? peers : [],
-        ...(inv.vrrp.unicast ? { unicastSrcIp: host.ip } : {}),
-        ...(inv.vrrp.version === 2 && inv.vrrp.authPass ? { authPass: inv.vrrp.authPass } : {}),
-        // No apiserver reachable or no listening frontend here: FAULT, the VIP moves at once.
-        track: { backends: ['apiservers'] },
-      }],
-    } } : {}),
+    ...(inv.vipMode === 'vrrp' ? { vrrp: { instances: vrrpInstancesOf(plan, host) } } : {}),
   };
+  // dual stack: the proxy also listens on the IPv6 VIP (it binds once the VIP is here; until then it
+  // counts as serving for the instance that floats it)
+  if (plan.vip6Address && inv.lb.dataPlane !== 'kernel') config.frontends.push({ name: 'apiserver6', bind: `[${plan.vip6Address}]:${plan.frontendPort}`, backend: 'apiservers' });
   // lb.stateful: the flows go to the other LB host as they are made (conntrackd, run by kubeha)
   const sync = inv.lb.stateful ? { conntrackSync: { peer: peers[0], localAddress: host.ip, interface: interfaceOf(plan, host) } } : {};
   if (lbDaemonCarriesMasterLocal(plan, host)) {

@@ -22,7 +22,7 @@ ${servers}
     }
 
     server {
-        listen ${plan.frontendPort};
+        listen ${plan.frontendPort};${plan.vip6Address ? `\n        # dual stack: every IPv6 address, the IPv6 VIP included (ipv6only is nginx's default)\n        listen [::]:${plan.frontendPort};` : ''}
         proxy_pass apiservers;
         # The default 60s connect timeout holds a client on a dead master for a minute.
         proxy_connect_timeout 2s;

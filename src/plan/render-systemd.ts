@@ -59,10 +59,10 @@ WantedBy=multi-user.target
  * A drop-in for Debian's keepalived.service (classic flavors): like kubeha.service, it removes the
  * VIP after keepalived exits however it exited, since a SIGKILLed keepalived leaves it behind.
  */
-export function renderKeepalivedDropIn(vip: { cidr: string; iface: string }): string {
+export function renderKeepalivedDropIn(vips: { cidr: string; iface: string }[]): string {
   return `# /etc/systemd/system/keepalived.service.d/kubeha-release-vip.conf. Rendered by kubeha render.
 [Service]
-${releaseVipLine(vip)}
+${vips.map(releaseVipLine).join('\n')}
 `;
 }
 

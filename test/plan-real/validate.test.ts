@@ -48,6 +48,23 @@ test('rendered haproxy.cfg passes haproxy -c and keepalived.conf passes keepaliv
   }
 });
 
+test('dual stack: the rendered keepalived.conf (IPv4 + IPv6 instances, one sync group) passes keepalived -t; haproxy -c and nginx -t take the IPv6 binds', (t) => {
+  const bed = createBed(t, 1);
+  const dualMasters = `masters:\n${[1, 2, 3].map((i) => `  - { name: m${i}, ip: 192.0.2.${i}, ip6: "2001:db8::${i}" }`).join('\n')}\n`;
+  for (const flavor of ['haproxy', 'nginx'] as const) {
+    const { dir, bundle } = render(t, (d) => `cluster: real\nvip: 192.0.2.200/24\nvip6: 2001:db8::200/64\ninterface: eth0\n${dualMasters}lb: { flavor: ${flavor} }\nkeepalivedScriptDir: ${d}/scripts\nvrrp: { version: 3, advertInterval: 100ms, unicast: true }\n`);
+    mkdirSync(join(dir, 'scripts'));
+    writeFileSync(join(dir, 'scripts', 'check_lb.sh'), bundle.get('m1/check_lb.sh')!.content, { mode: 0o755 });
+    const conf = join(dir, 'out', 'm1', 'keepalived.conf');
+    assert.match(readFileSync(conf, 'utf8'), /vrrp_sync_group VI_real_G \{\n {4}group \{\n {8}VI_real\n {8}VI_real_6\n/);
+    const ka = run('ip', ['netns', 'exec', bed.hosts[0]!.ns, 'keepalived', '-t', '-f', conf]);
+    assert.equal(ka.code, 0, `keepalived -t: ${ka.out}`);
+    const lb = flavor === 'haproxy' ? run('haproxy', ['-c', '-f', join(dir, 'out', 'm1', 'haproxy.cfg')]) : run('nginx', ['-t', '-c', join(dir, 'out', 'm1', 'nginx.conf')]);
+    assert.equal(lb.code, 0, `${flavor}: ${lb.out}`);
+    assert.match(readFileSync(join(dir, 'out', 'm1', `${flavor}.${flavor === 'haproxy' ? 'cfg' : 'conf'}`), 'utf8'), flavor === 'haproxy' ? /bind :::16443 v6only/ : /listen \[::\]:16443;/);
+  }
+});
+
 test('the rendered kubeha.service (and keepalived drop-in) releases the VIP after a crash (ExecStopPost, run as systemd would)', (t) => {
   const bed = createBed(t, 1);
   const ns = bed.hosts[0]!.ns;

@@ -20,7 +20,7 @@ import { applyCommand } from '../../src/cli/apply.js';
 import { runWithStreams } from '../support/cli-streams.js';
 
 const SRC = fileURLToPath(new URL('../../../test/plan/', import.meta.url));
-const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local', 'kubeha-grow', 'kubeha-bgp'];
+const CASES = ['kubeha-stacked', 'haproxy-dedicated', 'nginx-local', 'kubeha-grow', 'kubeha-bgp', 'kubeha-dual-stack'];
 
 function bundleOf(name: string) {
   const r = parseInventoryText(readFileSync(join(SRC, 'inventories', `${name}.yaml`), 'utf8'), `${name}.yaml`);
@@ -32,7 +32,7 @@ function filesUnder(dir: string, prefix = ''): string[] {
   return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(dir, join(prefix, e.name)) : [join(prefix, e.name)]));
 }
 
-test('render: golden files for five inventories (UPDATE_GOLDEN=1 rewrites them)', () => {
+test('render: golden files for six inventories (UPDATE_GOLDEN=1 rewrites them)', () => {
   for (const name of CASES) {
     const bundle = bundleOf(name);
     const golden = join(SRC, 'golden', name);
@@ -453,4 +453,18 @@ test('kubeha apply refuses vipMode: bgp up front, saying what to do instead (its
   const r = await runWithStreams((out, err) => applyCommand({ inventory: file }, out, err));
   assert.equal(r.code, 1);
   assert.match(r.err, /vipMode: bgp is rendered by `kubeha render`.*does not drive it yet.*\[KUBEHA_ERR_USAGE\]/s);
+});
+
+test('inventory: vip6 needs VRRPv3, the user-space data plane, vipMode vrrp, and with unicast every LB host\'s ip6', () => {
+  const base = readFileSync(join(SRC, 'inventories', 'kubeha-dual-stack.yaml'), 'utf8');
+  const problems = (text: string) => {
+    const r = parseInventoryText(text, 'i.yaml');
+    return r.ok ? '' : r.problems.map(formatProblem).join('\n');
+  };
+  assert.equal(problems(base), '');
+  assert.match(problems(base.replace('vip6: fd00:8:4::55/64', 'vip6: 10.8.4.56/24')), /vip6 10\.8\.4\.56\/24 is not an IPv6 address/);
+  assert.match(problems(base.replace('version: 3', 'version: 2').replace('advertInterval: 100ms', 'advertInterval: 1s')), /VRRPv2 is IPv4 only/);
+  assert.match(problems(base.replace('flavor: kubeha', 'flavor: kubeha\n  dataPlane: kernel')), /in-kernel data plane forwards IPv4 only/);
+  assert.match(problems(base.replace(', ip6: "fd00:8:4::92"', '')), /give master2 its ip6/);
+  assert.match(problems(base.replace('ip6: "fd00:8:4::93"', 'ip6: "fd00:8:4::55"')), /fd00:8:4::55 is the IPv6 VIP/);
 });

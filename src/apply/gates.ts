@@ -73,7 +73,7 @@ export function etcdHealthyGate(members: MemberHealth[], only?: string): GateVer
 
 /** An apiserver: /readyz 200 on its own address, and a serving certificate that names the VIP. */
 export function apiserverGate(m: MasterObservation, vip: string, nowMs: number): GateVerdict {
-  const bad = failed([readyFinding(`${m.name} ${m.readyz.target}`, m.name, m.readyz, 'is kube-apiserver running?'), ...certFindings(m, vip, nowMs)]);
+  const bad = failed([readyFinding(`${m.name} ${m.readyz.target}`, m.name, m.readyz, 'is kube-apiserver running?'), ...certFindings(m, [vip], nowMs)]);
   if (bad.length === 0) return { pass: true, detail: `${m.readyz.target} /readyz 200, certificate names ${vip}` };
   return fail(bad.map((f) => f.message).join('; '));
 }

@@ -146,7 +146,7 @@ export async function doctorCommand(o: DoctorOptions, out: NodeJS.WritableStream
     lbHosts: plan.lbHosts.map((h) => ({ name: h.name, ip: h.ip })), localAddresses: locals.map((l) => l.ip),
   };
   const [masters, viaVip, etcd, nodes, heard] = await Promise.all([mastersP, viaVipP, etcdP, nodesP, vrrpP]);
-  const findings = assess({ nodes, vip: plan.vipAddress, frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, vrrp: { heard, expected }, nowMs: Date.now() });
+  const findings = assess({ nodes, vip: plan.vipAddress, ...(plan.vip6Address ? { vip6: plan.vip6Address } : {}), frontendPort: plan.frontendPort, masters, viaVip, etcd, expectedEtcdMembers: inv.etcd.mode === 'stacked' ? inv.masters.length : plan.etcdEndpoints.length, vrrp: { heard, expected }, nowMs: Date.now() });
   if (o.json) out.write(`${JSON.stringify({ cluster: inv.cluster, endpoint: plan.endpoint, virtualRouterId: plan.virtualRouterId, vrrp: redacted(heard), findings }, null, 2)}\n`);
   else out.write(formatFindings(`kubeha doctor: ${inv.cluster}, VIP ${plan.vipAddress}:${plan.frontendPort}, ${inv.masters.length} masters, ${plan.etcdEndpoints.length} etcd endpoints`, findings));
   return countOf(findings, 'fail') > 0 ? 1 : 0;

@@ -1,6 +1,7 @@
 // `kubeha doctor` judges, pure: observations of a live control plane in (what each apiserver,
 // the VIP and each etcd member answered, the VRRP adverts heard on the segment), findings out. No
 // sockets, no clock of its own.
+import { canonicalIp } from '../vrrp/packet.js';
 import type { HttpsObservation } from './probe.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
@@ -45,6 +46,8 @@ export interface DoctorObservations {
   /** kubeha nodes asked through their admin API (--admin), if any. */
   nodes?: NodeObservation[];
   vip: string;
+  /** Dual stack: the IPv6 VIP, which every serving certificate must name too. */
+  vip6?: string;
   frontendPort: number;
   masters: MasterObservation[];
   /** Several GETs of /readyz through the VIP, to see which apiservers the LB reaches. */
@@ -119,18 +122,24 @@ export function readyFinding(what: string, target: string, o: HttpsObservation, 
   return { check: 'apiserver-ready', target, verdict: 'fail', message: `${what}: /readyz ${o.status}: ${failing.length ? failing.join('; ') : excerpt(o.body)}`, fix: 'the failing [-] lines name the part that is not ready (often etcd): fix that; the LB keeps it out meanwhile' };
 }
 
-export function certFindings(m: MasterObservation, vip: string, nowMs: number): Finding[] {
+/** Whether a certificate's SANs (as probe.ts normalizes them: `IP:` + canonical text) name `ip`. */
+const namesIp = (sans: string[], ip: string) => sans.includes(`IP:${canonicalIp(ip)}`);
+
+/** The serving certificate of a master: it must name every VIP (the IPv6 one too, in dual stack), and be valid and trusted. */
+export function certFindings(m: MasterObservation, vips: string[], nowMs: number): Finding[] {
   const c = m.readyz.cert;
   if (!c) return [];
   const out: Finding[] = [];
-  if (c.sans.includes(`IP:${vip}`)) {
-    out.push({ check: 'apiserver-cert-vip', target: m.name, verdict: 'ok', message: `the serving certificate covers the VIP ${vip}` });
-  } else {
-    out.push({
-      check: 'apiserver-cert-vip', target: m.name, verdict: 'fail',
-      message: `the serving certificate is valid for ${c.sans.join(', ') || 'no SAN at all'}, not the VIP ${vip}: kubectl and kubelets through the VIP fail with "x509: certificate is valid for …, not ${vip}"`,
-      fix: `add ${vip} to the apiserver certificate (kubeadm: apiServer.certSANs or --apiserver-cert-extra-sans=${vip}) and reissue it: rm apiserver.{crt,key}; kubeadm init phase certs apiserver`,
-    });
+  for (const vip of vips) {
+    if (namesIp(c.sans, vip)) {
+      out.push({ check: 'apiserver-cert-vip', target: m.name, verdict: 'ok', message: `the serving certificate covers the VIP ${vip}` });
+    } else {
+      out.push({
+        check: 'apiserver-cert-vip', target: m.name, verdict: 'fail',
+        message: `the serving certificate is valid for ${c.sans.join(', ') || 'no SAN at all'}, not the VIP ${vip}: kubectl and kubelets through the VIP fail with "x509: certificate is valid for …, not ${vip}"`,
+        fix: `add ${vip} to the apiserver certificate (kubeadm: apiServer.certSANs or --apiserver-cert-extra-sans=${vip}) and reissue it: rm apiserver.{crt,key}; kubeadm init phase certs apiserver`,
+      });
+    }
   }
   const days = (c.notAfterMs - nowMs) / DAY_MS;
   if (days < 0) out.push({ check: 'apiserver-cert-expiry', target: m.name, verdict: 'fail', message: `the serving certificate expired ${Math.ceil(-days)} days ago`, fix: 'kubeadm certs renew all, then restart the control-plane pods' });
@@ -184,7 +193,7 @@ export function vipFindings(o: Pick<DoctorObservations, 'vip' | 'frontendPort' |
     out.push({ check: 'vip-ready', target, verdict: 'ok', message: `${answered.length} of ${o.viaVip.length} requests through the VIP answered /readyz 200` });
   }
   const vipCert = answered.find((v) => v.cert)?.cert;
-  if (vipCert && !vipCert.sans.includes(`IP:${o.vip}`)) {
+  if (vipCert && !namesIp(vipCert.sans, o.vip)) {
     out.push({ check: 'vip-cert', target, verdict: 'fail', message: `the certificate served on the VIP does not name ${o.vip} (it names ${vipCert.sans.join(', ')})`, fix: `add ${o.vip} to every apiserver certificate's SANs` });
   }
 
@@ -360,7 +369,7 @@ export function assess(o: DoctorObservations): Finding[] {
   const out: Finding[] = (o.nodes ?? []).flatMap(nodeFindings);
   for (const m of o.masters) {
     out.push(readyFinding(`${m.name} ${m.readyz.target}`, m.name, m.readyz, `is kube-apiserver running on ${m.readyz.target}? (crictl ps, journalctl -u kubelet)`));
-    out.push(...certFindings(m, o.vip, o.nowMs), ...clockFinding(m));
+    out.push(...certFindings(m, [o.vip, ...(o.vip6 ? [o.vip6] : [])], o.nowMs), ...clockFinding(m));
   }
   out.push(...vipFindings(o), ...etcdFindings(o));
   if (o.vrrp) out.push(...assessVrrp(o.vrrp.heard, o.vrrp.expected));

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdClient, type EtcdTls } from '../election/etcd-client.js';
 import { KubehaError } from '../errors.js';
-import { AUTH_PASS_LENGTH, isRejected, parsePacket, type ReceivedAdvert, type Rejected } from '../vrrp/packet.js';
+import { AUTH_PASS_LENGTH, canonicalIp, isRejected, parsePacket, type ReceivedAdvert, type Rejected } from '../vrrp/packet.js';
 import { RawHost } from '../vrrp/raw-host.js';
 import type { VrrpChannel, VrrpHost } from '../vrrp/vrrp-host.js';
 import type { EtcdObservation, HeardAdvert, VrrpObservation } from './assess.js';
@@ -47,13 +47,22 @@ export interface ProbeOptions {
   key?: Buffer;
 }
 
+/**
+ * Node's `subjectaltname` text as a list: `DNS:name` and `IP:address`, IPv6 addresses in RFC 5952
+ * text (Node prints them upper case and unabbreviated, `IP Address:FD00:8:4:0:0:0:0:55`).
+ */
+export function sansOf(subjectAltName: string): string[] {
+  return subjectAltName
+    .split(',')
+    .map((s) => s.trim().replace(/^IP Address:/, 'IP:'))
+    .map((s) => (s.startsWith('IP:') && s.includes(':', 3) ? `IP:${canonicalIp(s.slice(3))}` : s))
+    .filter(Boolean);
+}
+
 function servedCert(socket: TLSSocket, hasCa: boolean): ServedCert | undefined {
   const c: PeerCertificate = socket.getPeerCertificate();
   if (!c || !c.fingerprint256) return undefined;
-  const sans = (c.subjectaltname ?? '')
-    .split(',')
-    .map((s) => s.trim().replace(/^IP Address:/, 'IP:'))
-    .filter(Boolean);
+  const sans = sansOf(c.subjectaltname ?? '');
   return {
     fingerprint: c.fingerprint256,
     subject: c.subject?.CN ? `CN=${c.subject.CN}` : '',

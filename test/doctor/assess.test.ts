@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assess, type DoctorObservations, type EtcdObservation, type Finding, type MasterObservation } from '../../src/doctor/assess.js';
-import type { HttpsObservation, ServedCert } from '../../src/doctor/probe.js';
+import { sansOf, type HttpsObservation, type ServedCert } from '../../src/doctor/probe.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const DAY = 86_400_000;
@@ -157,4 +157,23 @@ test('kubeha nodes asked through --admin: their problems fail, their warnings wa
     ['fail', 'kubeha@lb3:9000', 'cannot reach the daemon at http'],
   ]);
   assert.equal(fs[0]!.check, 'lb-node', 'the nodes come first');
+});
+
+test('certificates, dual stack: the IPv6 VIP must be a SAN too; Node\'s upper-case unabbreviated IPv6 SAN text is read as RFC 5952', () => {
+  // What Node prints for a certificate with subjectAltName=IP:10.8.4.55,IP:fd00:8:4::55 (openssl, X509Certificate.subjectAltName).
+  const sans = sansOf('IP Address:10.8.4.55, IP Address:FD00:8:4:0:0:0:0:55, DNS:kubernetes');
+  assert.deepEqual(sans, ['IP:10.8.4.55', 'IP:fd00:8:4::55', 'DNS:kubernetes']);
+  const fs = assess(obs({
+    vip6: 'fd00:8:4::55',
+    masters: masters(
+      m('m1', { cert: cert('m1', { sans }) }),
+      m('m2', { cert: cert('m2', { sans: ['IP:10.8.4.55'] }) }),
+      m('m3', { cert: cert('m3', { sans }) }),
+    ),
+  }));
+  assert.deepEqual(only(fs, 'apiserver-cert-vip', 'm1').map((f) => f.verdict), ['ok', 'ok']);
+  const m2 = only(fs, 'apiserver-cert-vip', 'm2');
+  assert.deepEqual(m2.map((f) => f.verdict), ['ok', 'fail']);
+  assert.match(m2[1]!.message, /not the VIP fd00:8:4::55/);
+  assert.match(m2[1]!.fix ?? '', /--apiserver-cert-extra-sans=fd00:8:4::55/);
 });

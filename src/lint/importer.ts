@@ -84,12 +84,21 @@ function importHaproxy(ctx: LintContext, notes: string[]): { frontends: unknown[
     if (p.mode.value !== 'tcp') notes.push(`haproxy ${p.kind} ${p.name} is mode ${p.mode.value}; kubeha is an L4 (tcp) proxy, so it was imported as tcp`);
     if (p.kind === 'frontend' || p.kind === 'listen') {
       const backend = p.kind === 'listen' ? p.name : p.defaultBackend;
-      for (const b of p.binds) {
+      if (!backend) continue;
+      const binds = p.binds.flatMap((b) => {
         const addr = b.args[0] ?? '';
         const port = portOf(addr);
-        const host = addr.replace(/:\d+$/, '');
-        if (!port || !backend) continue;
-        frontends.push({ name: safeName(p.binds.length > 1 ? `${p.name}-${port}` : p.name, 'frontend'), bind: `${host === '' || host === '*' ? '0.0.0.0' : host}:${port}`, backend: safeName(backend, 'backend') });
+        const host = addr.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+        return port ? [{ host: host === '' || host === '*' ? '0.0.0.0' : host, port }] : [];
+      });
+      // `bind *:P` with `bind :::P v6only` is haproxy's dual stack; kubeha's `[::]:P` listens on both
+      // families at once (and could not share P with a 0.0.0.0 listener), so the pair becomes one.
+      const dualStack = new Set(binds.filter((b) => b.host === '::' && binds.some((o) => o.host === '0.0.0.0' && o.port === b.port)).map((b) => b.port));
+      if (dualStack.size > 0) notes.push(`haproxy ${p.kind} ${p.name}: the IPv4 and IPv6 wildcard binds of port ${[...dualStack].join(', ')} became one dual-stack bind [::]`);
+      const kept = binds.filter((b) => !(dualStack.has(b.port) && b.host === '0.0.0.0'));
+      for (const b of kept) {
+        const host = dualStack.has(b.port) ? '[::]' : b.host.includes(':') ? `[${b.host}]` : b.host;
+        frontends.push({ name: safeName(kept.length > 1 ? `${p.name}-${b.port}${b.host.includes(':') && !dualStack.has(b.port) ? '-6' : ''}` : p.name, 'frontend'), bind: `${host}:${b.port}`, backend: safeName(backend, 'backend') });
       }
     }
     if ((p.kind === 'backend' || p.kind === 'listen') && p.servers.length > 0) backends.push(haproxyBackend(p, notes));

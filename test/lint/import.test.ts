@@ -290,3 +290,12 @@ vrrp_instance VI_6 {
     ['VI_6', 3, 100, ['fd00::100/128'], ['fd00::12'], 'fd00::11', 'APISERVER'], 'IPv6 means VRRPv3; an address without a prefix is a /128');
   assert.ok(notes.some((n) => n.includes('VI_6: VIPs of the other address family')), notes.join('\n'));
 });
+
+test('import: haproxy\'s dual-stack pair `bind *:P` + `bind :::P v6only` becomes one [::]:P frontend; an IPv6 address keeps its brackets', () => {
+  const cfg = (binds: string) => `defaults\n    mode tcp\n    timeout client 1h\n    timeout server 1h\n    timeout connect 5s\nfrontend apiserver\n${binds}    default_backend apiservers\nbackend apiservers\n    option httpchk GET /readyz\n    http-check expect status 200\n    server m1 10.0.0.11:6443 check check-ssl verify none\n`;
+  const pair = imported([['haproxy.cfg', cfg('    bind *:16443\n    bind :::16443 v6only\n')]]);
+  assert.deepEqual(pair.config.frontends.map((f) => [f.name, f.bind]), [['apiserver', '[::]:16443']]);
+  assert.ok(pair.notes.some((n) => n.includes('became one dual-stack bind')), pair.notes.join('\n'));
+  const v6 = imported([['haproxy.cfg', cfg('    bind 10.0.0.100:16443\n    bind fd00::100:16443\n')]]);
+  assert.deepEqual(v6.config.frontends.map((f) => [f.name, f.bind]), [['apiserver-16443', '10.0.0.100:16443'], ['apiserver-16443-6', '[fd00::100]:16443']]);
+});

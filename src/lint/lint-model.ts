@@ -1,7 +1,9 @@
 // What the lint rules see: parsed files, typed views of each config language, and the facts of
 // the host that some rules need (files, interfaces), passed in so the rules stay pure.
 import { parse as parseYaml } from 'yaml';
-import { inSubnet, parseIpv4Cidr } from '../config/address.js';
+import { isIPv6 } from 'node:net';
+import { inSubnet, parseCidr, parseIpv4Cidr } from '../config/address.js';
+import { addressRank } from '../vrrp/packet.js';
 import { parseDuration } from '../config/duration.js';
 import { analyzeConfigText, type ConfigAnalysis } from '../config/load.js';
 import { child, findAll, parseBraced, parseHaproxy, type ConfTree, type Directive } from './conf-tree.js';
@@ -69,6 +71,12 @@ export function ipv4Subnets(host: HostFacts, iface: string): string[] | undefine
   return host.interfaceCidrs(iface)?.filter((c) => c.includes('.'));
 }
 
+/** The subnets of `iface` of the family of `ip`: IPv4 ones, or IPv6 ones without the link-local fe80::/10 (every interface has one). */
+export function subnetsFor(host: HostFacts, iface: string, ip: string): string[] | undefined {
+  if (!ip.includes(':')) return ipv4Subnets(host, iface);
+  return host.interfaceCidrs(iface)?.filter((c) => c.includes(':') && !/^fe[89ab]/i.test(c));
+}
+
 /** What is wrong with a program a script runs (its first word, when it is a path), or undefined. */
 export function programProblem(program: string, host: HostFacts): 'does not exist' | 'is not executable' | undefined {
   if (!program.startsWith('/')) return undefined;
@@ -113,8 +121,14 @@ export function lintFile(path: string, kind: ConfKind, text: string, options: { 
   return { path, kind, text, tree, ...(kind === 'nginx' && options.nginxContext ? { nginxContext: options.nginxContext } : {}) };
 }
 
-/** Whether IPv4 `ip` lies in `cidr` (`10.0.0.11/24`: the host bits of the CIDR are ignored). */
+/** Whether `ip` lies in `cidr` (`10.0.0.11/24`, `fd00::11/64`: the host bits of the CIDR are ignored); never across families. */
 export function insideCidr(ip: string, cidr: string): boolean {
+  if (ip.includes(':')) {
+    const net = parseCidr(cidr);
+    if (!net || net.family !== 6 || !isIPv6(ip)) return false;
+    const shift = BigInt(128 - net.prefix);
+    return addressRank(ip) >> shift === addressRank(net.ip) >> shift;
+  }
   const net = parseIpv4Cidr(cidr, true);
   return !!net && inSubnet(ip, net.ip, net.prefix);
 }

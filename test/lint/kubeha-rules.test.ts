@@ -20,7 +20,7 @@ const HOST: HostFacts = {
   exists: (p) => ['/etc/kubeha/ca.crt', '/etc/kubeha/token', '/usr/local/bin/ok.sh', '/usr/local/bin/noexec.sh'].includes(p),
   executable: (p) => p !== '/usr/local/bin/noexec.sh',
   readFile: () => undefined,
-  interfaceCidrs: (n) => ({ eth0: ['10.0.0.11/24', 'fe80::1/64'], eth1: ['fe80::2/64'] } as Record<string, string[]>)[n],
+  interfaceCidrs: (n) => ({ eth0: ['10.0.0.11/24', 'fd00::11/64', 'fe80::1/64'], eth1: ['fe80::2/64'] } as Record<string, string[]>)[n],
   localAddresses: () => ['10.0.0.11', '127.0.0.1'],
 };
 
@@ -74,6 +74,7 @@ const CASES: [string, string, string, Finding['severity']][] = [
   ['kubeha-interface-missing', bad('interface: eth0', 'interface: eth1'), GOOD, 'error'],
   ['kubeha-interface-missing', bad('interfaces: [eth0]', 'interfaces: [eth7]'), bad('interfaces: [eth0]', 'interfaces: [eth1]'), 'error'],
   ['kubeha-vip-outside-subnet', bad('vips: [10.0.0.100/24]', 'vips: [10.9.0.100/24]'), bad('vips: [10.0.0.100/24]', 'vips: [10.0.0.100/32]'), 'error'],
+  ['kubeha-vip-outside-subnet', bad('vips: [10.0.0.100/24]', 'vips: ["fd01::100/64"]'), bad('vips: [10.0.0.100/24]', 'vips: ["fd00::100/64"]'), 'error'],
   ['kubeha-kernel-ignored-option', KERNEL.replace('  - name: apiservers\n', '  - name: apiservers\n    retries: 3\n'), KERNEL, 'warning'],
   ['kubeha-kernel-ignored-option', KERNEL.replace('dataPlane: kernel }', 'dataPlane: kernel, maxConn: 1000 }'), KERNEL.replace('  - name: apiservers\n', '  - name: apiservers\n    retries: 3\n').replace('dataPlane: kernel', 'dataPlane: userspace'), 'warning'],
   ['kubeha-kernel-ignored-option', `${KERNEL}accessLog: { path: /var/log/kubeha/access.log }\n`, `${LOCAL_LB}accessLog: { path: /var/log/kubeha/access.log }\n`, 'warning'],

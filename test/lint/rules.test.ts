@@ -9,7 +9,7 @@ import { detectKind, lintFile, type HostFacts } from '../../src/lint/lint-model.
 import { formatFinding, lintFiles } from '../../src/lint/lint.js';
 import { RULES } from '../../src/lint/rules/index.js';
 
-/** A host with /usr/local/bin/check_haproxy.sh (executable, greps ps) and eth0 in 10.0.0.0/24. */
+/** A host with /usr/local/bin/check_haproxy.sh (executable, greps ps) and eth0 in 10.0.0.0/24 and fd00::/64 (and its link-local fe80::/64). */
 const HOST: HostFacts = {
   exists: (p) => ['/usr/local/bin/ok.sh', '/usr/local/bin/noexec.sh', '/usr/local/bin/check_haproxy.sh', '/usr/local/bin/check_nginx.sh'].includes(p),
   executable: (p) => p !== '/usr/local/bin/noexec.sh',
@@ -18,7 +18,7 @@ const HOST: HostFacts = {
     '/usr/local/bin/check_nginx.sh': '#!/bin/sh\nkillall -0 nginx\n',
     '/usr/local/bin/ok.sh': '#!/bin/sh\nexec timeout 2 bash -c "</dev/tcp/127.0.0.1/16443"\n',
   } as Record<string, string>)[p],
-  interfaceCidrs: (n) => (n === 'eth0' ? ['10.0.0.11/24'] : undefined),
+  interfaceCidrs: (n) => (n === 'eth0' ? ['10.0.0.11/24', 'fd00::11/64', 'fe80::11/64'] : undefined),
   localAddresses: () => ['10.0.0.11'],
 };
 
@@ -52,6 +52,7 @@ const CASES: [string, Files, Files][] = [
   ['keepalived-script-not-executable', [['keepalived.conf', ka('  priority 100').replace('ok.sh', 'noexec.sh')]], [['keepalived.conf', ka('  priority 100')]]],
   ['keepalived-bad-vip', [['keepalived.conf', ka('  priority 100').replace('10.0.0.100/24', '10.0.0.300/24')]], [['keepalived.conf', ka('  priority 100')]]],
   ['keepalived-vip-outside-subnet', [['keepalived.conf', ka('  priority 100').replace('10.0.0.100/24', '10.9.0.100/24')]], [['keepalived.conf', ka('  priority 100')]]],
+  ['keepalived-vip-outside-subnet', [['keepalived.conf', KA6.replace('fd00::100/64', 'fd01::100/64')]], [['keepalived.conf', KA6]]],
   ['keepalived-equal-priority', [['a/keepalived.conf', kaPeer(100)], ['b/keepalived.conf', kaPeer(100)]], [['a/keepalived.conf', kaPeer(110)], ['b/keepalived.conf', kaPeer(100)]]],
   ['keepalived-weight-gap', [['a/keepalived.conf', kaPeer(150)], ['b/keepalived.conf', kaPeer(100)]], [['a/keepalived.conf', kaPeer(120)], ['b/keepalived.conf', kaPeer(100)]]],
   ['keepalived-weight-gap', [['keepalived.conf', ka('  priority 100\n  nopreempt').replace('state BACKUP', 'state MASTER')]], [['keepalived.conf', ka('  priority 100\n  nopreempt')]]],

@@ -144,9 +144,12 @@ export function familyOf(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4;
 }
 
-/** The RFC 5952 form of an IPv6 address (IPv4 unchanged), so that text from a config and from a packet compare equal. */
+/**
+ * The RFC 5952 form of an IPv6 address, so that text from a config and from a packet compare equal;
+ * anything else (IPv4, a name, a zoned address) comes back unchanged: it never throws.
+ */
 export function canonicalIp(ip: string): string {
-  return familyOf(ip) === 6 ? bytesToIpv6(ipv6ToBytes(ip)) : ip;
+  return isIPv6(ip) && !ip.includes('%') ? bytesToIpv6(ipv6ToBytes(ip)) : ip;
 }
 
 /**

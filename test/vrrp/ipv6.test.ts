@@ -7,7 +7,7 @@ import { analyzeConfigText } from '../../src/config/load.js';
 import { vrrpInstanceSchema } from '../../src/config/schema.js';
 import { parseNdiscClaim, unsolicitedNaFrame } from '../../src/vrrp/ndisc.js';
 import {
-  addressRank, bytesToIpv6, decodePacket, encodeAdvert, encodeIpv6, ipv6ToBytes, isRejected, parsePacket, parseIpv6, type Advert,
+  addressRank, bytesToIpv6, canonicalIp, decodePacket, encodeAdvert, encodeIpv6, ipv6ToBytes, isRejected, parsePacket, parseIpv6, type Advert,
 } from '../../src/vrrp/packet.js';
 import { VrrpEngine } from '../../src/vrrp/vrrp-engine.js';
 import { VrrpInstance } from '../../src/vrrp/vrrp-instance.js';
@@ -75,6 +75,7 @@ test('ipv6 codec: address text round-trips and prints as RFC 5952 (the WHATWG UR
   assert.equal(bytesToIpv6(ipv6ToBytes('FD00:0:0:1::0:1')), 'fd00:0:0:1::1');
   assert.equal(bytesToIpv6(ipv6ToBytes('::ffff:192.0.2.1')), '::ffff:c000:201');
   assert.throws(() => ipv6ToBytes('fe80::1%eth0'));
+  assert.deepEqual(['FD00::0:1', 'fe80::1%eth0', 'localhost', '10.0.0.1'].map(canonicalIp), ['fd00::1', 'fe80::1%eth0', 'localhost', '10.0.0.1'], 'total: what is not plain IPv6 comes back as it was');
   assert.ok(addressRank('fe80::2') > addressRank('fe80::1'));
   assert.ok(addressRank('fe80::1:0:0:0') > addressRank('fe80::ffff:ffff'), 'beyond 32 bits');
 });

@@ -1,10 +1,11 @@
 // One BGP peering's driver: the TCP connection, message framing and the one timer of the pure
 // session (session.ts). It does nothing clever: every decision is the session's.
 import type { Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Clock, Timer } from '../clock.js';
 import type { BgpPeerConfig } from '../config/schema.js';
 import { BgpDecodeError, HEADER_LENGTH, MAX_MESSAGE_LENGTH, decodeMessage, messageLength } from './message.js';
-import { type RouteIntent, type Session, type SessionEffect, type SessionEvent, isEbgp, newSession, nextDeadline, step, tick } from './session.js';
+import { type RouteIntent, type Session, type SessionEffect, type SessionEvent, isEbgp, newSession, nextDeadline, step, tick, withheldReason } from './session.js';
 import { bgpSocket, setTtl } from './tcp-options.js';
 
 /** Logging from the BGP thread (forwarded to the daemon's logger). */
@@ -20,10 +21,30 @@ export interface PeerStatus {
   holdTimeS: number;
   routerId: string | null;
   localAddress: string | null;
+  /** The address families both sides offered (RFC 4760), once the peer's OPEN arrived. */
+  families: ('ipv4' | 'ipv6')[] | null;
+  /** The next hop IPv6 routes carry on this session. */
+  nextHop6: string | null;
   advertised: string[];
+  /** Announced routes this session cannot carry, and why. */
+  withheld: { prefix: string; reason: string }[];
   lastError: string | null;
   counters: Session['counters'];
   bfd: { state: string; upCount: number; detectionMs: number } | null;
+}
+
+/**
+ * The next hop for IPv6 routes on a session from `local` (an IPv4 address): a global IPv6 address
+ * of the interface that holds `local` (what FRR and GoBGP take too), so the router reaches it on
+ * the link the session runs over. /128s are skipped: they are VIPs, not the host's own address.
+ */
+export function ipv6Beside(local: string, interfaces = networkInterfaces()): string | undefined {
+  for (const addrs of Object.values(interfaces)) {
+    if (!addrs?.some((a) => a.address === local)) continue;
+    const global = addrs.find((a) => a.family === 'IPv6' && !/^fe[89ab]/i.test(a.address) && a.address !== '::1' && !a.cidr?.endsWith('/128'));
+    if (global) return global.address;
+  }
+  return undefined;
 }
 
 /** The reconnect backoff: 1 s doubling to 30 s (jittered by the session). */
@@ -40,7 +61,7 @@ export class BgpPeer {
 
   constructor(
     readonly cfg: BgpPeerConfig,
-    local: { asn: number; routerId: string },
+    local: { asn: number; routerId: string; ipv6: boolean },
     private readonly clock: Clock,
     private readonly rng: () => number,
     private readonly log: BgpLog,
@@ -54,6 +75,7 @@ export class BgpPeer {
       passive: cfg.passive,
       reconnectMinMs: RECONNECT.minMs,
       reconnectMaxMs: RECONNECT.maxMs,
+      ipv6: local.ipv6,
     });
   }
 
@@ -82,7 +104,14 @@ export class BgpPeer {
       this.log('warn', { event: 'bgp-ttl-failed', peer: this.cfg.address, err: String(err) }, `bgp ${this.cfg.address}: cannot set the TTL on the accepted connection`);
     }
     this.attach(socket);
-    this.run({ kind: 'connected', localAddress: socket.localAddress ?? '0.0.0.0' });
+    this.connected(socket);
+  }
+
+  /** The session's TCP connection is up: this side's address, and the next hop its IPv6 routes name. */
+  private connected(socket: Socket): void {
+    const localAddress = socket.localAddress?.replace(/^::ffff:/, '') ?? '0.0.0.0';
+    const nextHop6 = this.session.config.ipv6 ? (this.cfg.nextHop6 ?? ipv6Beside(localAddress)) : undefined;
+    this.run({ kind: 'connected', localAddress, nextHop6 });
   }
 
   /** The BFD session went Down: the path is gone, so is the session (RFC 5882 §4.3). */
@@ -120,7 +149,13 @@ export class BgpPeer {
       holdTimeS: s.holdTimeS,
       routerId: s.peer?.bgpId ?? null,
       localAddress: s.localAddress ?? null,
+      families: s.families ? (['ipv4', 'ipv6'] as const).filter((f) => s.families![f]) : null,
+      nextHop6: s.nextHop6 ?? null,
       advertised: [...s.sent.keys()],
+      withheld: s.state === 'established' ? s.routes.flatMap((r) => {
+        const reason = withheldReason(s, r);
+        return reason ? [{ prefix: r.prefix, reason }] : [];
+      }) : [],
       lastError: s.lastError ?? null,
       counters: s.counters,
       bfd: this.bfdStatus(),
@@ -189,7 +224,7 @@ export class BgpPeer {
     }
     this.attach(socket);
     socket.connect(this.cfg.port, this.cfg.address, () => {
-      if (this.socket === socket) this.run({ kind: 'connected', localAddress: socket.localAddress ?? '0.0.0.0' });
+      if (this.socket === socket) this.connected(socket);
     });
   }
 

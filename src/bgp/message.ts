@@ -1,10 +1,12 @@
 // BGP-4 message codec (RFC 4271 §4), announce-only: every message type, the capabilities a VIP
-// speaker negotiates, and the path attributes it sends or must parse. Pure: bytes in, values out.
+// speaker negotiates, and the path attributes it sends or must parse — IPv6 routes included, in the
+// multiprotocol attributes of RFC 4760. Pure: bytes in, values out.
 //
 // Decoding never throws anything but a BgpDecodeError, which carries the NOTIFICATION (error code,
 // subcode, data) RFC 4271 §6 prescribes for the fault, so the FSM can answer every error correctly.
 
-import { bytesToIpv4, ipv4ToBytes } from '../vrrp/packet.js';
+import { isIPv6 } from 'node:net';
+import { bytesToIpv4, bytesToIpv6, ipv4ToBytes, ipv6ToBytes } from '../vrrp/packet.js';
 
 /** RFC 4271 §4.1: the message types (ROUTE-REFRESH from RFC 2918). */
 export const MessageType = { open: 1, update: 2, notification: 3, keepalive: 4, routeRefresh: 5 } as const;
@@ -71,8 +73,26 @@ export interface AsPathSegment {
   type: 'set' | 'sequence';
   asns: number[];
 }
-/** An IPv4 prefix, `a.b.c.d/len`, host bits zero. */
+/** A prefix, `a.b.c.d/len` or (RFC 5952 text) `2001:db8::/len`, host bits zero. */
 export type Prefix = string;
+
+/**
+ * RFC 4760 §3 MP_REACH_NLRI of IPv4 or IPv6 unicast (other families are kept raw in `other`). The
+ * next hop is one address, or for IPv6 a global and a link-local one (RFC 2545 §3).
+ */
+export interface MpReach {
+  afi: number;
+  safi: number;
+  nextHops: string[];
+  nlri: Prefix[];
+}
+
+/** RFC 4760 §4 MP_UNREACH_NLRI of IPv4 or IPv6 unicast. */
+export interface MpUnreach {
+  afi: number;
+  safi: number;
+  withdrawn: Prefix[];
+}
 
 /** The path attributes kubeha sends, plus the ones it does not interpret (kept raw). */
 export interface PathAttributes {
@@ -83,6 +103,8 @@ export interface PathAttributes {
   localPref?: number;
   /** RFC 1997 communities as `asn:value`. */
   communities?: string[];
+  mpReach?: MpReach;
+  mpUnreach?: MpUnreach;
   /** Attributes kubeha does not interpret, in order: flags (without Extended Length, which encoding decides), type code and value. */
   other?: { flags: number; code: number; value: Uint8Array }[];
 }
@@ -137,7 +159,7 @@ export class BgpDecodeError extends Error {
   }
 }
 
-const ATTR = { origin: 1, asPath: 2, nextHop: 3, med: 4, localPref: 5, atomicAggregate: 6, aggregator: 7, communities: 8 } as const;
+const ATTR = { origin: 1, asPath: 2, nextHop: 3, med: 4, localPref: 5, atomicAggregate: 6, aggregator: 7, communities: 8, mpReach: 14, mpUnreach: 15 } as const;
 /** RFC 4271 §4.3 attribute flag bits. */
 const FLAG = { optional: 0x80, transitive: 0x40, partial: 0x20, extendedLength: 0x10 } as const;
 const ORIGINS: Origin[] = ['igp', 'egp', 'incomplete'];
@@ -207,7 +229,7 @@ export function encodeOpen(m: Omit<OpenMessage, 'type'>): Uint8Array {
   return frame(MessageType.open, w.done());
 }
 
-/** `a.b.c.d/len` → RFC 4271 §4.3 (length byte, then the fewest bytes holding the prefix). */
+/** A prefix → RFC 4271 §4.3 / RFC 4760 §5 (length byte, then the fewest bytes holding the prefix). */
 function encodePrefix(w: Writer, prefix: Prefix): void {
   const { bytes, length } = parsePrefix(prefix);
   w.u8(length).raw(bytes.subarray(0, Math.ceil(length / 8)));
@@ -246,6 +268,20 @@ function encodeAttributes(a: PathAttributes, ctx: CodecContext): Uint8Array {
       v.u16(hi).u16(lo);
     }
     attribute(w, FLAG.optional | FLAG.transitive, ATTR.communities, v.done());
+  }
+  if (a.mpReach !== undefined) {
+    const v = new Writer().u16(a.mpReach.afi).u8(a.mpReach.safi);
+    const hops = a.mpReach.nextHops.map((h) => (isIPv6(h) ? ipv6ToBytes(h) : ipv4ToBytes(h)));
+    v.u8(hops.reduce((n, h) => n + h.length, 0));
+    for (const h of hops) v.raw(h);
+    v.u8(0); // RFC 4760 §3: Reserved
+    for (const p of a.mpReach.nlri) encodePrefix(v, p);
+    attribute(w, FLAG.optional, ATTR.mpReach, v.done());
+  }
+  if (a.mpUnreach !== undefined) {
+    const v = new Writer().u16(a.mpUnreach.afi).u8(a.mpUnreach.safi);
+    for (const p of a.mpUnreach.withdrawn) encodePrefix(v, p);
+    attribute(w, FLAG.optional, ATTR.mpUnreach, v.done());
   }
   for (const o of a.other ?? []) attribute(w, o.flags & ~FLAG.extendedLength, o.code, o.value);
   return w.done();
@@ -295,16 +331,20 @@ export function encodeMessage(m: BgpMessage, ctx: CodecContext): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/** `a.b.c.d/len` with host bits zero → its 4 bytes and length; throws RangeError otherwise. */
-export function parsePrefix(prefix: Prefix): { bytes: Uint8Array; length: number } {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(prefix);
+/** `a.b.c.d/len` or `x:y::z/len` with host bits zero → its 4 or 16 bytes, length and family; throws RangeError otherwise. */
+export function parsePrefix(prefix: Prefix): { bytes: Uint8Array; length: number; family: 4 | 6 } {
+  const v4 = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(prefix);
+  const v6 = /^([0-9A-Fa-f:.]+)\/(\d{1,3})$/.exec(prefix);
+  const family = v4 ? 4 : v6 && v6[1]!.includes(':') && isIPv6(v6[1]!) ? 6 : undefined;
+  const m = v4 ?? v6;
   const length = m ? Number(m[2]) : NaN;
-  if (!m || !(length <= 32)) throw new RangeError(`not an IPv4 prefix: ${prefix}`);
-  const bytes = ipv4ToBytes(m[1]!);
-  for (let bit = length; bit < 32; bit++) {
+  const bits = family === 6 ? 128 : 32;
+  if (!m || !family || !(length <= bits)) throw new RangeError(`not an IPv4 or IPv6 prefix: ${prefix}`);
+  const bytes = family === 6 ? ipv6ToBytes(m[1]!) : ipv4ToBytes(m[1]!);
+  for (let bit = length; bit < bits; bit++) {
     if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) throw new RangeError(`${prefix} has host bits set`);
   }
-  return { bytes, length };
+  return { bytes, length, family };
 }
 
 /** `65000:100` → [65000, 100]; throws RangeError otherwise. */
@@ -421,21 +461,65 @@ function decodeCapability(code: number, v: Uint8Array): Capability {
   return { code, raw: v };
 }
 
-function decodePrefixes(r: Reader, end: number, what: string): Prefix[] {
+/** The prefixes from `r.pos` to `end`, of IPv4 (4) or IPv6 (6); `fault` makes the error for one that does not fit. */
+function decodePrefixes(r: Reader, end: number, what: string, family: 4 | 6 = 4, fault?: (msg: string) => BgpDecodeError): Prefix[] {
   const out: Prefix[] = [];
+  const bits = family === 6 ? 128 : 32;
   while (r.pos < end) {
     const length = r.u8();
     const n = Math.ceil(length / 8);
-    if (length > 32 || r.pos + n > end) throw new BgpDecodeError(ErrorCode.update, UpdateSubcode.invalidNetwork, `a ${what} prefix of length ${length} does not fit`);
-    const bytes = new Uint8Array(4);
+    if (length > bits || r.pos + n > end) {
+      const msg = `a ${what} prefix of length ${length} does not fit`;
+      throw fault ? fault(msg) : new BgpDecodeError(ErrorCode.update, UpdateSubcode.invalidNetwork, msg);
+    }
+    const bytes = new Uint8Array(bits / 8);
     bytes.set(r.bytes(n));
     // RFC 7606 §5.3 leaves host bits to the receiver; they are cleared so the prefix is canonical
-    if (length < 32) {
+    if (length < bits) {
       for (let bit = length; bit < n * 8; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7));
     }
-    out.push(`${bytesToIpv4(bytes)}/${length}`);
+    out.push(`${family === 6 ? bytesToIpv6(bytes) : bytesToIpv4(bytes)}/${length}`);
   }
   return out;
+}
+
+/** The family of an AFI/SAFI pair kubeha decodes (IPv4 or IPv6 unicast), or undefined for the rest. */
+function unicastFamily(afi: number, safi: number): 4 | 6 | undefined {
+  if (safi !== Safi.unicast) return undefined;
+  return afi === Afi.ipv4 ? 4 : afi === Afi.ipv6 ? 6 : undefined;
+}
+
+/**
+ * RFC 4760 §3 MP_REACH_NLRI. Its NLRI cannot be found when it is malformed, so a fault here resets
+ * the session (RFC 7606 §7.11) rather than being treated as a withdrawal.
+ */
+function decodeMpReach(v: Uint8Array, whole: Uint8Array): MpReach | undefined {
+  const bad = (msg: string) => new BgpDecodeError(ErrorCode.update, UpdateSubcode.optionalAttribute, `MP_REACH_NLRI: ${msg}`, whole);
+  const r = new Reader(v, () => bad('shorter than its fields'));
+  const afi = r.u16();
+  const safi = r.u8();
+  const family = unicastFamily(afi, safi);
+  if (family === undefined) return undefined;
+  const hopLength = r.u8();
+  const hops = r.bytes(hopLength);
+  let nextHops: string[];
+  if (hopLength === 4) nextHops = [bytesToIpv4(hops)];
+  // RFC 2545 §3: a global address, then optionally a link-local one; RFC 8950 lets IPv4 routes have them too
+  else if (hopLength === 16 || hopLength === 32) nextHops = hopLength === 16 ? [bytesToIpv6(hops)] : [bytesToIpv6(hops), bytesToIpv6(hops, 16)];
+  else throw bad(`a next hop of ${hopLength} bytes`);
+  r.u8(); // Reserved
+  return { afi, safi, nextHops, nlri: decodePrefixes(r, v.length, 'MP_REACH_NLRI', family, bad) };
+}
+
+/** RFC 4760 §4 MP_UNREACH_NLRI (faults reset the session, as MP_REACH_NLRI's). */
+function decodeMpUnreach(v: Uint8Array, whole: Uint8Array): MpUnreach | undefined {
+  const bad = (msg: string) => new BgpDecodeError(ErrorCode.update, UpdateSubcode.optionalAttribute, `MP_UNREACH_NLRI: ${msg}`, whole);
+  const r = new Reader(v, () => bad('shorter than its fields'));
+  const afi = r.u16();
+  const safi = r.u8();
+  const family = unicastFamily(afi, safi);
+  if (family === undefined) return undefined;
+  return { afi, safi, withdrawn: decodePrefixes(r, v.length, 'MP_UNREACH_NLRI', family, bad) };
 }
 
 function decodeUpdate(body: Uint8Array, ctx: CodecContext): UpdateMessage {
@@ -472,10 +556,12 @@ function decodeAttributes(b: Uint8Array, ctx: CodecContext, hasNlri: boolean): P
     seen.add(code);
     const wellKnown = code === ATTR.origin || code === ATTR.asPath || code === ATTR.nextHop || code === ATTR.localPref || code === ATTR.atomicAggregate;
     const optional = (flags & FLAG.optional) !== 0;
-    if (code >= ATTR.origin && code <= ATTR.communities) {
+    const multiprotocol = code === ATTR.mpReach || code === ATTR.mpUnreach;
+    if ((code >= ATTR.origin && code <= ATTR.communities) || multiprotocol) {
       // RFC 4271 §6.3: the Optional and Transitive bits of a known attribute must be as the RFC defines them
-      const expected = wellKnown ? FLAG.transitive : code === ATTR.med ? FLAG.optional : FLAG.optional | FLAG.transitive;
-      if ((flags & (FLAG.optional | FLAG.transitive)) !== expected) throw fault(UpdateSubcode.attributeFlags, `attribute ${code} has flags 0x${flags.toString(16)}`, whole);
+      const expected = wellKnown ? FLAG.transitive : code === ATTR.med || multiprotocol ? FLAG.optional : FLAG.optional | FLAG.transitive;
+      // RFC 7606 §7.11: an MP attribute's routes cannot be trusted without its flags, so that resets the session
+      if ((flags & (FLAG.optional | FLAG.transitive)) !== expected) throw new BgpDecodeError(ErrorCode.update, UpdateSubcode.attributeFlags, `attribute ${code} has flags 0x${flags.toString(16)}`, whole, !multiprotocol);
     }
     const fixed = (n: number) => {
       if (value.length !== n) throw fault(UpdateSubcode.attributeLength, `attribute ${code} has length ${value.length}, not ${n}`, whole);
@@ -511,17 +597,26 @@ function decodeAttributes(b: Uint8Array, ctx: CodecContext, hasNlri: boolean): P
         a.communities = cs;
         break;
       }
+      case ATTR.mpReach:
+      case ATTR.mpUnreach: {
+        const mp = code === ATTR.mpReach ? decodeMpReach(value, whole) : decodeMpUnreach(value, whole);
+        if (mp && 'nextHops' in mp) a.mpReach = mp;
+        else if (mp) a.mpUnreach = mp;
+        // another family's routes: kept as they came (kubeha discards received routes anyway)
+        else (a.other ??= []).push({ flags: flags & ~FLAG.extendedLength, code, value });
+        break;
+      }
       default:
         // RFC 4271 §6.3: an unrecognized well-known attribute (Optional bit clear) is an error; optional ones pass
         if (!optional && !wellKnown && code !== ATTR.aggregator) throw fault(UpdateSubcode.unrecognizedWellKnown, `unrecognized well-known attribute ${code}`, whole);
         (a.other ??= []).push({ flags: flags & ~FLAG.extendedLength, code, value });
     }
   }
-  // RFC 4271 §6.3: ORIGIN, AS_PATH and NEXT_HOP are mandatory when the UPDATE carries NLRI
-  if (hasNlri) {
-    for (const [code, present] of [[ATTR.origin, a.origin], [ATTR.asPath, a.asPath], [ATTR.nextHop, a.nextHop]] as const) {
-      if (present === undefined) throw fault(UpdateSubcode.missingWellKnown, `mandatory attribute ${code} is missing`, Uint8Array.of(code));
-    }
+  // RFC 4271 §6.3: ORIGIN, AS_PATH and NEXT_HOP are mandatory when the UPDATE carries NLRI;
+  // RFC 4760 §3: with its routes in MP_REACH_NLRI only, NEXT_HOP is not (the attribute has its own)
+  const mandatory = hasNlri ? ([[ATTR.origin, a.origin], [ATTR.asPath, a.asPath], [ATTR.nextHop, a.nextHop]] as const) : a.mpReach?.nlri.length ? ([[ATTR.origin, a.origin], [ATTR.asPath, a.asPath]] as const) : [];
+  for (const [code, present] of mandatory) {
+    if (present === undefined) throw fault(UpdateSubcode.missingWellKnown, `mandatory attribute ${code} is missing`, Uint8Array.of(code));
   }
   return a;
 }

@@ -45,6 +45,14 @@ export interface SessionConfig {
   /** Reconnect backoff after a failure: the first wait, doubled per consecutive failure up to the cap. */
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** Offer IPv6 unicast (RFC 4760) as well as IPv4: the speaker announces IPv6 VIPs. */
+  ipv6: boolean;
+}
+
+/** The address families both sides offered (RFC 4760 §8): what routes the session may carry. */
+export interface Families {
+  ipv4: boolean;
+  ipv6: boolean;
 }
 
 /** A route kubeha wants a peer to have: the prefix and the preference it carries. */
@@ -73,8 +81,11 @@ export type SessionEvent =
   | { kind: 'start' }
   /** §8.1.2 ManualStop: Cease with `subcode`, and no reconnect until started again. */
   | { kind: 'stop'; subcode?: number }
-  /** §8.1.3 Tcp_CR_Acked / TcpConnectionConfirmed: `localAddress` is this side's address on it. */
-  | { kind: 'connected'; localAddress: string }
+  /**
+   * §8.1.3 Tcp_CR_Acked / TcpConnectionConfirmed: `localAddress` is this side's address on it;
+   * `nextHop6` the IPv6 address IPv6 routes name as their next hop (none: they are not sent).
+   */
+  | { kind: 'connected'; localAddress: string; nextHop6?: string }
   /** §8.1.3 TcpConnectionFails, or the peer closed the connection. */
   | { kind: 'closed'; reason: string }
   | { kind: 'message'; message: BgpMessage }
@@ -112,7 +123,10 @@ export interface Session {
   /** The negotiated hold time (0 = no keepalives, no hold timer). */
   readonly holdTimeS: number;
   readonly codec: CodecContext;
+  /** What both sides offered, once the peer's OPEN arrived. */
+  readonly families?: Families;
   readonly localAddress?: string;
+  readonly nextHop6?: string;
   readonly routes: RouteIntent[];
   /** What the peer has from us: prefix → the encoded attributes' key. */
   readonly sent: ReadonlyMap<Prefix, string>;
@@ -165,9 +179,28 @@ function backoffMs(c: SessionConfig, failures: number, rng: () => number): numbe
   return jitter(Math.min(c.reconnectMaxMs, c.reconnectMinMs * 2 ** Math.min(failures, 20)), rng);
 }
 
-/** The capabilities kubeha advertises: IPv4 unicast, route refresh, 4-octet AS. */
+/** The capabilities kubeha advertises: IPv4 unicast (and IPv6 unicast with IPv6 VIPs), route refresh, 4-octet AS. */
 export function localCapabilities(c: SessionConfig): Capability[] {
-  return [{ code: CapabilityCode.multiprotocol, afi: Afi.ipv4, safi: Safi.unicast }, { code: CapabilityCode.routeRefresh }, { code: CapabilityCode.fourOctetAs, asn: c.localAsn }];
+  const ipv6: Capability[] = c.ipv6 ? [{ code: CapabilityCode.multiprotocol, afi: Afi.ipv6, safi: Safi.unicast }] : [];
+  return [{ code: CapabilityCode.multiprotocol, afi: Afi.ipv4, safi: Safi.unicast }, ...ipv6, { code: CapabilityCode.routeRefresh }, { code: CapabilityCode.fourOctetAs, asn: c.localAsn }];
+}
+
+/** RFC 4760 §8: a family is carried when both sides offered it; a peer that offers none speaks IPv4 unicast only. */
+export function negotiateFamilies(c: SessionConfig, peer: Capability[]): Families {
+  const offered = peer.filter((x): x is { code: 1; afi: number; safi: number } => x.code === CapabilityCode.multiprotocol && 'afi' in x);
+  if (offered.length === 0) return { ipv4: true, ipv6: false };
+  const has = (afi: number) => offered.some((x) => x.afi === afi && x.safi === Safi.unicast);
+  return { ipv4: has(Afi.ipv4), ipv6: c.ipv6 && has(Afi.ipv6) };
+}
+
+/** Why `r` is not sent on this Established session, or undefined when it can be. */
+export function withheldReason(s: Session, r: RouteIntent): string | undefined {
+  const v6 = r.prefix.includes(':');
+  if (!s.families) return undefined;
+  if (v6 && !s.families.ipv6) return 'the peer did not offer IPv6 unicast (RFC 4760): enable the IPv6 address family for this neighbour on the router';
+  if (v6 && !s.nextHop6) return 'no IPv6 next hop: this side of the session has no global IPv6 address on its interface; set bgp.peers[].nextHop6';
+  if (!v6 && !s.families.ipv4) return 'the peer did not offer IPv4 unicast (RFC 4760): enable the IPv4 address family for this neighbour on the router';
+  return undefined;
 }
 
 function send(s: Session, bytes: Uint8Array, message: BgpMessage['type']): { session: Session; effect: SessionEffect } {
@@ -196,7 +229,9 @@ function drop(s: Session, now: number, rng: () => number, reason: string): Step 
     idleHoldAt: s.enabled ? now + backoffMs(s.config, failures - 1, rng) : undefined,
     failures,
     peer: undefined,
+    families: undefined,
     localAddress: undefined,
+    nextHop6: undefined,
     sent: new Map(),
     establishedAt: undefined,
     lastError: reason,
@@ -213,16 +248,17 @@ function begin(s: Session, now: number): Step {
   return { session: { ...s, state: 'connect', idleHoldAt: undefined, holdAt: now + CONNECT_TIMEOUT_MS }, effects: [{ kind: 'connect' }] };
 }
 
-/** The attributes of `r` on this session, and a key that changes whenever they do. */
+/** The attributes of `r` on this session, NLRI included for an IPv6 route (in MP_REACH_NLRI). */
 function attributesFor(s: Session, r: RouteIntent): PathAttributes {
   const ebgp = isEbgp(s.config);
   const a: PathAttributes = {
     origin: 'igp',
     // RFC 4271 §5.1.2: eBGP prepends the local AS (and `prepend` more times); iBGP sends an empty AS_PATH
     asPath: ebgp ? [{ type: 'sequence', asns: Array<number>(1 + r.prepend).fill(s.config.localAsn) }] : [],
-    // §5.1.3: the address of this side of the session
-    nextHop: s.localAddress,
   };
+  // §5.1.3: the address of this side of the session; RFC 4760 §3: an IPv6 route carries its own next hop
+  if (r.prefix.includes(':')) a.mpReach = { afi: Afi.ipv6, safi: Safi.unicast, nextHops: [s.nextHop6!], nlri: [r.prefix] };
+  else a.nextHop = s.localAddress;
   if (r.med !== undefined) a.med = r.med;
   if (!ebgp) a.localPref = r.localPref ?? 100;
   if (r.communities.length > 0) a.communities = r.communities;
@@ -235,19 +271,27 @@ function sync(s: Session, force = false): Step {
   let session = s;
   const effects: SessionEffect[] = [];
   const sent = new Map(force ? [] : s.sent);
-  const wanted = new Set(s.routes.map((r) => r.prefix));
+  const sendable = s.routes.filter((r) => withheldReason(s, r) === undefined);
+  const wanted = new Set(sendable.map((r) => r.prefix));
   const withdrawn = [...sent.keys()].filter((p) => !wanted.has(p));
-  if (withdrawn.length > 0) {
-    const out = send(session, encodeUpdate({ withdrawn, attributes: {}, nlri: [] }, s.codec), 'update');
+  const withdrawn4 = withdrawn.filter((p) => !p.includes(':'));
+  const withdrawn6 = withdrawn.filter((p) => p.includes(':'));
+  // IPv4 in the UPDATE's own field, IPv6 in MP_UNREACH_NLRI (RFC 4760 §4)
+  const withdrawals = [
+    ...(withdrawn4.length > 0 ? [{ withdrawn: withdrawn4, attributes: {}, nlri: [] }] : []),
+    ...(withdrawn6.length > 0 ? [{ withdrawn: [], attributes: { mpUnreach: { afi: Afi.ipv6, safi: Safi.unicast, withdrawn: withdrawn6 } }, nlri: [] }] : []),
+  ];
+  for (const w of withdrawals) {
+    const out = send(session, encodeUpdate(w, s.codec), 'update');
     session = out.session;
     effects.push(out.effect);
-    for (const p of withdrawn) sent.delete(p);
   }
-  for (const r of s.routes) {
+  for (const p of withdrawn) sent.delete(p);
+  for (const r of sendable) {
     const attributes = attributesFor(s, r);
     const key = JSON.stringify(attributes);
     if (sent.get(r.prefix) === key) continue;
-    const out = send(session, encodeUpdate({ withdrawn: [], attributes, nlri: [r.prefix] }, s.codec), 'update');
+    const out = send(session, encodeUpdate({ withdrawn: [], attributes, nlri: attributes.mpReach ? [] : [r.prefix] }, s.codec), 'update');
     session = out.session;
     effects.push(out.effect);
     sent.set(r.prefix, key);
@@ -293,7 +337,7 @@ export function step(s: Session, e: SessionEvent, now: number, rng: () => number
       // a connection in any state but Connect/Active is one too many (§8.2.2): refuse it
       if (!s.enabled || (s.state !== 'connect' && s.state !== 'active')) return { session: s, effects: [{ kind: 'close' }] };
       const open = encodeOpen({ version: 4, asn: s.config.localAsn, holdTimeS: s.config.holdTimeS, bgpId: s.config.routerId, capabilities: localCapabilities(s.config) });
-      const out = send({ ...s, state: 'openSent', localAddress: e.localAddress, holdAt: now + OPEN_HOLD_MS }, open, 'open');
+      const out = send({ ...s, state: 'openSent', localAddress: e.localAddress, nextHop6: e.nextHop6, holdAt: now + OPEN_HOLD_MS }, open, 'open');
       return { session: out.session, effects: [out.effect] };
     }
     case 'closed':
@@ -334,7 +378,7 @@ function received(s0: Session, m: BgpMessage, now: number, rng: () => number): S
     // §4.2: the hold time is the smaller of the two; the keepalive interval a third of it
     const holdTimeS = Math.min(s.config.holdTimeS, m.holdTimeS);
     const fourOctetAs = m.capabilities.some((c) => c.code === CapabilityCode.fourOctetAs);
-    const next: Session = { ...s, state: 'openConfirm', peer: { asn: m.asn, bgpId: m.bgpId, holdTimeS: m.holdTimeS, capabilities: m.capabilities }, holdTimeS, codec: { fourOctetAs } };
+    const next: Session = { ...s, state: 'openConfirm', peer: { asn: m.asn, bgpId: m.bgpId, holdTimeS: m.holdTimeS, capabilities: m.capabilities }, families: negotiateFamilies(s.config, m.capabilities), holdTimeS, codec: { fourOctetAs } };
     const ka = send({ ...next, holdAt: holdDeadline(next, now), keepaliveAt: holdTimeS > 0 ? now + jitter((holdTimeS * 1000) / 3, rng) : undefined }, encodeKeepalive(), 'keepalive');
     return { session: ka.session, effects: [ka.effect] };
   }

@@ -46,6 +46,11 @@ function passiveKeys(cfg: BgpConfig): { peer: string; password: string }[] {
   return cfg.peers.filter((p) => p.passive && p.password).map((p) => ({ peer: p.address, password: p.password }));
 }
 
+/** Whether any announced VIP is IPv6: then every session offers IPv6 unicast (RFC 4760). */
+function hasIpv6(cfg: BgpConfig): boolean {
+  return cfg.announce.some((a) => a.vip.includes(':'));
+}
+
 /** What a change of decisions is logged on: each VIP's outcome and reason. */
 function decisionKey(ds: Announcement[]): string {
   return JSON.stringify(ds.map((d) => [d.vip, d.announced, d.reason]));
@@ -83,7 +88,8 @@ export class BgpSpeaker {
       return undefined;
     }));
     if (!routerId) return errors;
-    const identityChanged = !this.cfg || this.cfg.localAsn !== cfg.localAsn || this.routerId !== routerId;
+    // what the OPEN says changes: the AS, the identifier, or the families (IPv6 unicast with the first IPv6 VIP)
+    const identityChanged = !this.cfg || this.cfg.localAsn !== cfg.localAsn || this.routerId !== routerId || hasIpv6(this.cfg) !== hasIpv6(cfg);
     const old = this.cfg;
     if (!old) {
       // a SIGKILLed predecessor left its VIPs on the interface: gone until this run announces them
@@ -128,7 +134,7 @@ export class BgpSpeaker {
   }
 
   private addPeer(p: BgpPeerConfig): void {
-    const peer = new BgpPeer(p, { asn: this.cfg!.localAsn, routerId: this.routerId }, this.clock, this.rng, this.log, this.onChange);
+    const peer = new BgpPeer(p, { asn: this.cfg!.localAsn, routerId: this.routerId, ipv6: hasIpv6(this.cfg!) }, this.clock, this.rng, this.log, this.onChange);
     this.peers.set(p.address, peer);
     if (p.bfd) {
       this.bfd.add(p.address, { intervalMs: p.bfd.interval, multiplier: p.bfd.multiplier }, this.onChange, () => {

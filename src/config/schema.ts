@@ -262,6 +262,8 @@ export const bgpPeerSchema = z.strictObject({
   passive: z.boolean().default(false),
   /** This side's address for the session; default: the one the kernel picks towards the peer. */
   localAddress: z.string().optional(),
+  /** The IPv6 next hop of IPv6 VIPs on this session (RFC 4760); default: a global IPv6 address of the interface the session leaves by. */
+  nextHop6: z.string().optional(),
   bfd: z.strictObject({ interval: duration(10).default(100), multiplier: count(1, 255).default(3) }).optional(),
 });
 

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  AS_TRANS, BgpDecodeError, type BgpMessage, type CodecContext, ErrorCode, HeaderSubcode, OpenSubcode, UpdateSubcode,
+  AS_TRANS, type AsPathSegment, BgpDecodeError, type BgpMessage, type CodecContext, ErrorCode, HeaderSubcode, OpenSubcode, UpdateSubcode,
   decodeMessage, describeNotification, encodeKeepalive, encodeMessage, encodeOpen, encodeUpdate, messageLength,
 } from '../../src/bgp/message.js';
+import { bytesToIpv6 } from '../../src/vrrp/packet.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const MARKER = 'ff'.repeat(16);
@@ -68,10 +69,64 @@ test('codec: every malformed message gets the NOTIFICATION code RFC 4271 §6 nam
   assert.equal(describeNotification(6, 2), 'Cease / Administrative Shutdown');
 });
 
+test('codec: an IPv6 /128 in MP_REACH_NLRI (RFC 4760 §3) with no NEXT_HOP attribute, and its withdrawal in MP_UNREACH_NLRI, byte for byte', () => {
+  const attributes = { origin: 'igp' as const, asPath: [{ type: 'sequence' as const, asns: [64512] }], mpReach: { afi: 2, safi: 1, nextHops: ['2001:db8::11'], nlri: ['2001:db8:55::10/128'] } };
+  const bytes = encodeUpdate({ withdrawn: [], attributes, nlri: [] }, four);
+  // optional non-transitive 14: AFI 2, SAFI 1, next hop of 16, Reserved, then /128 and its 16 bytes
+  const mp = '800e 26 0002 01 10 20010db8000000000000000000000011 00 80 20010db8005500000000000000000010';
+  const attrs = '400101 00' + '400206 0201 0000fc00' + mp;
+  const body = `0000 ${(attrs.replace(/\s/g, '').length / 2).toString(16).padStart(4, '0')} ${attrs}`.replace(/\s/g, '');
+  assert.equal(Buffer.from(bytes).toString('hex'), `${MARKER}${(19 + body.length / 2).toString(16).padStart(4, '0')}02${body}`);
+  assert.deepEqual(decodeMessage(bytes, four), { type: 'update', withdrawn: [], attributes, nlri: [] });
+  // withdrawal: MP_UNREACH_NLRI alone, no mandatory attributes (RFC 4760 §4)
+  const gone = encodeUpdate({ withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, withdrawn: ['2001:db8:55::10/128'] } }, nlri: [] }, four);
+  assert.equal(Buffer.from(gone).toString('hex').slice(38), '0000 0017 800f 14 0002 01 80 20010db8005500000000000000000010'.replace(/\s/g, ''));
+  assert.deepEqual(decodeMessage(gone, four), { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, withdrawn: ['2001:db8:55::10/128'] } }, nlri: [] });
+  // a router's own IPv6 routes: a global and a link-local next hop (RFC 2545 §3), a shorter prefix, host bits cleared
+  const router = hex(`${MARKER}004d 02 0000 0036 40010100 400200 800e 2c 0002 01 20 20010db8000000000000000000000001 fe800000000000000000000000000001 00 30 20010db800ff`.replace(/\s/g, ''));
+  const got = decodeMessage(router, four);
+  assert.deepEqual(got.type === 'update' && got.attributes.mpReach, { afi: 2, safi: 1, nextHops: ['2001:db8::1', 'fe80::1'], nlri: ['2001:db8:ff::/48'] });
+  // another family (here L2VPN EVPN, AFI 25 SAFI 70) is kept raw, not refused
+  const evpn = hex(`${MARKER}002b 02 0000 0014 40010100 400200 800e 0a 0019 46 04 0a000001 00 00`.replace(/\s/g, ''));
+  const other = decodeMessage(evpn, four);
+  assert.deepEqual(other.type === 'update' && other.attributes.other?.map((o) => o.code), [14]);
+});
+
+test('codec: a malformed MP_REACH_NLRI or MP_UNREACH_NLRI resets the session (RFC 7606 §7.11); one with routes still needs ORIGIN and AS_PATH', () => {
+  const update = (attrs: string) => hex(`${MARKER}${(19 + 4 + attrs.length / 2).toString(16).padStart(4, '0')}02 0000 ${(attrs.length / 2).toString(16).padStart(4, '0')} ${attrs}`.replace(/\s/g, ''));
+  const mp = (nh: string, nlri: string) => { const v = `000201${(nh.length / 2).toString(16).padStart(2, '0')}${nh}00${nlri}`; return `800e${(v.length / 2).toString(16).padStart(2, '0')}${v}`; };
+  const nh = '20010db8000000000000000000000011';
+  const host = '8020010db8005500000000000000000010';
+  const table: [string, Uint8Array, number, boolean][] = [
+    ['next hop of 5 bytes', update('40010100400200' + mp('0a00000101', host)), UpdateSubcode.optionalAttribute, false],
+    ['prefix /129', update('40010100400200' + mp(nh, '81' + '00'.repeat(17))), UpdateSubcode.optionalAttribute, false],
+    ['prefix runs past the attribute', update('40010100400200' + mp(nh, '80' + '20010db8')), UpdateSubcode.optionalAttribute, false],
+    ['MP_REACH flagged transitive', update('40010100400200' + 'c' + mp(nh, host).slice(1)), UpdateSubcode.attributeFlags, false],
+    ['MP_UNREACH of 2 bytes', update('800f020002'), UpdateSubcode.optionalAttribute, false],
+    ['MP routes without AS_PATH', update('40010100' + mp(nh, host)), UpdateSubcode.missingWellKnown, true],
+  ];
+  for (const [name, bytes, subcode, treatAsWithdraw] of table) {
+    assert.throws(() => decodeMessage(bytes, four), (e: unknown) => {
+      assert.ok(e instanceof BgpDecodeError, name);
+      assert.deepEqual([e.code, e.subcode, e.treatAsWithdraw], [ErrorCode.update, subcode, treatAsWithdraw], `${name}: ${e.message}`);
+      return true;
+    });
+  }
+  // NEXT_HOP is not needed with the routes in MP_REACH_NLRI only
+  assert.doesNotThrow(() => decodeMessage(update('40010100400200' + mp(nh, host)), four));
+});
+
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'));
 const prefix = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 })).map(([n, len]) => {
   const masked = len === 0 ? 0 : (n & (0xffffffff << (32 - len))) >>> 0;
   return `${masked >>> 24}.${(masked >> 16) & 0xff}.${(masked >> 8) & 0xff}.${masked & 0xff}/${len}`;
+});
+const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
+const ipv6 = bytes16.map((b) => bytesToIpv6(b));
+const prefix6 = fc.tuple(bytes16, fc.integer({ min: 0, max: 128 })).map(([b, len]) => {
+  const masked = b.slice();
+  for (let bit = len; bit < 128; bit++) masked[bit >> 3]! &= ~(0x80 >> (bit & 7));
+  return `${bytesToIpv6(masked)}/${len}`;
 });
 const asn = fc.integer({ min: 1, max: 0xffffffff });
 const message = (ctx: CodecContext): fc.Arbitrary<BgpMessage> =>
@@ -84,6 +139,18 @@ const message = (ctx: CodecContext): fc.Arbitrary<BgpMessage> =>
         type: fc.constant('open' as const), version: fc.constant(4), asn: fc.constant(a), holdTimeS: fc.oneof(fc.constant(0), fc.integer({ min: 3, max: 65535 })), bgpId: ipv4,
         capabilities: fc.constant([{ code: 1, afi: 1, safi: 1 }, { code: 2 }, { code: 65, asn: a }] as const).map((c) => c.map((x) => ({ ...x }))),
       }, { noNullPrototype: true })),
+    // IPv6 routes and withdrawals in the multiprotocol attributes (RFC 4760)
+    fc.record({
+      type: fc.constant('update' as const),
+      withdrawn: fc.constant<string[]>([]),
+      nlri: fc.constant<string[]>([]),
+      attributes: fc.record({
+        origin: fc.constantFrom('igp' as const, 'egp' as const),
+        asPath: fc.constant<AsPathSegment[]>([]),
+        mpReach: fc.record({ afi: fc.constant(2), safi: fc.constant(1), nextHops: fc.oneof(fc.tuple(ipv6), fc.tuple(ipv6, ipv6)), nlri: fc.array(prefix6, { minLength: 1, maxLength: 4 }) }, { noNullPrototype: true }),
+        mpUnreach: fc.record({ afi: fc.constant(2), safi: fc.constant(1), withdrawn: fc.array(prefix6, { maxLength: 4 }) }, { noNullPrototype: true }),
+      }, { requiredKeys: ['origin', 'asPath', 'mpReach'], noNullPrototype: true }),
+    }, { noNullPrototype: true }),
     fc.record({
       type: fc.constant('update' as const),
       withdrawn: fc.array(prefix, { maxLength: 5 }),

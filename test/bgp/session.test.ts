@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BgpDecodeError, type BgpMessage, decodeMessage, encodeOpen } from '../../src/bgp/message.js';
-import { CONNECT_TIMEOUT_MS, OPEN_HOLD_MS, type RouteIntent, type Session, type SessionConfig, type SessionEffect, type SessionEvent, newSession, nextDeadline, step, tick } from '../../src/bgp/session.js';
+import { CONNECT_TIMEOUT_MS, OPEN_HOLD_MS, type RouteIntent, type Session, type SessionConfig, type SessionEffect, type SessionEvent, newSession, nextDeadline, step, tick, withheldReason } from '../../src/bgp/session.js';
 
-const EBGP: SessionConfig = { localAsn: 64512, peerAsn: 65000, routerId: '10.0.0.2', holdTimeS: 9, passive: false, reconnectMinMs: 1000, reconnectMaxMs: 30_000 };
+const EBGP: SessionConfig = { localAsn: 64512, peerAsn: 65000, routerId: '10.0.0.2', holdTimeS: 9, passive: false, reconnectMinMs: 1000, reconnectMaxMs: 30_000, ipv6: false };
 const VIP: RouteIntent = { prefix: '10.8.4.55/32', prepend: 0, communities: [] };
 const rngHalf = () => 0.5;
 
@@ -154,4 +154,48 @@ test('session: stop sends Cease and stays down; passive waits for the peer and r
   assert.equal(p.s.state, 'openSent');
   assert.deepEqual(p.on({ kind: 'connected', localAddress: '10.0.0.2' }).kinds(), ['close']);
   assert.equal(p.s.state, 'openSent');
+});
+
+const VIP6: RouteIntent = { prefix: '2001:db8:55::10/128', prepend: 0, communities: [] };
+const DUAL: SessionConfig = { ...EBGP, ipv6: true };
+
+test('session: with an IPv6 VIP the OPEN offers IPv6 unicast too; the /128 goes in MP_REACH_NLRI with the IPv6 next hop, its withdrawal in MP_UNREACH_NLRI (RFC 4760)', () => {
+  const w = new Walk(DUAL).on({ kind: 'routes', routes: [VIP, VIP6] }).on({ kind: 'start' }).on({ kind: 'connected', localAddress: '10.0.0.2', nextHop6: '2001:db8::2' });
+  const [open] = w.sent();
+  assert.deepEqual(open?.type === 'open' && open.capabilities.filter((c) => c.code === 1), [{ code: 1, afi: 1, safi: 1 }, { code: 1, afi: 2, safi: 1 }]);
+  const both = encodeOpen({ version: 4, asn: 65000, holdTimeS: 90, bgpId: '10.0.0.1', capabilities: [{ code: 1, afi: 1, safi: 1 }, { code: 1, afi: 2, safi: 1 }, { code: 65, asn: 65000 }] });
+  w.on({ kind: 'message', message: decodeMessage(both, { fourOctetAs: true }) }).on({ kind: 'message', message: { type: 'keepalive' } });
+  assert.deepEqual(w.s.families, { ipv4: true, ipv6: true });
+  assert.deepEqual(w.sent(), [
+    { type: 'update', withdrawn: [], nlri: ['10.8.4.55/32'], attributes: { origin: 'igp', asPath: [{ type: 'sequence', asns: [64512] }], nextHop: '10.0.0.2' } },
+    { type: 'update', withdrawn: [], nlri: [], attributes: { origin: 'igp', asPath: [{ type: 'sequence', asns: [64512] }], mpReach: { afi: 2, safi: 1, nextHops: ['2001:db8::2'], nlri: ['2001:db8:55::10/128'] } } },
+  ]);
+  assert.deepEqual([...w.s.sent.keys()], ['10.8.4.55/32', '2001:db8:55::10/128']);
+  // both withdrawn: IPv4 in the UPDATE's own field, IPv6 in MP_UNREACH_NLRI
+  assert.deepEqual(w.on({ kind: 'routes', routes: [] }).sent(), [
+    { type: 'update', withdrawn: ['10.8.4.55/32'], attributes: {}, nlri: [] },
+    { type: 'update', withdrawn: [], attributes: { mpUnreach: { afi: 2, safi: 1, withdrawn: ['2001:db8:55::10/128'] } }, nlri: [] },
+  ]);
+  assert.equal(w.s.sent.size, 0);
+});
+
+test('session: a family the peer did not offer, or an IPv6 route without a next hop, is withheld with the reason; a peer that offers no families speaks IPv4 only', () => {
+  const openWith = (capabilities: Parameters<typeof encodeOpen>[0]['capabilities']) => decodeMessage(encodeOpen({ version: 4, asn: 65000, holdTimeS: 90, bgpId: '10.0.0.1', capabilities }), { fourOctetAs: false });
+  const walk = (nextHop6: string | undefined, capabilities: Parameters<typeof encodeOpen>[0]['capabilities']) =>
+    new Walk(DUAL).on({ kind: 'routes', routes: [VIP, VIP6] }).on({ kind: 'start' }).on({ kind: 'connected', localAddress: '10.0.0.2', nextHop6 }).on({ kind: 'message', message: openWith(capabilities) }).on({ kind: 'message', message: { type: 'keepalive' } });
+  const v4only = walk('2001:db8::2', [{ code: 1, afi: 1, safi: 1 }]);
+  assert.deepEqual([...v4only.s.sent.keys()], ['10.8.4.55/32']);
+  assert.match(withheldReason(v4only.s, VIP6) ?? '', /did not offer IPv6 unicast/);
+  const v6only = walk('2001:db8::2', [{ code: 1, afi: 2, safi: 1 }]);
+  assert.deepEqual([...v6only.s.sent.keys()], ['2001:db8:55::10/128'], 'an IPv6-only neighbour (FRR without `bgp default ipv4-unicast`) gets no IPv4 route');
+  assert.match(withheldReason(v6only.s, VIP) ?? '', /did not offer IPv4 unicast/);
+  const noHop = walk(undefined, [{ code: 1, afi: 1, safi: 1 }, { code: 1, afi: 2, safi: 1 }]);
+  assert.deepEqual([...noHop.s.sent.keys()], ['10.8.4.55/32']);
+  assert.match(withheldReason(noHop.s, VIP6) ?? '', /set bgp\.peers\[\]\.nextHop6/);
+  // RFC 4760 §8: no Multiprotocol capability at all means IPv4 unicast
+  const legacy = walk('2001:db8::2', [{ code: 2 }]);
+  assert.deepEqual(legacy.s.families, { ipv4: true, ipv6: false });
+  // an IPv4-only speaker does not take IPv6 even when the peer offers it
+  const plain = new Walk(EBGP).on({ kind: 'start' }).on({ kind: 'connected', localAddress: '10.0.0.2' }).on({ kind: 'message', message: openWith([{ code: 1, afi: 1, safi: 1 }, { code: 1, afi: 2, safi: 1 }]) });
+  assert.deepEqual(plain.s.families, { ipv4: true, ipv6: false });
 });

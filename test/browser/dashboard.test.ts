@@ -194,8 +194,8 @@ test('dashboard: the BGP card shows each VIP\'s announcement and each peer\'s se
       localAsn: 65001, routerId: '10.8.4.21', maintenance: false, bfdDropped: {},
       announcements: [{ vip: '10.8.4.55/32', announced: true, reason: 'announced', med: 155, localPref: 100, prepend: 0, onInterface: true }],
       peers: [
-        { address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 42, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', advertised: ['10.8.4.55/32'], lastError: null, counters, bfd: { state: 'up', upCount: 1, detectionMs: 300 } },
-        { address: '10.8.4.2', asn: 65000, state: 'active', uptimeS: null, holdTimeS: 9, routerId: null, localAddress: null, advertised: [], lastError: 'the connection closed', counters, bfd: null },
+        { address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 42, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', families: ['ipv4'], nextHop6: null, advertised: ['10.8.4.55/32'], withheld: [], lastError: null, counters, bfd: { state: 'up', upCount: 1, detectionMs: 300 } },
+        { address: '10.8.4.2', asn: 65000, state: 'active', uptimeS: null, holdTimeS: 9, routerId: null, localAddress: null, families: null, nextHop6: null, advertised: [], withheld: [], lastError: 'the connection closed', counters, bfd: null },
       ],
     },
   };

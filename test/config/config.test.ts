@@ -208,6 +208,20 @@ const CASES: { name: string; yaml: string; expect: [number, number, string, stri
     expect: [[5, 16, 'KUBEHA_ERR_CONFIG_KERNEL', 'answer this node\'s own address (sourceNat: node)']],
   },
   {
+    name: 'BGP: an IPv6 VIP that is not a host route or not in RFC 5952 form, a link-local nextHop6',
+    yaml: `bgp:\n  localAsn: 65001\n  peers:\n    - { address: 10.0.0.1, asn: 65000, nextHop6: "fe80::1" }\n  announce:\n    - { vip: "2001:db8::/64" }\n    - { vip: "2001:DB8:0::55/128" }\n    - { vip: "2001:db8::56/128" }\n`,
+    expect: [
+      [4, 50, 'KUBEHA_ERR_CONFIG_BGP', 'not a global IPv6 address'],
+      [6, 14, 'KUBEHA_ERR_CONFIG_BGP', 'or an IPv6 /128'],
+      [7, 14, 'KUBEHA_ERR_CONFIG_BGP', 'RFC 5952 form, 2001:db8::55/128'],
+    ],
+  },
+  {
+    name: 'BGP: nextHop6 with no IPv6 VIP to carry',
+    yaml: `bgp:\n  localAsn: 65001\n  peers:\n    - { address: 10.0.0.1, asn: 65000, nextHop6: "2001:db8::11" }\n  announce:\n    - { vip: 10.0.0.55/32 }\n`,
+    expect: [[4, 50, 'KUBEHA_ERR_CONFIG_BGP', 'no announce entry is IPv6']],
+  },
+  {
     name: 'nothing to run',
     yaml: `admin: { bind: 127.0.0.1:9000 }\n`,
     expect: [[1, 1, 'KUBEHA_ERR_CONFIG_EMPTY', 'nothing to run']],

@@ -197,7 +197,7 @@ test('a kernel frontend: shown as kernel with its flows; its servers\' counters 
 
 test('bgp: peers and announcements in a table; a peer not Established and a VIP withdrawn by tracking are problems, maintenance and BFD down warn', () => {
   const peer = (over: Partial<PeerStatus> = {}): PeerStatus => ({
-    address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 125, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', advertised: ['10.8.4.55/32'], lastError: null,
+    address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 125, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', families: ['ipv4'], nextHop6: null, advertised: ['10.8.4.55/32'], withheld: [], lastError: null,
     counters: { messagesIn: 20, messagesOut: 22, updatesIn: 0, updatesOut: 1, notificationsIn: 0, notificationsOut: 0, treatAsWithdraw: 0, established: 1 }, bfd: { state: 'up', upCount: 1, detectionMs: 300 }, ...over,
   });
   const bgp = (peers: PeerStatus[], announced: boolean, reason = 'announced'): NodeState['bgp'] => ({

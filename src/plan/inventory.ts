@@ -305,11 +305,13 @@ export function checkInventory(inv: Inventory, file: string, locate: Locate): Co
   if (inv.vip6 !== undefined) {
     const v6 = parseCidr(inv.vip6);
     if (!v6 || v6.family !== 6 || v6.prefix < 8) problem(['vip6'], `vip6 ${inv.vip6} is not an IPv6 address with its subnet's prefix; write it like fd00:8:4::55/64`);
-    if (bgpMode) problem(['vip6'], 'vipMode: bgp announces IPv4 host routes only so far; remove vip6 or use vipMode: vrrp');
+    else if (bgpMode && v6.prefix !== 128) problem(['vip6'], `vipMode: bgp announces the IPv6 VIP as a host route (MP-BGP, RFC 4760), so write it as a /128 (like ${canonicalIp(v6.ip)}/128), not ${inv.vip6}`);
     if (inv.lb.dataPlane === 'kernel') problem(['vip6'], 'the in-kernel data plane forwards IPv4 only; with vip6 use lb.dataPlane: userspace');
-    if (inv.vrrp.version === 2) problem(['vrrp', 'version'], 'VRRPv2 is IPv4 only (RFC 3768), and vip6 needs VRRPv3 over IPv6: set vrrp.version: 3');
+    if (!bgpMode && inv.vrrp.version === 2) problem(['vrrp', 'version'], 'VRRPv2 is IPv4 only (RFC 3768), and vip6 needs VRRPv3 over IPv6: set vrrp.version: 3');
     lbHosts.forEach((h, i) => {
-      if (inv.vrrp.unicast && !h.ip6) problem([...lbPath, i], `vrrp.unicast with vip6 sends the IPv6 adverts to each LB host's own IPv6 address: give ${h.name} its ip6`);
+      if (!bgpMode && inv.vrrp.unicast && !h.ip6) problem([...lbPath, i], `vrrp.unicast with vip6 sends the IPv6 adverts to each LB host's own IPv6 address: give ${h.name} its ip6`);
+      // the routers reach the IPv6 VIP through the LB host's own IPv6 address: the routes' next hop
+      if (bgpMode && !h.ip6) problem([...lbPath, i], `vipMode: bgp with vip6 announces the IPv6 VIP with ${h.name}'s own IPv6 address as the next hop: give ${h.name} its ip6 (an address on the link to its router)`);
       if (h.ip6 && v6 && canonicalIp(h.ip6) === canonicalIp(v6.ip)) problem([...lbPath, i, 'ip6'], `${h.ip6} is the IPv6 VIP; a host needs an address of its own`);
     });
   }

@@ -11,7 +11,7 @@ import { renderBirdRouter, renderFrrRouter } from './render-router.js';
 import { checkScriptPath, renderCheckScript, renderKeepalived } from './render-keepalived.js';
 import { renderKubeconfig } from './render-kubeconfig.js';
 import { kubeadmJoinLine, renderKubeadmConfig } from './render-kubeadm.js';
-import { lbDaemonCarriesMasterLocal, renderKubehaLb, renderKubehaLocal, renderKubehaMasterLocal } from './render-kubeha.js';
+import { bgpVips, lbDaemonCarriesMasterLocal, renderKubehaLb, renderKubehaLocal, renderKubehaMasterLocal } from './render-kubeha.js';
 import { renderNginx } from './render-nginx.js';
 import { renderEtcdUnit, renderKeepalivedDropIn, renderKubehaStaticPod, renderKubehaUnit } from './render-systemd.js';
 
@@ -73,7 +73,7 @@ export function renderBundle(plan: Plan): Bundle {
     if (inv.lb.flavor === 'kubeha') {
       add(h, 'kubeha.yaml', renderKubehaLb(plan, h));
       // the unit's ExecStopPost removes the VIP: from lo with BGP (the speaker put it there), else from the VRRP interface
-      add(h, 'kubeha.service', renderKubehaUnit(inv.vipMode === 'bgp' ? [{ cidr: `${plan.vipAddress}/32`, iface: 'lo' }] : vipsOn(h), false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
+      add(h, 'kubeha.service', renderKubehaUnit(inv.vipMode === 'bgp' ? bgpVips(plan).map((cidr) => ({ cidr, iface: 'lo' })) : vipsOn(h), false, inv.lb.dataPlane === 'kernel' ? { removeOnStop: inv.lb.kernelOnStop === 'remove' } : undefined));
       add(h, 'kubeha.static-pod.yaml', renderKubehaStaticPod(plan));
     } else {
       add(h, inv.lb.flavor === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf', inv.lb.flavor === 'haproxy' ? renderHaproxy(plan) : renderNginx(plan));

@@ -1,6 +1,7 @@
 // kubeha.yaml for an LB host (load balancer + VRRP) and for a worker's node-local LB.
 import { stringify } from 'yaml';
 import { ADMIN_PORT, bgpPeersOf, interfaceOf, type Host, type LbHost, type Plan } from './inventory.js';
+import { canonicalIp } from '../vrrp/packet.js';
 
 const HEADER = (what: string) => `# ${what}\n# Rendered by kubeha render; edit the inventory and render again rather than this file.\n`;
 
@@ -73,6 +74,11 @@ export function renderKubehaLb(plan: Plan, host: LbHost): string {
   return HEADER(`kubeha on ${host.name} (${host.ip}): the control-plane endpoint ${plan.endpoint}`) + stringify({ ...config, ...sync });
 }
 
+/** vipMode: bgp — the host routes announced: the VIP's /32, and with vip6 its /128 (RFC 5952 text, as the speaker shows it). */
+export function bgpVips(plan: Plan): string[] {
+  return [`${plan.vipAddress}/32`, ...(plan.vip6Address ? [`${canonicalIp(plan.vip6Address)}/128`] : [])];
+}
+
 /**
  * vipMode: bgp — the LB host's speaker: a session to every router (BFD on by default), the VIP
  * announced while an apiserver serves here. In primary mode the first LB host is preferred (higher
@@ -87,14 +93,16 @@ function bgpOf(plan: Plan, host: LbHost) {
     peers: bgpPeersOf(plan, host).map((p) => ({
       address: p.address, asn: p.asn, holdTime: p.holdTime,
       ...(p.password ? { password: p.password } : {}),
+      // dual stack: the IPv6 VIP goes over the same session (MP-BGP) with this host's IPv6 address as next hop
+      ...(plan.vip6Address && host.ip6 ? { nextHop6: canonicalIp(host.ip6) } : {}),
       ...(p.bfd ? { bfd: { interval: '100ms', multiplier: 3 } } : {}),
     })),
-    announce: [{
-      vip: `${plan.vipAddress}/32`,
+    announce: bgpVips(plan).map((vip) => ({
+      vip,
       mode: b.mode,
       ...(b.mode === 'primary' ? { priority: plan.priorities.get(host.name), prepend: rank } : {}),
       track: { backends: ['apiservers'] },
-    }],
+    })),
   };
 }
 

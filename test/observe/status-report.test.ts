@@ -195,7 +195,7 @@ test('a kernel frontend: shown as kernel with its flows; its servers\' counters 
   assert.match(down.text, /by conntrackd \(NOT RUNNING\)/);
 });
 
-test('bgp: peers and announcements in a table; a peer not Established and a VIP withdrawn by tracking are problems, maintenance and BFD down warn', () => {
+test('bgp: peers and announcements in a table; a peer not Established, a VIP withdrawn by tracking and a route a session cannot carry are problems, maintenance and BFD down warn', () => {
   const peer = (over: Partial<PeerStatus> = {}): PeerStatus => ({
     address: '10.8.4.1', asn: 65000, state: 'established', uptimeS: 125, holdTimeS: 9, routerId: '10.8.4.1', localAddress: '10.8.4.21', families: ['ipv4'], nextHop6: null, advertised: ['10.8.4.55/32'], withheld: [], lastError: null,
     counters: { messagesIn: 20, messagesOut: 22, updatesIn: 0, updatesOut: 1, notificationsIn: 0, notificationsOut: 0, treatAsWithdraw: 0, established: 1 }, bfd: { state: 'up', upCount: 1, detectionMs: 300 }, ...over,
@@ -215,4 +215,7 @@ test('bgp: peers and announcements in a table; a peer not Established and a VIP 
   assert.equal(maint.warnings.length, 2);
   assert.match(maint.warnings.join('\n'), /bfd with 10\.8\.4\.1 is down/);
   assert.match(maint.warnings.join('\n'), /not announced: maintenance \(kubeha maintenance off/);
+  // an IPv6 VIP the router's session does not carry (it did not offer IPv6 unicast) is a problem
+  const withheld = statusReport(node({ bgp: bgp([peer({ withheld: [{ prefix: '2001:db8::55/128', reason: 'the peer did not offer IPv6 unicast (RFC 4760)' }] })], true) }), NOW);
+  assert.deepEqual(withheld.problems, ['bgp peer 10.8.4.1 is not sent 2001:db8::55/128: the peer did not offer IPv6 unicast (RFC 4760)']);
 });

@@ -423,11 +423,14 @@ test('vipMode: bgp: each LB host announces the VIP to every router (primary: the
   const lb2 = parseYaml(bundle.get('lb2/kubeha.yaml')!.content) as Record<string, unknown> & { bgp: { routerId: string; peers: Record<string, unknown>[]; announce: Record<string, unknown>[] } };
   assert.equal(lb2.vrrp, undefined, 'no VRRP on a routed fabric');
   assert.equal(lb2.bgp.routerId, '10.8.6.21');
-  assert.deepEqual(lb2.bgp.peers, [{ address: '10.8.6.1', asn: 65000, holdTime: '30s' }], 'its own rack\'s router only');
+  // dual stack: the IPv6 VIP's /128 on the same sessions (MP-BGP), this host's ip6 its next hop
+  assert.deepEqual(lb2.bgp.peers, [{ address: '10.8.6.1', asn: 65000, holdTime: '30s', nextHop6: '2001:db8:6::21' }], 'its own rack\'s router only');
   const lb1 = parseYaml(bundle.get('lb1/kubeha.yaml')!.content) as typeof lb2;
-  assert.deepEqual(lb1.bgp.peers, [{ address: '10.8.4.1', asn: 65000, holdTime: '9s', password: 's3cret', bfd: { interval: '100ms', multiplier: 3 } }]);
-  assert.deepEqual(lb2.bgp.announce, [{ vip: '10.99.0.10/32', mode: 'primary', priority: 140, prepend: 1, track: { backends: ['apiservers'] } }]);
-  assert.match(bundle.get('lb1/kubeha.service')!.content, /^ExecStopPost=-\/usr\/sbin\/ip addr del 10\.99\.0\.10\/32 dev lo$/m);
+  assert.deepEqual(lb1.bgp.peers, [{ address: '10.8.4.1', asn: 65000, holdTime: '9s', password: 's3cret', nextHop6: '2001:db8:4::21', bfd: { interval: '100ms', multiplier: 3 } }]);
+  assert.deepEqual(lb2.bgp.announce, ['10.99.0.10/32', '2001:db8:99::10/128'].map((vip) => ({ vip, mode: 'primary', priority: 140, prepend: 1, track: { backends: ['apiservers'] } })));
+  assert.match(bundle.get('lb1/kubeha.service')!.content, /^ExecStopPost=-\/usr\/sbin\/ip addr del 10\.99\.0\.10\/32 dev lo\nExecStopPost=-\/usr\/sbin\/ip addr del 2001:db8:99::10\/128 dev lo$/m);
+  assert.match(bundle.get('router-10.8.4.1/bird.conf')!.content, /ipv6 \{\n    import where net = 2001:db8:99::10\/128;/);
+  assert.match(bundle.get('router-10.8.6.1/frr.conf')!.content, / address-family ipv6 unicast\n  neighbor kubeha activate\n  neighbor kubeha prefix-list kubeha-vip6 in/);
   assert.ok(bundle.has('router-10.8.4.1/bird.conf') && bundle.has('router-10.8.6.1/frr.conf'));
   assert.match(bundle.get('router-10.8.4.1/bird.conf')!.content, /neighbor 10\.8\.4\.21 as 64512;[\s\S]*bfd on;[\s\S]*password "s3cret";/);
   assert.doesNotMatch(bundle.get('router-10.8.6.1/bird.conf')!.content, /bfd/);
@@ -443,6 +446,8 @@ test('vipMode: bgp: each LB host announces the VIP to every router (primary: the
   assert.match(problems(base.replace('holdTime: 30s', 'holdTime: 2s')).join('\n'), /^bgp\.peers\.1\.holdTime:/m);
   assert.match(problems(base.replace('hosts: [lb2]', 'hosts: [lb1]')).join('\n'), /LB host lb2 peers with no router/);
   assert.match(problems(base.replace(/^vipMode: bgp$/m, 'vipMode: vrrp')).join('\n'), /^bgp: a bgp section is used with vipMode: bgp only/m);
+  assert.match(problems(base.replace('vip6: 2001:db8:99::10/128', 'vip6: 2001:db8:99::10/64')).join('\n'), /^vip6: vipMode: bgp announces the IPv6 VIP as a host route .* write it as a \/128/m);
+  assert.match(problems(base.replace(", ip6: '2001:db8:6::21'", '')).join('\n'), /^lb\.hosts\.1: .*give lb2 its ip6/m);
 });
 
 test('kubeha apply refuses vipMode: bgp up front, saying what to do instead (its gates expect one VRRP holder)', async (t) => {
@@ -455,7 +460,7 @@ test('kubeha apply refuses vipMode: bgp up front, saying what to do instead (its
   assert.match(r.err, /vipMode: bgp is rendered by `kubeha render`.*does not drive it yet.*\[KUBEHA_ERR_USAGE\]/s);
 });
 
-test('inventory: vip6 needs VRRPv3, the user-space data plane, vipMode vrrp, and with unicast every LB host\'s ip6', () => {
+test('inventory: vip6 needs VRRPv3, the user-space data plane, and with unicast every LB host\'s ip6', () => {
   const base = readFileSync(join(SRC, 'inventories', 'kubeha-dual-stack.yaml'), 'utf8');
   const problems = (text: string) => {
     const r = parseInventoryText(text, 'i.yaml');

@@ -10,6 +10,8 @@ import type { TestContextLike } from './tcp.js';
 
 /** The VIP announced by BGP: outside the bed's subnet, so only the router's route leads to it. */
 export const BGP_VIP = '198.51.100.10';
+/** The IPv6 VIP announced by BGP (RFC 4760): outside the bed's 2001:db8::/64 as well. */
+export const BGP_VIP6 = '2001:db8:5::10';
 export const ROUTER_ASN = 65000;
 export const NODE_ASN = 65001;
 export const ECHO_PORT = 7101;
@@ -31,24 +33,27 @@ export function createBgpBed(t: TestContextLike, nodes: number): BgpBed {
   const router = bed.hosts[0]!;
   const client = bed.hosts[nodes + 1]!;
   // L4 multipath hashing: each connection (source port) picks a next hop, so one client's connections spread
-  sh(router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0');
-  sh(client.ns, 'sysctl', '-qw', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.eth0.accept_redirects=0');
+  sh(router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0',
+    'net.ipv6.conf.all.forwarding=1', 'net.ipv6.fib_multipath_hash_policy=1');
+  sh(client.ns, 'sysctl', '-qw', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.eth0.accept_redirects=0', 'net.ipv6.conf.eth0.accept_redirects=0');
   execFileSync('ip', ['-n', client.ns, 'route', 'add', `${BGP_VIP}/32`, 'via', router.ip]);
+  execFileSync('ip', ['-n', client.ns, '-6', 'route', 'add', `${BGP_VIP6}/128`, 'via', router.ip6]);
   return { bed, router, nodes: bed.hosts.slice(1, nodes + 1), client };
 }
 
-/** The next hops of the router's kernel route to the VIP (empty: no route). */
+/** The next hops of the router's kernel route to the VIP, IPv4 or IPv6 (empty: no route). */
 export function fibNextHops(router: BedHost, vip = BGP_VIP): string[] {
-  const out = execFileSync('ip', ['-n', router.ns, '-j', 'route', 'show', `${vip}/32`]).toString();
+  const v6 = vip.includes(':');
+  const out = execFileSync('ip', ['-n', router.ns, '-j', ...(v6 ? ['-6'] : []), 'route', 'show', `${vip}/${v6 ? 128 : 32}`]).toString();
   const routes = JSON.parse(out || '[]') as { gateway?: string; nexthops?: { gateway: string }[] }[];
   return routes.flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : [])).sort();
 }
 
 /** Polls the router's FIB every 10 ms until `pred` holds (bounded); resolves with the Date.now() it did, or undefined. */
-export async function untilFib(router: BgpBed['router'], pred: (hops: string[]) => boolean, timeoutMs: number): Promise<number | undefined> {
+export async function untilFib(router: BgpBed['router'], pred: (hops: string[]) => boolean, timeoutMs: number, vip = BGP_VIP): Promise<number | undefined> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    if (pred(fibNextHops(router))) return Date.now();
+    if (pred(fibNextHops(router, vip))) return Date.now();
     if (Date.now() > end) return undefined;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -58,14 +63,14 @@ export async function untilFib(router: BgpBed['router'], pred: (hops: string[]) 
  * The tracked backend on the node's loopback — a TCP echo server, or a stand-in kube-apiserver
  * (HTTPS, /readyz, named after the node) — and kubeha with a frontend to it (on `bind`) and `bgp`.
  */
-export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>, o: { bind?: string; backend?: 'echo' | 'apiserver' } = {}): { backend: NsProcess; kubeha: NsProcess } {
+export function startBgpNode(bb: BgpBed, node: BedHost, bgp: Record<string, unknown>, o: { bind?: string | string[]; backend?: 'echo' | 'apiserver' } = {}): { backend: NsProcess; kubeha: NsProcess } {
   const apiserver = o.backend === 'apiserver';
   const backend = apiserver
     ? node.spawn(process.execPath, [KUBEHA_BIN, 'sim', 'apiserver', '--port', String(ECHO_PORT), '--name', node.ip, '--shutdown-delay', '0s'])
     : node.spawn(process.execPath, [ECHO_LOAD, 'echo', String(ECHO_PORT)]);
   const kubeha = startKubehaConfig(bb.bed, node, {
     admin: { bind: '127.0.0.1:9000' },
-    frontends: [{ name: 'fe', bind: o.bind ?? `0.0.0.0:${FRONTEND_PORT}`, backend: 'be' }],
+    frontends: [o.bind ?? `0.0.0.0:${FRONTEND_PORT}`].flat().map((bind, i) => ({ name: `fe${i || ''}`, bind, backend: 'be' })),
     backends: [{ name: 'be', healthCheck: { type: apiserver ? 'https' : 'tcp', interval: '100ms', timeout: '200ms', rise: 1, fall: 2 }, servers: [{ name: 's1', address: `127.0.0.1:${ECHO_PORT}` }] }],
     bgp: { localAsn: NODE_ASN, announce: [{ vip: `${BGP_VIP}/32`, track: { backends: ['be'] } }], ...bgp },
   });
@@ -79,15 +84,15 @@ export async function clientVersion(bb: BgpBed): Promise<string | undefined> {
   return (await p.exited) === 0 ? p.output().trim() : undefined;
 }
 
-/** One echo round trip from the client to the VIP through the router; resolves with whether it came back. */
-export async function clientEcho(bb: BgpBed): Promise<boolean> {
-  const script = `const s=require('net').connect(${FRONTEND_PORT},'${BGP_VIP}');s.setTimeout(3000,()=>{console.log('timeout');process.exit(1)});s.on('connect',()=>s.write('ping'));s.on('data',d=>{console.log(String(d));process.exit(String(d)==='ping'?0:1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`;
+/** One echo round trip from the client to the VIP (IPv4 or IPv6) through the router; resolves with whether it came back. */
+export async function clientEcho(bb: BgpBed, vip = BGP_VIP): Promise<boolean> {
+  const script = `const s=require('net').connect(${FRONTEND_PORT},'${vip}');s.setTimeout(3000,()=>{console.log('timeout');process.exit(1)});s.on('connect',()=>s.write('ping'));s.on('data',d=>{console.log(String(d));process.exit(String(d)==='ping'?0:1)});s.on('error',e=>{console.log(e.code);process.exit(1)})`;
   const p = bb.client.spawn(process.execPath, ['-e', script]);
   return (await p.exited) === 0;
 }
 
-/** A BIRD 2 config for the router: one BGP session per node, the kernel FIB with ECMP, BFD when asked. */
-export function birdConfig(bb: BgpBed, o: { asn?: number; bfd?: boolean; password?: string; hold?: number }): string {
+/** A BIRD 2 config for the router: one BGP session per node, the kernel FIB with ECMP, BFD when asked, an IPv6 channel (MP-BGP over the IPv4 session) when asked. */
+export function birdConfig(bb: BgpBed, o: { asn?: number; bfd?: boolean; password?: string; hold?: number; ipv6?: boolean }): string {
   const sessions = bb.nodes.map((n, i) => `
 protocol bgp node${i} {
   local ${bb.router.ip} as ${ROUTER_ASN};
@@ -100,12 +105,14 @@ protocol bgp node${i} {
   ${o.password ? `password "${o.password}";` : ''}
   ${(o.asn ?? NODE_ASN) === ROUTER_ASN ? 'direct;' : ''}
   ipv4 { import all; export none; };
+  ${o.ipv6 ? 'ipv6 { import all; export none; };' : ''}
 }`).join('\n');
   const file = join(bb.bed.dir, 'bird.conf');
   writeFileSync(file, `router id ${bb.router.ip};
 log stderr all;
 protocol device {}
 protocol kernel { ipv4 { export all; }; merge paths on; }
+${o.ipv6 ? 'protocol kernel { ipv6 { export all; }; merge paths on; }' : ''}
 ${o.bfd ? 'protocol bfd { interface "eth0" { interval 100 ms; multiplier 3; }; }' : ''}
 ${sessions}
 `);
@@ -121,7 +128,10 @@ export { SUBNET };
 
 /** The BGP part of a node's /api/v1/state, as the tests read it. */
 export interface NodeBgp {
-  peers: { state: string; routerId: string | null; advertised: string[]; bfd: { state: string } | null; counters: Record<string, number>; lastError: string | null }[];
+  peers: {
+    state: string; routerId: string | null; advertised: string[]; bfd: { state: string } | null; counters: Record<string, number>; lastError: string | null;
+    families: string[] | null; nextHop6: string | null; withheld: { prefix: string; reason: string }[];
+  }[];
   announcements: { announced: boolean; onInterface: boolean; reason: string }[];
 }
 
@@ -141,8 +151,18 @@ export async function untilBgp(node: BedHost, pred: (b: NodeBgp) => boolean, wha
   }
 }
 
-/** FRR's bgpd config for the router: eBGP to every node, ECMP (maximum-paths), BFD and MD5 when asked. */
-export function frrConfig(bb: BgpBed, o: { bfd?: boolean; password?: string; hold?: number }): string {
+/**
+ * FRR's bgpd config for the router: eBGP to every node, ECMP (maximum-paths), BFD and MD5 when
+ * asked; `families` says which address families each node's session is activated in (IPv4 only by default).
+ */
+export function frrConfig(bb: BgpBed, o: { bfd?: boolean; password?: string; hold?: number; families?: (node: BedHost) => ('ipv4' | 'ipv6')[] }): string {
+  const families = o.families ?? (() => ['ipv4']);
+  const addressFamily = (f: 'ipv4' | 'ipv6') => [
+    ` address-family ${f} unicast`,
+    ...bb.nodes.filter((n) => families(n).includes(f)).map((n) => `  neighbor ${n.ip} activate`),
+    '  maximum-paths 8',
+    ' exit-address-family',
+  ];
   const neighbors = bb.nodes.map((n) => [
     ` neighbor ${n.ip} remote-as ${NODE_ASN}`,
     ` neighbor ${n.ip} timers ${Math.max(1, Math.floor((o.hold ?? 9) / 3))} ${o.hold ?? 9}`,
@@ -161,10 +181,7 @@ router bgp ${ROUTER_ASN}
  no bgp ebgp-requires-policy
  no bgp default ipv4-unicast
 ${neighbors}
- address-family ipv4 unicast
-${bb.nodes.map((n) => `  neighbor ${n.ip} activate`).join('\n')}
-  maximum-paths 8
- exit-address-family
+${[...addressFamily('ipv4'), ...(bb.nodes.some((n) => families(n).includes('ipv6')) ? addressFamily('ipv6') : [])].join('\n')}
 `);
   return file;
 }

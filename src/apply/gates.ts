@@ -71,10 +71,10 @@ export function etcdHealthyGate(members: MemberHealth[], only?: string): GateVer
   return fail(`etcd not healthy: ${sick.map((m) => m.detail).join('; ')}`);
 }
 
-/** An apiserver: /readyz 200 on its own address, and a serving certificate that names the VIP. */
-export function apiserverGate(m: MasterObservation, vip: string, nowMs: number): GateVerdict {
-  const bad = failed([readyFinding(`${m.name} ${m.readyz.target}`, m.name, m.readyz, 'is kube-apiserver running?'), ...certFindings(m, [vip], nowMs)]);
-  if (bad.length === 0) return { pass: true, detail: `${m.readyz.target} /readyz 200, certificate names ${vip}` };
+/** An apiserver: /readyz 200 on its own address, and a serving certificate that names the VIP (and, dual stack, the IPv6 VIP). */
+export function apiserverGate(m: MasterObservation, vips: string[], nowMs: number): GateVerdict {
+  const bad = failed([readyFinding(`${m.name} ${m.readyz.target}`, m.name, m.readyz, 'is kube-apiserver running?'), ...certFindings(m, vips, nowMs)]);
+  if (bad.length === 0) return { pass: true, detail: `${m.readyz.target} /readyz 200, certificate names ${vips.join(' and ')}` };
   return fail(bad.map((f) => f.message).join('; '));
 }
 
@@ -91,6 +91,8 @@ export interface LbObservation {
   viaVip: HttpsObservation[];
   vip: string;
   frontendPort: number;
+  /** Dual stack: the IPv6 VIP and the LB hosts that hold it now (the IPv4 holder, by the sync group). */
+  vip6?: { address: string; holders: string[] };
 }
 
 /**
@@ -101,8 +103,13 @@ export function lbGate(o: LbObservation): GateVerdict {
   const problems: string[] = [];
   if (o.local.status !== 200) problems.push(`${o.host}'s own load balancer on ${o.local.target}: ${o.local.error ?? `/readyz ${o.local.status}`}`);
   if (o.holders.length !== 1) problems.push(o.holders.length === 0 ? `no LB host holds the VIP ${o.vip}` : `${o.holders.length} LB hosts hold the VIP ${o.vip} (${o.holders.join(', ')}): split brain`);
+  const v6 = o.vip6;
+  // the sync group moves both VIPs together: any other picture is a half-failed node or a split
+  if (v6 && o.holders.length === 1 && (v6.holders.length !== 1 || v6.holders[0] !== o.holders[0])) {
+    problems.push(`the IPv6 VIP ${v6.address} is ${v6.holders.length === 0 ? 'held by no LB host' : `on ${v6.holders.join(', ')}`}, not with the IPv4 VIP on ${o.holders[0]}: both instances of the sync group must be on one node (kubeha status there says which one is not MASTER)`);
+  }
   problems.push(...failed(vipFindings(o)).map((f) => f.message));
-  if (problems.length === 0) return { pass: true, detail: `${o.host} serves, ${o.holders[0]} holds ${o.vip}, the VIP reaches every ready apiserver` };
+  if (problems.length === 0) return { pass: true, detail: `${o.host} serves, ${o.holders[0]} holds ${o.vip}${v6 ? ` and ${v6.address}` : ''}, the VIP reaches every ready apiserver` };
   return fail(problems.join('; '));
 }
 

@@ -86,8 +86,10 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     const tls = plan.inv.etcd.tls ? `c=${shellQuote(pki)}/healthcheck-client; [ -f "$c.crt" ] || c=${shellQuote(pki)}/server; set -- --cacert=${shellQuote(`${pki}/ca.crt`)} --cert="$c.crt" --key="$c.key"; ` : 'set --; ';
     return `${tls}ETCDCTL_API=3 etcdctl "$@" --dial-timeout=2s --command-timeout=5s ${args}`;
   };
-  /** The LB hosts that hold the VIP now. */
-  const vipHolders = async () => (await Promise.all(lbHosts.map(async (h) => ((await session(h.name).exec(`ip -4 -o addr show to ${shellQuote(plan.vipAddress)}`)).stdout.trim() ? [h.name] : [])))).flat();
+  /** The LB hosts that hold `vip` (the VIP, or with dual stack the IPv6 VIP) now. */
+  const vipHolders = async (vip = plan.vipAddress) => (await Promise.all(lbHosts.map(async (h) => ((await session(h.name).exec(`ip ${vip.includes(':') ? '-6' : '-4'} -o addr show to ${shellQuote(vip)}`)).stdout.trim() ? [h.name] : [])))).flat();
+  /** The VIPs every apiserver certificate must name. */
+  const certVips = [plan.vipAddress, ...(plan.vip6Address ? [plan.vip6Address] : [])];
   const masterObservation = async (m: { name: string; ip: string }): Promise<MasterObservation> => ({ name: m.name, ip: m.ip, readyz: await httpsGet(m.ip, plan.inv.apiserverPort, '/readyz?verbose', { timeoutMs: 3000 }) });
 
   const looks: Record<GateKind, (host: string) => Promise<GateVerdict>> = {
@@ -102,17 +104,18 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       }
       return etcdHealthyGate(await etcdMembers(), host);
     },
-    apiserver: async (host) => apiserverGate(await masterObservation({ name: host, ip: addressOf(host) }), plan.vipAddress, Date.now()),
+    apiserver: async (host) => apiserverGate(await masterObservation({ name: host, ip: addressOf(host) }), certVips, Date.now()),
     lb: async (host) => {
-      const [local, holders, masterObs] = await Promise.all([
+      const [local, holders, holders6, masterObs] = await Promise.all([
         httpsGet(addressOf(host), plan.frontendPort, '/readyz', { timeoutMs: 3000 }),
         vipHolders(),
+        plan.vip6Address ? vipHolders(plan.vip6Address) : Promise.resolve([]),
         Promise.all(plan.inv.masters.map(masterObservation)),
       ]);
       const viaVip = [];
       // one at a time, each on a new connection: round robin shows each apiserver in turn
       for (let i = 0; i < 3 * plan.inv.masters.length; i++) viaVip.push(await httpsGet(plan.vipAddress, plan.frontendPort, '/readyz', { timeoutMs: 3000 }));
-      return lbGate({ host, local, holders, masters: masterObs, viaVip, vip: plan.vipAddress, frontendPort: plan.frontendPort });
+      return lbGate({ host, local, holders, masters: masterObs, viaVip, vip: plan.vipAddress, frontendPort: plan.frontendPort, ...(plan.vip6Address ? { vip6: { address: plan.vip6Address, holders: holders6 } } : {}) });
     },
     'lb-bootstrap': async (host) => {
       const target = `${addressOf(host)}:${plan.frontendPort}`;

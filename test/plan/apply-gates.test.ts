@@ -43,12 +43,16 @@ const ok = (target: string, c?: ServedCert): HttpsObservation => ({ target, stat
 const NOW = Date.parse('2026-12-01T00:00:00Z');
 
 test('apiserver gate: /readyz 200 and a certificate that names the VIP; else the reason, as kubeha doctor says it', () => {
-  assert.equal(apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1', 'IP:10.0.0.100'])) }, '10.0.0.100', NOW).pass, true);
-  const noVip = apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1'])) }, '10.0.0.100', NOW);
+  assert.equal(apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1', 'IP:10.0.0.100'])) }, ['10.0.0.100'], NOW).pass, true);
+  const noVip = apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1'])) }, ['10.0.0.100'], NOW);
   assert.equal(noVip.pass, false);
   assert.match(noVip.detail, /valid for IP:10\.0\.0\.1, not the VIP 10\.0\.0\.100/);
-  const down = apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: { target: '10.0.0.1:6443', error: 'ECONNREFUSED' } }, '10.0.0.100', NOW);
+  const down = apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: { target: '10.0.0.1:6443', error: 'ECONNREFUSED' } }, ['10.0.0.100'], NOW);
   assert.match(down.detail, /no answer \(ECONNREFUSED\)/);
+  // dual stack: the IPv6 VIP must be named too
+  const dual = ['10.0.0.100', 'fd00::100'];
+  assert.equal(apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1', 'IP:10.0.0.100', 'IP:fd00::100'])) }, dual, NOW).detail, '10.0.0.1:6443 /readyz 200, certificate names 10.0.0.100 and fd00::100');
+  assert.match(apiserverGate({ name: 'm1', ip: '10.0.0.1', readyz: ok('10.0.0.1:6443', cert('AA', ['IP:10.0.0.1', 'IP:10.0.0.100'])) }, dual, NOW).detail, /not the VIP fd00::100/);
 });
 
 test('LB gate: own LB serves, exactly one holder, the VIP reaches every ready apiserver', () => {
@@ -63,6 +67,10 @@ test('LB gate: own LB serves, exactly one holder, the VIP reaches every ready ap
   assert.match(lbGate({ ...base, local: { target: '10.0.0.1:16443', error: 'ECONNREFUSED' } }).detail, /m1's own load balancer on 10\.0\.0\.1:16443: ECONNREFUSED/);
   assert.match(lbGate({ ...base, viaVip: [ok('v', masters[0]!.readyz.cert), ok('v', masters[0]!.readyz.cert)] }).detail, /ready but never reached: m2/);
   assert.match(lbGate({ ...base, viaVip: [{ target: 'v', error: 'ETIMEDOUT' }] }).detail, /nothing answers on the VIP/);
+  // dual stack: the IPv6 VIP on the same node as the IPv4 one (one sync group)
+  assert.match(lbGate({ ...base, vip6: { address: 'fd00::100', holders: ['m1'] } }).detail, /^m1 serves, m1 holds 10\.0\.0\.100 and fd00::100,/);
+  assert.match(lbGate({ ...base, vip6: { address: 'fd00::100', holders: ['m2'] } }).detail, /the IPv6 VIP fd00::100 is on m2, not with the IPv4 VIP on m1/);
+  assert.match(lbGate({ ...base, vip6: { address: 'fd00::100', holders: [] } }).detail, /the IPv6 VIP fd00::100 is held by no LB host/);
 });
 
 test('LB gate while no apiserver runs: its LB listens and at most one holder (none is expected)', () => {

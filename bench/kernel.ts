@@ -22,6 +22,16 @@ const NS = { bridge: `${id}br`, client: `${id}c`, lb: `${id}l`, backend: `${id}b
 // TEST-NET-2, only ever inside these namespaces
 const IP = { client: '198.51.100.1', lb: '198.51.100.2', backend: '198.51.100.3' };
 const LOCAL_SERVICE = '169.254.99.1';
+
+/** Empties the conntrack tables of `namespaces` (no connection is open between runs); returns how many entries there were. */
+async function flushConntrack(namespaces: string[]): Promise<number> {
+  let total = 0;
+  for (const ns of namespaces) {
+    total += Number((await run('ip', ['netns', 'exec', ns, 'conntrack', '-C'])).stdout.trim()) || 0;
+    await run('ip', ['netns', 'exec', ns, 'conntrack', '-F']).catch(() => undefined);
+  }
+  return total;
+}
 // Each path has its own pair of backend ports (direct, haproxy, nginx, kubeha user space, kernel on
 // the LB, kernel on the client): with a new connection per request the paths that leave the LB
 // host from its address would otherwise meet each other's TIME_WAIT connections on the backend.
@@ -172,10 +182,14 @@ stream {
       for (const sc of scenarios) {
         const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
         for (const t of order) {
+          // every path starts from an empty conntrack table: a new connection per request leaves
+          // ~thousands of TIME_WAIT entries a second (120 s each) in the client and LB hosts, and
+          // the paths before would otherwise fill the table for the next (drops at nf_conntrack_max)
+          const leftover = await flushConntrack([NS.client, NS.lb]);
           const r = await wrk(t.url(sc.path), sc.extra, t.pids, via);
-          const key = `${sc.name}|${t.name}`;
+                    const key = `${sc.name}|${t.name}`;
           results.set(key, [...(results.get(key) ?? []), r]);
-          process.stderr.write(`round ${round + 1}/${ROUNDS} ${sc.name.padEnd(22)} ${t.name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mbps.toFixed(1).padStart(7)} MB/s p99 ${r.p99ms.toFixed(2)}ms errors ${r.errors}\n`);
+          process.stderr.write(`round ${round + 1}/${ROUNDS} ${sc.name.padEnd(22)} ${t.name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mbps.toFixed(1).padStart(7)} MB/s p99 ${r.p99ms.toFixed(2)}ms errors ${r.errors} (flushed ${leftover} conntrack entries first)\n`);
         }
       }
     }

@@ -489,17 +489,24 @@ function unicastFamily(afi: number, safi: number): 4 | 6 | undefined {
   return afi === Afi.ipv4 ? 4 : afi === Afi.ipv6 ? 6 : undefined;
 }
 
+/** The AFI and SAFI that open both MP attributes, with a reader past them; undefined for a family kubeha does not decode. */
+function mpHead(v: Uint8Array, whole: Uint8Array, name: string) {
+  const bad = (msg: string) => new BgpDecodeError(ErrorCode.update, UpdateSubcode.optionalAttribute, `${name}: ${msg}`, whole);
+  const r = new Reader(v, () => bad('shorter than its fields'));
+  const afi = r.u16();
+  const safi = r.u8();
+  const family = unicastFamily(afi, safi);
+  return family === undefined ? undefined : { r, bad, afi, safi, family };
+}
+
 /**
  * RFC 4760 §3 MP_REACH_NLRI. Its NLRI cannot be found when it is malformed, so a fault here resets
  * the session (RFC 7606 §7.11) rather than being treated as a withdrawal.
  */
 function decodeMpReach(v: Uint8Array, whole: Uint8Array): MpReach | undefined {
-  const bad = (msg: string) => new BgpDecodeError(ErrorCode.update, UpdateSubcode.optionalAttribute, `MP_REACH_NLRI: ${msg}`, whole);
-  const r = new Reader(v, () => bad('shorter than its fields'));
-  const afi = r.u16();
-  const safi = r.u8();
-  const family = unicastFamily(afi, safi);
-  if (family === undefined) return undefined;
+  const head = mpHead(v, whole, 'MP_REACH_NLRI');
+  if (!head) return undefined;
+  const { r, bad, afi, safi, family } = head;
   const hopLength = r.u8();
   const hops = r.bytes(hopLength);
   let nextHops: string[];
@@ -513,13 +520,9 @@ function decodeMpReach(v: Uint8Array, whole: Uint8Array): MpReach | undefined {
 
 /** RFC 4760 §4 MP_UNREACH_NLRI (faults reset the session, as MP_REACH_NLRI's). */
 function decodeMpUnreach(v: Uint8Array, whole: Uint8Array): MpUnreach | undefined {
-  const bad = (msg: string) => new BgpDecodeError(ErrorCode.update, UpdateSubcode.optionalAttribute, `MP_UNREACH_NLRI: ${msg}`, whole);
-  const r = new Reader(v, () => bad('shorter than its fields'));
-  const afi = r.u16();
-  const safi = r.u8();
-  const family = unicastFamily(afi, safi);
-  if (family === undefined) return undefined;
-  return { afi, safi, withdrawn: decodePrefixes(r, v.length, 'MP_UNREACH_NLRI', family, bad) };
+  const head = mpHead(v, whole, 'MP_UNREACH_NLRI');
+  if (!head) return undefined;
+  return { afi: head.afi, safi: head.safi, withdrawn: decodePrefixes(head.r, v.length, 'MP_UNREACH_NLRI', head.family, head.bad) };
 }
 
 function decodeUpdate(body: Uint8Array, ctx: CodecContext): UpdateMessage {

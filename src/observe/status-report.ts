@@ -95,7 +95,7 @@ export function nodeHealth(s: NodeState): { problems: string[]; warnings: string
     for (const p of g.peers) if (p.state !== 'established') problems.push(`bgp peer ${p.address} (AS ${p.asn}) is ${p.state}: no routes through it${p.lastError ? ` (${p.lastError})` : ''}`);
     for (const p of g.peers) if (p.bfd && p.bfd.state !== 'up' && p.state === 'established') warnings.push(`bfd with ${p.address} is ${p.bfd.state}: a dead node is noticed at the hold time, not in ${p.bfd.detectionMs || 'interval × multiplier'} ms`);
     // a route the session cannot carry (a family the router did not offer, no IPv6 next hop): that router does not lead to the VIP
-    for (const p of g.peers) for (const w of p.withheld ?? []) problems.push(`bgp peer ${p.address} is not sent ${w.prefix}: ${w.reason}`);
+    for (const p of g.peers) for (const w of p.withheld ?? [] /* absent from an older daemon's state */) problems.push(`bgp peer ${p.address} is not sent ${w.prefix}: ${w.reason}`);
     for (const a of g.announcements) if (!a.announced) (a.reason === 'maintenance' ? warnings : problems).push(`bgp: ${a.vip} is not announced: ${a.reason}${a.reason === 'maintenance' ? ' (kubeha maintenance off announces it again)' : ''}`);
   }
   const e = s.vipElection;

@@ -6,6 +6,7 @@
 
 import type { BgpAnnounceConfig } from '../config/schema.js';
 import type { RouteIntent } from './session.js';
+import { familyOf } from '../vrrp/packet.js';
 
 /** What the announcement decision depends on. */
 export interface AnnounceInputs {
@@ -24,6 +25,11 @@ export interface Announcement {
   /** Why: "announced", "maintenance", "stopping", or the tracked backends that cannot serve. */
   reason: string;
   route: RouteIntent;
+}
+
+/** Whether any VIP of `list` is IPv6: then every session offers IPv6 unicast (RFC 4760), and `nextHop6` has a use. */
+export function announcesIpv6(list: readonly BgpAnnounceConfig[]): boolean {
+  return list.some((a) => familyOf(a.vip) === 6);
 }
 
 /** RFC 4271 §5.1.4 MED (lower wins) for primary mode: 255 − priority, so priority 200 beats 100. */

@@ -27,7 +27,7 @@ import {
   encodeOpen,
   encodeUpdate,
 } from './message.js';
-import { ipv4ToBytes } from '../vrrp/packet.js';
+import { familyOf, ipv4ToBytes } from '../vrrp/packet.js';
 
 
 /** RFC 4271 §8.2.2 states. */
@@ -195,7 +195,7 @@ export function negotiateFamilies(c: SessionConfig, peer: Capability[]): Familie
 
 /** Why `r` is not sent on this Established session, or undefined when it can be. */
 export function withheldReason(s: Session, r: RouteIntent): string | undefined {
-  const v6 = r.prefix.includes(':');
+  const v6 = familyOf(r.prefix) === 6;
   if (!s.families) return undefined;
   if (v6 && !s.families.ipv6) return 'the peer did not offer IPv6 unicast (RFC 4760): enable the IPv6 address family for this neighbour on the router';
   if (v6 && !s.nextHop6) return 'no IPv6 next hop: this side of the session has no global IPv6 address on its interface; set bgp.peers[].nextHop6';
@@ -257,7 +257,7 @@ function attributesFor(s: Session, r: RouteIntent): PathAttributes {
     asPath: ebgp ? [{ type: 'sequence', asns: Array<number>(1 + r.prepend).fill(s.config.localAsn) }] : [],
   };
   // §5.1.3: the address of this side of the session; RFC 4760 §3: an IPv6 route carries its own next hop
-  if (r.prefix.includes(':')) a.mpReach = { afi: Afi.ipv6, safi: Safi.unicast, nextHops: [s.nextHop6!], nlri: [r.prefix] };
+  if (familyOf(r.prefix) === 6) a.mpReach = { afi: Afi.ipv6, safi: Safi.unicast, nextHops: [s.nextHop6!], nlri: [r.prefix] };
   else a.nextHop = s.localAddress;
   if (r.med !== undefined) a.med = r.med;
   if (!ebgp) a.localPref = r.localPref ?? 100;
@@ -274,8 +274,8 @@ function sync(s: Session, force = false): Step {
   const sendable = s.routes.filter((r) => withheldReason(s, r) === undefined);
   const wanted = new Set(sendable.map((r) => r.prefix));
   const withdrawn = [...sent.keys()].filter((p) => !wanted.has(p));
-  const withdrawn4 = withdrawn.filter((p) => !p.includes(':'));
-  const withdrawn6 = withdrawn.filter((p) => p.includes(':'));
+  const withdrawn4 = withdrawn.filter((p) => familyOf(p) === 4);
+  const withdrawn6 = withdrawn.filter((p) => familyOf(p) === 6);
   // IPv4 in the UPDATE's own field, IPv6 in MP_UNREACH_NLRI (RFC 4760 §4)
   const withdrawals = [
     ...(withdrawn4.length > 0 ? [{ withdrawn: withdrawn4, attributes: {}, nlri: [] }] : []),

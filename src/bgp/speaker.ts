@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Clock } from '../clock.js';
 import type { BgpConfig, BgpPeerConfig } from '../config/schema.js';
-import { type Announcement, decideAnnouncements } from './announce.js';
+import { type Announcement, announcesIpv6, decideAnnouncements } from './announce.js';
 import { BfdLink } from './bfd-link.js';
 import { BgpPeer, type BgpLog, type PeerStatus } from './bgp-peer.js';
 import { setListenerMd5 } from './tcp-options.js';
@@ -46,11 +46,6 @@ function passiveKeys(cfg: BgpConfig): { peer: string; password: string }[] {
   return cfg.peers.filter((p) => p.passive && p.password).map((p) => ({ peer: p.address, password: p.password }));
 }
 
-/** Whether any announced VIP is IPv6: then every session offers IPv6 unicast (RFC 4760). */
-function hasIpv6(cfg: BgpConfig): boolean {
-  return cfg.announce.some((a) => a.vip.includes(':'));
-}
-
 /** What a change of decisions is logged on: each VIP's outcome and reason. */
 function decisionKey(ds: Announcement[]): string {
   return JSON.stringify(ds.map((d) => [d.vip, d.announced, d.reason]));
@@ -89,7 +84,7 @@ export class BgpSpeaker {
     }));
     if (!routerId) return errors;
     // what the OPEN says changes: the AS, the identifier, or the families (IPv6 unicast with the first IPv6 VIP)
-    const identityChanged = !this.cfg || this.cfg.localAsn !== cfg.localAsn || this.routerId !== routerId || hasIpv6(this.cfg) !== hasIpv6(cfg);
+    const identityChanged = !this.cfg || this.cfg.localAsn !== cfg.localAsn || this.routerId !== routerId || announcesIpv6(this.cfg.announce) !== announcesIpv6(cfg.announce);
     const old = this.cfg;
     if (!old) {
       // a SIGKILLed predecessor left its VIPs on the interface: gone until this run announces them
@@ -134,7 +129,7 @@ export class BgpSpeaker {
   }
 
   private addPeer(p: BgpPeerConfig): void {
-    const peer = new BgpPeer(p, { asn: this.cfg!.localAsn, routerId: this.routerId, ipv6: hasIpv6(this.cfg!) }, this.clock, this.rng, this.log, this.onChange);
+    const peer = new BgpPeer(p, { asn: this.cfg!.localAsn, routerId: this.routerId, ipv6: announcesIpv6(this.cfg!.announce) }, this.clock, this.rng, this.log, this.onChange);
     this.peers.set(p.address, peer);
     if (p.bfd) {
       this.bfd.add(p.address, { intervalMs: p.bfd.interval, multiplier: p.bfd.multiplier }, this.onChange, () => {

@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isLoopbackHost, parseCidr, parseHostPort, parseIpv4Cidr } from './address.js';
 import { parseCommunity, parsePrefix } from '../bgp/message.js';
 import { canonicalIp } from '../vrrp/packet.js';
+import { announcesIpv6 } from '../bgp/announce.js';
 import { didYouMean } from './did-you-mean.js';
 import { knownKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
@@ -477,7 +478,7 @@ function bgpChecks(config: Config, problem: (code: ErrorCode, path: Path, messag
     if (p.holdTime > 65_535_000) problem(code, at('holdTime'), 'holdTime is at most 65535s');
     if (p.localAddress !== undefined && !isIPv4(p.localAddress)) problem(code, at('localAddress'), `localAddress "${p.localAddress}" is not an IPv4 address`);
     if (p.nextHop6 !== undefined && (!isIPv6(p.nextHop6) || p.nextHop6.includes('%') || /^(fe[89ab]|ff|::1?$)/i.test(p.nextHop6))) problem(code, at('nextHop6'), `nextHop6 "${p.nextHop6}" is not a global IPv6 address; write this node's own IPv6 address on the link to the router, like 2001:db8::11`);
-    if (p.nextHop6 !== undefined && !bgp.announce.some((a) => a.vip.includes(':'))) problem(code, at('nextHop6'), 'nextHop6 is the next hop of IPv6 VIPs, and no announce entry is IPv6; remove it or announce an IPv6 /128');
+    if (p.nextHop6 !== undefined && !announcesIpv6(bgp.announce)) problem(code, at('nextHop6'), 'nextHop6 is the next hop of IPv6 VIPs, and no announce entry is IPv6; remove it or announce an IPv6 /128');
     if (p.bfd && p.multihop > 1 && p.asn !== bgp.localAsn) problem(code, at('bfd'), `BFD here is single hop (RFC 5881), but this eBGP peer is multihop ${p.multihop}; remove bfd or multihop`, [at('multihop')]);
     if (Buffer.byteLength(p.password) > 80) problem(code, at('password'), 'a TCP MD5 key is at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)');
   });
@@ -489,9 +490,10 @@ function bgpChecks(config: Config, problem: (code: ErrorCode, path: Path, messag
   const electionVips = new Set(config.vipElection?.vips.map((v) => v.split('/')[0]) ?? []);
   bgp.announce.forEach((a, i) => {
     const at = (...rest: (string | number)[]): Path => ['bgp', 'announce', i, ...rest];
-    if (!isHostRoute(a.vip)) problem(code, at('vip'), `vip "${a.vip}" is not a host route; announce the VIP as a /32 (like 10.8.4.55/32) or an IPv6 /128 (like 2001:db8::55/128)`);
-    else if (a.vip.includes(':') && canonicalIp(a.vip.split('/')[0]!) !== a.vip.split('/')[0]) problem(code, at('vip'), `write the IPv6 VIP in its RFC 5952 form, ${canonicalIp(a.vip.split('/')[0]!)}/128, as routers and the state API show it`);
     const ip = a.vip.split('/')[0] ?? '';
+    if (!isHostRoute(a.vip)) problem(code, at('vip'), `vip "${a.vip}" is not a host route; announce the VIP as a /32 (like 10.8.4.55/32) or an IPv6 /128 (like 2001:db8::55/128)`);
+    // canonicalIp leaves IPv4 as it is: only an IPv6 VIP written another way is refused
+    else if (canonicalIp(ip) !== ip) problem(code, at('vip'), `write the IPv6 VIP in its RFC 5952 form, ${canonicalIp(ip)}/128, as routers and the state API show it`);
     if (vrrpVips.has(ip) || electionVips.has(ip)) problem(code, at('vip'), `VIP ${ip} is also floated by ${vrrpVips.has(ip) ? 'a vrrp instance' : 'vipElection'}; on a routed fabric announce it with BGP only, on one L2 segment float it with VRRP only`);
     if (bgp.announce.findIndex((b) => b.vip === a.vip) !== i) problem(code, at('vip'), `vip ${a.vip} is announced twice; list it once`);
     if (a.mode === 'all-active' && a.prepend > 0) problem(code, at('prepend'), 'prepend makes this node\'s path longer, so with mode all-active the routers would stop spreading traffic over every node (ECMP needs equal paths); use mode: primary or remove prepend', [at('mode')]);

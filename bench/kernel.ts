@@ -1,9 +1,19 @@
 // `npm run bench:kernel` (root): both of kubeha's data planes next to haproxy (nbthread 1, mode
 // tcp), nginx stream (1 worker) and a direct connection, in network namespaces on one bridge:
 // a client host | an LB host | a backend host (one nginx, two ports as two apiservers), so every
-// path crosses veth pairs as it would cross a network. The kernel data plane runs twice: on the LB
-// host (DNAT at prerouting, forwarded) and on the client host (node-local, DNAT at output).
-// wrk runs on the client host. Then the memory with BENCH_HELD (9000) held connections through each.
+// path crosses veth pairs as it would cross a network. The kernel data plane runs twice: on an LB
+// host of its own (DNAT at prerouting, forwarded) and on a client host of its own (node-local, DNAT
+// at output). Each path's hosts have only that path's netfilter hooks: conntrack runs on a host only
+// when the path through it needs it (a kernel table on the shared client or LB host would make
+// every other path pay for a conntrack entry per connection there too, and direct would not be the
+// physical limit). wrk runs on the path's client host, with two threads (BENCH_WRK_THREADS): with
+// one, its thread and the softirq work of the packets it sends fill one core while the other idles
+// on the paths with no process of their own (direct and kernel: 75–78 % of the two cores busy at
+// -c50, -c100 and -c200 alike), so the figure was the client's limit, not the path's; with two,
+// every path keeps both cores busy (the busy share is printed per run) and a path's rate is what the
+// machine does with that path's cost. Before each run every host's conntrack table and TIME_WAIT
+// sockets are emptied, so no run inherits the previous ones'. Then the memory with BENCH_HELD
+// (9000) held connections through each.
 // Prints tables with ratios to haproxy and to direct. Not a test: it asserts nothing, it measures.
 // Needs root and the Debian packages haproxy, nginx, libnginx-mod-stream, wrk, nftables, conntrack.
 import { spawn } from 'node:child_process';
@@ -12,25 +22,37 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { benchWorkspace, CONNECTIONS, DURATION_S, KUBEHA_BIN, median, processTree, ROUNDS, run, SMALL_AND_64K, wrk, writeBackendNginx, type WrkResult } from './lb-harness.js';
-import { rssKiB } from './proc-stats.js';
+import { cpuShare, cpuTimes, rssKiB } from './proc-stats.js';
 
 // A user-space proxy holds two descriptors per connection: 9000 fits the 20000 of this machine's hard limit.
 const HELD = Number(process.env.BENCH_HELD ?? 9000);
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 2);
 const HOLD_CLIENT = fileURLToPath(new URL('./hold-client.js', import.meta.url));
 const id = `kb${process.pid}`;
-const NS = { bridge: `${id}br`, client: `${id}c`, lb: `${id}l`, backend: `${id}b` };
+// client: wrk for every path but the node-local one; lb: haproxy, nginx, kubeha user space (no
+// netfilter table); kernelLb: kubeha with a kernel frontend; local: the node-local kernel client host
+const NS = { bridge: `${id}br`, client: `${id}c`, lb: `${id}l`, backend: `${id}b`, kernelLb: `${id}k`, local: `${id}n` };
 // TEST-NET-2, only ever inside these namespaces
-const IP = { client: '198.51.100.1', lb: '198.51.100.2', backend: '198.51.100.3' };
+const IP = { client: '198.51.100.1', lb: '198.51.100.2', backend: '198.51.100.3', kernelLb: '198.51.100.4', local: '198.51.100.5' };
+const HOSTS = ['client', 'lb', 'backend', 'kernelLb', 'local'] as const;
 const LOCAL_SERVICE = '169.254.99.1';
 
-/** Empties the conntrack tables of `namespaces` (no connection is open between runs); returns how many entries there were. */
-async function flushConntrack(namespaces: string[]): Promise<number> {
-  let total = 0;
-  for (const ns of namespaces) {
-    total += Number((await run('ip', ['netns', 'exec', ns, 'conntrack', '-C'])).stdout.trim()) || 0;
-    await run('ip', ['netns', 'exec', ns, 'conntrack', '-F']).catch(() => undefined);
+/**
+ * Empties every host's conntrack table and kills its TIME_WAIT sockets (no connection is open
+ * between runs); returns how many of each there were. A new connection per request leaves
+ * thousands of both a second (TIME_WAIT 60 s on the host that closes first, the conntrack entry
+ * 120 s on a tracking host), up to the per-host caps, and a later run would inherit them.
+ */
+async function flushHosts(): Promise<{ entries: number; timeWait: number }> {
+  let entries = 0;
+  let timeWait = 0;
+  for (const host of HOSTS) {
+    entries += Number((await inNs(NS[host], 'conntrack', ['-C'])).stdout.trim()) || 0;
+    await inNs(NS[host], 'conntrack', ['-F']).catch(() => undefined);
+    timeWait += (await inNs(NS[host], 'ss', ['-Htan', 'state', 'time-wait'], { maxBuffer: 64 << 20 })).stdout.split('\n').filter(Boolean).length;
+    await inNs(NS[host], 'ss', ['-K', 'state', 'time-wait'], { maxBuffer: 64 << 20 });
   }
-  return total;
+  return { entries, timeWait };
 }
 // Each path has its own pair of backend ports (direct, haproxy, nginx, kubeha user space, kernel on
 // the LB, kernel on the client): with a new connection per request the paths that leave the LB
@@ -40,41 +62,42 @@ const backendPorts = (path: number) => [8001 + 2 * path, 8002 + 2 * path];
 const BACKEND_PORTS = Array.from({ length: PATHS }, (_, i) => backendPorts(i)).flat();
 
 const ip = (...args: string[]) => run('ip', args);
-const inNs = (ns: string, cmd: string, args: string[]) => run('ip', ['netns', 'exec', ns, cmd, ...args]);
+const inNs = (ns: string, cmd: string, args: string[], opts: { maxBuffer?: number } = {}) => run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+const via = (ns: string) => ['ip', 'netns', 'exec', ns];
 
 async function createBed(): Promise<void> {
   await ip('netns', 'add', NS.bridge);
   await ip('-n', NS.bridge, 'link', 'add', 'br0', 'type', 'bridge');
   await ip('-n', NS.bridge, 'link', 'set', 'br0', 'up');
-  for (const host of ['client', 'lb', 'backend'] as const) {
+  for (const [i, host] of HOSTS.entries()) {
     const ns = NS[host];
     await ip('netns', 'add', ns);
-    await ip('-n', NS.bridge, 'link', 'add', `p${host}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    await ip('-n', NS.bridge, 'link', 'set', `p${host}`, 'master', 'br0');
-    await ip('-n', NS.bridge, 'link', 'set', `p${host}`, 'up');
+    await ip('-n', NS.bridge, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    await ip('-n', NS.bridge, 'link', 'set', `p${i}`, 'master', 'br0');
+    await ip('-n', NS.bridge, 'link', 'set', `p${i}`, 'up');
     await ip('-n', ns, 'addr', 'add', `${IP[host]}/24`, 'dev', 'eth0');
     await ip('-n', ns, 'link', 'set', 'eth0', 'up');
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
   }
-  await inNs(NS.lb, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  await inNs(NS.kernelLb, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
   // a new connection per request opens ~40,000 in a 5 s run from one address: more ports than the
-  // default range, and TIME_WAIT ones reused, on the hosts that connect (the client; the LB's proxies)
-  for (const ns of [NS.client, NS.lb]) await inNs(ns, 'sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
-  // the node-local service address: on the client host itself (its own flows are DNATed at output)
-  await ip('-n', NS.client, 'addr', 'add', `${LOCAL_SERVICE}/32`, 'dev', 'eth0');
+  // default range, and TIME_WAIT ones reused, on the hosts that connect (the clients; the LB's proxies)
+  for (const ns of [NS.client, NS.local, NS.lb]) await inNs(ns, 'sysctl', ['-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
+  // the node-local service address: on the node-local client host itself (its own flows are DNATed at output)
+  await ip('-n', NS.local, 'addr', 'add', `${LOCAL_SERVICE}/32`, 'dev', 'eth0');
 }
 
 async function removeBed(): Promise<void> {
   for (const ns of Object.values(NS)) await ip('netns', 'del', ns).catch(() => undefined);
 }
 
-/** Waits until `url` answers from the client host. */
-async function waitForUrl(url: string, timeoutMs = 20_000): Promise<void> {
+/** Waits until `url` answers from the client host `ns`. */
+async function waitForUrl(url: string, ns: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await inNs(NS.client, 'wrk', ['-t1', '-c1', '-d1s', url]).then((r) => /Requests\/sec/.test(r.stdout) && !/Non-2xx|Socket errors/.test(r.stdout), () => false);
+    const ok = await inNs(ns, 'wrk', ['-t1', '-c1', '-d1s', url]).then((r) => /Requests\/sec/.test(r.stdout) && !/Non-2xx|Socket errors/.test(r.stdout), () => false);
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer from the client host`);
+    if (Date.now() > deadline) throw new Error(`${url} did not answer from ${ns}`);
   }
 }
 
@@ -95,6 +118,9 @@ interface Target {
   url: (path: string) => string;
   host: string;
   port: number;
+  /** The namespaces of the path's client host and of its LB host (none for direct). */
+  clientNs: string;
+  lbNs?: string;
   /** The processes whose CPU and memory count (none for direct; kubeha's for a kernel frontend, which forwards nothing itself). */
   pids: number[];
 }
@@ -149,23 +175,24 @@ stream {
       }));
       return join(dir, file);
     };
-    // (one kubeha per host owns the table: the user-space one starts first, as a start without a
-    // kernel frontend removes a table it finds)
     const kubehaUser = startIn(NS.lb, process.execPath, [KUBEHA_BIN, 'run', '--config', kubehaConfig('user.yaml', `${IP.lb}:7003`, 9101, 'userspace', 3)]);
     const targets: Target[] = [
-      { name: 'direct', url: (p) => `http://${IP.backend}:${BACKEND_PORTS[0]}${p}`, host: IP.backend, port: BACKEND_PORTS[0]!, pids: [] },
-      { name: 'haproxy', url: (p) => `http://${IP.lb}:7001${p}`, host: IP.lb, port: 7001, pids: [haproxy.pid!] },
-      { name: 'nginx', url: (p) => `http://${IP.lb}:7002${p}`, host: IP.lb, port: 7002, pids: [nginx.pid!] },
-      { name: 'kubeha userspace', url: (p) => `http://${IP.lb}:7003${p}`, host: IP.lb, port: 7003, pids: [kubehaUser.pid!] },
+      { name: 'direct', url: (p) => `http://${IP.backend}:${BACKEND_PORTS[0]}${p}`, host: IP.backend, port: BACKEND_PORTS[0]!, clientNs: NS.client, pids: [] },
+      { name: 'haproxy', url: (p) => `http://${IP.lb}:7001${p}`, host: IP.lb, port: 7001, clientNs: NS.client, lbNs: NS.lb, pids: [haproxy.pid!] },
+      { name: 'nginx', url: (p) => `http://${IP.lb}:7002${p}`, host: IP.lb, port: 7002, clientNs: NS.client, lbNs: NS.lb, pids: [nginx.pid!] },
+      { name: 'kubeha userspace', url: (p) => `http://${IP.lb}:7003${p}`, host: IP.lb, port: 7003, clientNs: NS.client, lbNs: NS.lb, pids: [kubehaUser.pid!] },
     ];
-    await waitForUrl(targets[3]!.url('/small'));
-    const kubehaKernel = startIn(NS.lb, process.execPath, [KUBEHA_BIN, 'run', '--config', kubehaConfig('kernel.yaml', `${IP.lb}:7004`, 9102, 'kernel', 4)]);
-    const kubehaLocal = startIn(NS.client, process.execPath, [KUBEHA_BIN, 'run', '--config', kubehaConfig('local.yaml', `${LOCAL_SERVICE}:7005`, 9103, 'kernel', 5)]);
+    const kubehaKernel = startIn(NS.kernelLb, process.execPath, [KUBEHA_BIN, 'run', '--config', kubehaConfig('kernel.yaml', `${IP.kernelLb}:7004`, 9102, 'kernel', 4)]);
+    const kubehaLocal = startIn(NS.local, process.execPath, [KUBEHA_BIN, 'run', '--config', kubehaConfig('local.yaml', `${LOCAL_SERVICE}:7005`, 9103, 'kernel', 5)]);
     targets.push(
-      { name: 'kubeha kernel (LB host)', url: (p) => `http://${IP.lb}:7004${p}`, host: IP.lb, port: 7004, pids: [kubehaKernel.pid!] },
-      { name: 'kubeha kernel (client host)', url: (p) => `http://${LOCAL_SERVICE}:7005${p}`, host: LOCAL_SERVICE, port: 7005, pids: [kubehaLocal.pid!] },
+      { name: 'kubeha kernel (LB host)', url: (p) => `http://${IP.kernelLb}:7004${p}`, host: IP.kernelLb, port: 7004, clientNs: NS.client, lbNs: NS.kernelLb, pids: [kubehaKernel.pid!] },
+      { name: 'kubeha kernel (client host)', url: (p) => `http://${LOCAL_SERVICE}:7005${p}`, host: LOCAL_SERVICE, port: 7005, clientNs: NS.local, pids: [kubehaLocal.pid!] },
     );
-    for (const t of targets) await waitForUrl(t.url('/small'));
+    for (const t of targets) await waitForUrl(t.url('/small'), t.clientNs);
+    // the claim above, checked: only the kernel paths' hosts track connections
+    const tracking = [];
+    for (const host of HOSTS) if ((await inNs(NS[host], 'nft', ['list', 'tables'])).stdout.trim()) tracking.push(host);
+    process.stderr.write(`hosts with a netfilter table: ${tracking.join(', ') || 'none'}\n`);
     for (const t of targets) if (t.pids.length) t.pids = await processTree(t.pids[0]!);
 
     // BENCH_SCENARIOS=new picks the scenarios whose names contain one of its words
@@ -175,27 +202,25 @@ stream {
       { name: '64 KiB responses', path: '/64k', extra: [] },
       { name: 'new conn per request', path: '/small', extra: ['-H', 'Connection: close'] },
     ].filter((sc) => !only || only.some((w) => sc.name.includes(w)));
-    const via = ['ip', 'netns', 'exec', NS.client];
     const results = new Map<string, WrkResult[]>();
-    for (const t of targets) await wrk(t.url('/small'), ['-d1s'], [], via); // warm-up (JIT, pools), not counted
+    for (const t of targets) await wrk(t.url('/small'), ['-d1s'], [], via(t.clientNs)); // warm-up (JIT, pools), not counted
     for (let round = 0; round < ROUNDS; round++) {
       for (const sc of scenarios) {
         const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
         for (const t of order) {
-          // every path starts from an empty conntrack table: a new connection per request leaves
-          // ~thousands of TIME_WAIT entries a second (120 s each) in the client and LB hosts, and
-          // the paths before would otherwise fill the table for the next (drops at nf_conntrack_max)
-          const leftover = await flushConntrack([NS.client, NS.lb]);
-          const r = await wrk(t.url(sc.path), sc.extra, t.pids, via);
-                    const key = `${sc.name}|${t.name}`;
+          const leftover = await flushHosts();
+          const cpuBefore = cpuTimes();
+          const r = await wrk(t.url(sc.path), [`-t${WRK_THREADS}`, ...sc.extra], t.pids, via(t.clientNs));
+          const cpu = cpuShare(cpuBefore, cpuTimes());
+          const key = `${sc.name}|${t.name}`;
           results.set(key, [...(results.get(key) ?? []), r]);
-          process.stderr.write(`round ${round + 1}/${ROUNDS} ${sc.name.padEnd(22)} ${t.name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mbps.toFixed(1).padStart(7)} MB/s p99 ${r.p99ms.toFixed(2)}ms errors ${r.errors} (flushed ${leftover} conntrack entries first)\n`);
+          process.stderr.write(`round ${round + 1}/${ROUNDS} ${sc.name.padEnd(22)} ${t.name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mbps.toFixed(1).padStart(7)} MB/s p99 ${r.p99ms.toFixed(2)}ms errors ${r.errors} CPUs busy/softirq % ${cpu} (emptied first: ${leftover.entries} conntrack entries, ${leftover.timeWait} TIME_WAIT sockets)\n`);
         }
       }
     }
 
     const lines: string[] = [];
-    lines.push(`network namespaces client | LB | backend on one bridge, wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s on the client host, median of ${ROUNDS} interleaved rounds, ${new Date().toISOString()}`, '');
+    lines.push(`network namespaces client | LB | backend on one bridge, wrk -t${WRK_THREADS} -c${CONNECTIONS} -d${DURATION_S}s on the client host, median of ${ROUNDS} interleaved rounds, ${new Date().toISOString()}`, '');
     lines.push(`| scenario | metric | ${targets.map((t) => t.name).join(' | ')} | kernel (LB) / haproxy | kernel (LB) / direct | kernel (client) / haproxy | userspace / haproxy |`);
     lines.push(`|---|---|${targets.map(() => '---|').join('')}---|---|---|---|`);
     const med = (sc: string, t: string, f: (r: WrkResult) => number) => median((results.get(`${sc}|${t}`) ?? []).map(f));
@@ -214,9 +239,9 @@ stream {
     for (const t of targets.slice(1)) {
       const idle = rssKiB(t.pids);
       // the entries the held connections add, in the namespaces they pass (client and LB host)
-      const entries = async () => (await heldEntries(NS.client, t.host, t.port)) + (await heldEntries(NS.lb, t.host, t.port));
+      const entries = async () => (await heldEntries(t.clientNs, t.host, t.port)) + (t.lbNs ? await heldEntries(t.lbNs, t.host, t.port) : 0);
       const entriesIdle = await entries();
-      const hold = spawn('ip', ['netns', 'exec', NS.client, process.execPath, HOLD_CLIENT, t.host, String(t.port), String(HELD)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const hold = spawn('ip', ['netns', 'exec', t.clientNs, process.execPath, HOLD_CLIENT, t.host, String(t.port), String(HELD)], { stdio: ['pipe', 'pipe', 'inherit'] });
       const ready = await new Promise<boolean>((resolve) => {
         createInterface({ input: hold.stdout! }).once('line', (l) => resolve(l === 'ready'));
         hold.once('exit', () => resolve(false));

@@ -23,3 +23,21 @@ export function cpuMs(pids: number[]): number {
     return sum + (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10; // utime + stime in clock ticks (100 Hz)
   }, 0);
 }
+
+/** Per-CPU jiffies from /proc/stat: [busy, softirq, total] for each CPU. */
+export function cpuTimes(): [number, number, number][] {
+  return readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => {
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = l.split(/\s+/).slice(1).map(Number) as number[];
+    const busy = user! + nice! + system! + irq! + softirq! + steal!;
+    return [busy, softirq!, busy + idle! + iowait!];
+  });
+}
+
+/** What each CPU did between two {@link cpuTimes} readings: `busy%/softirq%` per CPU, e.g. "98/41 97/12". */
+export function cpuShare(before: [number, number, number][], after: [number, number, number][]): string {
+  return after.map(([b, s, t], i) => {
+    const [b0, s0, t0] = before[i]!;
+    const total = t - t0 || 1;
+    return `${Math.round((100 * (b - b0)) / total)}/${Math.round((100 * (s - s0)) / total)}`;
+  }).join(' ');
+}

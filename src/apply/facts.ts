@@ -54,12 +54,16 @@ export function factsScript(paths: string[], units: string[]): string {
     'ss -Hltnp 2>/dev/null | awk \'{print "listen", $4, $NF}\'',
     // (a non-login SSH command may have no sbin folder on PATH)
     `for p in ${PROGRAMS.join(' ')}; do if command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || [ -x "/sbin/$p" ]; then echo "program $p"; fi; done`,
+    // the script's own run time (hashing the binaries takes seconds): the skew must not count it
+    'echo "timeend $(date +%s%N)"',
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** Parses the script's output; `sentAtMs`/`receivedAtMs` bracket the round trip (for the skew). */
 export function parseFacts(output: string, sentAtMs: number, receivedAtMs: number): HostFacts {
+  let hostStartMs: number | undefined;
+  let hostEndMs: number | undefined;
   const facts: HostFacts = { os: { id: 'unknown', versionId: '' }, arch: '', systemd: 0, clockSkewMs: 0, addresses: new Map(), files: new Map(), units: new Map(), journal: '', kubeha: '', listening: new Map(), programs: new Set() };
   for (const line of output.split('\n')) {
     const [tag, ...rest] = line.split(' ');
@@ -70,7 +74,8 @@ export function parseFacts(output: string, sentAtMs: number, receivedAtMs: numbe
     if (tag === 'os') facts.os = { id: rest[0] ?? 'unknown', versionId: rest[1] ?? '' };
     else if (tag === 'arch') facts.arch = rest[0] ?? '';
     else if (tag === 'systemd') facts.systemd = Number(rest[0]) || 0;
-    else if (tag === 'time') facts.clockSkewMs = Math.round(Number(rest[0]) / 1e6 - (sentAtMs + receivedAtMs) / 2);
+    else if (tag === 'time') hostStartMs = Number(rest[0]) / 1e6;
+    else if (tag === 'timeend') hostEndMs = Number(rest[0]) / 1e6;
     else if (tag === 'addr' && rest[0] && rest[1]) facts.addresses.set(rest[0], [...(facts.addresses.get(rest[0]) ?? []), rest[1]]);
     else if (tag === 'file' && rest.length >= 3) facts.files.set(rest.slice(2).join(' '), { mode: parseInt(rest[0]!, 8), sha256: rest[1]! });
     else if (tag === 'nofile') facts.files.set(rest.join(' '), undefined);
@@ -82,6 +87,11 @@ export function parseFacts(output: string, sentAtMs: number, receivedAtMs: numbe
       const names = [...(rest[1] ?? '').matchAll(/\("([^"]+)"/g)].map((m) => m[1]!);
       if (Number.isInteger(port) && port > 0) facts.listening.set(port, [...new Set([...(facts.listening.get(port) ?? []), ...names])]);
     }
+  }
+  if (hostStartMs !== undefined && Number.isFinite(hostStartMs)) {
+    // the round trip less the script's run time is the transport's, half of it before the script began
+    const runMs = hostEndMs !== undefined && hostEndMs >= hostStartMs ? Math.min(hostEndMs - hostStartMs, receivedAtMs - sentAtMs) : 0;
+    facts.clockSkewMs = Math.round(hostStartMs - (sentAtMs + (receivedAtMs - sentAtMs - runMs) / 2));
   }
   return facts;
 }

@@ -85,6 +85,11 @@ test('facts output parsed: tagged lines, a missing file, unit states, the clock 
   assert.deepEqual(f.files.get('/etc/kubeha/kubeha.yaml'), { mode: 0o644, sha256: 'a'.repeat(64) });
   assert.ok(f.files.has('/etc/haproxy/haproxy.cfg') && f.files.get('/etc/haproxy/haproxy.cfg') === undefined);
   assert.deepEqual([f.units.get('kubeha'), f.units.get('haproxy')], ['active', 'unknown']);
+  // a script that ran 10 s (hashing binaries) in a 12 s round trip: 1 s of transport each way, so it
+  // began at 10,000 of our clock, and the host's 10,500 is a skew of +500 ms (not the midpoint's -4,500)
+  const slow = parseFacts(`time ${(10_500 * 1e6).toFixed(0)}\ntimeend ${(20_500 * 1e6).toFixed(0)}\n`, 9000, 21_000);
+  assert.equal(slow.clockSkewMs, 500);
+  assert.match(factsScript([], []), /timeend \$\(date \+%s%N\)"\n$/, 'the end time is the script\'s last line');
   assert.match(factsScript(['/etc/a b'], ['kubeha']), /'\/etc\/a b'/, 'paths are quoted for the shell');
 });
 

@@ -1,7 +1,7 @@
 // `npm run bench:kernel` (root): both of kubeha's data planes next to haproxy (nbthread 1, mode
 // tcp), nginx stream (1 worker) and a direct connection, in network namespaces on one bridge:
-// a client host | an LB host | a backend host (one nginx, two ports as two apiservers), so every
-// path crosses veth pairs as it would cross a network. The kernel data plane runs twice: on an LB
+// client hosts | LB hosts | a backend host (one nginx, two ports per path as two apiservers), so
+// every path crosses veth pairs as it would cross a network. The kernel data plane runs twice: on an LB
 // host of its own (DNAT at prerouting, forwarded) and on a client host of its own (node-local, DNAT
 // at output). Each path's hosts have only that path's netfilter hooks: conntrack runs on a host only
 // when the path through it needs it (a kernel table on the shared client or LB host would make
@@ -190,7 +190,7 @@ stream {
     );
     for (const t of targets) await waitForUrl(t.url('/small'), t.clientNs);
     // the claim above, checked: only the kernel paths' hosts track connections
-    const tracking = [];
+    const tracking: string[] = [];
     for (const host of HOSTS) if ((await inNs(NS[host], 'nft', ['list', 'tables'])).stdout.trim()) tracking.push(host);
     process.stderr.write(`hosts with a netfilter table: ${tracking.join(', ') || 'none'}\n`);
     for (const t of targets) if (t.pids.length) t.pids = await processTree(t.pids[0]!);
@@ -220,7 +220,7 @@ stream {
     }
 
     const lines: string[] = [];
-    lines.push(`network namespaces client | LB | backend on one bridge, wrk -t${WRK_THREADS} -c${CONNECTIONS} -d${DURATION_S}s on the client host, median of ${ROUNDS} interleaved rounds, ${new Date().toISOString()}`, '');
+    lines.push(`network namespaces client | LB | backend on one bridge (each path on hosts of its own), wrk -t${WRK_THREADS} -c${CONNECTIONS} -d${DURATION_S}s on the client host, median of ${ROUNDS} interleaved rounds, ${new Date().toISOString()}`, '');
     lines.push(`| scenario | metric | ${targets.map((t) => t.name).join(' | ')} | kernel (LB) / haproxy | kernel (LB) / direct | kernel (client) / haproxy | userspace / haproxy |`);
     lines.push(`|---|---|${targets.map(() => '---|').join('')}---|---|---|---|`);
     const med = (sc: string, t: string, f: (r: WrkResult) => number) => median((results.get(`${sc}|${t}`) ?? []).map(f));

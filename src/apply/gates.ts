@@ -46,6 +46,22 @@ export function parseEtcdHealth(output: string, names: Map<string, string>): Mem
   });
 }
 
+/**
+ * Where etcd's leadership should go before member `restarting` (at `endpoint`) goes down, from
+ * `etcdctl endpoint status -w simple` ("URL, ID, version, db size, is leader, is learner, raft term,
+ * raft index, applied index, errors", one line per endpoint that answered): undefined when it is
+ * not the leader; else a voting member that answered without an error, or `to: undefined` when
+ * there is none. Restarting the leader without this costs an election (1–2 s without a leader),
+ * and the requests etcd held then fail with "etcdserver: leader changed" through every apiserver.
+ */
+export function leaderHandOff(status: string, endpoint: string): { leaderId: string; to?: string } | undefined {
+  const rows = status.split('\n').map((l) => l.split(',').map((x) => x.trim())).filter((c) => c.length >= 6 && /^[0-9a-f]+$/.test(c[1]!));
+  const leader = rows.find((c) => c[0] === endpoint && c[4] === 'true');
+  if (!leader) return undefined;
+  const to = rows.find((c) => c[1] !== leader[1] && c[5] === 'false' && !c[9]);
+  return { leaderId: leader[1]!, ...(to ? { to: to[1]! } : {}) };
+}
+
 /** Members needed for quorum: a majority of all members (3 → 2, 5 → 3). */
 export const quorumOf = (members: number) => Math.floor(members / 2) + 1;
 

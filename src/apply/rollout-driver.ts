@@ -14,7 +14,7 @@ import { tcpProbe } from '../health/tcp-probe.js';
 import type { MasterObservation } from '../doctor/assess.js';
 import type { UnitChange } from './change-plan.js';
 import { WORKER_UNITS } from './dry-run.js';
-import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
+import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaderHandOff, leaseGate, parseEtcdHealth, type GateVerdict, type MemberHealth } from './gates.js';
 import { STATE_DIR } from './journal.js';
 import { journal, keepForRollback, pushFile, rollbackHost } from './push.js';
 import type { GateKind, KubeconfigWrite, RolloutDriver } from './rollout.js';
@@ -269,6 +269,25 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       touched.delete(host);
     },
     etcdMembers,
+    async etcdHandOffLeadership(host) {
+      const i = plan.inv.masters.findIndex((m) => m.name === host);
+      const endpoint = plan.etcdEndpoints[i];
+      const via = masters[0];
+      if (i < 0 || !endpoint || !via) return undefined;
+      try {
+        // (an endpoint that does not answer is left out of the output: etcdctl exits 1 then)
+        const status = await session(via.name).exec(`${etcdctl(`--endpoints=${shellQuote(plan.etcdEndpoints.join(','))} endpoint status -w simple`)} 2>/dev/null`);
+        const handOff = leaderHandOff(status.stdout, endpoint);
+        if (!handOff) return undefined;
+        if (!handOff.to) return `etcd: this member leads and no other voting member answered: its restart costs an election`;
+        const moved = await session(via.name).exec(`${etcdctl(`--endpoints=${shellQuote(endpoint)} move-leader ${handOff.to}`)} 2>&1`);
+        return moved.code === 0
+          ? `etcd: leadership moved from ${handOff.leaderId} to ${handOff.to} before the restart`
+          : `etcd: moving the leadership off this member failed (${moved.stdout.trim().split('\n').pop()}): its restart costs an election`;
+      } catch (err) {
+        return `etcd: the leadership could not be handed off (${err instanceof Error ? err.message : String(err)}): its restart costs an election`;
+      }
+    },
     async gate(host, kind) {
       o.log(`${host}: ${kind} gate (up to ${Math.round(o.gateTimeoutMs / 1000)} s)`);
       const deadline = Date.now() + o.gateTimeoutMs;

@@ -72,6 +72,12 @@ export interface RolloutDriver {
   etcdAddMember(host: string): Promise<string>;
   /** The health of every etcd member now (asked once, not polled). */
   etcdMembers(): Promise<MemberHealth[]>;
+  /**
+   * When `host`'s etcd member leads, moves the leadership to another voting member first (its
+   * restart then costs no election); what it did, or undefined when the member does not lead.
+   * Never throws: a hand-off that fails leaves the restart as it was (an election).
+   */
+  etcdHandOffLeadership(host: string): Promise<string | undefined>;
   /** Waits for a gate on `host` until it passes or times out (the worker gate: a Lease renewed after the kubelet's last restart). */
   gate(host: string, kind: GateKind): Promise<GateVerdict>;
   log(line: string): void;
@@ -250,6 +256,10 @@ export async function rollout(hosts: RolloutHost[], unreachable: LeftOut[], d: R
         return result(`the etcd quorum gate refused to restart ${h.name} [KUBEHA_ERR_APPLY_QUORUM]`);
       }
       d.log(`${h.name}: etcd quorum gate: ${q.detail}`);
+      if (partOf(h, 'etcd').units.some((u) => u.name === 'etcd' && u.action === 'restart')) {
+        const handOff = await d.etcdHandOffLeadership(h.name);
+        if (handOff) d.log(`${h.name}: ${handOff}`);
+      }
       const stop = await step(h, 'etcd', 'etcd-member');
       if (stop) return result(stop);
     }

@@ -1,7 +1,7 @@
 // apply's gate judgments, its journal read back (resume of a cut-off run) and its stale-lock rule: pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
+import { addedMemberId, apiserverGate, etcdHealthyGate, lbBootstrapGate, lbGate, leaderHandOff, leaseGate, parseEtcdHealth, quorumGate, quorumOf, type LbObservation } from '../../src/apply/gates.js';
 import { interruptedRun, parseJournal } from '../../src/apply/journal.js';
 import { lockIsStale } from '../../src/apply/push.js';
 import { planHost, sha256 } from '../../src/apply/change-plan.js';
@@ -173,4 +173,21 @@ test('etcdctl member add: the new id, also when etcdctl pads it to 16 columns (a
   assert.equal(addedMemberId('Member  51b7da929c760d0 added to cluster cb4d4e2e6c4a07f2\n\nETCD_NAME="m2"\n'), '51b7da929c760d0');
   assert.equal(addedMemberId('Member 8e9e05c52164694d added to cluster cdf818194e3a8c32\n'), '8e9e05c52164694d');
   assert.equal(addedMemberId('Error: etcdserver: unhealthy cluster\n'), undefined);
+});
+
+test('etcd leadership hand-off: off the leader to a voting member that answered, nothing for a follower, none when only learners or errors are left', () => {
+  // `etcdctl endpoint status -w simple` as etcdctl 3.4.23 prints it (an endpoint that did not answer is not listed)
+  const status = [
+    'https://10.0.0.1:2379, 2e1259d415f2a040, 3.4.23, 20 kB, true, false, 2, 40, 40, ',
+    'https://10.0.0.2:2379, 8211f1d0f64f3269, 3.4.23, 20 kB, false, true, 2, 40, 40, ',
+    'https://10.0.0.3:2379, 91bc3c398fb3c146, 3.4.23, 20 kB, false, false, 2, 40, 40, ',
+  ].join('\n');
+  assert.deepEqual(leaderHandOff(status, 'https://10.0.0.1:2379'), { leaderId: '2e1259d415f2a040', to: '91bc3c398fb3c146' }, 'not to the learner');
+  assert.equal(leaderHandOff(status, 'https://10.0.0.3:2379'), undefined, 'a follower restarts without a hand-off');
+  assert.equal(leaderHandOff(status, 'https://10.0.0.9:2379'), undefined, 'an endpoint not listed');
+  const alone = status.split('\n').slice(0, 2).join('\n');
+  assert.deepEqual(leaderHandOff(alone, 'https://10.0.0.1:2379'), { leaderId: '2e1259d415f2a040' }, 'only a learner besides it');
+  const erring = `${status.split('\n')[0]}\nhttps://10.0.0.3:2379, 91bc3c398fb3c146, 3.4.23, 20 kB, false, false, 2, 40, 40, etcdserver: no leader`;
+  assert.deepEqual(leaderHandOff(erring, 'https://10.0.0.1:2379'), { leaderId: '2e1259d415f2a040' }, 'a member that reports an error takes nothing');
+  assert.equal(leaderHandOff('', 'https://10.0.0.1:2379'), undefined);
 });

@@ -65,6 +65,10 @@ function fakeDriver(o: { gates?: (host: string, kind: GateKind, call: number) =>
       calls.push('etcd-health');
       return o.members?.() ?? ['m1', 'm2', 'm3'].map((name) => ({ name, healthy: true, detail: `${name} healthy` }));
     },
+    async etcdHandOffLeadership(h) {
+      calls.push(`etcd-handoff ${h}`);
+      return undefined;
+    },
     async gate(h, kind) {
       calls.push(`gate ${kind} ${h}`);
       return o.gates?.(h, kind, gateCalls++) ?? { pass: true, detail: 'ok' };
@@ -86,7 +90,7 @@ test('an existing cluster: etcd one member at a time behind a quorum check, each
   const { d, calls } = fakeDriver();
   const r = await rollout(cluster(), [], d, { maxUnavailable: 2 });
   assert.equal(r.ok, true, JSON.stringify(r));
-  const perMember = (m: string) => ['etcd-health', `push ${m} /etc/etcd/etcd.env`, `units ${m} etcd:restart`, `gate etcd-member ${m}`, `done ${m}`];
+  const perMember = (m: string) => ['etcd-health', `etcd-handoff ${m}`, `push ${m} /etc/etcd/etcd.env`, `units ${m} etcd:restart`, `gate etcd-member ${m}`, `done ${m}`];
   assert.deepEqual(calls, [
     ...perMember('m1'), ...perMember('m2'), ...perMember('m3'),
     'push m1 /var/lib/kubeha/rendered/kube-apiserver.flags', 'gate apiserver m1', 'done m1',

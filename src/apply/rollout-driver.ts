@@ -71,8 +71,11 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   const lbHosts = plan.lbHosts.filter((h) => sessions.has(h.name));
   const addressOf = (host: string) => [...plan.inv.masters, ...plan.lbHosts, ...plan.inv.workers].find((h) => h.name === host)!.ip;
 
+  /** The client URL of a stacked member: the endpoints are in the masters' order. */
+  const etcdEndpointOf = (master: string): string | undefined => plan.etcdEndpoints[plan.inv.masters.findIndex((m) => m.name === master)];
+
   const etcdMembers = async (): Promise<MemberHealth[]> => {
-    const names = new Map(plan.inv.masters.map((m, i) => [plan.etcdEndpoints[i]!, m.name]));
+    const names = new Map(plan.inv.masters.map((m) => [etcdEndpointOf(m.name)!, m.name]));
     const m = masters[0];
     if (!m) return [...names.values()].map((name) => ({ name, healthy: false, detail: 'no master reachable to ask' }));
     const r = await session(m.name).exec(`${etcdctl(`--endpoints=${shellQuote(plan.etcdEndpoints.join(','))} endpoint health -w json`)} 2>/dev/null`);
@@ -270,10 +273,9 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     },
     etcdMembers,
     async etcdHandOffLeadership(host) {
-      const i = plan.inv.masters.findIndex((m) => m.name === host);
-      const endpoint = plan.etcdEndpoints[i];
+      const endpoint = etcdEndpointOf(host);
       const via = masters[0];
-      if (i < 0 || !endpoint || !via) return undefined;
+      if (!endpoint || !via) return undefined;
       try {
         // (an endpoint that does not answer is left out of the output: etcdctl exits 1 then)
         const status = await session(via.name).exec(`${etcdctl(`--endpoints=${shellQuote(plan.etcdEndpoints.join(','))} endpoint status -w simple`)} 2>/dev/null`);

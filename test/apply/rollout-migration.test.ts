@@ -43,6 +43,7 @@ test('one master to HA: etcd quorum gate, TLS gate, workers moved one at a time 
   for (const m of k.masters) assert.doesNotMatch(await cat(m, '/etc/etcd/etcd.env'), /installed by hand/, `${m.name}: etcd.env is the rendered one`);
   for (const m of k.masters) assert.equal((await m.exec('test -e /etc/kubeha/kubeha.yaml')).code, 1, `${m.name}: no LB host touched after the TLS gate failed`);
   for (const w of k.workers) assert.match(await cat(w, '/etc/kubernetes/kubelet.conf'), new RegExp(direct), `${w.name}: untouched`);
+  const clientsAfterEtcdRoll = await Promise.all(k.workers.map(k.clientLog));
   await k.reissueServingCert(1, true);
 
   // 3. w2 cannot reach the VIP: the LB hosts come up one at a time, w1 moves, w2 fails its Lease gate and is rolled back alone.
@@ -85,10 +86,18 @@ test('one master to HA: etcd quorum gate, TLS gate, workers moved one at a time 
   assert.deepEqual(await startTimes(), before, 'no unit restarted by the second apply');
 
   // The workers' own clients: not one failed request, but w2's while it could not reach the VIP (step 3).
+  // While etcd was rolled (step 2), a request that etcd was serving on a member at the instant it
+  // stopped can fail through the apiserver with gRPC Unavailable (upstream: kubernetes#65062; the
+  // apiserver's etcd client does not retry it): at most one such failure per member restarted, and
+  // no other kind. From the front door's first change on (steps 3-5): not one.
   const logs = await Promise.all(k.workers.map(k.clientLog));
   const failed = (lines: string[]) => lines.filter((l) => l.includes(' FAIL '));
-  assert.deepEqual(failed(logs[0]!.slice(clientsBefore[0]!.length)), [], `${w1.name}'s kubelet and kube-proxy`);
-  assert.deepEqual(failed([...logs[1]!.slice(clientsBefore[1]!.length, w2Before), ...logs[1]!.slice(w2After)]), [], `${w2.name}'s, outside its fault`);
+  const etcdRollFailures = k.workers.flatMap((_, i) => failed(logs[i]!.slice(clientsBefore[i]!.length, clientsAfterEtcdRoll[i]!.length)));
+  if (etcdRollFailures.length) t.diagnostic(`failed while etcd members restarted: ${etcdRollFailures.join(' | ')}`);
+  assert.deepEqual(etcdRollFailures.filter((l) => !/ FAIL \S+ Error from server: .*rpc error: code = Unavailable desc = /.test(l)), [], 'only an etcd member stopping under a request');
+  assert.ok(etcdRollFailures.length <= k.masters.length, etcdRollFailures.join('\n'));
+  assert.deepEqual(failed(logs[0]!.slice(clientsAfterEtcdRoll[0]!.length)), [], `${w1.name}'s kubelet and kube-proxy`);
+  assert.deepEqual(failed([...logs[1]!.slice(clientsAfterEtcdRoll[1]!.length, w2Before), ...logs[1]!.slice(w2After)]), [], `${w2.name}'s, outside its fault`);
   assert.ok(logs.every((l) => l.filter((x) => x.includes(' ok kube-proxy')).length > 30), 'the client loops ran throughout');
   t.diagnostic(`client requests: ${logs.map((l, i) => `${k.workers[i]!.name} ${l.length}`).join(', ')}`);
 });

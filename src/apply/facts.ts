@@ -1,11 +1,50 @@
 // What `kubeha apply` learns of a host before it plans: OS, architecture, systemd, the clock, the
-// addresses on its interfaces, the files it would change (hash and mode, never size and mtime) and
-// the units it would touch. One remote script per host, its output parsed here (pure), so a host
+// addresses on its interfaces, the files it would change (hash and mode, never size and mtime alone)
+// and the units it would touch. One remote script per host, its output parsed here (pure), so a host
 // costs one round trip.
+//
+// A program of 100 MB is not read again on every run: the host keeps the SHA-256 of each file of
+// 1 MiB or more in HASH_CACHE, keyed by what git's index keys a file by — its size, device, inode,
+// mtime and ctime (ns). A write, a chmod, a rename onto it or a `cp -p` over it changes the ctime,
+// which nobody can set back, so a changed file always misses. A hash is kept only when the file was
+// the same before and after it was read and its ctime is more than a second old (the racy-git rule:
+// a write within the same coarse clock tick as our stat would not move the ctime).
 import { shellQuote } from './shell-quote.js';
 import type { SshSession } from './ssh-transport.js';
 import type { FileOnHost } from './change-plan.js';
-import { JOURNAL } from './journal.js';
+import { JOURNAL, STATE_DIR } from './journal.js';
+
+/** Where a host keeps its large files' hashes (only when apply's state folder exists: facts never create it). */
+export const HASH_CACHE = `${STATE_DIR}/hashes`;
+
+/** Files at least this large have their hash kept on the host. */
+const HASH_CACHE_MIN_BYTES = 1_048_576;
+
+/**
+ * `hashof PATH` prints the file's SHA-256, from HASH_CACHE when its identity is unchanged; the
+ * hashes of this run's large files make the new cache (so it never holds more than one run's).
+ */
+function hashCacheFunctions(cache: string): string[] {
+  const c = shellQuote(cache);
+  // (%y and %z: full-resolution times in every coreutils, where %.9Y is recent)
+  const id = `stat -L -c '%s %d:%i %y %z'`;
+  return [
+    `HC=${c}; HCNEW=; now=$(date +%s)`,
+    `if [ -d "$(dirname "$HC")" ]; then HCNEW="$HC.new.$$"; { : > "$HCNEW"; } 2>/dev/null || HCNEW=; fi`,
+    'hashof() {',
+    `  id=$(${id} "$1" 2>/dev/null) || id=`,
+    `  if [ -z "$id" ] || [ "\${id%% *}" -lt ${HASH_CACHE_MIN_BYTES} ]; then sha256sum < "$1" | cut -d" " -f1; return; fi`,
+    // a cache line: HASH SIZE DEV:INODE MTIME CTIME PATH (times as `2026-12-04 19:17:00.123456789 +0000`)
+    `  h=$(awk -v k="$id $1" '{ s = index($0, " "); if (substr($0, s + 1) == k) { print substr($0, 1, s - 1); exit } }' "$HC" 2>/dev/null)`,
+    '  if [ -z "$h" ]; then',
+    '    h=$(sha256sum < "$1" | cut -d" " -f1)',
+    `    if [ "$(${id} "$1" 2>/dev/null)" != "$id" ] || [ "$(stat -L -c %Z "$1")" -ge $((now - 1)) ]; then echo "$h"; return; fi`,
+    '  fi',
+    '  if [ -n "$HCNEW" ]; then echo "$h $id $1" >> "$HCNEW"; fi',
+    '  echo "$h"',
+    '}',
+  ];
+}
 
 /** How much of the journal is read back: enough for the last runs, never the whole history. */
 const JOURNAL_TAIL = 500;
@@ -37,16 +76,18 @@ export interface HostFacts {
 export const PROGRAMS = ['nft', 'conntrack', 'conntrackd'] as const;
 
 /** The script that prints the facts, one tagged line each (parsed by {@link parseFacts}). */
-export function factsScript(paths: string[], units: string[]): string {
+export function factsScript(paths: string[], units: string[], hashCache = HASH_CACHE): string {
   const lines = [
     'set -u',
+    ...hashCacheFunctions(hashCache),
     '. /etc/os-release 2>/dev/null; echo "os ${ID:-unknown} ${VERSION_ID:-}"',
     'echo "arch $(uname -m)"',
     'echo "systemd $(systemctl --version 2>/dev/null | head -1 | awk \'{print $2}\')"',
     'echo "time $(date +%s%N)"',
     // "2: eth0    inet 10.8.4.91/24 brd ..." — the oneline form every iproute2 prints
     'ip -4 -o addr show 2>/dev/null | awk \'{print "addr", $2, $4}\'',
-    ...paths.map((p) => `if [ -f ${shellQuote(p)} ]; then echo "file $(stat -c %a ${shellQuote(p)}) $(sha256sum < ${shellQuote(p)} | cut -d" " -f1) ${p}"; else echo "nofile ${p}"; fi`),
+    ...paths.map((p) => `if [ -f ${shellQuote(p)} ]; then echo "file $(stat -c %a ${shellQuote(p)}) $(hashof ${shellQuote(p)}) ${p}"; else echo "nofile ${p}"; fi`),
+    'if [ -n "$HCNEW" ]; then mv -f "$HCNEW" "$HC"; fi',
     ...units.map((u) => `echo "unit ${u} $(systemctl is-active ${shellQuote(u)} 2>/dev/null || true)"`),
     `tail -n ${JOURNAL_TAIL} ${JOURNAL} 2>/dev/null | sed 's/^/journal /'`,
     'echo "kubeha $(kubeha version 2>/dev/null | head -1)"',

@@ -15,7 +15,7 @@ import type { FileOnHost } from './change-plan.js';
 import { JOURNAL, STATE_DIR } from './journal.js';
 
 /** Where a host keeps its large files' hashes (only when apply's state folder exists: facts never create it). */
-export const HASH_CACHE = `${STATE_DIR}/hashes`;
+const HASH_CACHE = `${STATE_DIR}/hashes`;
 
 /** Files at least this large have their hash kept on the host. */
 const HASH_CACHE_MIN_BYTES = 1_048_576;

@@ -71,6 +71,8 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
   const lbHosts = plan.lbHosts.filter((h) => sessions.has(h.name));
   const addressOf = (host: string) => [...plan.inv.masters, ...plan.lbHosts, ...plan.inv.workers].find((h) => h.name === host)!.ip;
 
+  /** etcdctl's endpoints flag for every member of the plan. */
+  const everyMember = `--endpoints=${shellQuote(plan.etcdEndpoints.join(','))}`;
   /** The client URL of a stacked member: the endpoints are in the masters' order. */
   const etcdEndpointOf = (master: string): string | undefined => plan.etcdEndpoints[plan.inv.masters.findIndex((m) => m.name === master)];
 
@@ -78,7 +80,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
     const names = new Map(plan.inv.masters.map((m) => [etcdEndpointOf(m.name)!, m.name]));
     const m = masters[0];
     if (!m) return [...names.values()].map((name) => ({ name, healthy: false, detail: 'no master reachable to ask' }));
-    const r = await session(m.name).exec(`${etcdctl(`--endpoints=${shellQuote(plan.etcdEndpoints.join(','))} endpoint health -w json`)} 2>/dev/null`);
+    const r = await session(m.name).exec(`${etcdctl(`${everyMember} endpoint health -w json`)} 2>/dev/null`);
     if (r.code === 127) throw new Error(`${m.name}: no etcdctl on PATH: apply asks etcd's health with it (Debian: apt install etcd-client)`);
     return parseEtcdHealth(r.stdout, names);
   };
@@ -278,7 +280,7 @@ export function sshDriver(plan: Plan, sessions: Map<string, SshSession>, o: Driv
       if (!endpoint || !via) return undefined;
       try {
         // (an endpoint that does not answer is left out of the output: etcdctl exits 1 then)
-        const status = await session(via.name).exec(`${etcdctl(`--endpoints=${shellQuote(plan.etcdEndpoints.join(','))} endpoint status -w simple`)} 2>/dev/null`);
+        const status = await session(via.name).exec(`${etcdctl(`${everyMember} endpoint status -w simple`)} 2>/dev/null`);
         const handOff = leaderHandOff(status.stdout, endpoint);
         if (!handOff) return undefined;
         if (!handOff.to) return `etcd: this member leads and no other voting member answered: its restart costs an election`;
